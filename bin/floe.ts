@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The floe executable only dispatches: `floe daemon` to the daemon's entry point, every
+// other command to client/, which reaches the daemon through the HTTP API alone.
+const major = Number(process.versions.node.split('.')[0])
+if (major < 22) {
+  process.stderr.write(`floe: Node ${process.versions.node} is too old, floe needs Node >= 22; run ./floe from the repository, which fetches Node 24 by itself\n`)
+  process.exit(1)
+}
+
+const { Command } = await import('commander')
+const { FLOE_VERSION } = await import('../protocol/version.js')
+const { daemonCommand } = await import('../daemon/cli.js')
+const { clientCommands } = await import('../client/cli.js')
+
+const program = new Command('floe')
+  .description('floe: a peer-to-peer compute marketplace for machine learning')
+  .version(FLOE_VERSION)
+  .option('--home <dir>', "the daemon's home (default: $FLOE_HOME, else ~/.floe)")
+  .option('--json', 'print machine-readable JSON')
+  .showHelpAfterError('(run with --help for usage)')
+  .enablePositionalOptions(false)
+
+program.addCommand(daemonCommand())
+for (const command of clientCommands()) program.addCommand(command)
+
+await program.parseAsync(process.argv)

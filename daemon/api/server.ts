@@ -1,0 +1,111 @@
+import type { AddressInfo } from 'node:net'
+import { serve, type ServerType } from '@hono/node-server'
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { httpStatusForError, InvalidRequestError, type ApiErrorBody } from '../../protocol/api/errors.js'
+import { routes, type RouteName, type Routes } from '../../protocol/api/routes.js'
+import type { RouteDef } from '../../protocol/api/route.js'
+import type { z } from 'zod'
+import type { Logger } from '../log.js'
+import { RouteNotFoundError } from './errors.js'
+import { requestGuard } from './guard.js'
+
+/** The largest JSON body a route accepts; bulk content has streaming routes of its own. */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024
+
+export interface HandlerContext {
+  signal: AbortSignal
+}
+
+/** One handler per declared route: it gets the validated input and returns the route's output. */
+export type ApiHandlers = {
+  [K in RouteName]: (input: z.output<Routes[K]['input']>, ctx: HandlerContext) => Promise<z.input<Routes[K]['output']>>
+}
+
+export interface ApiServerOptions {
+  host: string
+  port: number
+  token: string
+  handlers: ApiHandlers
+  log: Logger
+}
+
+export interface ApiServer {
+  url: string
+  port: number
+  stop(): Promise<void>
+}
+
+function errorResponse (c: Context, err: unknown, log: Logger): Response {
+  const name = err instanceof Error ? err.name : 'InternalError'
+  const status = httpStatusForError(name)
+  if (status >= 500) log.error({ err, path: c.req.path }, 'request failed')
+  const body: ApiErrorBody = {
+    error: {
+      name: status === 500 ? 'InternalError' : name,
+      message: err instanceof Error ? err.message : String(err)
+    }
+  }
+  return c.json(body, status as ContentfulStatusCode)
+}
+
+async function readInput (c: Context, route: RouteDef): Promise<unknown> {
+  if (route.method !== 'POST') return c.req.query()
+  const text = await c.req.text()
+  if (text === '') return {}
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new InvalidRequestError('the request body is not valid JSON')
+  }
+}
+
+export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & { port: () => number }): Hono {
+  const app = new Hono()
+  app.use('*', requestGuard({ token: options.token, port: options.port }))
+  app.use('*', bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => { throw new InvalidRequestError(`the request body is larger than ${MAX_JSON_BODY_BYTES} bytes`) }
+  }))
+  for (const [name, route] of Object.entries(routes) as Array<[RouteName, RouteDef]>) {
+    app.on(route.method, route.path, async c => {
+      const parsed = route.input.safeParse(await readInput(c, route))
+      if (!parsed.success) {
+        throw new InvalidRequestError(parsed.error.issues.map(i => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '))
+      }
+      const handler = options.handlers[name] as (input: unknown, ctx: HandlerContext) => Promise<unknown>
+      const result = await handler(parsed.data, { signal: c.req.raw.signal })
+      return c.json(route.output.parse(result) as object)
+    })
+  }
+  app.notFound(c => { throw new RouteNotFoundError(`no route ${c.req.method} ${c.req.path}`) })
+  app.onError((err, c) => errorResponse(c, err, options.log))
+  return app
+}
+
+/** Starts the HTTP API on a loopback address; resolves once it listens. */
+export async function startApiServer (options: ApiServerOptions): Promise<ApiServer> {
+  let port = options.port
+  const app = buildApiApp({ ...options, port: () => port })
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port })
+    s.once('error', reject)
+    s.once('listening', () => {
+      s.off('error', reject)
+      resolve(s)
+    })
+  })
+  port = (server.address() as AddressInfo).port
+  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    async stop () {
+      await new Promise<void>(resolve => {
+        server.close(() => resolve())
+        if ('closeAllConnections' in server) server.closeAllConnections()
+      })
+    }
+  }
+}

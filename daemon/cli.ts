@@ -1,0 +1,38 @@
+import { Command, Option } from 'commander'
+
+function collect (value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+/**
+ * The `floe daemon` command. Kept free of the daemon's heavy imports: they load only when
+ * the command runs, so `floe id` and friends start fast.
+ */
+export function daemonCommand (): Command {
+  return new Command('daemon')
+    .description('run the floe node: identity, libp2p host and the local HTTP API')
+    .option('--api <host:port>', 'HTTP API address, loopback only (config: api, default 127.0.0.1:7460)')
+    .option('--listen <multiaddr>', 'libp2p listen address, repeatable (config: listen)', collect, [])
+    .option('--bootstrap <multiaddr>', 'peer to dial at start, repeatable (config: bootstrap)', collect, [])
+    .option('--no-mdns', 'do not look for peers on the local network (config: mdns)')
+    .addOption(new Option('--log-level <level>', 'log level (config: logLevel)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
+    .action(async (_opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals()
+      const { runDaemon } = await import('./main.js')
+      const { resolveHome } = await import('../protocol/home.js')
+      const { homedir } = await import('node:os')
+      // --no-mdns gives mdns === false; its absence leaves config.json in charge.
+      const mdnsFlagGiven = cmd.getOptionValueSource('mdns') === 'cli'
+      await runDaemon({
+        home: resolveHome(opts.home, process.env, homedir()),
+        api: opts.api,
+        listen: opts.listen,
+        bootstrap: opts.bootstrap,
+        mdns: mdnsFlagGiven ? opts.mdns : undefined,
+        logLevel: opts.logLevel
+      })
+      // Everything is stopped and flushed by now; libp2p can leave unref'd-late timers
+      // (dial backoffs) that would hold the process for seconds more.
+      process.exit()
+    })
+}

@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import writeFileAtomic from 'write-file-atomic'
+import { z } from 'zod'
+import { parseApiAddress } from './api-address.js'
+import { ConfigError } from './errors.js'
+
+const Multiaddr = z.string().refine(text => {
+  try {
+    multiaddr(text)
+    return true
+  } catch {
+    return false
+  }
+}, { message: 'not a valid multiaddr' })
+
+const ApiAddressString = z.string().refine(text => {
+  try {
+    parseApiAddress(text)
+    return true
+  } catch {
+    return false
+  }
+}, { message: 'expected a loopback HOST:PORT, e.g. 127.0.0.1:7460' })
+
+/**
+ * `config.json` in the daemon's home. Written with these defaults on first start; command
+ * line flags override it for one run without changing it. Unknown keys are refused so a
+ * typo is not silently ignored.
+ */
+export const Config = z.object({
+  /** HTTP API address, loopback only */
+  api: ApiAddressString.default('127.0.0.1:7460'),
+  /** libp2p listen addresses */
+  listen: z.array(Multiaddr).default(['/ip4/0.0.0.0/tcp/4460']),
+  /** peers dialled at start and kept connected */
+  bootstrap: z.array(Multiaddr).default([]),
+  /** find peers on the local network by multicast DNS */
+  mdns: z.boolean().default(true),
+  /** daemon log level */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info')
+}).strict()
+export type Config = z.infer<typeof Config>
+
+export const DEFAULT_CONFIG: Config = Config.parse({})
+
+/** Reads the config, creating it with the defaults when the home has none. */
+export async function loadConfig (path: string): Promise<Config> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    if (err?.code !== 'ENOENT') throw new ConfigError(`cannot read ${path}: ${err?.message ?? err}`)
+    await writeFileAtomic(path, JSON.stringify(DEFAULT_CONFIG, null, 2) + '\n', { mode: 0o644 })
+    return DEFAULT_CONFIG
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err: any) {
+    throw new ConfigError(`${path} is not valid JSON (${err?.message ?? err}); fix it or delete it to get the defaults back`)
+  }
+  const parsed = Config.safeParse(json)
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(issue => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')
+    throw new ConfigError(`${path} is invalid: ${issues}`)
+  }
+  return parsed.data
+}

@@ -1,0 +1,5 @@
+export { lockHome, type HomeLock } from './lock.js'
+export { loadOrCreateIdentity } from './identity.js'
+export { loadOrCreateApiToken } from './token.js'
+export { writeApiEndpoint, removeApiEndpoint } from './endpoint.js'
+export { HomeLockedError, HomeFileError } from './errors.js'

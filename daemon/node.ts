@@ -1,0 +1,111 @@
+import { mkdir } from 'node:fs/promises'
+import { homePaths, type ApiEndpoint } from '../protocol/home.js'
+import { apiHandlers, startApiServer } from './api/index.js'
+import { ConfigError, loadConfig, parseApiAddress, type Config } from './config/index.js'
+import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint, writeApiEndpoint } from './home/index.js'
+import { createLogger, type Logger } from './log.js'
+import { createP2pHost, discoveryDialer } from './p2p/index.js'
+
+/** Command-line choices; each one overrides config.json for this run only. */
+export interface NodeOptions {
+  home: string
+  api?: string
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  logLevel?: Config['logLevel']
+}
+
+export interface FloeNode {
+  peerId: string
+  apiUrl: string
+  log: Logger
+  /** Idempotent: stops the API, then libp2p, then releases the home. */
+  stop(): Promise<void>
+}
+
+function withOverrides (config: Config, options: NodeOptions): Config {
+  return {
+    ...config,
+    api: options.api ?? config.api,
+    listen: options.listen != null && options.listen.length > 0 ? options.listen : config.listen,
+    bootstrap: options.bootstrap != null && options.bootstrap.length > 0 ? options.bootstrap : config.bootstrap,
+    mdns: options.mdns ?? config.mdns,
+    logLevel: options.logLevel ?? config.logLevel
+  }
+}
+
+function describeListenError (err: any, what: string, flag: string): Error {
+  if (err?.code === 'EADDRINUSE') return new ConfigError(`${what} is already in use (another daemon with another home?); choose another with ${flag}`)
+  if (err?.code === 'EADDRNOTAVAIL') return new ConfigError(`${what} is not an address of this machine; choose another with ${flag}`)
+  return err
+}
+
+/**
+ * The composition root: takes the home, then brings up identity, libp2p and the HTTP API,
+ * and publishes the API endpoint for the CLI. On a failure part-way, what was started is
+ * stopped again in reverse order.
+ */
+export async function startNode (options: NodeOptions): Promise<FloeNode> {
+  const paths = homePaths(options.home)
+  await mkdir(paths.root, { recursive: true, mode: 0o700 })
+  const lock = await lockHome(paths.root)
+  const undo: Array<() => Promise<void>> = [async () => { await lock.release() }]
+  const unwind = async (): Promise<void> => {
+    for (const step of undo.splice(0).reverse()) await step()
+  }
+  try {
+    const config = withOverrides(await loadConfig(paths.config), options)
+    const apiAddress = parseApiAddress(config.api)
+    const log = createLogger({ file: paths.daemonLog, level: config.logLevel })
+    const privateKey = await loadOrCreateIdentity(paths.identity)
+    const token = await loadOrCreateApiToken(paths.apiToken)
+
+    const p2pLog = log.child({ component: 'floe:p2p' })
+    const host = await createP2pHost({ privateKey, listen: config.listen, bootstrap: config.bootstrap, mdns: config.mdns })
+      .catch(err => { throw describeListenError(err, `a listen address (${config.listen.join(', ')})`, '--listen') })
+    undo.push(async () => { await host.stop() })
+    host.addEventListener('peer:connect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer connected') })
+    host.addEventListener('peer:disconnect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer disconnected') })
+    const dialer = discoveryDialer({ host, log: p2pLog })
+    dialer.start()
+    undo.push(async () => { dialer.stop() })
+
+    const startedAt = new Date()
+    let apiUrl = ''
+    const api = await startApiServer({
+      host: apiAddress.host,
+      port: apiAddress.port,
+      token,
+      log: log.child({ component: 'floe:api' }),
+      handlers: apiHandlers({ host, home: paths.root, apiUrl: () => apiUrl, startedAt })
+    }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
+    apiUrl = api.url
+    undo.push(async () => { await api.stop() })
+
+    const endpoint: ApiEndpoint = { url: api.url, pid: process.pid, peerId: host.peerId.toString(), startedAt: startedAt.toISOString() }
+    await writeApiEndpoint(paths.apiEndpoint, endpoint)
+    undo.push(async () => { await removeApiEndpoint(paths.apiEndpoint) })
+
+    log.info({ component: 'floe:node', peerId: endpoint.peerId, api: api.url, listen: host.getMultiaddrs().map(String), home: paths.root }, 'daemon ready')
+
+    let stopping: Promise<void> | undefined
+    return {
+      peerId: endpoint.peerId,
+      apiUrl: api.url,
+      log,
+      async stop () {
+        stopping ??= (async () => {
+          log.info({ component: 'floe:node' }, 'stopping')
+          await unwind()
+          log.info({ component: 'floe:node' }, 'stopped')
+          log.flush()
+        })()
+        await stopping
+      }
+    }
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod'
+
+/** The body of every non-2xx answer of the HTTP API. */
+export const ApiErrorBody = z.object({
+  error: z.object({
+    name: z.string(),
+    message: z.string()
+  })
+})
+export type ApiErrorBody = z.infer<typeof ApiErrorBody>
+
+/**
+ * Error name → HTTP status, the one place where it is decided. Names not listed here are
+ * internal faults (500). Each area's error classes set `name` to one of these strings.
+ */
+const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
+  InvalidRequestError: 400,
+  InvalidMultiaddrError: 400,
+  UnauthorizedError: 401,
+  ForbiddenHostError: 403,
+  ForbiddenOriginError: 403,
+  RouteNotFoundError: 404,
+  DialError: 502,
+  DialTimeoutError: 504
+}
+
+export function httpStatusForError (name: string): number {
+  return STATUS_BY_ERROR_NAME[name] ?? 500
+}
+
+/** Raised by the server when a request fails its route's schema. */
+export class InvalidRequestError extends Error {
+  override name = 'InvalidRequestError'
+}

