@@ -13,6 +13,8 @@ FLOE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FLOE_CACHE="$FLOE_ROOT/.cache"
 FLOE_NODE_VERSION=24.22.3
 FLOE_NODE_MIN_MAJOR=22
+# dockerd lives in /usr/sbin, which a non-login shell's PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 floe_say() { echo "floe-setup: $*" >&2; }
 floe_die() { echo "floe-setup: $*" >&2; exit 1; }
@@ -72,13 +74,14 @@ floe_docker() {
   floe_say "starting dockerd --bridge=none (log: .cache/dockerd.log)"
   # setsid: the engine outlives this script and is not killed with its process group.
   setsid dockerd --bridge=none >"$FLOE_CACHE/dockerd.log" 2>&1 < /dev/null &
-  local i
+  local pid=$! i
   for i in $(seq 1 60); do
     floe_docker_answers && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 1
   done
   tail -n 20 "$FLOE_CACHE/dockerd.log" >&2
-  floe_die "dockerd did not answer within 60 s (log above, full log in .cache/dockerd.log)"
+  floe_die "dockerd did not come up (log above, full log in .cache/dockerd.log)"
 }
 
 floe_image() {
