@@ -91,6 +91,8 @@ floe_image() {
   cp "$FLOE_ROOT/docker/busybox/Dockerfile" "$ctx/"
   cp /bin/busybox "$ctx/busybox"
   floe_say "building image floe/busybox"
-  docker build --network none -q -t floe/busybox "$ctx" >/dev/null || { rm -rf "$ctx"; floe_die "docker build of floe/busybox failed"; }
+  if ! docker build --network none -q -t floe/busybox "$ctx" >"$ctx/build.log" 2>&1; then
+    cat "$ctx/build.log" >&2; rm -rf "$ctx"; floe_die "docker build of floe/busybox failed (output above)"
+  fi
   rm -rf "$ctx"
 }
