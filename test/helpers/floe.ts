@@ -15,9 +15,14 @@ export interface CliResult {
   stderr: string
 }
 
+/** `node floe.js ARGS…`, inside a network namespace when one is named (see netns.ts). */
+function command (args: string[], netns?: string): [string, string[]] {
+  return netns == null ? [process.execPath, [FLOE_BIN, ...args]] : ['ip', ['netns', 'exec', netns, process.execPath, FLOE_BIN, ...args]]
+}
+
 /** Runs `floe ARGS…` to completion. */
-export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [FLOE_BIN, ...args], {
+export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number, netns?: string } = {}): Promise<CliResult> {
+  const child = spawn(...command(args, options.netns), {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: options.timeoutMs ?? 30_000
@@ -33,8 +38,8 @@ export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, 
   return { code, stdout, stderr }
 }
 
-export async function floeJson<T = any> (args: string[]): Promise<T> {
-  const result = await floe([...args, '--json'])
+export async function floeJson<T = any> (args: string[], options: { netns?: string } = {}): Promise<T> {
+  const result = await floe([...args, '--json'], options)
   if (result.code !== 0) throw new Error(`floe ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
   return JSON.parse(result.stdout) as T
 }
@@ -54,10 +59,13 @@ export interface RunningDaemon {
 /** Daemon flags for tests: loopback only, ephemeral ports, no multicast. */
 export const TEST_DAEMON_FLAGS = ['--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
 
-/** Starts `floe daemon` on a home and waits until its API endpoint is published. */
-export async function startDaemon (home: string, extraArgs: string[] = []): Promise<RunningDaemon> {
+/**
+ * Starts `floe daemon` on a home and waits until its API endpoint is published. `flags`
+ * replaces TEST_DAEMON_FLAGS; `netns` runs it in a network namespace.
+ */
+export async function startDaemon (home: string, extraArgs: string[] = [], options: { flags?: string[], netns?: string } = {}): Promise<RunningDaemon> {
   const paths = homePaths(home)
-  const child = spawn(process.execPath, [FLOE_BIN, 'daemon', '--home', home, ...TEST_DAEMON_FLAGS, ...extraArgs], {
+  const child = spawn(...command(['daemon', '--home', home, ...(options.flags ?? TEST_DAEMON_FLAGS), ...extraArgs], options.netns), {
     stdio: ['ignore', 'ignore', 'pipe']
   })
   let stderr = ''
