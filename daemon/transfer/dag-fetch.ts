@@ -1,0 +1,159 @@
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import {
+  CorruptBlockError, DAG_IDLE_TIMEOUT_MS, DAG_MAX_OUTBOUND_STREAMS, DAG_OPEN_TIMEOUT_MS, DAG_PROTOCOL,
+  DagProtocolError, DagRemoteError, decodeDagFrame, encodeDagRequest, MAX_FRAME_BYTES, REMOTE_ERRORS,
+  TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError
+} from '../../protocol/dag-transfer.js'
+import { blockLinks } from './dag-links.js'
+import { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
+import { idleTimer } from './idle-timer.js'
+import { readBackpressure, type ReadBackpressure } from './read-backpressure.js'
+import { verifyBlock } from './verify-block.js'
+import { writeMessage } from './write-frame.js'
+
+/** Received and unread bytes at which the stream is paused, and below which it is resumed (more than a frame). */
+const PAUSE_AT_BYTES = 2 * MAX_FRAME_BYTES
+const RESUME_BELOW_BYTES = MAX_FRAME_BYTES + 16
+/**
+ * What may sit unread: the pause mark, plus what the sender may still send within a yamux window
+ * (16 MiB at most by default) before the pause takes effect and after it.
+ */
+const RECEIVE_BUFFER_BYTES = PAUSE_AT_BYTES + 2 * 16 * 1024 * 1024 + 1024 * 1024
+
+export interface DagFetchComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol'>
+  blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
+}
+
+export interface DagFetchProgress {
+  /** blocks received and stored by this fetch */
+  blocks: number
+  /** bytes of those blocks */
+  bytes: number
+  /** blocks of the DAG already held, not fetched again */
+  skippedBlocks: number
+}
+
+export type DagFetchResult = DagFetchProgress
+
+export interface DagFetchOptions {
+  signal?: AbortSignal
+  onProgress?(progress: DagFetchProgress): void
+}
+
+/**
+ * Fetches the DAG under `root` from `peer` over `/floe/dag/1.0.0` into the blockstore. Every
+ * block is checked against its CID, and against the links seen so far, before it is stored.
+ * Blocks already held are not fetched again, so calling this again after a cut transfer
+ * resumes it.
+ *
+ * Throws CorruptBlockError or UnexpectedBlockError (the peer sent bad data: distrust it),
+ * TransferIncompleteError (the stream was cut), TransferTimeoutError, the sender's refusal
+ * (MissingBlockError, UnsupportedCodecError, …), or the signal's reason when aborted.
+ */
+export async function fetchDag (components: DagFetchComponents, peer: PeerId, root: CID, options: DagFetchOptions = {}): Promise<DagFetchResult> {
+  options.signal?.throwIfAborted()
+  const held = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
+  const openTimeout = AbortSignal.timeout(DAG_OPEN_TIMEOUT_MS)
+  let stream: Stream
+  try {
+    stream = await components.libp2p.dialProtocol(peer, DAG_PROTOCOL, {
+      signal: options.signal == null ? openTimeout : AbortSignal.any([options.signal, openTimeout]),
+      maxOutboundStreams: DAG_MAX_OUTBOUND_STREAMS
+    })
+  } catch (err) {
+    options.signal?.throwIfAborted()
+    if (openTimeout.aborted) throw new TransferTimeoutError(`could not open ${DAG_PROTOCOL} to ${peer} within ${DAG_OPEN_TIMEOUT_MS / 1000} s`)
+    throw err
+  }
+  return await receiveDag(stream, { blockstore: components.blockstore, peer: peer.toString(), root, held }, options)
+}
+
+export interface ReceiveDagInit {
+  blockstore: Pick<Blockstore, 'put'>
+  /** the sender, for error messages */
+  peer: string
+  root: CID
+  held: HeldBlocks
+}
+
+/** One transfer, receiver side, on an open stream: sends the request, then verifies and stores each frame's block. */
+export async function receiveDag (stream: Stream, { blockstore, peer, root, held }: ReceiveDagInit, options: DagFetchOptions = {}): Promise<DagFetchResult> {
+  const idle = idleTimer(DAG_IDLE_TIMEOUT_MS, () => new TransferTimeoutError(`${peer} sent nothing of ${root} for ${DAG_IDLE_TIMEOUT_MS / 1000} s`))
+  const signal = options.signal == null ? idle.signal : AbortSignal.any([options.signal, idle.signal])
+  // CIDs handled (held or received) and CIDs linked from them that must still come
+  const known = new Set(held.have.map(cid => cid.toString()))
+  const expected = new Set(held.wanted.map(cid => cid.toString()))
+  const progress: DagFetchProgress = { blocks: 0, bytes: 0, skippedBlocks: held.have.length }
+  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, RECEIVE_BUFFER_BYTES)
+  const backpressure = readBackpressure(stream, { pauseAt: PAUSE_AT_BYTES, resumeBelow: RESUME_BELOW_BYTES })
+  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: RECEIVE_BUFFER_BYTES })
+  try {
+    await writeMessage(stream, [encodeDagRequest({ root, have: held.have })], signal)
+    await stream.close({ signal })
+    options.onProgress?.({ ...progress })
+    while (true) {
+      const frame = decodeDagFrame(await readFrame(lp, backpressure, signal, { peer, root, progress }))
+      idle.touch()
+      if (frame.type === 'error') {
+        const message = `${peer} cannot send ${root}: ${frame.message}`
+        const RemoteError = REMOTE_ERRORS.get(frame.name)
+        throw RemoteError == null ? new DagRemoteError(`${message} (${frame.name})`, frame.name) : new RemoteError(message)
+      }
+      if (frame.type === 'done') {
+        if (frame.blocks !== progress.blocks || frame.bytes !== progress.bytes) {
+          throw new DagProtocolError(`${peer} says it sent ${frame.blocks} blocks (${frame.bytes} bytes) of ${root}, but ${progress.blocks} (${progress.bytes} bytes) arrived`)
+        }
+        if (expected.size > 0) {
+          throw new TransferIncompleteError(`${peer} finished sending ${root} but ${expected.size} linked blocks never came (e.g. ${expected.values().next().value}); it may not hold the whole DAG`)
+        }
+        return { ...progress }
+      }
+      const key = frame.cid.toString()
+      if (!expected.has(key)) {
+        throw new UnexpectedBlockError(`${peer} sent block ${key}, which is not a wanted block of ${root}; do not trust this peer`, { peer, cid: key })
+      }
+      if (!(await verifyBlock(frame.cid, frame.bytes))) {
+        throw new CorruptBlockError(`${peer} sent bytes for block ${key} of ${root} that do not match its hash; do not trust this peer`, { peer, cid: key })
+      }
+      const links = blockLinks(frame.cid, frame.bytes)
+      await blockstore.put(frame.cid, frame.bytes, { signal })
+      expected.delete(key)
+      known.add(key)
+      for (const link of links) {
+        const linkKey = link.toString()
+        if (!known.has(linkKey)) expected.add(linkKey)
+      }
+      progress.blocks++
+      progress.bytes += frame.bytes.byteLength
+      options.onProgress?.({ ...progress })
+      idle.touch()
+    }
+  } catch (err: any) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+    options.signal?.throwIfAborted()
+    if (idle.signal.aborted) throw idle.signal.reason
+    throw err
+  } finally {
+    idle.clear()
+    backpressure.stop()
+  }
+}
+
+async function readFrame (lp: ReturnType<typeof lpStream>, backpressure: ReadBackpressure, signal: AbortSignal, context: { peer: string, root: CID, progress: DagFetchProgress }): Promise<Uint8Array> {
+  backpressure.beforeRead()
+  try {
+    const body = await lp.read({ signal })
+    backpressure.consumed(body.byteLength)
+    return body.subarray()
+  } catch (err: any) {
+    if (signal.aborted) throw err
+    if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
+      throw new DagProtocolError(`${context.peer} sent a frame over ${MAX_FRAME_BYTES} bytes`)
+    }
+    throw new TransferIncompleteError(`the transfer of ${context.root} from ${context.peer} was cut after ${context.progress.blocks} blocks (${err?.message ?? err}); fetch again to resume`, { cause: err })
+  }
+}

@@ -1,0 +1,162 @@
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import {
+  DAG_IDLE_TIMEOUT_MS, DAG_MAX_INBOUND_STREAMS, DAG_MAX_OUTBOUND_STREAMS, DAG_PROTOCOL, DAG_REQUEST_TIMEOUT_MS,
+  decodeDagRequest, InvalidDagRequestError, MAX_REQUEST_BYTES, REMOTE_ERRORS, TransferTimeoutError, type DagRequest
+} from '../../protocol/dag-transfer.js'
+import type { Logger } from '../log.js'
+import { blockLinks, mayHaveLinks } from './dag-links.js'
+import { idleTimer } from './idle-timer.js'
+import { readBlock } from './read-block.js'
+import { writeFrame } from './write-frame.js'
+
+export interface DagSenderComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  blockstore: Pick<Blockstore, 'get' | 'has'>
+  log?: Logger
+}
+
+export interface DagTransferService {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export interface DagSendResult {
+  root: CID
+  /** blocks and bytes sent */
+  blocks: number
+  bytes: number
+  /** blocks of the DAG the receiver said it holds */
+  skippedBlocks: number
+}
+
+/**
+ * Serves `/floe/dag/1.0.0`: answers each request with the blocks of the DAG the receiver
+ * lacks. Stopping unregisters the handler and cuts the transfers in progress.
+ */
+export function dagTransferService ({ libp2p, blockstore, log }: DagSenderComponents): DagTransferService {
+  let life: AbortController | undefined
+
+  const handler = (stream: Stream, connection: Connection): void => {
+    const peer = connection.remotePeer.toString()
+    if (life == null) {
+      stream.abort(new Error('the DAG transfer service is stopped'))
+      return
+    }
+    serveDagRequest(stream, { blockstore }, { peer, signal: life.signal })
+      .then(result => { log?.debug({ peer, root: result.root.toString(), blocks: result.blocks, bytes: result.bytes, skippedBlocks: result.skippedBlocks }, 'sent DAG') })
+      .catch((err: Error) => { log?.debug({ peer, err: err.message, errName: err.name }, 'DAG transfer ended early') })
+  }
+
+  return {
+    async start () {
+      if (life != null) return
+      life = new AbortController()
+      try {
+        await libp2p.handle(DAG_PROTOCOL, handler, { maxInboundStreams: DAG_MAX_INBOUND_STREAMS, maxOutboundStreams: DAG_MAX_OUTBOUND_STREAMS })
+      } catch (err) {
+        life = undefined
+        throw err
+      }
+    },
+    async stop () {
+      if (life == null) return
+      const stopping = life
+      life = undefined
+      await libp2p.unhandle(DAG_PROTOCOL)
+      stopping.abort(new Error('the DAG transfer service stopped'))
+    }
+  }
+}
+
+/**
+ * One transfer, sender side: reads the request, walks the DAG depth-first in link order and
+ * sends each block the receiver lacks, then `done`. Refusals the receiver should hear about
+ * (bad request, missing or unreadable block) go out as an `error` frame; anything else resets
+ * the stream.
+ */
+export async function serveDagRequest (stream: Stream, { blockstore }: Pick<DagSenderComponents, 'blockstore'>, options: { peer: string, signal: AbortSignal }): Promise<DagSendResult> {
+  const idle = idleTimer(DAG_IDLE_TIMEOUT_MS, () => new TransferTimeoutError(`${options.peer} made no progress for ${DAG_IDLE_TIMEOUT_MS / 1000} s`))
+  const signal = AbortSignal.any([options.signal, idle.signal])
+  try {
+    const request = await readRequest(stream, options.peer, signal)
+    const result = await sendDag(stream, blockstore, request, signal, idle.touch)
+    await stream.close({ signal })
+    return result
+  } catch (err: any) {
+    await refuseOrAbort(stream, err, signal)
+    throw err
+  } finally {
+    idle.clear()
+  }
+}
+
+/** Tells the receiver why when it is something it should hear; resets the stream otherwise. */
+async function refuseOrAbort (stream: Stream, err: any, signal: AbortSignal): Promise<void> {
+  if (REMOTE_ERRORS.has(err?.name) && stream.writeStatus === 'writable') {
+    try {
+      await writeFrame(stream, { type: 'error', name: err.name, message: err.message }, signal)
+      await stream.close({ signal })
+    } catch (writeErr: any) {
+      stream.abort(writeErr instanceof Error ? writeErr : new Error(String(writeErr)))
+    }
+    return
+  }
+  stream.abort(err instanceof Error ? err : new Error(String(err)))
+}
+
+async function readRequest (stream: Stream, peer: string, signal: AbortSignal): Promise<DagRequest> {
+  const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
+  const timeout = AbortSignal.timeout(DAG_REQUEST_TIMEOUT_MS)
+  let bytes: Uint8Array
+  try {
+    bytes = (await lp.read({ signal: AbortSignal.any([signal, timeout]) })).subarray()
+  } catch (err: any) {
+    if (timeout.aborted) throw new TransferTimeoutError(`${peer} sent no request within ${DAG_REQUEST_TIMEOUT_MS / 1000} s`)
+    if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
+      throw new InvalidDagRequestError(`the request is over ${MAX_REQUEST_BYTES} bytes`)
+    }
+    throw err
+  } finally {
+    lp.unwrap()
+  }
+  // nothing more is read from the receiver: drop whatever else it sends
+  await stream.closeRead({ signal })
+  return decodeDagRequest(bytes)
+}
+
+async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'has'>, request: DagRequest, signal: AbortSignal, touch: () => void): Promise<DagSendResult> {
+  const have = new Set(request.have.map(cid => cid.toString()))
+  const visited = new Set<string>()
+  const stack: CID[] = [request.root]
+  let blocks = 0
+  let bytes = 0
+  let skippedBlocks = 0
+  for (let cid = stack.pop(); cid != null; cid = stack.pop()) {
+    signal.throwIfAborted()
+    const key = cid.toString()
+    if (visited.has(key)) continue
+    visited.add(key)
+    const held = have.has(key)
+    if (held && !mayHaveLinks(cid)) {
+      skippedBlocks++
+      continue
+    }
+    // blocks the receiver holds are still read: their links lead to blocks it may lack
+    const block = await readBlock(blockstore, cid, { signal })
+    const links = blockLinks(cid, block)
+    if (held) {
+      skippedBlocks++
+    } else {
+      await writeFrame(stream, { type: 'block', cid, bytes: block }, signal)
+      blocks++
+      bytes += block.byteLength
+    }
+    touch()
+    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
+  }
+  await writeFrame(stream, { type: 'done', blocks, bytes }, signal)
+  return { root: request.root, blocks, bytes, skippedBlocks }
+}

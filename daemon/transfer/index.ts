@@ -1,0 +1,9 @@
+export { dagTransferService, type DagSenderComponents, type DagTransferService } from './dag-sender.js'
+export { fetchDag, type DagFetchComponents, type DagFetchOptions, type DagFetchProgress, type DagFetchResult } from './dag-fetch.js'
+export { blockLinks } from './dag-links.js'
+export { verifyBlock } from './verify-block.js'
+export {
+  BlockTooLargeError, CorruptBlockError, DAG_PROTOCOL, DagProtocolError, DagRemoteError, InvalidBlockError,
+  InvalidDagRequestError, MissingBlockError, TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError,
+  UnsupportedCodecError, UnsupportedHashError
+} from '../../protocol/dag-transfer.js'

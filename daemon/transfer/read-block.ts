@@ -1,0 +1,37 @@
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
+import { BlockTooLargeError, MAX_BLOCK_BYTES, MissingBlockError } from '../../protocol/dag-transfer.js'
+
+/**
+ * A block's bytes from a local store, whole. interface-blockstore 7's `get` yields the block in
+ * chunks (a generator, sync or async); this joins them, refusing blocks over MAX_BLOCK_BYTES.
+ * Identity-hashed blocks are their own digest and need no store. Checks `has` first, so a store
+ * that would go to the network for a missing block (Helia's) answers locally.
+ */
+export async function readBlock (store: Pick<Blockstore, 'get' | 'has'>, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  if (cid.multihash.code === identity.code) return cid.multihash.digest
+  if (!(await store.has(cid, options))) throw new MissingBlockError(`block ${cid} is not in the store`)
+  const chunks: Uint8Array[] = []
+  let length = 0
+  try {
+    for await (const chunk of store.get(cid, options)) {
+      length += chunk.byteLength
+      if (length > MAX_BLOCK_BYTES) {
+        throw new BlockTooLargeError(`block ${cid} is over ${MAX_BLOCK_BYTES} bytes, the most this protocol moves`)
+      }
+      chunks.push(chunk)
+    }
+  } catch (err: any) {
+    if (err?.name === 'NotFoundError') throw new MissingBlockError(`block ${cid} is not in the store`)
+    throw err
+  }
+  if (chunks.length === 1 && chunks[0] != null) return chunks[0]
+  const bytes = new Uint8Array(length)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
