@@ -7,15 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { createApiClient } from '../client/api-client.js'
-import { ApiEndpoint, homePaths } from '../protocol/home.js'
+import { startBenchDaemon } from './helpers.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, json: { type: 'boolean', default: false } } })
 const idleSeconds = Number(values.seconds)
-const FLOE_BIN = resolve(import.meta.dirname, '../bin/floe.js')
 
 function rssMiB (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -32,37 +30,19 @@ async function startBaseline (): Promise<Started> {
   return { child, readyMs: performance.now() - t0 }
 }
 
-async function startDaemon (home: string): Promise<Started> {
-  const paths = homePaths(home)
-  const t0 = performance.now()
-  const child = spawn(process.execPath, [FLOE_BIN, 'daemon', '--home', home, '--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
-  while (true) {
-    try {
-      const endpoint = ApiEndpoint.parse(JSON.parse(readFileSync(paths.apiEndpoint, 'utf8')))
-      const token = readFileSync(paths.apiToken, 'utf8').trim()
-      await createApiClient({ url: endpoint.url, token }).call('id', {})
-      return { child, readyMs: performance.now() - t0 }
-    } catch {
-      if (child.exitCode != null) throw new Error(`daemon exited with ${child.exitCode}`)
-      await sleep(5)
-    }
-  }
-}
-
 const home = await mkdtemp(join(tmpdir(), 'floe-bench-'))
-// A first start creates the identity, token and config; the measured start is a normal restart.
-const warm = await startDaemon(home)
-warm.child.kill('SIGTERM')
-await new Promise(resolve => warm.child.once('exit', resolve))
+// A first start creates the identity, token, config and stores; the measured start is a normal restart.
+await (await startBenchDaemon(home)).stop()
 
 const baseline = await startBaseline()
-const daemon = await startDaemon(home)
+const t0 = performance.now()
+const started = await startBenchDaemon(home)
+const daemon = { child: started.child, readyMs: performance.now() - t0 }
 const atReady = { baseline: rssMiB(baseline.child.pid!), daemon: rssMiB(daemon.child.pid!) }
 await sleep(idleSeconds * 1000)
 const afterIdle = { baseline: rssMiB(baseline.child.pid!), daemon: rssMiB(daemon.child.pid!) }
 baseline.child.kill('SIGKILL')
-daemon.child.kill('SIGTERM')
-await new Promise(resolve => daemon.child.once('exit', resolve))
+await started.stop()
 await rm(home, { recursive: true, force: true })
 
 const result = {

@@ -1,6 +1,6 @@
 import type { z } from 'zod'
-import { ApiErrorBody } from '../protocol/api/errors.js'
-import type { RouteDef } from '../protocol/api/route.js'
+import { ApiErrorBody, httpStatusForError } from '../protocol/api/errors.js'
+import type { RouteDef, RouteProgress } from '../protocol/api/route.js'
 import { routes, type RouteName, type Routes } from '../protocol/api/routes.js'
 import { ApiError, DaemonNotRunningError } from './errors.js'
 
@@ -10,7 +10,13 @@ import { ApiError, DaemonNotRunningError } from './errors.js'
  */
 export interface ApiClient {
   readonly url: string
-  call<K extends RouteName>(name: K, input: z.input<Routes[K]['input']>, options?: { signal?: AbortSignal }): Promise<z.output<Routes[K]['output']>>
+  call<K extends RouteName>(name: K, input: z.input<Routes[K]['input']>, options?: CallOptions<RouteProgress<Routes[K]>>): Promise<z.output<Routes[K]['output']>>
+}
+
+export interface CallOptions<P = never> {
+  signal?: AbortSignal
+  /** for long routes: called with each progress event the daemon sends */
+  onProgress?: (event: P) => void
 }
 
 export interface ApiClientOptions {
@@ -41,6 +47,34 @@ async function errorFrom (response: Response): Promise<ApiError> {
   }
 }
 
+/** Reads an NDJSON answer (see protocol/api/route.ts): progress lines, then result or error. */
+async function readProgressStream (route: RouteDef, response: Response, onProgress?: (event: any) => void): Promise<unknown> {
+  if (response.body == null) throw new ApiError('InvalidResponseError', 'the daemon sent an empty answer', response.status)
+  const decoder = new TextDecoder()
+  let buffered = ''
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true })
+    let newline
+    while ((newline = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, newline)
+      buffered = buffered.slice(newline + 1)
+      if (line.trim() === '') continue
+      const message = JSON.parse(line)
+      if ('progress' in message) {
+        onProgress?.(route.progress?.parse(message.progress))
+      } else if ('result' in message) {
+        const parsed = route.output.safeParse(message.result)
+        if (!parsed.success) throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`, response.status)
+        return parsed.data
+      } else {
+        const { error } = ApiErrorBody.parse(message)
+        throw new ApiError(error.name, error.message, httpStatusForError(error.name))
+      }
+    }
+  }
+  throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} ended without a result`, response.status)
+}
+
 export function createApiClient (options: ApiClientOptions): ApiClient {
   const doFetch = options.fetch ?? fetch
   return {
@@ -58,6 +92,7 @@ export function createApiClient (options: ApiClientOptions): ApiClient {
         throw new DaemonNotRunningError(`no floe daemon answers at ${options.url} (${err?.cause?.code ?? err?.message ?? err})`)
       }
       if (!response.ok) throw await errorFrom(response)
+      if (route.progress != null) return await readProgressStream(route, response, callOptions.onProgress as never) as never
       const parsed = route.output.safeParse(await response.json())
       if (!parsed.success) throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`, response.status)
       return parsed.data as never

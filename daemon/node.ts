@@ -1,10 +1,19 @@
 import { mkdir } from 'node:fs/promises'
+import { createLibp2p } from 'libp2p'
 import { homePaths, type ApiEndpoint } from '../protocol/home.js'
 import { apiHandlers, startApiServer } from './api/index.js'
 import { ConfigError, loadConfig, parseApiAddress, type Config } from './config/index.js'
 import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint, writeApiEndpoint } from './home/index.js'
 import { createLogger, type Logger } from './log.js'
-import { createP2pHost, discoveryDialer } from './p2p/index.js'
+import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
+import { datasetService } from './datasets/index.js'
+import { dagTransferService } from './transfer/index.js'
+import { discoveryDialer, p2pHostOptions } from './p2p/index.js'
+import { startBitswap } from './store/bitswap.js'
+import { gcGuard } from './store/gc-guard.js'
+import { pinSet } from './store/pins.js'
+import { repoService } from './store/repo.js'
+import { openStores } from './store/stores.js'
 
 /** Command-line choices; each one overrides config.json for this run only. */
 export interface NodeOptions {
@@ -61,12 +70,22 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const privateKey = await loadOrCreateIdentity(paths.identity)
     const token = await loadOrCreateApiToken(paths.apiToken)
 
+    const stores = await openStores(paths.root)
+    undo.push(async () => { await stores.close() })
+    const guard = gcGuard()
+
     const p2pLog = log.child({ component: 'floe:p2p' })
-    const host = await createP2pHost({ privateKey, listen: config.listen, bootstrap: config.bootstrap, mdns: config.mdns })
+    const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, bootstrap: config.bootstrap, mdns: config.mdns }))
       .catch(err => { throw describeListenError(err, `a listen address (${config.listen.join(', ')})`, '--listen') })
     undo.push(async () => { await host.stop() })
+    const bitswap = await startBitswap({ libp2p: host, blockstore: stores.blockstore })
+    undo.push(async () => { await bitswap.stop() })
     host.addEventListener('peer:connect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer connected') })
     host.addEventListener('peer:disconnect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer disconnected') })
+    const dagSender = dagTransferService({ libp2p: host, blockstore: stores.blockstore, log: log.child({ component: 'floe:transfer' }) })
+    await dagSender.start()
+    undo.push(async () => { await dagSender.stop() })
+    const distrusted = new Set<string>()
     const dialer = discoveryDialer({ host, log: p2pLog })
     dialer.start()
     undo.push(async () => { dialer.stop() })
@@ -78,7 +97,21 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       port: apiAddress.port,
       token,
       log: log.child({ component: 'floe:api' }),
-      handlers: apiHandlers({ host, home: paths.root, apiUrl: () => apiUrl, startedAt })
+      handlers: apiHandlers({
+        host,
+        home: paths.root,
+        apiUrl: () => apiUrl,
+        startedAt,
+        datasets: datasetService({
+          blockstore: stores.blockstore,
+          network: withBlockTimeout(bitswap.networkStore),
+          ensureDag: async (root, opts) => await ensureDag({ libp2p: host, blockstore: stores.blockstore, distrusted, log: p2pLog }, root, opts),
+          blocksPath: stores.blocksPath,
+          index: stores.index,
+          guard
+        }),
+        repo: repoService({ blockstore: stores.blockstore, blocksPath: stores.blocksPath, sharding: stores.sharding, pins: pinSet(stores.index), guard })
+      })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url
     undo.push(async () => { await api.stop() })

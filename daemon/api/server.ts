@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { httpStatusForError, InvalidRequestError, type ApiErrorBody } from '../../protocol/api/errors.js'
 import { routes, type RouteName, type Routes } from '../../protocol/api/routes.js'
-import type { RouteDef } from '../../protocol/api/route.js'
+import { NDJSON, type RouteDef, type RouteProgress } from '../../protocol/api/route.js'
 import type { z } from 'zod'
 import type { Logger } from '../log.js'
 import { RouteNotFoundError } from './errors.js'
@@ -14,14 +14,18 @@ import { requestGuard } from './guard.js'
 /** The largest JSON body a route accepts; bulk content has streaming routes of its own. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024
 
-export interface HandlerContext {
+export interface HandlerContext<P = never> {
   signal: AbortSignal
+  /** for routes with `progress`: report how far along the operation is (sent at most every 100 ms) */
+  progress: (event: P) => void
 }
 
 /** One handler per declared route: it gets the validated input and returns the route's output. */
 export type ApiHandlers = {
-  [K in RouteName]: (input: z.output<Routes[K]['input']>, ctx: HandlerContext) => Promise<z.input<Routes[K]['output']>>
+  [K in RouteName]: (input: z.output<Routes[K]['input']>, ctx: HandlerContext<RouteProgress<Routes[K]>>) => Promise<z.input<Routes[K]['output']>>
 }
+
+const PROGRESS_INTERVAL_MS = 100
 
 export interface ApiServerOptions {
   host: string
@@ -37,17 +41,46 @@ export interface ApiServer {
   stop(): Promise<void>
 }
 
-function errorResponse (c: Context, err: unknown, log: Logger): Response {
+function errorBody (err: unknown, path: string, log: Logger): { status: number, body: ApiErrorBody } {
   const name = err instanceof Error ? err.name : 'InternalError'
   const status = httpStatusForError(name)
-  if (status >= 500) log.error({ err, path: c.req.path }, 'request failed')
-  const body: ApiErrorBody = {
-    error: {
-      name: status === 500 ? 'InternalError' : name,
-      message: err instanceof Error ? err.message : String(err)
-    }
+  if (status >= 500) log.error({ err, path }, 'request failed')
+  return {
+    status,
+    body: { error: { name: status === 500 ? 'InternalError' : name, message: err instanceof Error ? err.message : String(err) } }
   }
+}
+
+function errorResponse (c: Context, err: unknown, log: Logger): Response {
+  const { status, body } = errorBody(err, c.req.path, log)
   return c.json(body, status as ContentfulStatusCode)
+}
+
+/**
+ * Runs a long handler and answers NDJSON: throttled progress lines, then the result or the
+ * error. A client that goes away aborts the handler through the request's signal.
+ */
+function progressResponse (route: RouteDef, path: string, signal: AbortSignal, log: Logger, run: (progress: (event: unknown) => void) => Promise<unknown>): Response {
+  const encoder = new TextEncoder()
+  const body = new ReadableStream<Uint8Array>({
+    async start (controller) {
+      const line = (value: unknown): void => { controller.enqueue(encoder.encode(JSON.stringify(value) + '\n')) }
+      let last = 0
+      const progress = (event: unknown): void => {
+        const now = Date.now()
+        if (now - last < PROGRESS_INTERVAL_MS || signal.aborted) return
+        last = now
+        line({ progress: event })
+      }
+      try {
+        line({ result: route.output.parse(await run(progress)) })
+      } catch (err) {
+        line(errorBody(err, path, log).body)
+      }
+      controller.close()
+    }
+  })
+  return new Response(body, { headers: { 'content-type': NDJSON } })
 }
 
 async function readInput (c: Context, route: RouteDef): Promise<unknown> {
@@ -74,8 +107,12 @@ export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & 
       if (!parsed.success) {
         throw new InvalidRequestError(parsed.error.issues.map(i => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '))
       }
-      const handler = options.handlers[name] as (input: unknown, ctx: HandlerContext) => Promise<unknown>
-      const result = await handler(parsed.data, { signal: c.req.raw.signal })
+      const handler = options.handlers[name] as (input: unknown, ctx: HandlerContext<unknown>) => Promise<unknown>
+      const signal = c.req.raw.signal
+      if (route.progress != null) {
+        return progressResponse(route, c.req.path, signal, options.log, async progress => await handler(parsed.data, { signal, progress }))
+      }
+      const result = await handler(parsed.data, { signal, progress: () => {} })
       return c.json(route.output.parse(result) as object)
     })
   }

@@ -6,7 +6,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p, Libp2pOptions } from 'libp2p'
 import { FLOE_AGENT } from '../../protocol/version.js'
 
 export interface P2pHostOptions {
@@ -16,18 +16,24 @@ export interface P2pHostOptions {
   mdns: boolean
 }
 
-export type P2pHost = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>> }>
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- libp2p's ServiceMap needs an index signature
+export type P2pServices = {
+  identify: ReturnType<ReturnType<typeof identify>>
+  ping: ReturnType<ReturnType<typeof ping>>
+}
+
+export type P2pHost = Libp2p<P2pServices>
 
 /**
  * The node's libp2p 3 host: TCP, noise, yamux, identify and ping, found through mDNS on a LAN
- * and a bootstrap list otherwise. Returned started.
+ * and a bootstrap list otherwise. Helia creates it from these options (store/helia.ts).
  */
-export async function createP2pHost (options: P2pHostOptions): Promise<P2pHost> {
+export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServices> {
   const peerDiscovery = [
     ...(options.mdns ? [mdns()] : []),
     ...(options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : [])
   ]
-  return await createLibp2p({
+  return {
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
@@ -39,5 +45,5 @@ export async function createP2pHost (options: P2pHostOptions): Promise<P2pHost> 
       identify: identify(),
       ping: ping()
     }
-  })
+  }
 }

@@ -1,6 +1,8 @@
 export { dagTransferService, type DagSenderComponents, type DagTransferService } from './dag-sender.js'
 export { fetchDag, type DagFetchComponents, type DagFetchOptions, type DagFetchProgress, type DagFetchResult } from './dag-fetch.js'
-export { blockLinks } from './dag-links.js'
+export { blockLinks, mayHaveLinks } from './dag-links.js'
+export { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
+export { readBlock } from './read-block.js'
 export { verifyBlock } from './verify-block.js'
 export {
   BlockTooLargeError, CorruptBlockError, DAG_PROTOCOL, DagProtocolError, DagRemoteError, InvalidBlockError,

@@ -29,6 +29,42 @@ export const PeerInfo = z.object({
 })
 export type PeerInfo = z.infer<typeof PeerInfo>
 
+/** Progress of a long operation, sent as `{"progress": …}` lines (see route.ts). */
+export const Progress = z.object({
+  phase: z.enum(['import', 'sync', 'fetch', 'export']),
+  bytes: z.number().nonnegative(),
+  totalBytes: z.number().nonnegative().nullable()
+})
+export type Progress = z.infer<typeof Progress>
+
+const AbsolutePath = z.string().min(1).max(4096).refine(p => p.startsWith('/'), { message: 'must be an absolute path' })
+const CidString = z.string().min(1).max(256)
+/** `NAME`, `NAME:N` or a bare CID */
+const DataRef = z.string().min(1).max(256)
+
+export const Dataset = z.object({
+  name: z.string(),
+  version: z.number().int().positive(),
+  cid: CidString,
+  bytes: z.number().nonnegative(),
+  files: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  message: z.string(),
+  cidVersion: z.union([z.literal(0), z.literal(1)]),
+  chunker: z.enum(['fixed', 'rabin'])
+})
+export type Dataset = z.infer<typeof Dataset>
+
+export const RepoStat = z.object({
+  blocks: z.number().int().nonnegative(),
+  bytes: z.number().nonnegative(),
+  pinnedBlocks: z.number().int().nonnegative(),
+  pinnedBytes: z.number().nonnegative(),
+  pins: z.number().int().nonnegative(),
+  path: z.string()
+})
+export type RepoStat = z.infer<typeof RepoStat>
+
 /** Every route of the local HTTP API. Keys are the names the typed client calls. */
 export const routes = {
   id: defineRoute({
@@ -51,6 +87,84 @@ export const routes = {
     summary: 'dial a peer by multiaddr',
     input: z.object({ addr: MultiaddrString }).strict(),
     output: z.object({ peerId: PeerIdString, addr: MultiaddrString })
+  }),
+  datasetUpload: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/datasets`,
+    summary: 'import a file or folder on this machine as a new version of a dataset',
+    input: z.object({
+      path: AbsolutePath,
+      name: z.string().min(1).max(64),
+      message: z.string().max(1000).default(''),
+      cidVersion: z.union([z.literal(0), z.literal(1)]).default(1),
+      chunker: z.enum(['fixed', 'rabin']).default('fixed')
+    }).strict(),
+    output: Dataset,
+    progress: Progress
+  }),
+  datasetList: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/datasets`,
+    summary: 'dataset versions, newest first; all datasets or one name',
+    input: z.object({ name: z.string().min(1).max(64).optional() }).strict(),
+    output: z.object({ datasets: z.array(Dataset) })
+  }),
+  datasetGet: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/datasets/get`,
+    summary: 'write a dataset (or any UnixFS CID) to a folder or file on this machine',
+    input: z.object({
+      ref: DataRef,
+      dest: AbsolutePath,
+      /** how to fetch what is not held: bulk protocol then bitswap (auto), or only one */
+      transport: z.enum(['auto', 'bulk', 'bitswap']).default('auto')
+    }).strict(),
+    output: z.object({
+      cid: CidString,
+      dest: z.string(),
+      bytes: z.number(),
+      files: z.number(),
+      /** where the content came from */
+      via: z.enum(['local', 'bulk', 'bitswap'])
+    }),
+    progress: Progress
+  }),
+  datasetRemove: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/datasets/rm`,
+    summary: 'remove a dataset version (NAME:N) or every version (NAME); floe gc frees the blocks',
+    input: z.object({ ref: DataRef }).strict(),
+    output: z.object({ removed: z.array(Dataset) })
+  }),
+  repoStat: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/repo/stat`,
+    summary: 'blocks and bytes held, and how much of it is pinned',
+    input: z.object({}),
+    output: RepoStat
+  }),
+  repoGc: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/repo/gc`,
+    summary: 'remove every block no pin reaches',
+    input: z.object({}).strict(),
+    output: z.object({ removedBlocks: z.number().int(), freedBytes: z.number() })
+  }),
+  carExport: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/car/export`,
+    summary: 'write a DAG as a CAR file',
+    input: z.object({ ref: DataRef, file: AbsolutePath }).strict(),
+    output: z.object({ root: CidString, blocks: z.number().int(), bytes: z.number(), file: z.string() }),
+    progress: Progress
+  }),
+  carImport: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/car/import`,
+    summary: 'import a CAR file, verifying every block; its roots are pinned',
+    input: z.object({ file: AbsolutePath }).strict(),
+    output: z.object({ roots: z.array(CidString), blocks: z.number().int(), bytes: z.number() }),
+    progress: Progress
   })
 } as const
 

@@ -21,7 +21,8 @@ function app (overrides: Record<string, unknown> = {}) {
     token: TOKEN,
     port: () => 7460,
     log: pino({ level: 'silent' }),
-    handlers: apiHandlers({ host, home: '/h', apiUrl: () => 'http://127.0.0.1:7460', startedAt: new Date(0) })
+    // Content operations are not reached by these tests.
+    handlers: apiHandlers({ host, home: '/h', apiUrl: () => 'http://127.0.0.1:7460', startedAt: new Date(0), datasets: {} as any, repo: {} as any })
   })
 }
 

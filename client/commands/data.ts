@@ -1,0 +1,106 @@
+import { basename, resolve } from 'node:path'
+import { Command, Option } from 'commander'
+import { ago, printJson, printLines, printTable } from '../output.js'
+import { formatBytes, progressBar } from '../progress.js'
+import { action } from './action.js'
+
+export function dataCommand (): Command {
+  const data = new Command('data').description('datasets: named, versioned content (NAME, NAME:N or a CID)')
+
+  data.command('upload')
+    .description('import a file or folder as a new version of a dataset')
+    .argument('<path>', 'file or folder to import')
+    .option('--name <name>', 'dataset name (default: the file or folder name)')
+    .option('-m, --message <message>', 'a note for this version', '')
+    .addOption(new Option('--cid-version <n>', "0: ipfs add's defaults (CIDv0, 256 KiB chunks); 1: CIDv1, raw leaves, 1 MiB chunks").choices(['0', '1']).default('1'))
+    .addOption(new Option('--chunker <kind>', 'fixed-size chunks, or content-defined (rabin) for data that changes by insertion').choices(['fixed', 'rabin']).default('fixed'))
+    .action(action(async (client, args, opts) => {
+      const path = resolve(args[0] ?? '.')
+      const bar = progressBar(opts.json !== true)
+      try {
+        const dataset = await client.call('datasetUpload', {
+          path,
+          name: opts.name ?? basename(path),
+          message: opts.message,
+          cidVersion: Number(opts.cidVersion) as 0 | 1,
+          chunker: opts.chunker
+        }, { onProgress: p => { bar.update(p) } })
+        bar.stop()
+        if (opts.json === true) return printJson(dataset)
+        printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatBytes(dataset.bytes)})`])
+      } finally {
+        bar.stop()
+      }
+    }))
+
+  data.command('ls')
+    .description('list datasets and their versions')
+    .argument('[name]', 'only this dataset')
+    .action(action(async (client, args, opts) => {
+      const { datasets } = await client.call('datasetList', { name: args[0] })
+      if (opts.json === true) return printJson(datasets)
+      if (datasets.length === 0) return printLines([args[0] == null ? 'no datasets yet; add one with: floe data upload PATH --name NAME' : `no dataset named "${args[0]}"`])
+      printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'CREATED', 'MESSAGE'], datasets.map(d => [
+        `${d.name}:${d.version}`, d.cid, formatBytes(d.bytes), String(d.files), ago(d.createdAt), d.message
+      ]))
+    }))
+
+  data.command('get')
+    .description('write a dataset (NAME, NAME:N) or any UnixFS CID to DEST, which must not exist yet')
+    .argument('<ref>', 'NAME, NAME:N or a CID')
+    .argument('<dest>', 'where to write it')
+    .addOption(new Option('--transport <how>', 'for content held by peers: the bulk protocol then bitswap (auto), or only one').choices(['auto', 'bulk', 'bitswap']).default('auto'))
+    .action(action(async (client, args, opts) => {
+      const bar = progressBar(opts.json !== true)
+      try {
+        const result = await client.call('datasetGet', { ref: args[0] ?? '', dest: resolve(args[1] ?? ''), transport: opts.transport }, { onProgress: p => { bar.update(p) } })
+        bar.stop()
+        if (opts.json === true) return printJson(result)
+        printLines([`${result.cid} → ${result.dest}  (${result.files} files, ${formatBytes(result.bytes)}, ${result.via === 'local' ? 'held here' : `fetched over ${result.via}`})`])
+      } finally {
+        bar.stop()
+      }
+    }))
+
+  data.command('rm')
+    .description('remove a dataset version (NAME:N) or all its versions (NAME); floe gc frees the space')
+    .argument('<ref>', 'NAME or NAME:N')
+    .action(action(async (client, args, opts) => {
+      const { removed } = await client.call('datasetRemove', { ref: args[0] ?? '' })
+      if (opts.json === true) return printJson(removed)
+      printLines(removed.map(d => `removed ${d.name}:${d.version} (${d.cid})`))
+    }))
+
+  data.command('export')
+    .description('write a dataset or CID as a CAR file')
+    .argument('<ref>', 'NAME, NAME:N or a CID')
+    .requiredOption('--car <file>', 'the CAR file to write (must not exist)')
+    .action(action(async (client, args, opts) => {
+      const bar = progressBar(opts.json !== true)
+      try {
+        const result = await client.call('carExport', { ref: args[0] ?? '', file: resolve(opts.car) }, { onProgress: p => { bar.update(p) } })
+        bar.stop()
+        if (opts.json === true) return printJson(result)
+        printLines([`${result.root} → ${result.file}  (${result.blocks} blocks, ${formatBytes(result.bytes)})`])
+      } finally {
+        bar.stop()
+      }
+    }))
+
+  data.command('import')
+    .description('import a CAR file, verifying every block; its roots are kept (pinned)')
+    .argument('<file>', 'the CAR file')
+    .action(action(async (client, args, opts) => {
+      const bar = progressBar(opts.json !== true)
+      try {
+        const result = await client.call('carImport', { file: resolve(args[0] ?? '') }, { onProgress: p => { bar.update(p) } })
+        bar.stop()
+        if (opts.json === true) return printJson(result)
+        printLines([`imported ${result.blocks} blocks (${formatBytes(result.bytes)}); roots:`, ...result.roots.map(r => `  ${r}`)])
+      } finally {
+        bar.stop()
+      }
+    }))
+
+  return data
+}

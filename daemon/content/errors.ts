@@ -1,0 +1,20 @@
+export class ContentPathError extends Error {
+  override name = 'ContentPathError'
+}
+
+/** A file changed size or mtime while it was being imported. */
+export class FileChangedError extends Error {
+  override name = 'FileChangedError'
+}
+
+export class InvalidCidError extends Error {
+  override name = 'InvalidCidError'
+}
+
+export class ContentNotFoundError extends Error {
+  override name = 'ContentNotFoundError'
+}
+
+export class UnsafeContentError extends Error {
+  override name = 'UnsafeContentError'
+}

@@ -1,0 +1,106 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import { DAG_PROTOCOL, fetchDag, findHeldBlocks } from '../transfer/index.js'
+import type { Logger } from '../log.js'
+import { ContentNotFoundError } from './errors.js'
+
+export type Transport = 'auto' | 'bulk' | 'bitswap'
+
+export interface FetchDagComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections' | 'peerStore'>
+  /** the local store: fetched blocks land here */
+  blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
+  /** peers that sent bad blocks; not asked again while this node runs */
+  distrusted: Set<string>
+  log: Logger
+}
+
+export interface FetchDagOutcome {
+  /** 'local' when everything was held already; 'bitswap' means: read through the networked store */
+  via: 'local' | 'bulk' | 'bitswap'
+  peer?: string
+  blocks: number
+  bytes: number
+}
+
+/** Errors that say the peer misbehaved, rather than that it lacks the content. */
+const DISTRUST = new Set(['CorruptBlockError', 'UnexpectedBlockError', 'InvalidBlockError', 'DagProtocolError'])
+
+async function speaksDag (libp2p: FetchDagComponents['libp2p'], peer: PeerId): Promise<boolean> {
+  try {
+    return (await libp2p.peerStore.get(peer)).protocols.includes(DAG_PROTOCOL)
+  } catch {
+    // Not identified yet: worth a try, the protocol negotiation will tell.
+    return true
+  }
+}
+
+/**
+ * Makes the DAG under `root` whole in the local store. Held already → nothing to do. Else
+ * each connected peer that speaks `/floe/dag/1.0.0` is asked in turn (a peer that sends a
+ * bad block is distrusted); a cut transfer resumes with the next try. When no peer could
+ * send it (or `transport` is 'bitswap'), the caller reads through Helia's networked store,
+ * which asks connected peers over bitswap.
+ */
+export async function ensureDag (components: FetchDagComponents, root: CID, options: { transport?: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<FetchDagOutcome> {
+  const transport = options.transport ?? 'auto'
+  const held = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
+  if (held.wanted.length === 0) return { via: 'local', blocks: 0, bytes: 0 }
+  if (transport === 'bitswap') return { via: 'bitswap', blocks: 0, bytes: 0 }
+
+  const failures: string[] = []
+  const peers = [...new Map(components.libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
+  for (const peer of peers) {
+    const id = peer.toString()
+    if (components.distrusted.has(id) || !(await speaksDag(components.libp2p, peer))) continue
+    try {
+      const result = await fetchDag(components, peer, root, {
+        signal: options.signal,
+        onProgress: p => options.onProgress?.(p.bytes)
+      })
+      components.log.info({ root: root.toString(), peer: id, blocks: result.blocks, bytes: result.bytes, skipped: result.skippedBlocks }, 'fetched DAG over the bulk protocol')
+      return { via: 'bulk', peer: id, blocks: result.blocks, bytes: result.bytes }
+    } catch (err: any) {
+      options.signal?.throwIfAborted()
+      if (DISTRUST.has(err?.name)) {
+        components.distrusted.add(id)
+        components.log.warn({ root: root.toString(), peer: id, err: err.message }, 'peer sent bad data: distrusted')
+      } else {
+        components.log.debug({ root: root.toString(), peer: id, err: err?.message }, 'peer could not send the DAG')
+      }
+      failures.push(`${id}: ${err?.message ?? err}`)
+    }
+  }
+  if (transport === 'bulk') {
+    throw new ContentNotFoundError(peers.length === 0
+      ? `${root} is not held here and no peer is connected to fetch it from; connect one with floe connect`
+      : `no connected peer could send ${root}: ${failures.join('; ') || 'none speaks ' + DAG_PROTOCOL}`)
+  }
+  return { via: 'bitswap', blocks: 0, bytes: 0 }
+}
+
+/** How long a read through bitswap waits for one block before giving up. */
+export const BITSWAP_BLOCK_TIMEOUT_MS = 30_000
+
+/**
+ * A networked store whose reads give up when no peer answers for a block within `ms`,
+ * instead of waiting forever on bitswap.
+ */
+export function withBlockTimeout (store: Pick<Blockstore, 'get'>, ms = BITSWAP_BLOCK_TIMEOUT_MS): Pick<Blockstore, 'get'> {
+  return {
+    get (cid, options = {}) {
+      const timeout = AbortSignal.timeout(ms)
+      const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
+      return (async function * () {
+        try {
+          yield * store.get(cid, { ...options, signal })
+        } catch (err) {
+          options.signal?.throwIfAborted()
+          if (timeout.aborted) throw new ContentNotFoundError(`no connected peer sent block ${cid} within ${ms / 1000} s; is a peer that holds it connected?`)
+          throw err
+        }
+      })()
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import type { ClassicLevel } from 'classic-level'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+import type { Dataset, Progress } from '../../protocol/api/routes.js'
+import type { FetchDagOutcome, Transport } from '../content/fetch-dag.js'
+import { exportDag, importPath, type ChunkerName, type CidVersion, type ExportSummary } from '../content/index.js'
+import { pinKey } from '../store/pins.js'
+import { syncBlocks } from '../store/stores.js'
+import { StoreFullError } from '../store/errors.js'
+import type { GcGuard } from '../store/gc-guard.js'
+import { DatasetNotFoundError } from './errors.js'
+import { checkDatasetName, datasetKey, latestDataset, listDatasets } from './records.js'
+import { resolveDataRef } from './ref.js'
+
+export interface DatasetComponents {
+  /** the local store: imports write here, exports read here */
+  blockstore: Pick<Blockstore, 'put' | 'get'>
+  /** reads that ask connected peers (bitswap) for what is missing locally */
+  network: Pick<Blockstore, 'get'>
+  /** makes a DAG whole locally from peers, or says to read it through `network` */
+  ensureDag: (root: CID, options: { transport: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void }) => Promise<FetchDagOutcome>
+  blocksPath: string
+  index: ClassicLevel<string, string>
+  guard: GcGuard
+}
+
+export interface UploadRequest {
+  path: string
+  name: string
+  message: string
+  cidVersion: CidVersion
+  chunker: ChunkerName
+}
+
+export interface OperationOptions {
+  signal?: AbortSignal
+  onProgress?: (progress: Progress) => void
+}
+
+function pinReason (dataset: Pick<Dataset, 'name' | 'version'>): string {
+  return `dataset:${dataset.name}:${dataset.version}`
+}
+
+function describeStoreError (err: any, blocksPath: string): unknown {
+  if (err?.code === 'ENOSPC' || /ENOSPC/.test(String(err?.message))) {
+    return new StoreFullError(`no space left on the disk of ${blocksPath}; free some (floe gc removes unpinned blocks) and upload again`)
+  }
+  return err
+}
+
+/**
+ * Datasets: named, versioned UnixFS DAGs. A version is recorded only once its blocks are
+ * durable, and in the same atomic index write as its pin, so a crash or a failed import
+ * never leaves a half-imported version behind (its stray blocks go with the next gc).
+ */
+export function datasetService ({ blockstore, network, ensureDag, blocksPath, index, guard }: DatasetComponents) {
+  // Versions of one name are numbered one after the other: uploads to a name take turns.
+  const turns = new Map<string, Promise<unknown>>()
+  const inTurn = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const previous = turns.get(name) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(run)
+    turns.set(name, next)
+    try {
+      return await next
+    } finally {
+      if (turns.get(name) === next) turns.delete(name)
+    }
+  }
+
+  // Import, make durable, then record version and pin in one atomic write.
+  const importVersion = async (name: string, request: UploadRequest, options: OperationOptions): Promise<Dataset> => {
+    let imported
+    try {
+      imported = await importPath(blockstore, request.path, {
+        cidVersion: request.cidVersion,
+        chunker: request.chunker,
+        signal: options.signal,
+        onProgress: p => options.onProgress?.({ phase: 'import', bytes: p.bytes, totalBytes: p.totalBytes })
+      })
+      options.onProgress?.({ phase: 'sync', bytes: imported.bytes, totalBytes: imported.bytes })
+      await syncBlocks(blocksPath)
+    } catch (err) {
+      throw describeStoreError(err, blocksPath)
+    }
+    return await inTurn(name, async () => {
+      const version = ((await latestDataset(index, name))?.version ?? 0) + 1
+      const dataset: Dataset = {
+        name,
+        version,
+        cid: imported.cid.toString(),
+        bytes: imported.bytes,
+        files: imported.files,
+        createdAt: new Date().toISOString(),
+        message: request.message,
+        cidVersion: imported.cidVersion,
+        chunker: imported.chunker
+      }
+      await index.batch([
+        { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
+        { type: 'put', key: pinKey(imported.cid, pinReason(dataset)), value: '' }
+      ], { sync: true })
+      return dataset
+    })
+  }
+
+  return {
+    async upload (request: UploadRequest, options: OperationOptions = {}): Promise<Dataset> {
+      const name = checkDatasetName(request.name)
+      return await guard.shared(async () => await importVersion(name, request, options))
+    },
+
+    async list (name?: string): Promise<Dataset[]> {
+      return await listDatasets(index, name)
+    },
+
+    async resolve (ref: string): Promise<CID> {
+      return (await resolveDataRef(index, ref)).cid
+    },
+
+    /**
+     * Writes a dataset or CID to `dest`, fetching what is not held from connected peers first
+     * (bulk protocol, then bitswap; `transport` picks one). Fetched blocks stay as cache
+     * until gc.
+     */
+    async get (ref: string, dest: string, options: OperationOptions & { transport?: Transport } = {}): Promise<ExportSummary & { cid: string, via: FetchDagOutcome['via'] }> {
+      const { cid } = await resolveDataRef(index, ref)
+      return await guard.shared(async () => {
+        const fetched = await ensureDag(cid, {
+          transport: options.transport ?? 'auto',
+          signal: options.signal,
+          onProgress: bytes => options.onProgress?.({ phase: 'fetch', bytes, totalBytes: null })
+        })
+        const summary = await exportDag(fetched.via === 'bitswap' ? network : blockstore, cid, dest, {
+          signal: options.signal,
+          onProgress: p => options.onProgress?.({ phase: fetched.via === 'bitswap' ? 'fetch' : 'export', bytes: p.bytes, totalBytes: p.totalBytes })
+        })
+        return { ...summary, cid: cid.toString(), via: fetched.via }
+      })
+    },
+
+    /** `NAME:N` removes that version, `NAME` every version; the blocks stay until gc. */
+    async remove (ref: string): Promise<Dataset[]> {
+      const versioned = /^(.+):(\d+)$/.exec(ref)
+      const removed = versioned != null
+        ? [(await resolveDataRef(index, ref)).dataset].filter((d): d is Dataset => d != null)
+        : await listDatasets(index, checkDatasetName(ref))
+      if (removed.length === 0) throw new DatasetNotFoundError(`no dataset named "${ref}"; see floe data ls`)
+      await index.batch(removed.flatMap(d => [
+        { type: 'del' as const, key: datasetKey(d.name, d.version) },
+        { type: 'del' as const, key: pinKey(CID.parse(d.cid), pinReason(d)) }
+      ]), { sync: true })
+      return removed
+    }
+  }
+}
