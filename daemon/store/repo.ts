@@ -19,15 +19,21 @@ export interface RepoComponents {
   guard: GcGuard
 }
 
-interface BlockFile { key: string, path: string, size: number }
+/** A block file, or (key undefined) a temporary file a failed write left behind. */
+interface BlockFile { key?: string, path: string, size: number }
 
-/** Every block file in the store, with its multihash key and size. */
+/** A block is written to `.NAME.tmp` beside it and renamed into place (blockstore-fs, steno). */
+function isStrayTemp (name: string): boolean {
+  return name.startsWith('.') && name.endsWith('.tmp')
+}
+
+/** Every block file in the store, with its multihash key and size, and stray temporary files. */
 async function * blockFiles (sharding: ShardingStrategy, blocksPath: string): AsyncGenerator<BlockFile> {
   const extension = sharding.extension
   for await (const shard of await opendir(blocksPath)) {
     if (!shard.isDirectory()) continue
     for await (const file of await opendir(join(blocksPath, shard.name))) {
-      if (!file.isFile() || !file.name.endsWith(extension)) continue
+      if (!file.isFile() || !(file.name.endsWith(extension) || isStrayTemp(file.name))) continue
       const path = join(blocksPath, shard.name, file.name)
       let info
       try {
@@ -36,8 +42,11 @@ async function * blockFiles (sharding: ShardingStrategy, blocksPath: string): As
         if (err?.code === 'ENOENT') continue
         throw err
       }
-      const cid = sharding.decode(file.name)
-      yield { key: blockKey(cid), path, size: info.size }
+      if (isStrayTemp(file.name)) {
+        yield { path, size: info.size }
+        continue
+      }
+      yield { key: blockKey(sharding.decode(file.name)), path, size: info.size }
     }
   }
 }
@@ -59,6 +68,7 @@ export function repoService ({ blockstore, blocksPath, sharding, pins, guard }: 
       const pinned = await pinnedBlocks(blockstore, pins, options.signal)
       const result: RepoStat = { blocks: 0, bytes: 0, pinnedBlocks: 0, pinnedBytes: 0, pins: pinned.pins, path: blocksPath }
       for await (const file of blockFiles(sharding, blocksPath)) {
+        if (file.key == null) continue
         result.blocks++
         result.bytes += file.size
         if (pinned.keys.has(file.key)) {
@@ -69,14 +79,17 @@ export function repoService ({ blockstore, blocksPath, sharding, pins, guard }: 
       return result
     },
 
-    /** Removes every block no pin reaches; writers wait meanwhile (see gc-guard.ts). */
+    /**
+     * Removes every block no pin reaches, and the temporary files of writes that failed (a
+     * full disk, a crash); writers wait meanwhile (see gc-guard.ts), so none is in flight.
+     */
     async gc (options: { signal?: AbortSignal } = {}): Promise<{ removedBlocks: number, freedBytes: number }> {
       return await guard.exclusive(async () => {
         const pinned = await pinnedBlocks(blockstore, pins, options.signal)
         let removedBlocks = 0
         let freedBytes = 0
         for await (const file of blockFiles(sharding, blocksPath)) {
-          if (pinned.keys.has(file.key)) continue
+          if (file.key != null && pinned.keys.has(file.key)) continue
           await unlink(file.path)
           removedBlocks++
           freedBytes += file.size

@@ -16,12 +16,29 @@ export type ApiErrorBody = z.infer<typeof ApiErrorBody>
 const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   InvalidRequestError: 400,
   InvalidMultiaddrError: 400,
+  InvalidDatasetNameError: 400,
+  InvalidRefError: 400,
+  InvalidCidError: 400,
+  ContentPathError: 400,
+  CorruptCarError: 400,
   UnauthorizedError: 401,
   ForbiddenHostError: 403,
   ForbiddenOriginError: 403,
   RouteNotFoundError: 404,
+  DatasetNotFoundError: 404,
+  ContentNotFoundError: 404,
+  MissingBlockError: 404,
+  FileChangedError: 409,
+  UnsafeContentError: 422,
+  UnsupportedCodecError: 422,
+  UnsupportedHashError: 422,
   DialError: 502,
-  DialTimeoutError: 504
+  CorruptBlockError: 502,
+  UnexpectedBlockError: 502,
+  TransferIncompleteError: 502,
+  DialTimeoutError: 504,
+  TransferTimeoutError: 504,
+  StoreFullError: 507
 }
 
 export function httpStatusForError (name: string): number {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientForHome } from '../../client/home-client.js'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 import { listTree, writeMixedTree } from '../helpers/trees.js'
 
@@ -56,6 +57,11 @@ describe('floe data and repo', () => {
       expect(result.stderr, args.join(' ')).toBe(message)
     }
     expect(await json('data', 'ls')).toEqual(before)
+
+    // Through the API, each error keeps its name and HTTP status.
+    const api = await clientForHome(d.home)
+    await expect(api.call('datasetRemove', { ref: 'nosuch' })).rejects.toMatchObject({ name: 'DatasetNotFoundError', status: 404 })
+    await expect(api.call('datasetUpload', { path: join(work, 'missing'), name: 'x' })).rejects.toMatchObject({ name: 'ContentPathError', status: 400 })
   })
 
   it('exports a CAR and imports it into another daemon; a corrupted CAR is refused and leaves nothing pinned', async () => {
