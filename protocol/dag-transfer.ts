@@ -7,10 +7,17 @@ import { z } from 'zod'
  * `/floe/dag/1.0.0`: bulk DAG transfer between floe peers.
  *
  * The receiver opens a stream to the sender and writes one length-prefixed request (the root
- * and the blocks of that DAG it already holds), then closes its writable end. The sender walks
- * the DAG depth-first in link order and answers with length-prefixed frames: one per block the
- * receiver lacks, then either a `done` frame (counts) or an `error` frame (name and message).
- * A stream that ends without either was cut.
+ * and the blocks of that DAG it already holds). The sender walks the DAG depth-first in link
+ * order and answers with length-prefixed frames: one per block the receiver lacks, then
+ * either a `done` frame (counts) or an `error` frame (name and message). A stream that ends
+ * without either was cut.
+ *
+ * Flow control is the protocol's own, since a muxer grants window as bytes arrive, not as the
+ * receiver stores them: the receiver acknowledges the block bytes it has verified and stored
+ * (a length-prefixed unsigned varint, the running total) at least every DAG_ACK_EVERY_BYTES,
+ * and the sender keeps at most DAG_WINDOW_BYTES of block bytes unacknowledged. So a receiver
+ * holds at most one window in memory however slow its disk. After `done` or `error` the
+ * receiver closes its writable end.
  *
  * Frame bodies start with a type byte:
  * - 0x00 block: the CID's binary form, then the block's bytes (the CID is self-delimiting)
@@ -28,6 +35,13 @@ export const DAG_OPEN_TIMEOUT_MS = 15_000
 export const DAG_REQUEST_TIMEOUT_MS = 10_000
 /** Either side gives up when the other makes no progress (no frame, no drain) for this long. */
 export const DAG_IDLE_TIMEOUT_MS = 60_000
+
+/** Block bytes the sender may have sent and the receiver not yet acknowledged. */
+export const DAG_WINDOW_BYTES = 16 * 1024 * 1024
+/** The receiver acknowledges at least this often (well under a window, so the sender never stalls). */
+export const DAG_ACK_EVERY_BYTES = 4 * 1024 * 1024
+/** An acknowledgement is one varint: 9 bytes at most. */
+export const MAX_ACK_BYTES = 9
 
 export const MAX_HAVE_CIDS = 200_000
 export const MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -245,6 +259,26 @@ export function decodeDagFrame (bytes: Uint8Array): DagFrame {
     default:
       throw new DagProtocolError(`unknown frame type ${bytes[0]}`)
   }
+}
+
+/** An acknowledgement: the running total of block bytes the receiver has stored. */
+export function encodeDagAck (storedBytes: number): Uint8Array {
+  const bytes = new Uint8Array(varint.encodingLength(storedBytes))
+  varint.encodeTo(storedBytes, bytes)
+  return bytes
+}
+
+export function decodeDagAck (bytes: Uint8Array): number {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_ACK_BYTES) throw new DagProtocolError(`acknowledgement of ${bytes.byteLength} bytes; expected one varint`)
+  let value: number
+  let length: number
+  try {
+    [value, length] = varint.decode(bytes)
+  } catch (err: any) {
+    throw new DagProtocolError(`invalid acknowledgement: ${err?.message ?? err}`)
+  }
+  if (length !== bytes.byteLength || !Number.isSafeInteger(value)) throw new DagProtocolError('invalid acknowledgement: not one unsigned varint')
+  return value
 }
 
 /** The unsigned-varint length prefix read by `lpStream` from @libp2p/utils. */

@@ -22,6 +22,8 @@ export interface FetchDagOutcome {
   peer?: string
   blocks: number
   bytes: number
+  /** time spent fetching over the bulk protocol */
+  ms: number
 }
 
 /** Errors that say the peer misbehaved, rather than that it lacks the content. */
@@ -46,8 +48,8 @@ async function speaksDag (libp2p: FetchDagComponents['libp2p'], peer: PeerId): P
 export async function ensureDag (components: FetchDagComponents, root: CID, options: { transport?: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<FetchDagOutcome> {
   const transport = options.transport ?? 'auto'
   const held = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
-  if (held.wanted.length === 0) return { via: 'local', blocks: 0, bytes: 0 }
-  if (transport === 'bitswap') return { via: 'bitswap', blocks: 0, bytes: 0 }
+  if (held.wanted.length === 0) return { via: 'local', blocks: 0, bytes: 0, ms: 0 }
+  if (transport === 'bitswap') return { via: 'bitswap', blocks: 0, bytes: 0, ms: 0 }
 
   const failures: string[] = []
   const peers = [...new Map(components.libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
@@ -55,12 +57,13 @@ export async function ensureDag (components: FetchDagComponents, root: CID, opti
     const id = peer.toString()
     if (components.distrusted.has(id) || !(await speaksDag(components.libp2p, peer))) continue
     try {
+      const started = Date.now()
       const result = await fetchDag(components, peer, root, {
         signal: options.signal,
         onProgress: p => options.onProgress?.(p.bytes)
       })
-      components.log.info({ root: root.toString(), peer: id, blocks: result.blocks, bytes: result.bytes, skipped: result.skippedBlocks }, 'fetched DAG over the bulk protocol')
-      return { via: 'bulk', peer: id, blocks: result.blocks, bytes: result.bytes }
+      components.log.info({ root: root.toString(), peer: id, blocks: result.blocks, bytes: result.bytes, skipped: result.skippedBlocks, ms: Date.now() - started }, 'fetched DAG over the bulk protocol')
+      return { via: 'bulk', peer: id, blocks: result.blocks, bytes: result.bytes, ms: Date.now() - started }
     } catch (err: any) {
       options.signal?.throwIfAborted()
       if (DISTRUST.has(err?.name)) {
@@ -77,7 +80,7 @@ export async function ensureDag (components: FetchDagComponents, root: CID, opti
       ? `${root} is not held here and no peer is connected to fetch it from; connect one with floe connect`
       : `no connected peer could send ${root}: ${failures.join('; ') || 'none speaks ' + DAG_PROTOCOL}`)
   }
-  return { via: 'bitswap', blocks: 0, bytes: 0 }
+  return { via: 'bitswap', blocks: 0, bytes: 0, ms: 0 }
 }
 
 /** How long a read through bitswap waits for one block before giving up. */

@@ -122,7 +122,7 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
      * (bulk protocol, then bitswap; `transport` picks one). Fetched blocks stay as cache
      * until gc.
      */
-    async get (ref: string, dest: string, options: OperationOptions & { transport?: Transport } = {}): Promise<ExportSummary & { cid: string, via: FetchDagOutcome['via'] }> {
+    async get (ref: string, dest: string, options: OperationOptions & { transport?: Transport } = {}): Promise<ExportSummary & { cid: string, via: FetchDagOutcome['via'], fetchedBytes: number | null, fetchMs: number | null }> {
       const { cid } = await resolveDataRef(index, ref)
       return await guard.shared(async () => {
         const fetched = await ensureDag(cid, {
@@ -134,7 +134,7 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
           signal: options.signal,
           onProgress: p => options.onProgress?.({ phase: fetched.via === 'bitswap' ? 'fetch' : 'export', bytes: p.bytes, totalBytes: p.totalBytes })
         })
-        return { ...summary, cid: cid.toString(), via: fetched.via }
+        return { ...summary, cid: cid.toString(), via: fetched.via, fetchedBytes: fetched.via === 'bitswap' ? null : fetched.bytes, fetchMs: fetched.via === 'bulk' ? fetched.ms : null }
       })
     },
 

@@ -3,25 +3,21 @@ import { lpStream } from '@libp2p/utils'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import {
-  CorruptBlockError, DAG_IDLE_TIMEOUT_MS, DAG_MAX_OUTBOUND_STREAMS, DAG_OPEN_TIMEOUT_MS, DAG_PROTOCOL,
+  CorruptBlockError, DAG_ACK_EVERY_BYTES, DAG_IDLE_TIMEOUT_MS, DAG_WINDOW_BYTES, encodeDagAck, DAG_MAX_OUTBOUND_STREAMS, DAG_OPEN_TIMEOUT_MS, DAG_PROTOCOL,
   DagProtocolError, DagRemoteError, decodeDagFrame, encodeDagRequest, MAX_FRAME_BYTES, REMOTE_ERRORS,
   TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError
 } from '../../protocol/dag-transfer.js'
 import { blockLinks } from './dag-links.js'
 import { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
 import { idleTimer } from './idle-timer.js'
-import { readBackpressure, type ReadBackpressure } from './read-backpressure.js'
 import { verifyBlock } from './verify-block.js'
 import { writeMessage } from './write-frame.js'
 
-/** Received and unread bytes at which the stream is paused, and below which it is resumed (more than a frame). */
-const PAUSE_AT_BYTES = 2 * MAX_FRAME_BYTES
-const RESUME_BELOW_BYTES = MAX_FRAME_BYTES + 16
 /**
- * What may sit unread: the pause mark, plus what the sender may still send within a yamux window
- * (16 MiB at most by default) before the pause takes effect and after it.
+ * What may sit unread: one window of block bytes (the sender keeps no more unacknowledged),
+ * plus frame headers and a frame in progress.
  */
-const RECEIVE_BUFFER_BYTES = PAUSE_AT_BYTES + 2 * 16 * 1024 * 1024 + 1024 * 1024
+const RECEIVE_BUFFER_BYTES = DAG_WINDOW_BYTES + 2 * MAX_FRAME_BYTES
 
 export interface DagFetchComponents {
   libp2p: Pick<Libp2p, 'dialProtocol'>
@@ -89,14 +85,20 @@ export async function receiveDag (stream: Stream, { blockstore, peer, root, held
   const expected = new Set(held.wanted.map(cid => cid.toString()))
   const progress: DagFetchProgress = { blocks: 0, bytes: 0, skippedBlocks: held.have.length }
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, RECEIVE_BUFFER_BYTES)
-  const backpressure = readBackpressure(stream, { pauseAt: PAUSE_AT_BYTES, resumeBelow: RESUME_BELOW_BYTES })
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES, maxBufferSize: RECEIVE_BUFFER_BYTES })
+  // Blocks are stored a few at a time while the next frames are read and verified; the
+  // sender hears how many bytes are stored, which is what frees its window.
+  let acked = 0
+  const writes = storeQueue(blockstore, STORE_CONCURRENCY, signal, stored => {
+    if (stored - acked < DAG_ACK_EVERY_BYTES) return
+    acked = stored
+    void writeMessage(stream, [encodeDagAck(acked)], signal).catch(err => { writes.fail(err) })
+  })
   try {
     await writeMessage(stream, [encodeDagRequest({ root, have: held.have })], signal)
-    await stream.close({ signal })
     options.onProgress?.({ ...progress })
     while (true) {
-      const frame = decodeDagFrame(await readFrame(lp, backpressure, signal, { peer, root, progress }))
+      const frame = decodeDagFrame(await readFrame(lp, signal, { peer, root, progress }))
       idle.touch()
       if (frame.type === 'error') {
         const message = `${peer} cannot send ${root}: ${frame.message}`
@@ -110,6 +112,8 @@ export async function receiveDag (stream: Stream, { blockstore, peer, root, held
         if (expected.size > 0) {
           throw new TransferIncompleteError(`${peer} finished sending ${root} but ${expected.size} linked blocks never came (e.g. ${expected.values().next().value}); it may not hold the whole DAG`)
         }
+        await writes.drain()
+        await stream.close({ signal })
         return { ...progress }
       }
       const key = frame.cid.toString()
@@ -120,7 +124,7 @@ export async function receiveDag (stream: Stream, { blockstore, peer, root, held
         throw new CorruptBlockError(`${peer} sent bytes for block ${key} of ${root} that do not match its hash; do not trust this peer`, { peer, cid: key })
       }
       const links = blockLinks(frame.cid, frame.bytes)
-      await blockstore.put(frame.cid, frame.bytes, { signal })
+      await writes.add(frame.cid, frame.bytes)
       expected.delete(key)
       known.add(key)
       for (const link of links) {
@@ -134,20 +138,67 @@ export async function receiveDag (stream: Stream, { blockstore, peer, root, held
     }
   } catch (err: any) {
     stream.abort(err instanceof Error ? err : new Error(String(err)))
+    await writes.settle()
     options.signal?.throwIfAborted()
     if (idle.signal.aborted) throw idle.signal.reason
     throw err
   } finally {
     idle.clear()
-    backpressure.stop()
   }
 }
 
-async function readFrame (lp: ReturnType<typeof lpStream>, backpressure: ReadBackpressure, signal: AbortSignal, context: { peer: string, root: CID, progress: DagFetchProgress }): Promise<Uint8Array> {
-  backpressure.beforeRead()
+/** Block writes in flight at once on the receiving side. */
+const STORE_CONCURRENCY = 8
+
+interface StoreQueue {
+  /** starts storing a verified block; waits while STORE_CONCURRENCY writes are in flight */
+  add(cid: CID, bytes: Uint8Array): Promise<void>
+  /** waits for every write; throws the first failure */
+  drain(): Promise<void>
+  /** waits for every write, ignoring failures (after an abort) */
+  settle(): Promise<void>
+  fail(err: Error): void
+}
+
+function storeQueue (blockstore: Pick<Blockstore, 'put'>, concurrency: number, signal: AbortSignal, onStored: (storedBytes: number) => void): StoreQueue {
+  const inFlight = new Set<Promise<void>>()
+  let stored = 0
+  let failure: Error | undefined
+  const check = (): void => { if (failure != null) throw failure }
+  return {
+    async add (cid, bytes) {
+      check()
+      const write: Promise<void> = Promise.resolve(blockstore.put(cid, bytes, { signal })).then(
+        () => {
+          inFlight.delete(write)
+          stored += bytes.byteLength
+          onStored(stored)
+        },
+        (err: Error) => {
+          inFlight.delete(write)
+          failure ??= err
+        }
+      )
+      inFlight.add(write)
+      while (inFlight.size >= concurrency) await Promise.race(inFlight)
+      check()
+    },
+    async drain () {
+      await Promise.all(inFlight)
+      check()
+    },
+    async settle () {
+      await Promise.all(inFlight)
+    },
+    fail (err) {
+      failure ??= err
+    }
+  }
+}
+
+async function readFrame (lp: ReturnType<typeof lpStream>, signal: AbortSignal, context: { peer: string, root: CID, progress: DagFetchProgress }): Promise<Uint8Array> {
   try {
     const body = await lp.read({ signal })
-    backpressure.consumed(body.byteLength)
     return body.subarray()
   } catch (err: any) {
     if (signal.aborted) throw err

@@ -1,15 +1,17 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import {
   DAG_IDLE_TIMEOUT_MS, DAG_MAX_INBOUND_STREAMS, DAG_MAX_OUTBOUND_STREAMS, DAG_PROTOCOL, DAG_REQUEST_TIMEOUT_MS,
-  decodeDagRequest, InvalidDagRequestError, MAX_REQUEST_BYTES, REMOTE_ERRORS, TransferTimeoutError, type DagRequest
+  decodeDagAck, decodeDagRequest, InvalidDagRequestError, MAX_REQUEST_BYTES, REMOTE_ERRORS, TransferIncompleteError,
+  TransferTimeoutError, type DagRequest
 } from '../../protocol/dag-transfer.js'
 import type { Logger } from '../log.js'
 import { blockLinks, mayHaveLinks } from './dag-links.js'
 import { idleTimer } from './idle-timer.js'
 import { readBlock } from './read-block.js'
+import { sendWindow, type SendWindow } from './send-window.js'
 import { writeFrame } from './write-frame.js'
 
 export interface DagSenderComponents {
@@ -80,10 +82,15 @@ export function dagTransferService ({ libp2p, blockstore, log }: DagSenderCompon
 export async function serveDagRequest (stream: Stream, { blockstore }: Pick<DagSenderComponents, 'blockstore'>, options: { peer: string, signal: AbortSignal }): Promise<DagSendResult> {
   const idle = idleTimer(DAG_IDLE_TIMEOUT_MS, () => new TransferTimeoutError(`${options.peer} made no progress for ${DAG_IDLE_TIMEOUT_MS / 1000} s`))
   const signal = AbortSignal.any([options.signal, idle.signal])
+  const window = sendWindow()
   try {
-    const request = await readRequest(stream, options.peer, signal)
-    const result = await sendDag(stream, blockstore, request, signal, idle.touch)
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
+    const request = await readRequest(lp, options.peer, signal)
+    // Acknowledgements come while blocks go out; the loop ends when the receiver closes.
+    const acks = readAcks(lp, window, options.peer, signal, idle.touch)
+    const result = await sendDag(stream, blockstore, request, window, signal, idle.touch)
     await stream.close({ signal })
+    await acks
     return result
   } catch (err: any) {
     await refuseOrAbort(stream, err, signal)
@@ -107,8 +114,7 @@ async function refuseOrAbort (stream: Stream, err: any, signal: AbortSignal): Pr
   stream.abort(err instanceof Error ? err : new Error(String(err)))
 }
 
-async function readRequest (stream: Stream, peer: string, signal: AbortSignal): Promise<DagRequest> {
-  const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
+async function readRequest (lp: LengthPrefixedStream<Stream>, peer: string, signal: AbortSignal): Promise<DagRequest> {
   const timeout = AbortSignal.timeout(DAG_REQUEST_TIMEOUT_MS)
   let bytes: Uint8Array
   try {
@@ -119,21 +125,74 @@ async function readRequest (stream: Stream, peer: string, signal: AbortSignal): 
       throw new InvalidDagRequestError(`the request is over ${MAX_REQUEST_BYTES} bytes`)
     }
     throw err
-  } finally {
-    lp.unwrap()
   }
-  // nothing more is read from the receiver: drop whatever else it sends
-  await stream.closeRead({ signal })
   return decodeDagRequest(bytes)
 }
 
-async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'has'>, request: DagRequest, signal: AbortSignal, touch: () => void): Promise<DagSendResult> {
+/**
+ * Reads the receiver's acknowledgements into the send window until the receiver closes its
+ * writable end. Resolves then; a malformed acknowledgement fails the window (and so the send).
+ */
+async function readAcks (lp: LengthPrefixedStream<Stream>, window: SendWindow, peer: string, signal: AbortSignal, touch: () => void): Promise<void> {
+  try {
+    while (true) {
+      let body
+      try {
+        // lp's own cap (the request's) bounds memory; decodeDagAck refuses anything but one varint
+        body = await lp.read({ signal })
+      } catch (err: any) {
+        if (err?.name === 'UnexpectedEOFError') {
+          window.fail(new TransferIncompleteError(`${peer} closed the transfer`))
+          return
+        }
+        throw err
+      }
+      window.acknowledge(decodeDagAck(body.subarray()))
+      touch()
+    }
+  } catch (err: any) {
+    window.fail(err instanceof Error ? err : new Error(String(err)))
+  }
+}
+
+/** Blocks read before their turn, so the disk works while the previous block is sent. */
+const READ_AHEAD_BLOCKS = 4
+
+/**
+ * Reads blocks for the sender a few ahead of the walk: the next ones are the top of the walk's
+ * stack. A block read ahead and then found already visited is simply dropped.
+ */
+function blockReadAhead (blockstore: Pick<Blockstore, 'get' | 'has'>, signal: AbortSignal): { take(cid: CID, stack: CID[]): Promise<Uint8Array> } {
+  const reads = new Map<string, Promise<Uint8Array>>()
+  const start = (cid: CID): Promise<Uint8Array> => {
+    const read = readBlock(blockstore, cid, { signal })
+    // a read ahead that is never taken must not become an unhandled rejection
+    read.catch(() => {})
+    return read
+  }
+  return {
+    async take (cid, stack) {
+      const key = cid.toString()
+      const read = reads.get(key) ?? start(cid)
+      reads.delete(key)
+      for (let i = stack.length - 1; i >= 0 && i >= stack.length - READ_AHEAD_BLOCKS; i--) {
+        const next = stack[i] as CID
+        const nextKey = next.toString()
+        if (!reads.has(nextKey)) reads.set(nextKey, start(next))
+      }
+      return await read
+    }
+  }
+}
+
+async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'has'>, request: DagRequest, window: SendWindow, signal: AbortSignal, touch: () => void): Promise<DagSendResult> {
   const have = new Set(request.have.map(cid => cid.toString()))
   const visited = new Set<string>()
   const stack: CID[] = [request.root]
   let blocks = 0
   let bytes = 0
   let skippedBlocks = 0
+  const readAhead = blockReadAhead(blockstore, signal)
   for (let cid = stack.pop(); cid != null; cid = stack.pop()) {
     signal.throwIfAborted()
     const key = cid.toString()
@@ -145,11 +204,12 @@ async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'ha
       continue
     }
     // blocks the receiver holds are still read: their links lead to blocks it may lack
-    const block = await readBlock(blockstore, cid, { signal })
+    const block = await readAhead.take(cid, stack)
     const links = blockLinks(cid, block)
     if (held) {
       skippedBlocks++
     } else {
+      await window.reserve(block.byteLength, signal)
       await writeFrame(stream, { type: 'block', cid, bytes: block }, signal)
       blocks++
       bytes += block.byteLength

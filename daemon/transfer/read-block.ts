@@ -6,12 +6,11 @@ import { BlockTooLargeError, MAX_BLOCK_BYTES, MissingBlockError } from '../../pr
 /**
  * A block's bytes from a local store, whole. interface-blockstore 7's `get` yields the block in
  * chunks (a generator, sync or async); this joins them, refusing blocks over MAX_BLOCK_BYTES.
- * Identity-hashed blocks are their own digest and need no store. Checks `has` first, so a store
- * that would go to the network for a missing block (Helia's) answers locally.
+ * Identity-hashed blocks are their own digest and need no store. Give it a local store: one
+ * that goes to the network for a missing block would wait on peers instead of saying so.
  */
-export async function readBlock (store: Pick<Blockstore, 'get' | 'has'>, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+export async function readBlock (store: Pick<Blockstore, 'get'>, cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
   if (cid.multihash.code === identity.code) return cid.multihash.digest
-  if (!(await store.has(cid, options))) throw new MissingBlockError(`block ${cid} is not in the store`)
   const chunks: Uint8Array[] = []
   let length = 0
   try {

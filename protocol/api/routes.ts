@@ -125,7 +125,11 @@ export const routes = {
       bytes: z.number(),
       files: z.number(),
       /** where the content came from */
-      via: z.enum(['local', 'bulk', 'bitswap'])
+      via: z.enum(['local', 'bulk', 'bitswap']),
+      /** bytes of blocks received from the peer over the bulk protocol (blocks already held are not sent); null over bitswap */
+      fetchedBytes: z.number().nullable(),
+      /** milliseconds the bulk fetch took, before the export; null when nothing was fetched in bulk */
+      fetchMs: z.number().nullable()
     }),
     progress: Progress
   }),
