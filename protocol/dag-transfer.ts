@@ -19,6 +19,11 @@ import { z } from 'zod'
  * holds at most one window in memory however slow its disk. After `done` or `error` the
  * receiver closes its writable end.
  *
+ * A request may ask for the DAG's `structure` only: every block whose codec can link (dag-pb,
+ * dag-cbor), none of the raw leaves. A receiver that lacks a DAG's root cannot tell which of
+ * its leaves it already holds (a new version of a dataset shares most of them with the old);
+ * with the structure in hand it can, and its second request lists them.
+ *
  * Frame bodies start with a type byte:
  * - 0x00 block: the CID's binary form, then the block's bytes (the CID is self-delimiting)
  * - 0x01 done:  dag-cbor `{ blocks, bytes }`, what the sender sent
@@ -58,6 +63,8 @@ export interface DagRequest {
   root: CID
   /** blocks of this DAG the receiver already holds: the sender does not send them */
   have: CID[]
+  /** send only the blocks that can link (no raw leaves) */
+  structure?: boolean
 }
 
 export type DagFrame =
@@ -161,7 +168,8 @@ const CidValue = z.custom<CID>(value => CID.asCID(value) != null, { message: 'ex
 
 const DagRequestSchema = z.object({
   root: CidValue,
-  have: z.array(CidValue).max(MAX_HAVE_CIDS)
+  have: z.array(CidValue).max(MAX_HAVE_CIDS),
+  structure: z.boolean().optional()
 }).strict()
 
 const DoneSchema = z.object({
@@ -183,7 +191,7 @@ export function encodeDagRequest (request: DagRequest): Uint8Array {
   if (request.have.length > MAX_HAVE_CIDS) {
     throw new InvalidDagRequestError(`the request lists ${request.have.length} held blocks; at most ${MAX_HAVE_CIDS} are allowed`)
   }
-  const bytes = dagCbor.encode({ root: request.root, have: request.have })
+  const bytes = dagCbor.encode(request.structure === true ? { root: request.root, have: request.have, structure: true } : { root: request.root, have: request.have })
   if (bytes.byteLength > MAX_REQUEST_BYTES) {
     throw new InvalidDagRequestError(`the request is ${bytes.byteLength} bytes; at most ${MAX_REQUEST_BYTES} are allowed`)
   }
@@ -204,7 +212,7 @@ export function decodeDagRequest (bytes: Uint8Array): DagRequest {
   if (!parsed.success) {
     throw new InvalidDagRequestError(`invalid request: ${z.prettifyError(parsed.error)}`)
   }
-  return { root: toCid(parsed.data.root), have: parsed.data.have.map(toCid) }
+  return { root: toCid(parsed.data.root), have: parsed.data.have.map(toCid), structure: parsed.data.structure === true }
 }
 
 /** A frame's body in parts, so a block's bytes are never copied into a bigger buffer. */

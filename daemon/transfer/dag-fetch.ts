@@ -1,13 +1,14 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Blockstore } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import {
   CorruptBlockError, DAG_ACK_EVERY_BYTES, DAG_IDLE_TIMEOUT_MS, DAG_WINDOW_BYTES, encodeDagAck, DAG_MAX_OUTBOUND_STREAMS, DAG_OPEN_TIMEOUT_MS, DAG_PROTOCOL,
   DagProtocolError, DagRemoteError, decodeDagFrame, encodeDagRequest, MAX_FRAME_BYTES, REMOTE_ERRORS,
   TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError
 } from '../../protocol/dag-transfer.js'
-import { blockLinks } from './dag-links.js'
+import { blockLinks, mayHaveLinks } from './dag-links.js'
 import { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
 import { idleTimer } from './idle-timer.js'
 import { verifyBlock } from './verify-block.js'
@@ -53,6 +54,20 @@ export interface DagFetchOptions {
 export async function fetchDag (components: DagFetchComponents, peer: PeerId, root: CID, options: DagFetchOptions = {}): Promise<DagFetchResult> {
   options.signal?.throwIfAborted()
   const held = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
+  if (!held.wanted.some(mayHaveLinks)) return await fetchOnce(components, peer, root, held, false, options)
+  // Part of the DAG's structure is missing, so which leaves are held cannot be told yet: fetch
+  // the structure first, then only the leaves still missing.
+  const structure = await fetchOnce(components, peer, root, held, true, options)
+  const after = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
+  const leaves = await fetchOnce(components, peer, root, after, false, {
+    ...options,
+    // the structure fetched a moment ago is held now, but was not held before this fetch
+    onProgress: p => options.onProgress?.({ blocks: structure.blocks + p.blocks, bytes: structure.bytes + p.bytes, skippedBlocks: p.skippedBlocks - structure.blocks })
+  })
+  return { blocks: structure.blocks + leaves.blocks, bytes: structure.bytes + leaves.bytes, skippedBlocks: leaves.skippedBlocks - structure.blocks }
+}
+
+async function fetchOnce (components: DagFetchComponents, peer: PeerId, root: CID, held: HeldBlocks, structure: boolean, options: DagFetchOptions): Promise<DagFetchResult> {
   const openTimeout = AbortSignal.timeout(DAG_OPEN_TIMEOUT_MS)
   let stream: Stream
   try {
@@ -65,7 +80,7 @@ export async function fetchDag (components: DagFetchComponents, peer: PeerId, ro
     if (openTimeout.aborted) throw new TransferTimeoutError(`could not open ${DAG_PROTOCOL} to ${peer} within ${DAG_OPEN_TIMEOUT_MS / 1000} s`)
     throw err
   }
-  return await receiveDag(stream, { blockstore: components.blockstore, peer: peer.toString(), root, held }, options)
+  return await receiveDag(stream, { blockstore: components.blockstore, peer: peer.toString(), root, held, structure }, options)
 }
 
 export interface ReceiveDagInit {
@@ -74,10 +89,12 @@ export interface ReceiveDagInit {
   peer: string
   root: CID
   held: HeldBlocks
+  /** ask for the blocks that can link only (no raw leaves) */
+  structure?: boolean
 }
 
 /** One transfer, receiver side, on an open stream: sends the request, then verifies and stores each frame's block. */
-export async function receiveDag (stream: Stream, { blockstore, peer, root, held }: ReceiveDagInit, options: DagFetchOptions = {}): Promise<DagFetchResult> {
+export async function receiveDag (stream: Stream, { blockstore, peer, root, held, structure = false }: ReceiveDagInit, options: DagFetchOptions = {}): Promise<DagFetchResult> {
   const idle = idleTimer(DAG_IDLE_TIMEOUT_MS, () => new TransferTimeoutError(`${peer} sent nothing of ${root} for ${DAG_IDLE_TIMEOUT_MS / 1000} s`))
   const signal = options.signal == null ? idle.signal : AbortSignal.any([options.signal, idle.signal])
   // CIDs handled (held or received) and CIDs linked from them that must still come
@@ -95,7 +112,7 @@ export async function receiveDag (stream: Stream, { blockstore, peer, root, held
     void writeMessage(stream, [encodeDagAck(acked)], signal).catch(err => { writes.fail(err) })
   })
   try {
-    await writeMessage(stream, [encodeDagRequest({ root, have: held.have })], signal)
+    await writeMessage(stream, [encodeDagRequest({ root, have: held.have, structure })], signal)
     options.onProgress?.({ ...progress })
     while (true) {
       const frame = decodeDagFrame(await readFrame(lp, signal, { peer, root, progress }))
@@ -109,6 +126,8 @@ export async function receiveDag (stream: Stream, { blockstore, peer, root, held
         if (frame.blocks !== progress.blocks || frame.bytes !== progress.bytes) {
           throw new DagProtocolError(`${peer} says it sent ${frame.blocks} blocks (${frame.bytes} bytes) of ${root}, but ${progress.blocks} (${progress.bytes} bytes) arrived`)
         }
+        // a structure-only transfer leaves the raw leaves for the next request
+        if (structure) for (const key of expected) if (CID.parse(key).code === raw.code) expected.delete(key)
         if (expected.size > 0) {
           throw new TransferIncompleteError(`${peer} finished sending ${root} but ${expected.size} linked blocks never came (e.g. ${expected.values().next().value}); it may not hold the whole DAG`)
         }

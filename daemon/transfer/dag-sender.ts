@@ -199,8 +199,8 @@ async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'ha
     if (visited.has(key)) continue
     visited.add(key)
     const held = have.has(key)
-    if (held && !mayHaveLinks(cid)) {
-      skippedBlocks++
+    if (!mayHaveLinks(cid) && (held || request.structure === true)) {
+      if (held) skippedBlocks++
       continue
     }
     // blocks the receiver holds are still read: their links lead to blocks it may lack

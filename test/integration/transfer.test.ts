@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
@@ -35,6 +36,23 @@ describe('floe data get from another daemon', () => {
       expect(local.via).toBe('local')
     })
   }
+
+  it('fetches only what a new version adds when the previous one is held', async () => {
+    const fetcher = r.daemon(await startDaemon(r.folder(await tempHome())))
+    await floeJson(['connect', holderAddr, '--home', fetcher.home])
+    await floeJson(['data', 'get', dataset.cid, join(work, 'v1-copy'), '--home', fetcher.home])
+    // v2: the same tree plus one small file
+    await writeFile(join(work, 'src', 'notes.txt'), 'one more file\n')
+    const v2 = await floeJson(['data', 'upload', join(work, 'src'), '--name', 'shared', '--home', holder.home])
+    const got = await floeJson(['data', 'get', 'shared', join(work, 'v2-copy'), '--home', holder.home])
+    expect(got.cid).toBe(v2.cid)
+    const fetched = await floeJson(['data', 'get', v2.cid, join(work, 'v2-fetched'), '--transport', 'bulk', '--home', fetcher.home])
+    expect(fetched.via).toBe('bulk')
+    // the new file and the folder nodes above it, not the 5 MiB already held
+    expect(fetched.fetchedBytes).toBeGreaterThan(0)
+    expect(fetched.fetchedBytes).toBeLessThan(4096)
+    expect(await listTree(join(work, 'v2-fetched'))).toEqual(await listTree(join(work, 'src')))
+  })
 
   it('says plainly when no connected peer has the content', async () => {
     const lonely = r.daemon(await startDaemon(r.folder(await tempHome())))
