@@ -1,7 +1,8 @@
 import { SingleBar } from 'cli-progress'
 import type { Progress } from '../protocol/api/routes.js'
 
-function size (bytes: number): string {
+/** `1.5 GiB`, `12 B`, … for sizes shown to people. */
+export function formatBytes (bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let value = bytes
   let unit = 0
@@ -11,8 +12,6 @@ function size (bytes: number): string {
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
 }
-
-export { size as formatBytes }
 
 /**
  * A progress bar on stderr for long operations (bytes, rate, ETA), shown only to a person
@@ -29,9 +28,9 @@ export function progressBar (enabled: boolean): { update(p: Progress): void, sto
       const rate = p.bytes / seconds
       const payload = {
         phase: p.phase.padEnd(6),
-        done: size(p.bytes),
-        all: p.totalBytes == null ? '?' : size(p.totalBytes),
-        rate: `${size(rate)}/s`
+        done: formatBytes(p.bytes),
+        all: p.totalBytes == null ? '?' : formatBytes(p.totalBytes),
+        rate: `${formatBytes(rate)}/s`
       }
       if (bar == null) {
         bar = new SingleBar({
@@ -49,5 +48,15 @@ export function progressBar (enabled: boolean): { update(p: Progress): void, sto
     stop () {
       bar?.stop()
     }
+  }
+}
+
+/** Runs a long call with a progress bar fed by its progress events, removed when it ends. */
+export async function withProgressBar<T> (enabled: boolean, run: (onProgress: (p: Progress) => void) => Promise<T>): Promise<T> {
+  const bar = progressBar(enabled)
+  try {
+    return await run(p => { bar.update(p) })
+  } finally {
+    bar.stop()
   }
 }

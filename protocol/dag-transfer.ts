@@ -109,9 +109,8 @@ export class BlockTooLargeError extends Error {
   override name = 'BlockTooLargeError'
 }
 
-/** A peer sent bytes that do not hash to the CID they came with. Distrust that peer. */
-export class CorruptBlockError extends Error {
-  override name = 'CorruptBlockError'
+/** A block a peer sent that says the peer is not to be trusted; names the peer and the block. */
+abstract class BadBlockFromPeerError extends Error {
   readonly peer: string
   readonly cid: string
   constructor (message: string, details: { peer: string, cid: string }) {
@@ -121,16 +120,14 @@ export class CorruptBlockError extends Error {
   }
 }
 
+/** A peer sent bytes that do not hash to the CID they came with. Distrust that peer. */
+export class CorruptBlockError extends BadBlockFromPeerError {
+  override name = 'CorruptBlockError'
+}
+
 /** A peer sent a block that is not (or no longer) wanted: not in the DAG, or sent twice. Distrust that peer. */
-export class UnexpectedBlockError extends Error {
+export class UnexpectedBlockError extends BadBlockFromPeerError {
   override name = 'UnexpectedBlockError'
-  readonly peer: string
-  readonly cid: string
-  constructor (message: string, details: { peer: string, cid: string }) {
-    super(message)
-    this.peer = details.peer
-    this.cid = details.cid
-  }
 }
 
 /** The stream ended, or was reset, before the sender said `done`; fetching again resumes. */

@@ -1,7 +1,7 @@
 import { basename, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { ago, printJson, printLines, printTable } from '../output.js'
-import { formatBytes, progressBar } from '../progress.js'
+import { formatBytes, withProgressBar } from '../progress.js'
 import { action } from './action.js'
 
 export function dataCommand (): Command {
@@ -16,21 +16,15 @@ export function dataCommand (): Command {
     .addOption(new Option('--chunker <kind>', 'fixed-size chunks, or content-defined (rabin) for data that changes by insertion').choices(['fixed', 'rabin']).default('fixed'))
     .action(action(async (client, args, opts) => {
       const path = resolve(args[0] ?? '.')
-      const bar = progressBar(opts.json !== true)
-      try {
-        const dataset = await client.call('datasetUpload', {
-          path,
-          name: opts.name ?? basename(path),
-          message: opts.message,
-          cidVersion: Number(opts.cidVersion) as 0 | 1,
-          chunker: opts.chunker
-        }, { onProgress: p => { bar.update(p) } })
-        bar.stop()
-        if (opts.json === true) return printJson(dataset)
-        printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatBytes(dataset.bytes)})`])
-      } finally {
-        bar.stop()
-      }
+      const dataset = await withProgressBar(opts.json !== true, async onProgress => await client.call('datasetUpload', {
+        path,
+        name: opts.name ?? basename(path),
+        message: opts.message,
+        cidVersion: Number(opts.cidVersion) as 0 | 1,
+        chunker: opts.chunker
+      }, { onProgress }))
+      if (opts.json === true) return printJson(dataset)
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatBytes(dataset.bytes)})`])
     }))
 
   data.command('ls')
@@ -51,15 +45,10 @@ export function dataCommand (): Command {
     .argument('<dest>', 'where to write it')
     .addOption(new Option('--transport <how>', 'for content held by peers: the bulk protocol then bitswap (auto), or only one').choices(['auto', 'bulk', 'bitswap']).default('auto'))
     .action(action(async (client, args, opts) => {
-      const bar = progressBar(opts.json !== true)
-      try {
-        const result = await client.call('datasetGet', { ref: args[0] ?? '', dest: resolve(args[1] ?? ''), transport: opts.transport }, { onProgress: p => { bar.update(p) } })
-        bar.stop()
-        if (opts.json === true) return printJson(result)
-        printLines([`${result.cid} → ${result.dest}  (${result.files} files, ${formatBytes(result.bytes)}, ${result.via === 'local' ? 'held here' : `fetched over ${result.via}`})`])
-      } finally {
-        bar.stop()
-      }
+      const result = await withProgressBar(opts.json !== true, async onProgress =>
+        await client.call('datasetGet', { ref: args[0] ?? '', dest: resolve(args[1] ?? ''), transport: opts.transport }, { onProgress }))
+      if (opts.json === true) return printJson(result)
+      printLines([`${result.cid} → ${result.dest}  (${result.files} files, ${formatBytes(result.bytes)}, ${result.via === 'local' ? 'held here' : `fetched over ${result.via}`})`])
     }))
 
   data.command('rm')
@@ -76,30 +65,20 @@ export function dataCommand (): Command {
     .argument('<ref>', 'NAME, NAME:N or a CID')
     .requiredOption('--car <file>', 'the CAR file to write (must not exist)')
     .action(action(async (client, args, opts) => {
-      const bar = progressBar(opts.json !== true)
-      try {
-        const result = await client.call('carExport', { ref: args[0] ?? '', file: resolve(opts.car) }, { onProgress: p => { bar.update(p) } })
-        bar.stop()
-        if (opts.json === true) return printJson(result)
-        printLines([`${result.root} → ${result.file}  (${result.blocks} blocks, ${formatBytes(result.bytes)})`])
-      } finally {
-        bar.stop()
-      }
+      const result = await withProgressBar(opts.json !== true, async onProgress =>
+        await client.call('carExport', { ref: args[0] ?? '', file: resolve(opts.car) }, { onProgress }))
+      if (opts.json === true) return printJson(result)
+      printLines([`${result.root} → ${result.file}  (${result.blocks} blocks, ${formatBytes(result.bytes)})`])
     }))
 
   data.command('import')
     .description('import a CAR file, verifying every block; its roots are kept (pinned)')
     .argument('<file>', 'the CAR file')
     .action(action(async (client, args, opts) => {
-      const bar = progressBar(opts.json !== true)
-      try {
-        const result = await client.call('carImport', { file: resolve(args[0] ?? '') }, { onProgress: p => { bar.update(p) } })
-        bar.stop()
-        if (opts.json === true) return printJson(result)
-        printLines([`imported ${result.blocks} blocks (${formatBytes(result.bytes)}); roots:`, ...result.roots.map(r => `  ${r}`)])
-      } finally {
-        bar.stop()
-      }
+      const result = await withProgressBar(opts.json !== true, async onProgress =>
+        await client.call('carImport', { file: resolve(args[0] ?? '') }, { onProgress }))
+      if (opts.json === true) return printJson(result)
+      printLines([`imported ${result.blocks} blocks (${formatBytes(result.bytes)}); roots:`, ...result.roots.map(r => `  ${r}`)])
     }))
 
   return data
