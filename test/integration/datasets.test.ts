@@ -42,6 +42,17 @@ describe('floe data and repo', () => {
     expect(await listTree(join(work, 'out-latest'))).toEqual(await listTree(join(work, 'mnist')))
   })
 
+  it('numbers concurrent uploads to one name one after the other', async () => {
+    const uploads = await Promise.all([1, 2, 3].map(async i => {
+      const path = join(work, `concurrent-${i}.txt`)
+      await writeFile(path, `upload ${i}\n`)
+      return await json('data', 'upload', path, '--name', 'concurrent')
+    }))
+    expect(uploads.map((u: any) => u.version).sort()).toEqual([1, 2, 3])
+    expect(new Set(uploads.map((u: any) => u.cid)).size).toBe(3)
+    expect((await json('data', 'ls', 'concurrent')).map((x: any) => x.version)).toEqual([3, 2, 1])
+  })
+
   it('reports clear errors for unknown refs, malformed CIDs and bad paths, recording nothing', async () => {
     const before = await json('data', 'ls')
     const cases: Array<[string[], string]> = [
