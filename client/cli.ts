@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
 import { dataCommand } from './commands/data.js'
+import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
 import { repoCommands } from './commands/repo.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands()]
 }

@@ -15,6 +15,7 @@ export function daemonCommand (): Command {
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (config: listen)', collect, [])
     .option('--bootstrap <multiaddr>', 'peer to dial at start, repeatable (config: bootstrap)', collect, [])
     .option('--no-mdns', 'do not look for peers on the local network (config: mdns)')
+    .option('--provider', 'share this machine: provider mode on for this run (config: provider.enabled)')
     .addOption(new Option('--log-level <level>', 'log level (config: logLevel)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .action(async (_opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals()
@@ -29,7 +30,8 @@ export function daemonCommand (): Command {
         listen: opts.listen,
         bootstrap: opts.bootstrap,
         mdns: mdnsFlagGiven ? opts.mdns : undefined,
-        logLevel: opts.logLevel
+        logLevel: opts.logLevel,
+        provider: opts.provider
       })
       // Everything is stopped and flushed by now; libp2p can leave unref'd-late timers
       // (dial backoffs) that would hold the process for seconds more.

@@ -7,6 +7,9 @@ import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint
 import { createLogger, type Logger } from './log.js'
 import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
 import { datasetService } from './datasets/index.js'
+import { marketService } from './market/market-service.js'
+import { providerSettingsStore } from './market/provider-settings.js'
+import { createDockerClient, detectResources, type Resources } from './market/resources/index.js'
 import { dagTransferService } from './transfer/index.js'
 import { discoveryDialer, p2pHostOptions } from './p2p/index.js'
 import { startBitswap } from './store/bitswap.js'
@@ -23,6 +26,8 @@ export interface NodeOptions {
   bootstrap?: string[]
   mdns?: boolean
   logLevel?: Config['logLevel']
+  /** `--provider`: provider mode on for this run, whatever config.json says */
+  provider?: boolean
 }
 
 export interface FloeNode {
@@ -90,6 +95,13 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     dialer.start()
     undo.push(async () => { dialer.stop() })
 
+    const providerSettings = providerSettingsStore({ configPath: paths.config, initial: config.provider, enabledOverride: options.provider === true ? true : undefined })
+    const docker = createDockerClient()
+    const detect = async (): Promise<Resources> => await detectResources({ home: paths.root, docker })
+    const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, log: log.child({ component: 'floe:market' }) })
+    await market.start()
+    undo.push(async () => { await market.stop() })
+
     const startedAt = new Date()
     let apiUrl = ''
     const api = await startApiServer({
@@ -110,7 +122,10 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
           index: stores.index,
           guard
         }),
-        repo: repoService({ blockstore: stores.blockstore, blocksPath: stores.blocksPath, sharding: stores.sharding, pins: pinSet(stores.index), guard })
+        repo: repoService({ blockstore: stores.blockstore, blocksPath: stores.blocksPath, sharding: stores.sharding, pins: pinSet(stores.index), guard }),
+        market,
+        providerSettings,
+        detectResources: detect
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

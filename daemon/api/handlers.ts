@@ -1,21 +1,37 @@
 import type { Libp2p } from '@libp2p/interface'
 import { FLOE_AGENT, FLOE_VERSION } from '../../protocol/version.js'
 import type { datasetService } from '../datasets/index.js'
-import { connectPeer, listPeers } from '../p2p/index.js'
+import { peerLatencies } from '../market/latency.js'
+import { connectPeer, listPeers, type P2pServices } from '../p2p/index.js'
 import type { repoService } from '../store/repo.js'
+import type { ProviderStatus } from '../../protocol/api/routes.js'
+import type { MarketService } from '../market/market-service.js'
+import { matchOffers } from '../market/match.js'
+import type { ProviderSettingsStore } from '../market/provider-settings.js'
+import type { Resources } from '../market/resources/index.js'
+import { resourcesView } from '../market/resources-view.js'
 import type { ApiHandlers } from './server.js'
 
 export interface ApiHandlerComponents {
-  host: Pick<Libp2p, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial'>
+  host: Pick<Libp2p<Pick<P2pServices, 'ping'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
   home: string
   apiUrl: () => string
   startedAt: Date
   datasets: ReturnType<typeof datasetService>
   repo: ReturnType<typeof repoService>
+  market: MarketService
+  providerSettings: ProviderSettingsStore
+  detectResources: () => Promise<Resources>
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources }: ApiHandlerComponents): ApiHandlers {
+  const providerStatus = async (): Promise<ProviderStatus> => ({
+    settings: providerSettings.get(),
+    offer: market.book.get(host.peerId.toString())?.offer ?? null,
+    resources: resourcesView(market.lastResources() ?? await detectResources())
+  })
+
   return {
     id: async () => ({
       peerId: host.peerId.toString(),
@@ -45,6 +61,36 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo }: 
     carImport: async ({ file }, { signal, progress }) => {
       const result = await repo.importCar(file, { signal, onProgress: p => { progress({ phase: 'import' as const, ...p }) } })
       return { roots: result.roots.map(String), blocks: result.blocks, bytes: result.bytes }
+    },
+
+    providers: async ({ gpus, gpuModel, env }) => {
+      const model = (name: string): boolean => gpuModel == null || name.toLowerCase().includes(gpuModel.toLowerCase())
+      const entries = market.book.list()
+        .filter(({ offer }) => gpus == null || offer.gpus.filter(g => g.free && model(g.model)).length >= gpus)
+        .filter(({ offer }) => gpuModel == null || offer.gpus.some(g => model(g.model)))
+        .filter(({ offer }) => env == null || offer.environments.includes(env))
+        .sort((a, b) => a.offer.peerId.localeCompare(b.offer.peerId))
+      const latency = await peerLatencies(host, entries.map(e => e.offer.peerId))
+      return {
+        providers: entries.map(({ offer, receivedAt }) => ({ offer, latencyMs: latency.get(offer.peerId) ?? null, lastSeen: new Date(receivedAt).toISOString() })),
+        rejections: market.book.rejections()
+      }
+    },
+    providerShow: providerStatus,
+    providerEnable: async ({ enabled }) => {
+      await providerSettings.setEnabled(enabled)
+      await market.announce()
+      return await providerStatus()
+    },
+    providerSet: async ({ key, value }) => {
+      await providerSettings.set(key, value)
+      await market.announce()
+      return await providerStatus()
+    },
+    match: async ({ requirements }) => {
+      const offers = market.book.list().map(e => e.offer)
+      const latency = await peerLatencies(host, offers.map(o => o.peerId))
+      return matchOffers(offers, requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId) })
     }
   }
 }

@@ -4,6 +4,9 @@ import writeFileAtomic from 'write-file-atomic'
 import { z } from 'zod'
 import { parseApiAddress } from './api-address.js'
 import { ConfigError } from './errors.js'
+import { ProviderSettings } from '../../protocol/market/settings.js'
+
+export { ProviderSettings }
 
 const Multiaddr = z.string().refine(text => {
   try {
@@ -38,11 +41,17 @@ export const Config = z.object({
   /** find peers on the local network by multicast DNS */
   mdns: z.boolean().default(true),
   /** daemon log level */
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info')
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  provider: ProviderSettings.prefault({})
 }).strict()
 export type Config = z.infer<typeof Config>
 
 export const DEFAULT_CONFIG: Config = Config.parse({})
+
+/** Writes the config atomically (the daemon does, when provider settings change at run time). */
+export async function saveConfig (path: string, config: Config): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(Config.parse(config), null, 2) + '\n', { mode: 0o644 })
+}
 
 /** Reads the config, creating it with the defaults when the home has none. */
 export async function loadConfig (path: string): Promise<Config> {

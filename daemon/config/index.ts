@@ -1,3 +1,3 @@
-export { Config, DEFAULT_CONFIG, loadConfig } from './config.js'
+export { Config, DEFAULT_CONFIG, ProviderSettings, loadConfig, saveConfig } from './config.js'
 export { parseApiAddress, type ApiAddress } from './api-address.js'
 export { ConfigError } from './errors.js'

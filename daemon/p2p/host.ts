@@ -1,6 +1,8 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { MAX_OFFER_BYTES } from '../../protocol/market/offer.js'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
@@ -20,12 +22,14 @@ export interface P2pHostOptions {
 export type P2pServices = {
   identify: ReturnType<ReturnType<typeof identify>>
   ping: ReturnType<ReturnType<typeof ping>>
+  pubsub: ReturnType<ReturnType<typeof gossipsub>>
 }
 
 export type P2pHost = Libp2p<P2pServices>
 
 /**
- * The node's libp2p 3 host: TCP, noise, yamux, identify and ping, found through mDNS on a LAN
+ * The node's libp2p 3 host: TCP, noise, yamux, identify, ping and gossipsub (offers), found
+ * through mDNS on a LAN
  * and a bootstrap list otherwise. Helia creates it from these options (store/helia.ts).
  */
 export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServices> {
@@ -43,7 +47,9 @@ export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServi
     nodeInfo: { userAgent: FLOE_AGENT },
     services: {
       identify: identify(),
-      ping: ping()
+      ping: ping(),
+      // offers only (DESIGN.md): everything else goes over direct streams
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, maxInboundDataLength: 4 * MAX_OFFER_BYTES })
     }
   }
 }

@@ -15,6 +15,8 @@ export type ApiErrorBody = z.infer<typeof ApiErrorBody>
  */
 const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   InvalidRequestError: 400,
+  InvalidSettingError: 400,
+  InvalidRequirementError: 400,
   InvalidMultiaddrError: 400,
   InvalidDatasetNameError: 400,
   InvalidRefError: 400,

@@ -1,4 +1,7 @@
 import { z } from 'zod'
+import { Offer } from '../market/offer.js'
+import { ExcludedOffer, RankedOffer, Requirements } from '../market/requirements.js'
+import { ProviderSettings } from '../market/settings.js'
 import { defineRoute } from './route.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
@@ -64,6 +67,33 @@ export const RepoStat = z.object({
   path: z.string()
 })
 export type RepoStat = z.infer<typeof RepoStat>
+
+export const ProviderRow = z.object({
+  offer: Offer,
+  /** round-trip time when connected directly */
+  latencyMs: z.number().nullable(),
+  lastSeen: z.string()
+})
+export type ProviderRow = z.infer<typeof ProviderRow>
+
+/** What this machine measured for its offer (see daemon/market/resources). */
+export const ResourcesView = z.object({
+  cpu: z.object({ model: z.string().nullable(), cores: z.number() }),
+  memory: z.object({ totalBytes: z.number(), availableBytes: z.number() }),
+  disk: z.object({ path: z.string(), freeBytes: z.number(), totalBytes: z.number() }),
+  gpus: z.array(z.object({ index: z.number(), uuid: z.string(), model: z.string(), memoryBytes: z.number().nullable(), driverVersion: z.string().nullable(), cudaVersion: z.string().nullable() })),
+  gpuError: z.string().nullable(),
+  docker: z.object({ available: z.boolean(), version: z.string().nullable(), error: z.string().nullable(), environments: z.array(z.object({ name: z.string(), image: z.string() })) })
+})
+export type ResourcesView = z.infer<typeof ResourcesView>
+
+export const ProviderStatus = z.object({
+  settings: ProviderSettings,
+  /** the offer being published; null when provider mode is off */
+  offer: Offer.nullable(),
+  resources: ResourcesView
+})
+export type ProviderStatus = z.infer<typeof ProviderStatus>
 
 /** Every route of the local HTTP API. Keys are the names the typed client calls. */
 export const routes = {
@@ -169,6 +199,45 @@ export const routes = {
     input: z.object({ file: AbsolutePath }).strict(),
     output: z.object({ roots: z.array(CidString), blocks: z.number().int(), bytes: z.number() }),
     progress: Progress
+  }),
+  providers: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/providers`,
+    summary: 'live offers in the book, optionally those with N GPUs, a GPU model or an environment',
+    input: z.object({
+      gpus: z.coerce.number().int().nonnegative().max(64).optional(),
+      gpuModel: z.string().min(1).max(128).optional(),
+      env: z.string().min(1).max(128).optional()
+    }).strict(),
+    output: z.object({ providers: z.array(ProviderRow), rejections: z.record(z.string(), z.number()) })
+  }),
+  providerShow: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/provider`,
+    summary: "this node's provider settings, offer and measured resources",
+    input: z.object({}),
+    output: ProviderStatus
+  }),
+  providerEnable: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/provider/enable`,
+    summary: 'turn provider mode on or off (kept in config.json)',
+    input: z.object({ enabled: z.boolean() }).strict(),
+    output: ProviderStatus
+  }),
+  providerSet: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/provider/set`,
+    summary: 'change one provider setting (kept in config.json)',
+    input: z.object({ key: z.string().min(1).max(160), value: z.string().max(4096) }).strict(),
+    output: ProviderStatus
+  }),
+  match: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/match`,
+    summary: 'rank the live offers for a job shape, with why each other offer is excluded',
+    input: z.object({ requirements: Requirements }).strict(),
+    output: z.object({ ranked: z.array(RankedOffer), excluded: z.array(ExcludedOffer) })
   })
 } as const
 

@@ -112,7 +112,7 @@ describe('floe daemon', () => {
     expect(exposed.stderr.trim()).toBe('floe daemon: invalid API address "0.0.0.0:7460": the API listens on loopback only (127.0.0.1, localhost or [::1])')
 
     const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))
-    expect(config).toEqual({ api: '127.0.0.1:7460', listen: ['/ip4/0.0.0.0/tcp/4460'], bootstrap: [], mdns: true, logLevel: 'info' })
+    expect(config).toMatchObject({ api: '127.0.0.1:7460', listen: ['/ip4/0.0.0.0/tcp/4460'], bootstrap: [], mdns: true, logLevel: 'info', provider: { enabled: false } })
 
     writeFileSync(join(home, 'config.json'), '{"api": "127.0.0.1:0", "mdns": false, "listen": ["/ip4/127.0.0.1/tcp/0"], "bootstarp": []}')
     const broken = await floe(['daemon', '--home', home])

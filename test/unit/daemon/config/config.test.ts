@@ -16,11 +16,18 @@ describe('loadConfig', () => {
   it('writes the documented defaults on first use', async () => {
     expect(await loadConfig(path)).toEqual(DEFAULT_CONFIG)
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({
-      api: '127.0.0.1:7460', listen: ['/ip4/0.0.0.0/tcp/4460'], bootstrap: [], mdns: true, logLevel: 'info'
+      api: '127.0.0.1:7460', listen: ['/ip4/0.0.0.0/tcp/4460'], bootstrap: [], mdns: true, logLevel: 'info',
+      provider: { enabled: false, cpus: null, memoryBytes: null, gpus: 'all', prices: { perCpuHour: 0.05, perGiBHour: 0.01, perGpuHour: { '*': 1 } }, maxConcurrentJobs: 2, maxJobSeconds: 86_400, network: false, allow: [], deny: [] }
     })
   })
 
-  it('fills missing keys with defaults and keeps given ones', async () => {
+  it('fills missing keys with defaults, also inside the provider section, and keeps given ones', async () => {
+    await writeFile(path, JSON.stringify({ provider: { enabled: true, prices: { perCpuHour: 0.2 } } }))
+    const config = await loadConfig(path)
+    expect(config.provider).toMatchObject({ enabled: true, maxConcurrentJobs: 2, prices: { perCpuHour: 0.2, perGiBHour: 0.01, perGpuHour: { '*': 1 } } })
+  })
+
+  it('fills missing top-level keys with defaults and keeps given ones', async () => {
     await writeFile(path, JSON.stringify({ mdns: false, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }))
     expect(await loadConfig(path)).toEqual({ ...DEFAULT_CONFIG, mdns: false, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] })
   })

@@ -1,0 +1,125 @@
+import { Command, Option } from 'commander'
+import type { ProviderStatus } from '../../protocol/api/routes.js'
+import type { Offer } from '../../protocol/market/offer.js'
+import { formatDuration, parseDuration, parseSize, type RequirementsInput } from '../../protocol/market/requirements.js'
+import { ago, printJson, printLines, printTable } from '../output.js'
+import { formatBytes } from '../progress.js'
+import { action } from './action.js'
+
+const money = (n: number): string => n.toFixed(n >= 10 ? 2 : 4).replace(/0+$/, '').replace(/\.$/, '')
+
+function gpuSummary (gpus: Offer['gpus']): string {
+  if (gpus.length === 0) return '-'
+  const byModel = new Map<string, number>()
+  for (const gpu of gpus) {
+    const kind = `${gpu.model} ${formatBytes(gpu.memoryBytes)}`
+    byModel.set(kind, (byModel.get(kind) ?? 0) + 1)
+  }
+  return [...byModel].map(([model, n]) => `${n}× ${model}`).join(', ')
+}
+
+function printStatus (status: ProviderStatus): void {
+  const { settings, offer, resources } = status
+  const gpuPrices = Object.entries(settings.prices.perGpuHour).map(([model, price]) => `${model}=${money(price)}`).join(' ') || 'none'
+  printLines([
+    `provider mode   ${settings.enabled ? 'on' : 'off'}`,
+    `shares          ${settings.cpus ?? 'all'} CPUs of ${resources.cpu.cores} (${resources.cpu.model ?? 'unknown model'}), ${settings.memoryBytes == null ? '3/4' : formatBytes(settings.memoryBytes)} of ${formatBytes(resources.memory.totalBytes)} memory, GPUs: ${settings.gpus === 'all' ? 'all' : settings.gpus.join(',') || 'none'}`,
+    `gpus found      ${resources.gpus.length === 0 ? (resources.gpuError ?? 'none') : resources.gpus.map(g => `${g.index}: ${g.model} ${g.memoryBytes == null ? '' : formatBytes(g.memoryBytes)}`).join('; ')}`,
+    `docker          ${resources.docker.available ? `${resources.docker.version}; environments: ${resources.docker.environments.map(e => e.name).join(', ') || 'none'}` : resources.docker.error ?? 'unavailable'}`,
+    `disk free       ${formatBytes(resources.disk.freeBytes)} (${resources.disk.path})`,
+    `prices /hour    cpu=${money(settings.prices.perCpuHour)} GiB=${money(settings.prices.perGiBHour)} gpu: ${gpuPrices}`,
+    `limits          ${settings.maxConcurrentJobs} jobs at once, ${formatDuration(settings.maxJobSeconds)} each, network ${settings.network ? 'allowed' : 'off'}`,
+    `peers           allow ${settings.allow.join(',') || 'anyone'}; deny ${settings.deny.join(',') || 'none'}`,
+    `offer           ${offer == null ? 'none published' : `seq ${offer.seq}, expires ${new Date(offer.expiresAt).toISOString()}`}`
+  ])
+}
+
+export function marketCommands (): Command[] {
+  const providers = new Command('providers')
+    .description('live offers from providers: GPUs, free CPU and memory, environments, prices, latency')
+    .option('--gpu <n>', 'only providers with at least N free GPUs')
+    .option('--gpu-model <model>', 'only providers with this GPU model (substring, any case)')
+    .option('--env <name>', 'only providers holding this environment')
+    .action(action(async (client, _args, opts) => {
+      const { providers, rejections } = await client.call('providers', { gpus: opts.gpu == null ? undefined : Number(opts.gpu), gpuModel: opts.gpuModel, env: opts.env })
+      if (opts.json === true) return printJson({ providers, rejections })
+      if (providers.length === 0) return printLines(['no offers known yet; providers appear here once connected (floe connect ADDR) or found on the local network'])
+      printTable(['PEER', 'GPUS', 'CPU FREE', 'MEMORY FREE', 'ENVIRONMENTS', 'PRICE/H (CPU, GiB, GPU)', 'LATENCY', 'SEEN'], providers.map(({ offer, latencyMs, lastSeen }) => [
+        offer.peerId,
+        gpuSummary(offer.gpus.filter(g => g.free)),
+        `${offer.cpu.free}/${offer.cpu.shared}`,
+        formatBytes(offer.memory.freeBytes),
+        offer.environments.join(',') || '-',
+        [money(offer.prices.perCpuHour), money(offer.prices.perGiBHour), ...Object.entries(offer.prices.perGpuHour).map(([m, p]) => `${m}=${money(p)}`)].join(', '),
+        latencyMs == null ? '-' : `${latencyMs} ms`,
+        ago(lastSeen)
+      ]))
+    }))
+
+  const provider = new Command('provider').description("this node's provider mode: what it shares and at what price")
+  provider.command('show').description('settings, measured resources and the offer being published')
+    .action(action(async (client, _args, opts) => {
+      const status = await client.call('providerShow', {})
+      if (opts.json === true) return printJson(status)
+      printStatus(status)
+    }))
+  for (const [name, enabled] of [['on', true], ['off', false]] as const) {
+    provider.command(name).description(enabled ? 'share this machine: publish offers (kept in config.json)' : 'stop sharing: withdraw the offer (kept in config.json)')
+      .action(action(async (client, _args, opts) => {
+        const status = await client.call('providerEnable', { enabled })
+        if (opts.json === true) return printJson(status)
+        printStatus(status)
+      }))
+  }
+  provider.command('set').description('change a setting: cpus, memory, gpus, price.cpu, price.memory, price.gpu.MODEL, max-jobs, max-duration, network, allow, deny')
+    .argument('<key>').argument('<value>')
+    .action(action(async (client, args, opts) => {
+      const status = await client.call('providerSet', { key: args[0] ?? '', value: args[1] ?? '' })
+      if (opts.json === true) return printJson(status)
+      printStatus(status)
+    }))
+
+  const run = new Command('run')
+    .description('run a job on the best provider (for now: --dry-run shows the matching offers)')
+    .addOption(new Option('--env <name>', 'environment'))
+    .option('--cpu <n>', 'CPU cores', '1')
+    .option('--memory <size>', 'memory, e.g. 4g', '1g')
+    .option('--gpu <n>', 'GPUs', '0')
+    .option('--gpu-model <model>', 'GPU model (substring, any case)')
+    .option('--gpu-memory <size>', 'at least this much memory on each GPU')
+    .option('--timeout <duration>', 'time limit, e.g. 2h')
+    .option('--max-price <credits>', 'most to pay per hour')
+    .option('--network', 'the job needs the network')
+    .option('--dry-run', 'show which providers would be chosen, and why others would not')
+    .argument('[command...]', 'the command to run (after --)')
+    .action(action(async (client, _args, opts) => {
+      if (opts.dryRun !== true) {
+        throw new Error('running jobs is not built yet (the jobs work item); use --dry-run to see which providers would take this job')
+      }
+      const gpus = Number(opts.gpu)
+      const requirements: RequirementsInput = {
+        cpus: Number(opts.cpu),
+        memoryBytes: parseSize(opts.memory),
+        gpus: opts.gpuModel != null && gpus === 0 ? 1 : gpus,
+        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {}),
+        ...(opts.gpuMemory != null ? { minGpuMemoryBytes: parseSize(opts.gpuMemory) } : {}),
+        ...(opts.env != null ? { environment: opts.env } : {}),
+        ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),
+        ...(opts.timeout != null ? { maxSeconds: parseDuration(opts.timeout) } : {}),
+        ...(opts.network === true ? { network: true } : {})
+      }
+      const result = await client.call('match', { requirements })
+      if (opts.json === true) return printJson(result)
+      if (result.ranked.length === 0) printLines(['no provider can take this job'])
+      else {
+        printTable(['RANK', 'PEER', 'COST/H', 'GPUS', 'LATENCY', 'SCORE'], result.ranked.map((r, i) => [
+          String(i + 1), r.peerId, money(r.costPerHour), r.gpus.join(',') || '-', r.latencyMs == null ? '-' : `${r.latencyMs} ms`, r.score.toFixed(3)
+        ]))
+      }
+      if (result.excluded.length > 0) {
+        printLines(['', 'excluded:', ...result.excluded.map(e => `  ${e.peerId}: ${e.reasons.join('; ')}`)])
+      }
+    }))
+
+  return [providers, provider, run]
+}

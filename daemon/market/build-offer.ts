@@ -1,0 +1,43 @@
+import type { Offer } from '../../protocol/market/offer.js'
+import type { ProviderSettings } from '../config/index.js'
+import type { Resources } from './resources/index.js'
+
+/** An offer lasts this long; it is published again well before (OFFER_REFRESH_MS). */
+export const OFFER_TTL_MS = 90_000
+export const OFFER_REFRESH_MS = 30_000
+
+/**
+ * What this provider offers now: the measured resources within what the settings share.
+ * A GPU whose memory nvidia-smi could not report is left out rather than guessed, and so is
+ * a GPU model without a price.
+ */
+export function buildOffer (init: { peerId: string, addrs: string[], resources: Resources, settings: ProviderSettings, seq: number, now: number, runningJobs: number }): Offer {
+  const { resources, settings } = init
+  const cores = resources.cpu.cores
+  const sharedCpus = Math.min(settings.cpus ?? cores, cores)
+  const sharedMemory = Math.min(settings.memoryBytes ?? Math.floor(resources.memory.totalBytes * 0.75), resources.memory.totalBytes)
+  const priceOf = (model: string): number | undefined => settings.prices.perGpuHour[model] ?? settings.prices.perGpuHour['*']
+  const gpus = resources.gpu.gpus
+    .filter(gpu => settings.gpus === 'all' || settings.gpus.includes(gpu.index))
+    .filter(gpu => gpu.memoryBytes != null && priceOf(gpu.model) != null)
+    .map(gpu => ({ index: gpu.index, uuid: gpu.uuid, model: gpu.model, memoryBytes: gpu.memoryBytes as number, free: true }))
+  const perGpuHour: Record<string, number> = {}
+  for (const gpu of gpus) perGpuHour[gpu.model] = priceOf(gpu.model) as number
+  return {
+    version: 1,
+    peerId: init.peerId,
+    addrs: init.addrs.slice(0, 16),
+    seq: init.seq,
+    expiresAt: init.now + OFFER_TTL_MS,
+    cpu: { model: (resources.cpu.model ?? 'unknown').slice(0, 256), shared: sharedCpus, free: sharedCpus },
+    memory: { sharedBytes: sharedMemory, freeBytes: Math.min(sharedMemory, resources.memory.availableBytes) },
+    diskFreeBytes: resources.disk.freeBytes,
+    gpus,
+    environments: [...new Set(resources.docker.environments.map(e => e.name))].slice(0, 256),
+    prices: { perCpuHour: settings.prices.perCpuHour, perGiBHour: settings.prices.perGiBHour, perGpuHour },
+    maxJobSeconds: settings.maxJobSeconds,
+    maxConcurrentJobs: settings.maxConcurrentJobs,
+    runningJobs: init.runningJobs,
+    network: settings.network
+  }
+}

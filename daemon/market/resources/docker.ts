@@ -1,0 +1,72 @@
+import Docker from 'dockerode'
+import type { ImageInfo, ListImagesOptions } from 'dockerode'
+
+/** The image label that marks a local image as a floe environment; its value is the environment's name. */
+export const ENVIRONMENT_LABEL = 'org.floe.environment'
+export const DOCKER_TIMEOUT_MS = 5_000
+
+export interface Environment {
+  /** the label's value, e.g. `busybox` */
+  name: string
+  /** a reference `docker run` takes, `repo:tag` */
+  image: string
+  /** the image id, `sha256:…` */
+  id: string
+  sizeBytes: number
+}
+
+export type DockerStatus =
+  | { available: true, version: string, apiVersion: string, environments: Environment[] }
+  | { available: false, error: string, environments: [] }
+
+/** The part of dockerode this module uses (a dockerode instance fits it). */
+export interface DockerEngine {
+  version (options?: { abortSignal?: AbortSignal }): Promise<{ Version: string, ApiVersion: string }>
+  listImages (options?: ListImagesOptions): Promise<ImageInfo[]>
+}
+
+/** A client on the default socket (or DOCKER_HOST), its requests bounded by DOCKER_TIMEOUT_MS. */
+export function createDockerClient (): Docker {
+  return new Docker({ timeout: DOCKER_TIMEOUT_MS })
+}
+
+/**
+ * Whether the Docker engine answers, its version, and the floe environments it holds. An engine
+ * that is absent, refuses us or is too slow is reported (`available: false`), never thrown.
+ */
+export async function detectDocker (options: { docker?: DockerEngine, timeoutMs?: number } = {}): Promise<DockerStatus> {
+  const docker = options.docker ?? createDockerClient()
+  const timeoutMs = options.timeoutMs ?? DOCKER_TIMEOUT_MS
+  const signal = AbortSignal.timeout(timeoutMs)
+  try {
+    const [version, images] = await Promise.all([
+      docker.version({ abortSignal: signal }),
+      docker.listImages({ filters: { label: [ENVIRONMENT_LABEL] }, abortSignal: signal })
+    ])
+    return { available: true, version: version.Version, apiVersion: version.ApiVersion, environments: toEnvironments(images) }
+  } catch (err: any) {
+    const why = signal.aborted ? `no answer within ${timeoutMs / 1000} s` : oneLine(err?.message ?? String(err))
+    return { available: false, error: `Docker engine not reachable (${why}); check that dockerd is running and that this user may use its socket`, environments: [] }
+  }
+}
+
+/**
+ * One environment per labelled image, named by a tag. An untagged (dangling) image is skipped:
+ * it is what a rebuild left behind, and the tagged image that replaced it carries the name.
+ */
+export function toEnvironments (images: readonly ImageInfo[]): Environment[] {
+  const environments: Environment[] = []
+  for (const image of images) {
+    const name = image.Labels?.[ENVIRONMENT_LABEL]?.trim()
+    if (name == null || name === '') continue
+    const tags = (image.RepoTags ?? []).filter(tag => tag !== '<none>:<none>').sort()
+    const tag = tags[0]
+    if (tag == null) continue
+    environments.push({ name, image: tag, id: image.Id, sizeBytes: image.Size })
+  }
+  return environments.sort((a, b) => a.name.localeCompare(b.name) || a.image.localeCompare(b.image))
+}
+
+function oneLine (text: string): string {
+  return text.split('\n').map(line => line.trim()).filter(line => line !== '').join(' ')
+}

@@ -1,0 +1,3 @@
+export class DiskStatError extends Error {
+  override name = 'DiskStatError'
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod'
+
+const Price = z.number().nonnegative().max(1e9)
+
+/**
+ * What this node shares as a provider, and at what price (floe credits per hour): the
+ * `provider` part of the daemon's config.json, and what `floe provider show` reports.
+ */
+export const ProviderSettings = z.object({
+  /** provider mode: publish offers and accept jobs */
+  enabled: z.boolean().default(false),
+  /** CPU cores shared; null: all of them */
+  cpus: z.number().int().positive().max(4096).nullable().default(null),
+  /** memory shared in bytes; null: three quarters of the machine's */
+  memoryBytes: z.number().int().positive().nullable().default(null),
+  /** GPUs shared: all, or these indexes */
+  gpus: z.union([z.literal('all'), z.array(z.number().int().nonnegative().max(63))]).default('all'),
+  prices: z.object({
+    perCpuHour: Price.default(0.05),
+    perGiBHour: Price.default(0.01),
+    /** by GPU model name; "*" prices every model not named */
+    perGpuHour: z.record(z.string().min(1).max(128), Price).default({ '*': 1 })
+  }).strict().prefault({}),
+  maxConcurrentJobs: z.number().int().positive().max(1024).default(2),
+  maxJobSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600),
+  /** whether jobs may use the network */
+  network: z.boolean().default(false),
+  /** peers allowed to submit jobs (empty: anyone not denied) */
+  allow: z.array(z.string().min(1).max(128)).default([]),
+  deny: z.array(z.string().min(1).max(128)).default([])
+}).strict()
+export type ProviderSettings = z.infer<typeof ProviderSettings>
+
