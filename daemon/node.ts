@@ -9,7 +9,7 @@ import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
 import { datasetService } from './datasets/index.js'
 import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
-import { createDockerClient, detectResources, type Resources } from './market/resources/index.js'
+import { createDockerClient, detectResources, type DockerEngine, type Resources } from './market/resources/index.js'
 import { dagTransferService } from './transfer/index.js'
 import { discoveryDialer, p2pHostOptions } from './p2p/index.js'
 import { startBitswap } from './store/bitswap.js'
@@ -96,8 +96,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     undo.push(async () => { dialer.stop() })
 
     const providerSettings = providerSettingsStore({ configPath: paths.config, initial: config.provider, enabledOverride: options.provider === true ? true : undefined })
-    const docker = createDockerClient()
-    const detect = async (): Promise<Resources> => await detectResources({ home: paths.root, docker })
+    let docker: Promise<DockerEngine> | undefined
+    const detect = async (): Promise<Resources> => await detectResources({ home: paths.root, docker: await (docker ??= createDockerClient()) })
     const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, log: log.child({ component: 'floe:market' }) })
     await market.start()
     undo.push(async () => { await market.stop() })

@@ -1,4 +1,4 @@
-import Docker from 'dockerode'
+import type Docker from 'dockerode'
 import type { ImageInfo, ListImagesOptions } from 'dockerode'
 
 /** The image label that marks a local image as a floe environment; its value is the environment's name. */
@@ -25,9 +25,14 @@ export interface DockerEngine {
   listImages (options?: ListImagesOptions): Promise<ImageInfo[]>
 }
 
-/** A client on the default socket (or DOCKER_HOST), its requests bounded by DOCKER_TIMEOUT_MS. */
-export function createDockerClient (): Docker {
-  return new Docker({ timeout: DOCKER_TIMEOUT_MS })
+/**
+ * A client on the default socket (or DOCKER_HOST), its requests bounded by DOCKER_TIMEOUT_MS.
+ * dockerode is loaded on first use: it costs ~10 MiB resident, which a node that never
+ * measures its resources (provider mode off) need not pay.
+ */
+export async function createDockerClient (): Promise<Docker> {
+  const { default: DockerClient } = await import('dockerode')
+  return new DockerClient({ timeout: DOCKER_TIMEOUT_MS })
 }
 
 /**
@@ -35,7 +40,7 @@ export function createDockerClient (): Docker {
  * that is absent, refuses us or is too slow is reported (`available: false`), never thrown.
  */
 export async function detectDocker (options: { docker?: DockerEngine, timeoutMs?: number } = {}): Promise<DockerStatus> {
-  const docker = options.docker ?? createDockerClient()
+  const docker = options.docker ?? await createDockerClient()
   const timeoutMs = options.timeoutMs ?? DOCKER_TIMEOUT_MS
   const signal = AbortSignal.timeout(timeoutMs)
   try {
