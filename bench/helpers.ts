@@ -17,10 +17,10 @@ export interface BenchDaemon {
 }
 
 /** A daemon on a fresh home (API and libp2p on loopback, mDNS off), resolved once its API answers. */
-export async function startBenchDaemon (home?: string): Promise<BenchDaemon> {
+export async function startBenchDaemon (home?: string, extraArgs: string[] = []): Promise<BenchDaemon> {
   const dir = home ?? await mkdtemp(join(tmpdir(), 'floe-bench-'))
   const paths = homePaths(dir)
-  const child = spawn(process.execPath, [FLOE_BIN, 'daemon', '--home', dir, '--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, [FLOE_BIN, 'daemon', '--home', dir, '--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', 'ignore', 'inherit'] })
   while (true) {
     try {
       const endpoint = ApiEndpoint.parse(JSON.parse(readFileSync(paths.apiEndpoint, 'utf8')))

@@ -11,7 +11,7 @@ import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
 import { createDockerClient, detectResources, type DockerEngine, type Resources } from './market/resources/index.js'
 import { dagTransferService } from './transfer/index.js'
-import { discoveryDialer, p2pHostOptions } from './p2p/index.js'
+import { bootstrapKeeper, discoveryDialer, p2pHostOptions } from './p2p/index.js'
 import { startBitswap } from './store/bitswap.js'
 import { gcGuard } from './store/gc-guard.js'
 import { pinSet } from './store/pins.js'
@@ -94,6 +94,9 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const dialer = discoveryDialer({ host, log: p2pLog })
     dialer.start()
     undo.push(async () => { dialer.stop() })
+    const keeper = bootstrapKeeper({ host, addrs: config.bootstrap, log: p2pLog })
+    keeper.start()
+    undo.push(async () => { keeper.stop() })
 
     const providerSettings = providerSettingsStore({ configPath: paths.config, initial: config.provider, enabledOverride: options.provider === true ? true : undefined })
     let docker: Promise<DockerEngine> | undefined

@@ -77,8 +77,8 @@ export function marketService ({ libp2p, privateKey, settings, detect, runningJo
     if (current.enabled) await book.accept(record)
     else book.remove(self)
     published = current.enabled
-    await pubsub.publish(OFFER_TOPIC, record)
-    log.debug({ seq: offer.seq, enabled: current.enabled }, current.enabled ? 'offer published' : 'offer withdrawn')
+    const { recipients } = await pubsub.publish(OFFER_TOPIC, record)
+    log.debug({ seq: offer.seq, enabled: current.enabled, recipients: recipients.length, topicPeers: pubsub.getSubscribers(OFFER_TOPIC).length }, current.enabled ? 'offer published' : 'offer withdrawn')
   }
   const announceLogged = (): void => {
     announce().catch((err: Error) => { log.warn({ err: err.message }, 'could not publish the offer') })

@@ -49,7 +49,14 @@ export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServi
       identify: identify(),
       ping: ping(),
       // offers only (DESIGN.md): everything else goes over direct streams
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, maxInboundDataLength: 4 * MAX_OFFER_BYTES })
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        maxInboundDataLength: 4 * MAX_OFFER_BYTES,
+        // Gossipsub scores down (and then ignores) peers beyond 10 sharing one IP, against
+        // sybils; peers on loopback are this machine's own daemons, not sybils.
+        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
+      })
     }
   }
 }

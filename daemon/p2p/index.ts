@@ -2,3 +2,4 @@ export { p2pHostOptions, type P2pHost, type P2pHostOptions, type P2pServices } f
 export { listPeers, connectPeer, parseMultiaddr, DIAL_TIMEOUT_MS } from './peers.js'
 export { discoveryDialer } from './discovery-dialer.js'
 export { DialError, DialTimeoutError, InvalidMultiaddrError } from './errors.js'
+export { bootstrapKeeper, BOOTSTRAP_RETRY_MS } from './bootstrap-keeper.js'

@@ -141,8 +141,10 @@ describe('floe CLI without a daemon', () => {
   })
 
   it('has --help on every command', async () => {
-    for (const command of ['daemon', 'id', 'peers', 'connect']) {
-      const result = await floe([command, '--help'])
+    const commands = ['daemon', 'id', 'peers', 'connect', 'data upload', 'data ls', 'data get', 'data rm', 'data export', 'data import',
+      'repo stat', 'gc', 'providers', 'provider show', 'provider on', 'provider off', 'provider set', 'run']
+    for (const command of commands) {
+      const result = await floe([...command.split(' '), '--help'])
       expect(result.code, command).toBe(0)
       expect(result.stdout, command).toContain(`Usage: floe ${command}`)
     }
