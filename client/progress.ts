@@ -1,17 +1,6 @@
 import { SingleBar } from 'cli-progress'
 import type { Progress } from '../protocol/api/routes.js'
-
-/** `1.5 GiB`, `12 B`, … for sizes shown to people. */
-export function formatBytes (bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
-}
+import { formatSize } from '../protocol/market/requirements.js'
 
 /**
  * A progress bar on stderr for long operations (bytes, rate, ETA), shown only to a person
@@ -28,9 +17,9 @@ export function progressBar (enabled: boolean): { update(p: Progress): void, sto
       const rate = p.bytes / seconds
       const payload = {
         phase: p.phase.padEnd(6),
-        done: formatBytes(p.bytes),
-        all: p.totalBytes == null ? '?' : formatBytes(p.totalBytes),
-        rate: `${formatBytes(rate)}/s`
+        done: formatSize(p.bytes),
+        all: p.totalBytes == null ? '?' : formatSize(p.totalBytes),
+        rate: `${formatSize(rate)}/s`
       }
       if (bar == null) {
         bar = new SingleBar({

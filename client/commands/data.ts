@@ -1,7 +1,8 @@
 import { basename, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { ago, printJson, printLines, printTable } from '../output.js'
-import { formatBytes, withProgressBar } from '../progress.js'
+import { formatSize } from '../../protocol/market/requirements.js'
+import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
 
 export function dataCommand (): Command {
@@ -24,7 +25,7 @@ export function dataCommand (): Command {
         chunker: opts.chunker
       }, { onProgress }))
       if (opts.json === true) return printJson(dataset)
-      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatBytes(dataset.bytes)})`])
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatSize(dataset.bytes)})`])
     }))
 
   data.command('ls')
@@ -35,7 +36,7 @@ export function dataCommand (): Command {
       if (opts.json === true) return printJson(datasets)
       if (datasets.length === 0) return printLines([args[0] == null ? 'no datasets yet; add one with: floe data upload PATH --name NAME' : `no dataset named "${args[0]}"`])
       printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'CREATED', 'MESSAGE'], datasets.map(d => [
-        `${d.name}:${d.version}`, d.cid, formatBytes(d.bytes), String(d.files), ago(d.createdAt), d.message
+        `${d.name}:${d.version}`, d.cid, formatSize(d.bytes), String(d.files), ago(d.createdAt), d.message
       ]))
     }))
 
@@ -48,7 +49,7 @@ export function dataCommand (): Command {
       const result = await withProgressBar(opts.json !== true, async onProgress =>
         await client.call('datasetGet', { ref: args[0] ?? '', dest: resolve(args[1] ?? ''), transport: opts.transport }, { onProgress }))
       if (opts.json === true) return printJson(result)
-      printLines([`${result.cid} → ${result.dest}  (${result.files} files, ${formatBytes(result.bytes)}, ${result.via === 'local' ? 'held here' : `fetched over ${result.via}`})`])
+      printLines([`${result.cid} → ${result.dest}  (${result.files} files, ${formatSize(result.bytes)}, ${result.via === 'local' ? 'held here' : `fetched over ${result.via}`})`])
     }))
 
   data.command('rm')
@@ -68,7 +69,7 @@ export function dataCommand (): Command {
       const result = await withProgressBar(opts.json !== true, async onProgress =>
         await client.call('carExport', { ref: args[0] ?? '', file: resolve(opts.car) }, { onProgress }))
       if (opts.json === true) return printJson(result)
-      printLines([`${result.root} → ${result.file}  (${result.blocks} blocks, ${formatBytes(result.bytes)})`])
+      printLines([`${result.root} → ${result.file}  (${result.blocks} blocks, ${formatSize(result.bytes)})`])
     }))
 
   data.command('import')
@@ -78,7 +79,7 @@ export function dataCommand (): Command {
       const result = await withProgressBar(opts.json !== true, async onProgress =>
         await client.call('carImport', { file: resolve(args[0] ?? '') }, { onProgress }))
       if (opts.json === true) return printJson(result)
-      printLines([`imported ${result.blocks} blocks (${formatBytes(result.bytes)}); roots:`, ...result.roots.map(r => `  ${r}`)])
+      printLines([`imported ${result.blocks} blocks (${formatSize(result.bytes)}); roots:`, ...result.roots.map(r => `  ${r}`)])
     }))
 
   return data

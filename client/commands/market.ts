@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander'
 import type { ProviderStatus } from '../../protocol/api/routes.js'
 import type { Offer } from '../../protocol/market/offer.js'
-import { formatDuration, parseDuration, parseSize, type RequirementsInput } from '../../protocol/market/requirements.js'
+import { formatDuration, formatSize, parseDuration, parseSize, type RequirementsInput } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
-import { formatBytes } from '../progress.js'
 import { action } from './action.js'
 
 const money = (n: number): string => n.toFixed(n >= 10 ? 2 : 4).replace(/0+$/, '').replace(/\.$/, '')
@@ -12,7 +11,7 @@ function gpuSummary (gpus: Offer['gpus']): string {
   if (gpus.length === 0) return '-'
   const byModel = new Map<string, number>()
   for (const gpu of gpus) {
-    const kind = `${gpu.model} ${formatBytes(gpu.memoryBytes)}`
+    const kind = `${gpu.model} ${formatSize(gpu.memoryBytes)}`
     byModel.set(kind, (byModel.get(kind) ?? 0) + 1)
   }
   return [...byModel].map(([model, n]) => `${n}× ${model}`).join(', ')
@@ -23,10 +22,10 @@ function printStatus (status: ProviderStatus): void {
   const gpuPrices = Object.entries(settings.prices.perGpuHour).map(([model, price]) => `${model}=${money(price)}`).join(' ') || 'none'
   printLines([
     `provider mode   ${settings.enabled ? 'on' : 'off'}`,
-    `shares          ${settings.cpus ?? 'all'} CPUs of ${resources.cpu.cores} (${resources.cpu.model ?? 'unknown model'}), ${settings.memoryBytes == null ? '3/4' : formatBytes(settings.memoryBytes)} of ${formatBytes(resources.memory.totalBytes)} memory, GPUs: ${settings.gpus === 'all' ? 'all' : settings.gpus.join(',') || 'none'}`,
-    `gpus found      ${resources.gpus.length === 0 ? (resources.gpuError ?? 'none') : resources.gpus.map(g => `${g.index}: ${g.model} ${g.memoryBytes == null ? '' : formatBytes(g.memoryBytes)}`).join('; ')}`,
+    `shares          ${settings.cpus ?? 'all'} CPUs of ${resources.cpu.cores} (${resources.cpu.model ?? 'unknown model'}), ${settings.memoryBytes == null ? '3/4' : formatSize(settings.memoryBytes)} of ${formatSize(resources.memory.totalBytes)} memory, GPUs: ${settings.gpus === 'all' ? 'all' : settings.gpus.join(',') || 'none'}`,
+    `gpus found      ${resources.gpus.length === 0 ? (resources.gpuError ?? 'none') : resources.gpus.map(g => `${g.index}: ${g.model} ${g.memoryBytes == null ? '' : formatSize(g.memoryBytes)}`).join('; ')}`,
     `docker          ${resources.docker.available ? `${resources.docker.version}; environments: ${resources.docker.environments.map(e => e.name).join(', ') || 'none'}` : resources.docker.error ?? 'unavailable'}`,
-    `disk free       ${formatBytes(resources.disk.freeBytes)} (${resources.disk.path})`,
+    `disk free       ${formatSize(resources.disk.freeBytes)} (${resources.disk.path})`,
     `prices /hour    cpu=${money(settings.prices.perCpuHour)} GiB=${money(settings.prices.perGiBHour)} gpu: ${gpuPrices}`,
     `limits          ${settings.maxConcurrentJobs} jobs at once, ${formatDuration(settings.maxJobSeconds)} each, network ${settings.network ? 'allowed' : 'off'}`,
     `peers           allow ${settings.allow.join(',') || 'anyone'}; deny ${settings.deny.join(',') || 'none'}`,
@@ -48,7 +47,7 @@ export function marketCommands (): Command[] {
         offer.peerId,
         gpuSummary(offer.gpus.filter(g => g.free)),
         `${offer.cpu.free}/${offer.cpu.shared}`,
-        formatBytes(offer.memory.freeBytes),
+        formatSize(offer.memory.freeBytes),
         offer.environments.join(',') || '-',
         [money(offer.prices.perCpuHour), money(offer.prices.perGiBHour), ...Object.entries(offer.prices.perGpuHour).map(([m, p]) => `${m}=${money(p)}`)].join(', '),
         latencyMs == null ? '-' : `${latencyMs} ms`,

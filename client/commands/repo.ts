@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { printJson, printLines } from '../output.js'
-import { formatBytes } from '../progress.js'
+import { formatSize } from '../../protocol/market/requirements.js'
 import { action } from './action.js'
 
 export function repoCommands (): Command[] {
@@ -12,10 +12,10 @@ export function repoCommands (): Command[] {
       if (opts.json === true) return printJson(stat)
       printLines([
         `blocks         ${stat.blocks}`,
-        `bytes          ${formatBytes(stat.bytes)} (${stat.bytes})`,
+        `bytes          ${formatSize(stat.bytes)} (${stat.bytes})`,
         `pins           ${stat.pins}`,
         `pinned blocks  ${stat.pinnedBlocks}`,
-        `pinned bytes   ${formatBytes(stat.pinnedBytes)} (${stat.pinnedBytes})`,
+        `pinned bytes   ${formatSize(stat.pinnedBytes)} (${stat.pinnedBytes})`,
         `path           ${stat.path}`
       ])
     }))
@@ -25,7 +25,7 @@ export function repoCommands (): Command[] {
     .action(action(async (client, _args, opts) => {
       const result = await client.call('repoGc', {})
       if (opts.json === true) return printJson(result)
-      printLines([`removed ${result.removedBlocks} blocks, freed ${formatBytes(result.freedBytes)}`])
+      printLines([`removed ${result.removedBlocks} blocks, freed ${formatSize(result.freedBytes)}`])
     }))
 
   return [repo, gc]
