@@ -1,3 +1,4 @@
+import type { Logger } from './log.js'
 import type { NodeOptions } from './node.js'
 import { startNode } from './node.js'
 
@@ -13,36 +14,42 @@ const USER_ERRORS = new Set(['HomeLockedError', 'HomeFileError', 'ConfigError'])
  */
 export async function runDaemon (options: NodeOptions): Promise<void> {
   const life = new AbortController()
-  let node
-  try {
-    node = await startNode(options)
-  } catch (err: any) {
-    const message = USER_ERRORS.has(err?.name) ? err.message : (err?.stack ?? String(err))
-    process.stderr.write(`floe daemon: ${message}\n`)
-    process.exitCode = 1
-    return
-  }
-  const log = node.log.child({ component: 'floe:daemon' })
+  let log: Logger | undefined
+  // Handlers go in before the node starts: a signal that comes while it starts (its API
+  // may already answer) stops it as soon as it is up, rather than killing it half-made.
   const onSignal = (signal: NodeJS.Signals): void => {
     if (life.signal.aborted) {
-      log.warn({ signal }, 'second signal: exiting now')
+      log?.warn({ signal }, 'second signal: exiting now')
       process.exit(130)
     }
-    log.info({ signal }, 'signal received: stopping gracefully (send it again to force)')
+    log?.info({ signal }, 'signal received: stopping gracefully (send it again to force)')
     life.abort()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  await new Promise<void>(resolve => life.signal.addEventListener('abort', () => resolve(), { once: true }))
-  const force = setTimeout(() => {
-    log.error({ graceMs: STOP_GRACE_MS }, 'graceful stop took too long: exiting now')
-    process.exit(1)
-  }, STOP_GRACE_MS)
-  force.unref()
   try {
-    await node.stop()
+    let node
+    try {
+      node = await startNode(options)
+    } catch (err: any) {
+      const message = USER_ERRORS.has(err?.name) ? err.message : (err?.stack ?? String(err))
+      process.stderr.write(`floe daemon: ${message}\n`)
+      process.exitCode = 1
+      return
+    }
+    log = node.log.child({ component: 'floe:daemon' })
+    if (!life.signal.aborted) await new Promise<void>(resolve => life.signal.addEventListener('abort', () => resolve(), { once: true }))
+    const force = setTimeout(() => {
+      log?.error({ graceMs: STOP_GRACE_MS }, 'graceful stop took too long: exiting now')
+      process.exit(1)
+    }, STOP_GRACE_MS)
+    force.unref()
+    try {
+      await node.stop()
+    } finally {
+      clearTimeout(force)
+    }
   } finally {
-    clearTimeout(force)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
