@@ -7,10 +7,6 @@ export class FileChangedError extends Error {
   override name = 'FileChangedError'
 }
 
-export class InvalidCidError extends Error {
-  override name = 'InvalidCidError'
-}
-
 export class ContentNotFoundError extends Error {
   override name = 'ContentNotFoundError'
 }

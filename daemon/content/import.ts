@@ -42,7 +42,7 @@ const READ_CHUNK = 1024 * 1024
 /** Rabin bounds: at most 1 MiB per block, like the fixed chunker, so blocks stay bitswap-sized. */
 const RABIN = { minChunkSize: 128 * 1024, avgChunkSize: 512 * 1024, maxChunkSize: 1024 * 1024 }
 
-export function importerOptions (cidVersion: CidVersion, chunker: ChunkerName): ImporterOptions {
+function importerOptions (cidVersion: CidVersion, chunker: ChunkerName): ImporterOptions {
   return {
     profile: cidVersion === 0 ? 'unixfs-v0-2015' : 'unixfs-v1-2025',
     ...(chunker === 'rabin' ? { chunker: rabin(RABIN) } : {})

@@ -20,7 +20,6 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   InvalidMultiaddrError: 400,
   InvalidDatasetNameError: 400,
   InvalidRefError: 400,
-  InvalidCidError: 400,
   ContentPathError: 400,
   CorruptCarError: 400,
   UnauthorizedError: 401,

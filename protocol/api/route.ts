@@ -24,8 +24,6 @@ export function defineRoute<I extends z.ZodType, O extends z.ZodType, P extends 
   return def
 }
 
-export type RouteInput<R extends RouteDef> = z.input<R['input']>
-export type RouteOutput<R extends RouteDef> = z.output<R['output']>
 export type RouteProgress<R extends RouteDef> = NonNullable<R['progress']> extends z.ZodType ? z.output<NonNullable<R['progress']>> : never
 
 export const NDJSON = 'application/x-ndjson'
