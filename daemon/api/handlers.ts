@@ -6,7 +6,7 @@ import { connectPeer, listPeers, type P2pServices } from '../p2p/index.js'
 import type { repoService } from '../store/repo.js'
 import type { ProviderStatus } from '../../protocol/api/routes.js'
 import type { MarketService } from '../market/market-service.js'
-import { matchOffers } from '../market/match.js'
+import { gpuModelMatches, matchOffers } from '../market/match.js'
 import type { ProviderSettingsStore } from '../market/provider-settings.js'
 import type { Resources } from '../market/resources/index.js'
 import { resourcesView } from '../market/resources-view.js'
@@ -64,10 +64,9 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     },
 
     providers: async ({ gpus, gpuModel, env }) => {
-      const model = (name: string): boolean => gpuModel == null || name.toLowerCase().includes(gpuModel.toLowerCase())
       const entries = market.book.list()
-        .filter(({ offer }) => gpus == null || offer.gpus.filter(g => g.free && model(g.model)).length >= gpus)
-        .filter(({ offer }) => gpuModel == null || offer.gpus.some(g => model(g.model)))
+        .filter(({ offer }) => gpus == null || offer.gpus.filter(g => g.free && gpuModelMatches(g.model, gpuModel)).length >= gpus)
+        .filter(({ offer }) => gpuModel == null || offer.gpus.some(g => gpuModelMatches(g.model, gpuModel)))
         .filter(({ offer }) => env == null || offer.environments.includes(env))
         .sort((a, b) => a.offer.peerId.localeCompare(b.offer.peerId))
       const latency = await peerLatencies(host, entries.map(e => e.offer.peerId))

@@ -111,6 +111,11 @@ function matchOffer (offer: Offer, req: Requirements, context: MatchContext): Ra
   }
 }
 
+/** A GPU model filter as users give it: a case-insensitive substring ("a100" matches "NVIDIA A100-SXM4-40GB"); none matches all. */
+export function gpuModelMatches (model: string, filter: string | undefined): boolean {
+  return filter === undefined || model.toLowerCase().includes(filter.toLowerCase())
+}
+
 /**
  * The cheapest free GPUs that pass the filters (on equal price the one with less memory, so
  * bigger cards stay free for jobs that need them; then the lower index), or null when there
@@ -118,10 +123,9 @@ function matchOffer (offer: Offer, req: Requirements, context: MatchContext): Ra
  */
 function chooseGpus (offer: Offer, req: Requirements): { chosen: Gpu[] | null, matching: number, free: number } {
   if (req.gpus === 0) return { chosen: [], matching: 0, free: 0 }
-  const model = req.gpuModel?.toLowerCase()
   const matching = offer.gpus.filter(gpu =>
     isPriced(offer, gpu) &&
-    (model === undefined || gpu.model.toLowerCase().includes(model)) &&
+    gpuModelMatches(gpu.model, req.gpuModel) &&
     (req.minGpuMemoryBytes === undefined || gpu.memoryBytes >= req.minGpuMemoryBytes))
   const free = matching
     .filter(gpu => gpu.free)
