@@ -80,7 +80,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const guard = gcGuard()
 
     const p2pLog = log.child({ component: 'floe:p2p' })
-    const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, bootstrap: config.bootstrap, mdns: config.mdns }))
+    const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, mdns: config.mdns }))
       .catch(err => { throw describeListenError(err, `a listen address (${config.listen.join(', ')})`, '--listen') })
     undo.push(async () => { await host.stop() })
     const bitswap = await startBitswap({ libp2p: host, blockstore: stores.blockstore })

@@ -1,6 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
 import { MAX_OFFER_BYTES } from '../../protocol/market/offer.js'
 import { identify } from '@libp2p/identify'
@@ -14,7 +13,6 @@ import { FLOE_AGENT } from '../../protocol/version.js'
 export interface P2pHostOptions {
   privateKey: PrivateKey
   listen: string[]
-  bootstrap: string[]
   mdns: boolean
 }
 
@@ -28,15 +26,12 @@ export type P2pServices = {
 export type P2pHost = Libp2p<P2pServices>
 
 /**
- * The node's libp2p 3 host: TCP, noise, yamux, identify, ping and gossipsub (offers), found
- * through mDNS on a LAN
- * and a bootstrap list otherwise. Helia creates it from these options (store/helia.ts).
+ * The node's libp2p 3 host: TCP, noise, yamux, identify, ping and gossipsub (offers); peers
+ * are found through mDNS on a LAN, and the bootstrap list is kept connected by
+ * bootstrap-keeper.ts.
  */
 export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServices> {
-  const peerDiscovery = [
-    ...(options.mdns ? [mdns()] : []),
-    ...(options.bootstrap.length > 0 ? [bootstrap({ list: options.bootstrap })] : [])
-  ]
+  const peerDiscovery = options.mdns ? [mdns()] : []
   return {
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
