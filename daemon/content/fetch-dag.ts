@@ -1,7 +1,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { DAG_PROTOCOL, fetchDag, findHeldBlocks } from '../transfer/index.js'
+import { DAG_PROTOCOL, fetchDag, findHeldBlocks, type HeldBlocks } from '../transfer/index.js'
 import type { Logger } from '../log.js'
 import { ContentNotFoundError } from './errors.js'
 
@@ -42,12 +42,13 @@ async function speaksDag (libp2p: FetchDagComponents['libp2p'], peer: PeerId): P
  * Makes the DAG under `root` whole in the local store. Held already → nothing to do. Else
  * each connected peer that speaks `/floe/dag/1.0.0` is asked in turn (a peer that sends a
  * bad block is distrusted); a cut transfer resumes with the next try. When no peer could
- * send it (or `transport` is 'bitswap'), the caller reads through Helia's networked store,
- * which asks connected peers over bitswap.
+ * send it (or `transport` is 'bitswap'), the caller reads through the bitswap store
+ * (store/bitswap.ts), which asks connected peers.
  */
 export async function ensureDag (components: FetchDagComponents, root: CID, options: { transport?: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<FetchDagOutcome> {
   const transport = options.transport ?? 'auto'
-  const held = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
+  // the first try reuses this walk; after a failed one the store may hold more, so it walks again
+  let held: HeldBlocks | undefined = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
   if (held.wanted.length === 0) return { via: 'local', blocks: 0, bytes: 0, ms: 0 }
   if (transport === 'bitswap') return { via: 'bitswap', blocks: 0, bytes: 0, ms: 0 }
 
@@ -60,11 +61,13 @@ export async function ensureDag (components: FetchDagComponents, root: CID, opti
       const started = Date.now()
       const result = await fetchDag(components, peer, root, {
         signal: options.signal,
+        held,
         onProgress: p => options.onProgress?.(p.bytes)
       })
       components.log.info({ root: root.toString(), peer: id, blocks: result.blocks, bytes: result.bytes, skipped: result.skippedBlocks, ms: Date.now() - started }, 'fetched DAG over the bulk protocol')
       return { via: 'bulk', peer: id, blocks: result.blocks, bytes: result.bytes, ms: Date.now() - started }
     } catch (err: any) {
+      held = undefined
       options.signal?.throwIfAborted()
       if (DISTRUST.has(err?.name)) {
         components.distrusted.add(id)

@@ -39,6 +39,8 @@ export type DagFetchResult = DagFetchProgress
 export interface DagFetchOptions {
   signal?: AbortSignal
   onProgress?(progress: DagFetchProgress): void
+  /** what the store holds of the DAG, when the caller has just walked it (saves a second walk) */
+  held?: HeldBlocks
 }
 
 /**
@@ -53,7 +55,7 @@ export interface DagFetchOptions {
  */
 export async function fetchDag (components: DagFetchComponents, peer: PeerId, root: CID, options: DagFetchOptions = {}): Promise<DagFetchResult> {
   options.signal?.throwIfAborted()
-  const held = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
+  const held = options.held ?? await findHeldBlocks(components.blockstore, root, { signal: options.signal })
   if (!held.wanted.some(mayHaveLinks)) return await fetchOnce(components, peer, root, held, false, options)
   // Part of the DAG's structure is missing, so which leaves are held cannot be told yet: fetch
   // the structure first, then only the leaves still missing.
