@@ -17,15 +17,20 @@ function parseCid (text: string): CID | undefined {
   }
 }
 
+/** `NAME:N` → its parts; anything else → undefined. */
+export function parseVersionedRef (ref: string): { name: string, version: number } | undefined {
+  const match = /^(.+):(\d+)$/.exec(ref)
+  return match == null ? undefined : { name: match[1] ?? '', version: Number(match[2]) }
+}
+
 /**
  * `NAME` (latest version), `NAME:N`, or a bare CID. A name that is also a valid CID string
  * resolves to the dataset of that name.
  */
 export async function resolveDataRef (index: DatasetIndex, ref: string): Promise<ResolvedRef> {
-  const versioned = /^(.+):(\d+)$/.exec(ref)
+  const versioned = parseVersionedRef(ref)
   if (versioned != null) {
-    const name = versioned[1] ?? ''
-    const version = Number(versioned[2])
+    const { name, version } = versioned
     const dataset = await getDataset(index, name, version)
     if (dataset == null) {
       const latest = await latestDataset(index, name)

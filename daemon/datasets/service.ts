@@ -10,7 +10,7 @@ import { StoreFullError } from '../store/errors.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import { DatasetNotFoundError } from './errors.js'
 import { checkDatasetName, datasetKey, latestDataset, listDatasets } from './records.js'
-import { resolveDataRef } from './ref.js'
+import { parseVersionedRef, resolveDataRef } from './ref.js'
 
 export interface DatasetComponents {
   /** the local store: imports write here, exports read here */
@@ -140,8 +140,7 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
 
     /** `NAME:N` removes that version, `NAME` every version; the blocks stay until gc. */
     async remove (ref: string): Promise<Dataset[]> {
-      const versioned = /^(.+):(\d+)$/.exec(ref)
-      const removed = versioned != null
+      const removed = parseVersionedRef(ref) != null
         ? [(await resolveDataRef(index, ref)).dataset].filter((d): d is Dataset => d != null)
         : await listDatasets(index, checkDatasetName(ref))
       if (removed.length === 0) throw new DatasetNotFoundError(`no dataset named "${ref}"; see floe data ls`)
