@@ -17,9 +17,8 @@ function rssMiB (pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
 }
 
-/** Bytes the process has sent and received over sockets, from /proc/PID/io (rchar/wchar include files, so sockets are read from net counters below). */
+/** Bytes received plus sent on the loopback interface (/proc/net/dev): all our daemons' traffic, and only it, on this machine. */
 function tcpBytes (): number {
-  // loopback traffic of the whole machine: every byte our daemons exchange passes here
   const line = readFileSync('/proc/net/dev', 'utf8').split('\n').find(l => l.trim().startsWith('lo:'))
   const fields = line?.trim().split(/\s+/) ?? []
   return Number(fields[1]) + Number(fields[9])

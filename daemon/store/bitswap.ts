@@ -3,12 +3,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { identity } from 'multiformats/hashes/identity'
-import type { MultihashHasher } from 'multiformats/hashes/interface'
-import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { CorruptBlockError, verifyBlock } from '../transfer/index.js'
-
-const HASHERS = new Map<number, MultihashHasher>([sha256, sha512, identity].map(h => [h.code, h]))
+import { CorruptBlockError, hasherFor, verifyBlock } from '../transfer/index.js'
 
 interface BlockBroker {
   name: string
@@ -42,7 +37,7 @@ export async function startBitswap ({ libp2p, blockstore }: { libp2p: Libp2p, bl
     logger: defaultLogger(),
     routing: { async * findProviders () {} },
     getHasher: async (code: number) => {
-      const hasher = HASHERS.get(code)
+      const hasher = hasherFor(code)
       if (hasher == null) throw new Error(`unsupported hash function 0x${code.toString(16)}`)
       return hasher
     },

@@ -3,7 +3,7 @@ export { fetchDag, type DagFetchComponents, type DagFetchOptions, type DagFetchP
 export { blockLinks, mayHaveLinks } from './dag-links.js'
 export { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
 export { readBlock } from './read-block.js'
-export { verifyBlock } from './verify-block.js'
+export { hasherFor, verifyBlock } from './verify-block.js'
 export {
   BlockTooLargeError, CorruptBlockError, DAG_PROTOCOL, DagProtocolError, DagRemoteError, InvalidBlockError,
   InvalidDagRequestError, MissingBlockError, TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError,

@@ -11,12 +11,17 @@ const HASHERS: ReadonlyMap<number, MultihashHasher> = new Map<number, MultihashH
   [identity.code, identity]
 ])
 
+/** The hash functions floe can check blocks with, by multihash code. */
+export function hasherFor (code: number): MultihashHasher | undefined {
+  return HASHERS.get(code)
+}
+
 /**
  * Whether `bytes` hash to `cid`'s multihash (code, length and digest). Throws
  * UnsupportedHashError for a hash function it cannot check, rather than trusting the bytes.
  */
 export async function verifyBlock (cid: CID, bytes: Uint8Array): Promise<boolean> {
-  const hasher = HASHERS.get(cid.multihash.code)
+  const hasher = hasherFor(cid.multihash.code)
   if (hasher == null) {
     throw new UnsupportedHashError(`block ${cid} uses hash function 0x${cid.multihash.code.toString(16)}; only sha2-256, sha2-512 and identity can be verified`)
   }
