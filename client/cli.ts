@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 import { dataCommand } from './commands/data.js'
+import { jobCommands } from './commands/jobs.js'
 import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
 import { repoCommands } from './commands/repo.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...jobCommands()]
 }

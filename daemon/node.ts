@@ -1,4 +1,7 @@
 import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type Docker from 'dockerode'
+import type { CID } from 'multiformats/cid'
 import { createLibp2p } from 'libp2p'
 import { homePaths, type ApiEndpoint } from '../protocol/home.js'
 import { apiHandlers, startApiServer } from './api/index.js'
@@ -9,7 +12,15 @@ import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
 import { datasetService } from './datasets/index.js'
 import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
-import { createDockerClient, detectResources, type DockerEngine, type Resources } from './market/resources/index.js'
+import { createDockerClient, detectDocker, detectResources, type Resources } from './market/resources/index.js'
+import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
+import { matchOffers } from './market/match.js'
+import { jobService } from './jobs/job-service.js'
+import { providerChannel } from './jobs/provider-channel.js'
+import { jobServer } from './provider/job-server.js'
+import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
+import { resolveDataRef } from './datasets/ref.js'
+import type { FetchDagOutcome } from './content/fetch-dag.js'
 import { dagTransferService } from './transfer/index.js'
 import { bootstrapKeeper, discoveryDialer, p2pHostOptions } from './p2p/index.js'
 import { startBitswap } from './store/bitswap.js'
@@ -99,11 +110,58 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     undo.push(async () => { keeper.stop() })
 
     const providerSettings = providerSettingsStore({ configPath: paths.config, initial: config.provider, enabledOverride: options.provider === true ? true : undefined })
-    let docker: Promise<DockerEngine> | undefined
-    const detect = async (): Promise<Resources> => await detectResources({ home: paths.root, docker: await (docker ??= createDockerClient()) })
-    const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, log: log.child({ component: 'floe:market' }) })
+    let docker: Promise<Docker> | undefined
+    const dockerClient = async (): Promise<Docker> => await (docker ??= createDockerClient())
+    const detect = async (): Promise<Resources> => await detectResources({ home: paths.root, docker: await dockerClient() })
+    let provider: ProviderJobs | undefined
+    const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, allocated: () => provider?.allocated() ?? NOTHING_ALLOCATED, log: log.child({ component: 'floe:market' }) })
     await market.start()
     undo.push(async () => { await market.stop() })
+
+    const pins = pinSet(stores.index)
+    const fetchDag = async (root: CID, opts: { signal?: AbortSignal }): Promise<FetchDagOutcome> => await ensureDag({ libp2p: host, blockstore: stores.blockstore, distrusted, log: p2pLog }, root, { ...opts, transport: 'bulk' })
+    const environments = async (): Promise<Map<string, string>> => new Map((await detectDocker({ docker: await dockerClient() })).environments.map(e => [e.name, e.image]))
+    provider = providerJobs({
+      self: host.peerId.toString(),
+      privateKey,
+      docker: dockerClient,
+      blockstore: stores.blockstore,
+      blocksPath: stores.blocksPath,
+      index: stores.index,
+      pins,
+      guard,
+      fetchDag,
+      settings: () => providerSettings.get(),
+      currentOffer: async allocated => buildOffer({ peerId: host.peerId.toString(), addrs: [], resources: market.lastResources() ?? await detect(), settings: providerSettings.get(), seq: 1, now: Date.now(), allocated }),
+      environments,
+      onCapacityChange: () => { market.announce().catch((err: Error) => { log.warn({ component: 'floe:market', err: err.message }, 'could not publish the offer') }) },
+      jobsRoot: join(paths.root, 'provider', 'jobs'),
+      inputsRoot: join(paths.root, 'provider', 'inputs'),
+      log: log.child({ component: 'floe:provider' })
+    })
+    await provider.start()
+    undo.push(async () => { await provider?.stop() })
+    const server = jobServer({ libp2p: host, jobs: provider, log: log.child({ component: 'floe:provider' }) })
+    await server.start()
+    undo.push(async () => { await server.stop() })
+
+    const jobs = jobService({
+      self: host.peerId.toString(),
+      privateKey,
+      blockstore: stores.blockstore,
+      blocksPath: stores.blocksPath,
+      index: stores.index,
+      pins,
+      guard,
+      fetchDag,
+      resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
+      match: requirements => matchOffers(market.book.list().map(e => e.offer), requirements, { now: Date.now() }),
+      knownEnvironments: async () => new Set([...await environments().then(m => [...m.keys()]).catch(() => []), ...market.book.list().flatMap(e => e.offer.environments)]),
+      open: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { server.serveLocal(channel) } }),
+      log: log.child({ component: 'floe:jobs' })
+    })
+    await jobs.start()
+    undo.push(async () => { await jobs.close() })
 
     const startedAt = new Date()
     let apiUrl = ''
@@ -125,10 +183,11 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
           index: stores.index,
           guard
         }),
-        repo: repoService({ blockstore: stores.blockstore, blocksPath: stores.blocksPath, sharding: stores.sharding, pins: pinSet(stores.index), guard }),
+        repo: repoService({ blockstore: stores.blockstore, blocksPath: stores.blocksPath, sharding: stores.sharding, pins, guard }),
         market,
         providerSettings,
-        detectResources: detect
+        detectResources: detect,
+        jobs
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

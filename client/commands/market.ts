@@ -1,11 +1,11 @@
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import type { ProviderStatus } from '../../protocol/api/routes.js'
 import type { Offer } from '../../protocol/market/offer.js'
-import { formatDuration, formatSize, parseDuration, parseSize, type RequirementsInput } from '../../protocol/market/requirements.js'
+import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
 
-const money = (n: number): string => n.toFixed(n >= 10 ? 2 : 4).replace(/0+$/, '').replace(/\.$/, '')
+export const money = (n: number): string => n.toFixed(n >= 10 ? 2 : 4).replace(/0+$/, '').replace(/\.$/, '')
 
 function gpuSummary (gpus: Offer['gpus']): string {
   if (gpus.length === 0) return '-'
@@ -78,47 +78,5 @@ export function marketCommands (): Command[] {
       printStatus(status)
     }))
 
-  const run = new Command('run')
-    .description('run a job on the best provider (for now: --dry-run shows the matching offers)')
-    .addOption(new Option('--env <name>', 'environment'))
-    .option('--cpu <n>', 'CPU cores', '1')
-    .option('--memory <size>', 'memory, e.g. 4g', '1g')
-    .option('--gpu <n>', 'GPUs', '0')
-    .option('--gpu-model <model>', 'GPU model (substring, any case)')
-    .option('--gpu-memory <size>', 'at least this much memory on each GPU')
-    .option('--timeout <duration>', 'time limit, e.g. 2h')
-    .option('--max-price <credits>', 'most to pay per hour')
-    .option('--network', 'the job needs the network')
-    .option('--dry-run', 'show which providers would be chosen, and why others would not')
-    .argument('[command...]', 'the command to run (after --)')
-    .action(action(async (client, _args, opts) => {
-      if (opts.dryRun !== true) {
-        throw new Error('running jobs is not built yet (the jobs work item); use --dry-run to see which providers would take this job')
-      }
-      const gpus = Number(opts.gpu)
-      const requirements: RequirementsInput = {
-        cpus: Number(opts.cpu),
-        memoryBytes: parseSize(opts.memory),
-        gpus: opts.gpuModel != null && gpus === 0 ? 1 : gpus,
-        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {}),
-        ...(opts.gpuMemory != null ? { minGpuMemoryBytes: parseSize(opts.gpuMemory) } : {}),
-        ...(opts.env != null ? { environment: opts.env } : {}),
-        ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),
-        ...(opts.timeout != null ? { maxSeconds: parseDuration(opts.timeout) } : {}),
-        ...(opts.network === true ? { network: true } : {})
-      }
-      const result = await client.call('match', { requirements })
-      if (opts.json === true) return printJson(result)
-      if (result.ranked.length === 0) printLines(['no provider can take this job'])
-      else {
-        printTable(['RANK', 'PEER', 'COST/H', 'GPUS', 'LATENCY', 'SCORE'], result.ranked.map((r, i) => [
-          String(i + 1), r.peerId, money(r.costPerHour), r.gpus.join(',') || '-', r.latencyMs == null ? '-' : `${r.latencyMs} ms`, r.score.toFixed(3)
-        ]))
-      }
-      if (result.excluded.length > 0) {
-        printLines(['', 'excluded:', ...result.excluded.map(e => `  ${e.peerId}: ${e.reasons.join('; ')}`)])
-      }
-    }))
-
-  return [providers, provider, run]
+  return [providers, provider]
 }

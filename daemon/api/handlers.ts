@@ -10,6 +10,7 @@ import { gpuModelMatches, matchOffers } from '../market/match.js'
 import type { ProviderSettingsStore } from '../market/provider-settings.js'
 import type { Resources } from '../market/resources/index.js'
 import { resourcesView } from '../market/resources-view.js'
+import type { JobService } from '../jobs/job-service.js'
 import type { ApiHandlers } from './server.js'
 
 export interface ApiHandlerComponents {
@@ -22,10 +23,11 @@ export interface ApiHandlerComponents {
   market: MarketService
   providerSettings: ProviderSettingsStore
   detectResources: () => Promise<Resources>
+  jobs: JobService
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -90,6 +92,14 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
       const offers = market.book.list().map(e => e.offer)
       const latency = await peerLatencies(host, offers.map(o => o.peerId))
       return matchOffers(offers, requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId) })
-    }
+    },
+
+    jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
+    jobList: async () => ({ jobs: await jobs.list() }),
+    jobShow: async ({ ref }) => await jobs.show(ref),
+    jobLogs: async ({ ref, after, follow }, { signal, progress }) => await jobs.logs(ref, { after, follow, signal, onLine: progress }),
+    jobStop: async ({ ref }) => await jobs.stop(ref),
+    jobOutput: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'output', { signal, onProgress: progress }), dest }),
+    jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest })
   }
 }

@@ -68,7 +68,7 @@ function progressResponse (route: RouteDef, path: string, signal: AbortSignal, l
       let last = 0
       const progress = (event: unknown): void => {
         const now = Date.now()
-        if (now - last < PROGRESS_INTERVAL_MS || signal.aborted) return
+        if (signal.aborted || (route.everyEvent !== true && now - last < PROGRESS_INTERVAL_MS)) return
         last = now
         line({ progress: event })
       }

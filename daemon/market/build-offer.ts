@@ -6,13 +6,26 @@ import type { Resources } from './resources/index.js'
 export const OFFER_TTL_MS = 90_000
 export const OFFER_REFRESH_MS = 30_000
 
+/** What running jobs hold: taken from the free capacity an offer states. */
+export interface Allocated {
+  jobs: number
+  cpus: number
+  memoryBytes: number
+  /** GPU indexes */
+  gpus: readonly number[]
+}
+
+export const NOTHING_ALLOCATED: Allocated = { jobs: 0, cpus: 0, memoryBytes: 0, gpus: [] }
+
 /**
- * What this provider offers now: the measured resources within what the settings share.
+ * What this provider offers now: the measured resources within what the settings share,
+ * less what running jobs hold.
  * A GPU whose memory nvidia-smi could not report is left out rather than guessed, and so is
  * a GPU model without a price.
  */
-export function buildOffer (init: { peerId: string, addrs: string[], resources: Resources, settings: ProviderSettings, seq: number, now: number, runningJobs: number }): Offer {
+export function buildOffer (init: { peerId: string, addrs: string[], resources: Resources, settings: ProviderSettings, seq: number, now: number, allocated?: Allocated }): Offer {
   const { resources, settings } = init
+  const allocated = init.allocated ?? NOTHING_ALLOCATED
   const cores = resources.cpu.cores
   const sharedCpus = Math.min(settings.cpus ?? cores, cores)
   const sharedMemory = Math.min(settings.memoryBytes ?? Math.floor(resources.memory.totalBytes * 0.75), resources.memory.totalBytes)
@@ -20,7 +33,7 @@ export function buildOffer (init: { peerId: string, addrs: string[], resources: 
   const gpus = resources.gpu.gpus
     .filter(gpu => settings.gpus === 'all' || settings.gpus.includes(gpu.index))
     .filter(gpu => gpu.memoryBytes != null && priceOf(gpu.model) != null)
-    .map(gpu => ({ index: gpu.index, uuid: gpu.uuid, model: gpu.model, memoryBytes: gpu.memoryBytes as number, free: true }))
+    .map(gpu => ({ index: gpu.index, uuid: gpu.uuid, model: gpu.model, memoryBytes: gpu.memoryBytes as number, free: !allocated.gpus.includes(gpu.index) }))
   const perGpuHour: Record<string, number> = {}
   for (const gpu of gpus) perGpuHour[gpu.model] = priceOf(gpu.model) as number
   return {
@@ -29,15 +42,15 @@ export function buildOffer (init: { peerId: string, addrs: string[], resources: 
     addrs: init.addrs.slice(0, 16),
     seq: init.seq,
     expiresAt: init.now + OFFER_TTL_MS,
-    cpu: { model: (resources.cpu.model ?? 'unknown').slice(0, 256), shared: sharedCpus, free: sharedCpus },
-    memory: { sharedBytes: sharedMemory, freeBytes: Math.min(sharedMemory, resources.memory.availableBytes) },
+    cpu: { model: (resources.cpu.model ?? 'unknown').slice(0, 256), shared: sharedCpus, free: Math.max(0, sharedCpus - allocated.cpus) },
+    memory: { sharedBytes: sharedMemory, freeBytes: Math.max(0, Math.min(sharedMemory - allocated.memoryBytes, resources.memory.availableBytes)) },
     diskFreeBytes: resources.disk.freeBytes,
     gpus,
     environments: [...new Set(resources.docker.environments.map(e => e.name))].slice(0, 256),
     prices: { perCpuHour: settings.prices.perCpuHour, perGiBHour: settings.prices.perGiBHour, perGpuHour },
     maxJobSeconds: settings.maxJobSeconds,
     maxConcurrentJobs: settings.maxConcurrentJobs,
-    runningJobs: init.runningJobs,
+    runningJobs: allocated.jobs,
     network: settings.network
   }
 }

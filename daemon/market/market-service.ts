@@ -4,7 +4,7 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { OFFER_TOPIC } from '../../protocol/market/offer.js'
 import type { OfferRejection } from '../../protocol/market/offer-record.js'
 import type { Logger } from '../log.js'
-import { buildOffer, OFFER_REFRESH_MS } from './build-offer.js'
+import { buildOffer, OFFER_REFRESH_MS, type Allocated } from './build-offer.js'
 import { offerBook, type OfferBook } from './offer-book.js'
 import { signOffer } from './offer-signing.js'
 import type { ProviderSettingsStore } from './provider-settings.js'
@@ -24,7 +24,8 @@ export interface MarketComponents {
   privateKey: PrivateKey
   settings: ProviderSettingsStore
   detect: () => Promise<Resources>
-  runningJobs?: () => number
+  /** what running jobs hold (the provider's, once it is wired) */
+  allocated?: () => Allocated
   log: Logger
 }
 
@@ -44,7 +45,7 @@ export interface MarketService {
  * when asked (`announce`, after its settings change), when a peer joins the topic, and every
  * OFFER_REFRESH_MS before it expires.
  */
-export function marketService ({ libp2p, privateKey, settings, detect, runningJobs, log }: MarketComponents): MarketService {
+export function marketService ({ libp2p, privateKey, settings, detect, allocated, log }: MarketComponents): MarketService {
   const book = offerBook()
   const pubsub = libp2p.services.pubsub
   const self = libp2p.peerId.toString()
@@ -71,7 +72,7 @@ export function marketService ({ libp2p, privateKey, settings, detect, runningJo
     resources = await detect()
     const now = Date.now()
     lastSeq = Math.max(now, lastSeq + 1)
-    const offer = buildOffer({ peerId: self, addrs: libp2p.getMultiaddrs().map(String), resources, settings: current, seq: lastSeq, now, runningJobs: runningJobs?.() ?? 0 })
+    const offer = buildOffer({ peerId: self, addrs: libp2p.getMultiaddrs().map(String), resources, settings: current, seq: lastSeq, now, allocated: allocated?.() })
     if (!current.enabled) offer.expiresAt = now + WITHDRAWN_TTL_MS
     const record = await signOffer(privateKey, offer)
     if (current.enabled) await book.accept(record)

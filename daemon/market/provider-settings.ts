@@ -18,7 +18,9 @@ export const SETTING_KEYS: Readonly<Record<string, string>> = {
   'max-duration': 'longest job, e.g. 12h',
   network: 'whether jobs may use the network: on or off',
   allow: 'peers that may submit jobs, comma-separated ("" for anyone not denied)',
-  deny: 'peers that may not submit jobs, comma-separated'
+  deny: 'peers that may not submit jobs, comma-separated',
+  'max-output': 'the most a job may leave in /output, e.g. 10g',
+  'keep-output': 'how long a finished job\'s output is kept for its client to pick up, e.g. 24h'
 }
 
 function price (value: string): number {
@@ -69,6 +71,8 @@ export function applySetting (settings: ProviderSettings, key: string, value: st
     else if (key === 'network') next.network = onOff(value)
     else if (key === 'allow') next.allow = peers(value)
     else if (key === 'deny') next.deny = peers(value)
+    else if (key === 'max-output') next.maxOutputBytes = parseSize(value)
+    else if (key === 'keep-output') next.keepOutputSeconds = parseDuration(value)
     else throw new InvalidSettingError(`unknown setting "${key}"; the settings are: ${Object.keys(SETTING_KEYS).join(', ')}`)
   } catch (err: any) {
     if (err?.name === 'InvalidSettingError') throw err

@@ -18,6 +18,8 @@ export interface RouteDef<I extends z.ZodType = z.ZodType, O extends z.ZodType =
   input: I
   output: O
   progress?: P
+  /** every progress event is sent (log lines), instead of at most one per 100 ms */
+  everyEvent?: boolean
 }
 
 export function defineRoute<I extends z.ZodType, O extends z.ZodType, P extends z.ZodType | undefined = undefined> (def: RouteDef<I, O, P>): RouteDef<I, O, P> {

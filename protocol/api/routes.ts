@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { Offer } from '../market/offer.js'
 import { ExcludedOffer, RankedOffer, Requirements } from '../market/requirements.js'
 import { ProviderSettings } from '../market/settings.js'
+import { LogLine } from '../jobs/job.js'
+import { JobView } from '../jobs/view.js'
 import { defineRoute } from './route.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
@@ -94,6 +96,26 @@ export const ProviderStatus = z.object({
   resources: ResourcesView
 })
 export type ProviderStatus = z.infer<typeof ProviderStatus>
+
+/** A job ref: N, PROJECT/N or a job id. */
+const JobRef = z.string().min(1).max(256)
+
+export const RunRequest = z.object({
+  /** the code folder: it becomes the job's code snapshot */
+  path: AbsolutePath,
+  command: z.array(z.string().max(16 * 1024)).max(1024),
+  environment: z.string().min(1).max(128).default('busybox'),
+  requirements: Requirements,
+  data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).default([]),
+  timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600),
+  maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
+  provider: PeerIdString.optional(),
+  retries: z.number().int().nonnegative().max(10).default(0),
+  message: z.string().max(1000).default('')
+}).strict()
+export type RunRequest = z.input<typeof RunRequest>
+
+const WrittenContent = z.object({ cid: CidString, dest: z.string(), bytes: z.number(), files: z.number() })
 
 /** Every route of the local HTTP API. Keys are the names the typed client calls. */
 export const routes = {
@@ -238,6 +260,60 @@ export const routes = {
     summary: 'rank the live offers for a job shape, with why each other offer is excluded',
     input: z.object({ requirements: Requirements }).strict(),
     output: z.object({ ranked: z.array(RankedOffer), excluded: z.array(ExcludedOffer) })
+  }),
+  jobRun: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs`,
+    summary: 'check a job, snapshot its code folder, record it and send it to the best provider',
+    input: RunRequest,
+    output: JobView,
+    progress: Progress
+  }),
+  jobList: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/jobs`,
+    summary: 'every job of this node, by project and number',
+    input: z.object({}),
+    output: z.object({ jobs: z.array(JobView) })
+  }),
+  jobShow: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/jobs/show`,
+    summary: 'one job in full',
+    input: z.object({ ref: JobRef }).strict(),
+    output: JobView
+  }),
+  jobLogs: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs/logs`,
+    summary: "a job's log lines after `after` (as progress events), and with follow each new one until the job ends",
+    input: z.object({ ref: JobRef, after: z.number().int().nonnegative().default(0), follow: z.boolean().default(false) }).strict(),
+    output: JobView,
+    progress: LogLine,
+    everyEvent: true
+  }),
+  jobStop: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs/stop`,
+    summary: 'stop a job: its provider kills the container and still returns what is in /output',
+    input: z.object({ ref: JobRef }).strict(),
+    output: JobView
+  }),
+  jobOutput: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs/output`,
+    summary: "write a finished job's output to a path on this machine",
+    input: z.object({ ref: JobRef, dest: AbsolutePath }).strict(),
+    output: WrittenContent,
+    progress: Progress
+  }),
+  jobClone: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs/clone`,
+    summary: "write a job's code snapshot to a path on this machine",
+    input: z.object({ ref: JobRef, dest: AbsolutePath }).strict(),
+    output: WrittenContent,
+    progress: Progress
   })
 } as const
 

@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
+import { signingBytes } from '../signing.js'
 import { MAX_CLOCK_SKEW_MS, MAX_OFFER_BYTES, MAX_OFFER_LIFETIME_MS, Offer } from './offer.js'
 
 /**
@@ -8,7 +9,7 @@ import { MAX_CLOCK_SKEW_MS, MAX_OFFER_BYTES, MAX_OFFER_LIFETIME_MS, Offer } from
  * OFFER_SIGNING_DOMAIN followed by `payload`. Signing the bytes as sent (not a re-encoding)
  * leaves no room for two encodings of one offer.
  */
-export const OFFER_SIGNING_DOMAIN = new TextEncoder().encode('floe-offer/1:')
+export const OFFER_SIGNING_DOMAIN = 'floe-offer/1:'
 
 export type OfferRejection =
   | 'oversized' | 'malformed' | 'invalid' | 'bad-signature' | 'wrong-author'
@@ -40,10 +41,7 @@ export function encodeOfferPayload (offer: Offer): Uint8Array {
 }
 
 export function offerSigningBytes (payload: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(OFFER_SIGNING_DOMAIN.byteLength + payload.byteLength)
-  bytes.set(OFFER_SIGNING_DOMAIN)
-  bytes.set(payload, OFFER_SIGNING_DOMAIN.byteLength)
-  return bytes
+  return signingBytes(OFFER_SIGNING_DOMAIN, payload)
 }
 
 export function encodeOfferRecord (payload: Uint8Array, signature: Uint8Array): Uint8Array {

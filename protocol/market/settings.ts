@@ -27,7 +27,11 @@ export const ProviderSettings = z.object({
   network: z.boolean().default(false),
   /** peers allowed to submit jobs (empty: anyone not denied) */
   allow: z.array(z.string().min(1).max(128)).default([]),
-  deny: z.array(z.string().min(1).max(128)).default([])
+  deny: z.array(z.string().min(1).max(128)).default([]),
+  /** the most a job may leave in /output; past it the job is killed */
+  maxOutputBytes: z.number().int().positive().max(64 * 1024 ** 4).default(10 * 1024 ** 3),
+  /** how long a finished job's output stays here for its client to pick up */
+  keepOutputSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600)
 }).strict()
 export type ProviderSettings = z.infer<typeof ProviderSettings>
 

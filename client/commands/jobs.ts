@@ -1,0 +1,203 @@
+import { resolve } from 'node:path'
+import { Command } from 'commander'
+import type { JobView } from '../../protocol/jobs/view.js'
+import type { LogLine } from '../../protocol/jobs/job.js'
+import { formatDuration, formatSize, parseDuration, parseSize, type RequirementsInput } from '../../protocol/market/requirements.js'
+import type { ApiClient } from '../api-client.js'
+import { ago, printJson, printLines, printTable } from '../output.js'
+import { withProgressBar } from '../progress.js'
+import { action } from './action.js'
+import { money } from './market.js'
+
+/** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
+export function parseDataMount (value: string): { ref: string, mount: string } {
+  const split = value.lastIndexOf(':/')
+  if (split <= 0) throw new Error(`--data ${value}: expected REF:MOUNT, e.g. mnist:3:/data or default/2/output:/model`)
+  return { ref: value.slice(0, split), mount: value.slice(split + 1) }
+}
+
+/** The command after `--`; one argument with spaces runs through the shell, as FloydHub's did. */
+export function jobCommand (args: string[]): string[] {
+  return args.length === 1 && /\s/.test(args[0] ?? '') ? ['sh', '-c', args[0] as string] : args
+}
+
+/** The exit status `floe run --follow` ends with: the job's own, or one that says how it ended. */
+export function exitStatus (job: JobView): number {
+  if (job.state === 'success') return 0
+  if (job.exitCode != null && job.exitCode !== 0) return Math.min(job.exitCode, 255)
+  if (job.state === 'timeout') return 124
+  if (job.state === 'stopped') return 130
+  return 1
+}
+
+function duration (job: JobView): string {
+  const started = job.states.find(s => s.state === 'running')?.at
+  if (job.receipt != null) return formatDuration(Math.round(job.receipt.runMs / 1000)) || '0s'
+  if (started == null) return '-'
+  return formatDuration(Math.round((Date.now() - Date.parse(started)) / 1000)) || '0s'
+}
+
+function printLine (line: LogLine): void {
+  if (line.stream === 'stdout') process.stdout.write(line.line + '\n')
+  else if (line.stream === 'stderr') process.stderr.write(line.line + '\n')
+  else process.stderr.write(`floe: ${line.line}\n`)
+}
+
+function summary (job: JobView): string {
+  const how = job.reason == null ? '' : ` (${job.reason})`
+  return `${job.ref} ${job.state}${how}${job.outputCid != null ? `; output ${job.outputCid}` : ''}`
+}
+
+async function follow (client: ApiClient, ref: string, json: boolean): Promise<JobView> {
+  return await client.call('jobLogs', { ref, after: 0, follow: true }, { onProgress: json ? undefined : printLine })
+}
+
+export function jobCommands (): Command[] {
+  const run = new Command('run')
+    .description('run a command on the best provider: the current folder is the code (/code), --data mounts inputs read-only')
+    .option('--env <name>', 'environment', 'busybox')
+    .option('--cpu <n>', 'CPU cores', '1')
+    .option('--memory <size>', 'memory, e.g. 4g', '1g')
+    .option('--gpu <n>', 'GPUs', '0')
+    .option('--gpu-model <model>', 'GPU model (substring, any case)')
+    .option('--gpu-memory <size>', 'at least this much memory on each GPU')
+    .option('--data <ref:mount>', 'mount a dataset (NAME[:N] or CID) or a job output (PROJECT/N/output) read-only; repeatable', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--timeout <duration>', 'time limit, e.g. 2h', '24h')
+    .option('--max-price <credits>', 'most to pay per hour')
+    .option('--provider <peer>', 'run on this provider only')
+    .option('--retries <n>', 'times to retry on another provider when one is lost', '0')
+    .option('-m, --message <message>', 'a note for this job', '')
+    .option('--network', 'the job needs the network')
+    .option('--follow', 'stream the log and exit with the job\'s exit code')
+    .option('--dry-run', 'show which providers would be chosen, and why others would not')
+    .option('--path <dir>', 'the code folder (default: the current folder)')
+    .argument('[command...]', 'the command to run (after --)')
+    .action(action(async (client, args, opts) => {
+      const gpus = Number(opts.gpu)
+      const requirements: RequirementsInput = {
+        cpus: Number(opts.cpu),
+        memoryBytes: parseSize(opts.memory),
+        gpus: opts.gpuModel != null && gpus === 0 ? 1 : gpus,
+        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {}),
+        ...(opts.gpuMemory != null ? { minGpuMemoryBytes: parseSize(opts.gpuMemory) } : {}),
+        ...(opts.network === true ? { network: true } : {})
+      }
+      const timeoutSeconds = parseDuration(opts.timeout)
+      const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
+      if (opts.dryRun === true) {
+        const result = await client.call('match', { requirements: { ...requirements, environment: opts.env, maxSeconds: timeoutSeconds, ...(maxPricePerHour != null ? { maxPricePerHour } : {}) } })
+        if (opts.json === true) return printJson(result)
+        if (result.ranked.length === 0) printLines(['no provider can take this job'])
+        else {
+          printTable(['RANK', 'PEER', 'COST/H', 'GPUS', 'LATENCY', 'SCORE'], result.ranked.map((r, i) => [
+            String(i + 1), r.peerId, money(r.costPerHour), r.gpus.join(',') || '-', r.latencyMs == null ? '-' : `${r.latencyMs} ms`, r.score.toFixed(3)
+          ]))
+        }
+        if (result.excluded.length > 0) printLines(['', 'excluded:', ...result.excluded.map(e => `  ${e.peerId}: ${e.reasons.join('; ')}`)])
+        return
+      }
+      const json = opts.json === true
+      const job = await withProgressBar(!json, async onProgress => await client.call('jobRun', {
+        path: resolve(opts.path ?? '.'),
+        command: jobCommand(args),
+        environment: opts.env,
+        requirements,
+        data: (opts.data as string[]).map(parseDataMount),
+        timeoutSeconds,
+        ...(maxPricePerHour != null ? { maxPricePerHour } : {}),
+        ...(opts.provider != null ? { provider: opts.provider } : {}),
+        retries: Number(opts.retries),
+        message: opts.message
+      }, { onProgress }))
+      if (opts.follow !== true) {
+        if (json) return printJson(job)
+        return printLines([`${job.ref} ${job.state} (job ${job.jobId}, spec ${job.specCid})`, `follow it with: floe logs -f ${job.ref}`])
+      }
+      if (!json) process.stderr.write(`floe: ${job.ref} submitted; following its log (Ctrl-C stops following, not the job)\n`)
+      const final = await follow(client, job.ref, json)
+      if (json) printJson(final)
+      else process.stderr.write(`floe: ${summary(final)}\n`)
+      process.exitCode = exitStatus(final)
+    }))
+
+  const status = new Command('status')
+    .description('jobs and their state; with JOB, that job in full')
+    .argument('[job]', 'N, PROJECT/N or a job id')
+    .action(action(async (client, args, opts) => {
+      if (args[0] != null) {
+        const job = await client.call('jobShow', { ref: args[0] })
+        if (opts.json === true) return printJson(job)
+        return printLines(describe(job))
+      }
+      const { jobs } = await client.call('jobList', {})
+      if (opts.json === true) return printJson(jobs)
+      if (jobs.length === 0) return printLines(['no jobs yet; run one with: floe run -- COMMAND'])
+      printTable(['JOB', 'CREATED', 'STATUS', 'DURATION', 'PROVIDER', 'ENV', 'COST', 'MESSAGE'], jobs.map(job => [
+        job.ref, ago(job.createdAt), job.state, duration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
+        job.receipt == null ? '-' : money(job.receipt.cost), job.message
+      ]))
+    }))
+
+  const logs = new Command('logs')
+    .description("a job's log; -f follows it until the job ends")
+    .argument('<job>', 'N, PROJECT/N or a job id')
+    .option('-f, --follow', 'keep printing new lines until the job ends')
+    .action(action(async (client, args, opts) => {
+      const lines: LogLine[] = []
+      const job = await client.call('jobLogs', { ref: args[0] ?? '', after: 0, follow: opts.follow === true }, { onProgress: opts.json === true ? (line: LogLine) => { lines.push(line) } : printLine })
+      if (opts.json === true) printJson({ job: job.ref, state: job.state, lines })
+    }))
+
+  const stop = new Command('stop')
+    .description('stop a job: its container is killed, what it wrote to /output is kept')
+    .argument('<job>', 'N, PROJECT/N or a job id')
+    .action(action(async (client, args, opts) => {
+      const job = await client.call('jobStop', { ref: args[0] ?? '' })
+      if (opts.json === true) return printJson(job)
+      printLines([summary(job)])
+    }))
+
+  const write = (name: 'output' | 'clone', route: 'jobOutput' | 'jobClone', what: string): Command => new Command(name)
+    .description(`write a job's ${what} to DEST (default: ./PROJECT-N${name === 'output' ? '-output' : ''})`)
+    .argument('<job>', 'N, PROJECT/N or a job id')
+    .argument('[dest]', 'a path that does not exist yet')
+    .action(action(async (client, args, opts) => {
+      const ref = args[0] ?? ''
+      const job = await client.call('jobShow', { ref })
+      const dest = resolve(args[1] ?? `${job.project}-${job.number}${name === 'output' ? '-output' : ''}`)
+      const result = await withProgressBar(opts.json !== true, async onProgress => await client.call(route, { ref, dest }, { onProgress }))
+      if (opts.json === true) return printJson(result)
+      printLines([`${result.dest}  ${result.cid}  (${result.files} files, ${formatSize(result.bytes)})`])
+    }))
+
+  return [run, status, logs, stop, write('output', 'jobOutput', 'output'), write('clone', 'jobClone', 'code snapshot')]
+}
+
+function shortPeer (peer: string): string {
+  return peer.length > 16 ? `${peer.slice(0, 6)}…${peer.slice(-6)}` : peer
+}
+
+function describe (job: JobView): string[] {
+  const lines = [
+    `job          ${job.ref}  (id ${job.jobId})`,
+    `state        ${job.state}${job.reason != null ? ` — ${job.reason}` : ''}${job.exitCode != null && job.reason == null ? `, exit code ${job.exitCode}` : ''}`,
+    `message      ${job.message || '-'}`,
+    `command      ${job.spec.command.join(' ')}`,
+    `environment  ${job.spec.environment}`,
+    `resources    ${job.spec.resources.cpus} CPU, ${formatSize(job.spec.resources.memoryBytes)}, ${job.spec.resources.gpus} GPU; limit ${formatDuration(job.spec.timeoutSeconds)}`,
+    `code         ${job.spec.code}`,
+    ...job.inputs.map(input => `input        ${input.ref} → ${input.mount}  (${input.cid})`),
+    `spec         ${job.specCid}`,
+    `provider     ${job.provider ?? '-'}${job.pricePerHour != null ? ` at ${money(job.pricePerHour)}/h` : ''}`,
+    `output       ${job.outputCid ?? '-'}`,
+    `logs         ${job.logsCid ?? '-'} (${job.logLines} lines)`
+  ]
+  if (job.receipt != null) {
+    const r = job.receipt
+    lines.push(`usage        ${r.usage.cpuSeconds.toFixed(2)} CPU s, peak ${formatSize(r.usage.peakMemoryBytes)}, ${r.usage.gpuSeconds.toFixed(1)} GPU s; prepared in ${r.preparingMs} ms, ran ${r.runMs} ms; cost ${money(r.cost)}`)
+  }
+  lines.push('timeline')
+  for (const s of job.states) lines.push(`  ${s.at}  ${s.state}`)
+  for (const a of job.attempts) lines.push(`  attempt on ${a.provider}: ${a.outcome}${a.reason != null ? ` (${a.reason})` : ''}`)
+  return lines
+}

@@ -1,0 +1,294 @@
+import type { PrivateKey } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
+import type { LogLine } from '../../protocol/jobs/job.js'
+import { decodeReceipt, RECEIPT_SIGNING_DOMAIN, receiptView, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
+import { decodeProviderMessage, encodeJobMessage, encodeJobRequest, JOB_HEARTBEAT_MS, JOB_REQUEST_SIGNING_DOMAIN, JOB_SILENCE_MS, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import type { Logger } from '../log.js'
+import type { MessageChannel } from '../p2p/message-channel.js'
+import { signedBy, signRecord } from '../p2p/signing.js'
+import type { JobRecord } from './records.js'
+
+/** How the runner reaches providers and keeps what it learns; wired by the job service. */
+export interface RunnerComponents {
+  self: string
+  privateKey: PrivateKey
+  /** a conversation with a provider (this node itself included) on /floe/job/1.0.0 */
+  open: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
+  /** the providers to try, best first, or why there are none */
+  candidates: (record: JobRecord, exclude: ReadonlySet<string>) => { providers: Array<{ peerId: string, costPerHour: number }>, why: string }
+  /** the spec block of the job */
+  specBytes: (record: JobRecord) => Promise<Uint8Array>
+  /** saves the record; lines are appended to the job's log */
+  save: (record: JobRecord, lines?: LogLine[]) => Promise<void>
+  /** fetches and pins what a receipt names (output, logs) from the provider */
+  collect: (record: JobRecord, receipt: Receipt) => Promise<void>
+  log: Logger
+}
+
+/** How long after losing its provider's stream the client keeps trying to reattach. */
+export const REATTACH_WINDOW_MS = JOB_SILENCE_MS
+
+type Ending = { kind: 'finished', receipt: Receipt } | { kind: 'lost', reason: string }
+
+/**
+ * Takes one job from matching to its end: tries the ranked providers in turn until one
+ * accepts, follows it (state, log lines, heartbeats), reattaches after a broken stream,
+ * calls it lost when the provider stays silent, and retries elsewhere while `retries`
+ * allows. `cancel` aborts before a provider holds the job; after, the provider is told.
+ */
+export function runJob (components: RunnerComponents, record: JobRecord, control: { stop: AbortSignal, shutdown: AbortSignal, onChannel: (channel: MessageChannel | null) => void }): Promise<void> {
+  const { log } = components
+  const now = (): string => new Date().toISOString()
+  const setState = async (state: JobRecord['state'], extra: Partial<JobRecord> = {}): Promise<void> => {
+    Object.assign(record, extra)
+    if (record.state !== state) {
+      record.state = state
+      record.states.push({ state, at: now() })
+    }
+    await components.save(record)
+  }
+
+  /** Submits to each candidate until one accepts; the channel of the accepted one. */
+  const place = async (exclude: Set<string>): Promise<MessageChannel | { failed: string }> => {
+    await setState('matching')
+    const { providers, why } = components.candidates(record, exclude)
+    if (providers.length === 0) return { failed: why }
+    const refusals: string[] = []
+    for (const candidate of providers) {
+      control.stop.throwIfAborted()
+      let channel: MessageChannel | undefined
+      try {
+        channel = await components.open(candidate.peerId, control.stop)
+        const request = encodeJobRequest({
+          version: 1,
+          jobId: record.jobId,
+          client: components.self,
+          provider: candidate.peerId,
+          spec: await components.specBytes(record),
+          specCid: CID.parse(record.specCid),
+          maxPricePerHour: record.maxPricePerHour ?? candidate.costPerHour,
+          issuedAt: Date.now()
+        })
+        const signature = await signRecord(components.privateKey, JOB_REQUEST_SIGNING_DOMAIN, request)
+        await channel.send(encodeJobMessage({ type: 'submit', request, signature }))
+        const first = await channel.read({ signal: AbortSignal.any([control.stop, AbortSignal.timeout(JOB_SILENCE_MS * 2)]) })
+        const answer = first == null ? null : decodeProviderMessage(first)
+        if (answer?.type === 'accepted') {
+          record.attempts.push({ provider: candidate.peerId, outcome: 'accepted', reason: null, at: now() })
+          record.leaseId = answer.leaseId
+          await components.save(Object.assign(record, { provider: candidate.peerId, pricePerHour: answer.pricePerHour }))
+          return channel
+        }
+        const reason = answer?.type === 'refused' ? `${answer.reason}: ${answer.message}` : 'no answer'
+        refusals.push(`${candidate.peerId}: ${reason}`)
+        record.attempts.push({ provider: candidate.peerId, outcome: 'refused', reason, at: now() })
+        await components.save(record)
+        channel.abort(new Error('refused'))
+      } catch (err: any) {
+        channel?.abort(err instanceof Error ? err : new Error(String(err)))
+        control.stop.throwIfAborted()
+        refusals.push(`${candidate.peerId}: ${err?.message ?? err}`)
+        record.attempts.push({ provider: candidate.peerId, outcome: 'unreachable', reason: err?.message ?? String(err), at: now() })
+        await components.save(record)
+      }
+      exclude.add(candidate.peerId)
+    }
+    return { failed: `every provider refused the job: ${refusals.join('; ')}` }
+  }
+
+  /** Follows the job on its provider until the receipt, reattaching after a broken stream. */
+  const follow = async (first: MessageChannel | null): Promise<Ending> => {
+    const provider = record.provider as string
+    let channel = first
+    let lastHeard = Date.now()
+    let reattachError = ''
+    while (true) {
+      if (channel == null) {
+        control.shutdown.throwIfAborted()
+        if (Date.now() - lastHeard > REATTACH_WINDOW_MS) {
+          return { kind: 'lost', reason: `provider ${provider} went silent${reattachError === '' ? '' : ` (${reattachError})`}` }
+        }
+        try {
+          channel = await components.open(provider, AbortSignal.any([control.stop, AbortSignal.timeout(JOB_HEARTBEAT_MS * 2)]))
+          await channel.send(encodeJobMessage({ type: 'attach', jobId: record.jobId, after: record.logLines - record.logBase }))
+        } catch (err: any) {
+          channel = null
+          reattachError = err?.message ?? String(err)
+          if (control.stop.aborted && !stopSent) return { kind: 'lost', reason: 'stopped before the provider could be told' }
+          await new Promise(resolve => setTimeout(resolve, 500))
+          continue
+        }
+      }
+      control.onChannel(channel)
+      const ended = await listen(channel, () => { lastHeard = Date.now() })
+      control.onChannel(null)
+      if (ended.kind === 'finished') return ended
+      if (ended.kind === 'unknown') return { kind: 'lost', reason: `provider ${provider} no longer knows the job` }
+      log.info({ jobId: record.jobId, provider, why: ended.why }, 'lost the job stream; reattaching')
+      channel = null
+    }
+  }
+
+  let stopSent = false
+
+  /** One stream's messages until the receipt, or until it breaks or falls silent. */
+  const listen = async (channel: MessageChannel, heard: () => void): Promise<{ kind: 'finished', receipt: Receipt } | { kind: 'unknown' } | { kind: 'broken', why: string }> => {
+    const silence = new AbortController()
+    let lastMessage = Date.now()
+    const beat = setInterval(() => {
+      if (Date.now() - lastMessage > JOB_SILENCE_MS) silence.abort(new Error('silent'))
+      else channel.send(encodeJobMessage({ type: 'heartbeat' })).catch(() => {})
+    }, JOB_HEARTBEAT_MS)
+    const onStop = (): void => {
+      stopSent = true
+      channel.send(encodeJobMessage({ type: 'cancel' })).catch(() => {})
+    }
+    if (control.stop.aborted) onStop()
+    else control.stop.addEventListener('abort', onStop, { once: true })
+    try {
+      while (true) {
+        let bytes: Uint8Array | null
+        try {
+          bytes = await channel.read({ signal: AbortSignal.any([silence.signal, control.shutdown]) })
+        } catch (err: any) {
+          control.shutdown.throwIfAborted()
+          channel.abort(err instanceof Error ? err : new Error(String(err)))
+          return { kind: 'broken', why: silence.signal.aborted ? 'silent' : err?.message ?? String(err) }
+        }
+        if (bytes == null) return { kind: 'broken', why: 'the stream ended' }
+        lastMessage = Date.now()
+        heard()
+        const message = decodeProviderMessage(bytes)
+        const handled = await handle(message)
+        if (handled != null) {
+          await channel.close().catch(() => {})
+          return handled
+        }
+      }
+    } finally {
+      clearInterval(beat)
+      control.stop.removeEventListener('abort', onStop)
+    }
+  }
+
+  let pending: LogLine[] = []
+  const handle = async (message: ProviderMessage): Promise<{ kind: 'finished', receipt: Receipt } | { kind: 'unknown' } | null> => {
+    switch (message.type) {
+      case 'log': {
+        // numbered on from the lines of earlier attempts; a line already held (after a reattach) is skipped
+        const seq = record.logBase + message.seq
+        if (seq !== record.logLines + 1) return null
+        const { type: _, ...rest } = message
+        const line = { ...rest, seq }
+        record.logLines = seq
+        pending.push(line)
+        if (pending.length >= 64) await flush()
+        else queueFlush()
+        return null
+      }
+      case 'state':
+        if (['preparing', 'running', 'uploading'].includes(message.state) && record.state !== message.state) {
+          await flush()
+          await setState(message.state)
+        }
+        return null
+      case 'finished':
+        await flush()
+        return { kind: 'finished', receipt: await checkReceipt(message.receipt) }
+      case 'refused':
+        return message.reason === 'unknown-job' ? { kind: 'unknown' } : null
+      default:
+        return null
+    }
+  }
+
+  let flushTimer: NodeJS.Timeout | undefined
+  const flush = async (): Promise<void> => {
+    clearTimeout(flushTimer)
+    flushTimer = undefined
+    const lines = pending
+    pending = []
+    if (lines.length > 0) await components.save(record, lines)
+  }
+  const queueFlush = (): void => {
+    flushTimer ??= setTimeout(() => { flush().catch((err: Error) => { log.warn({ err: err.message }, 'could not save log lines') }) }, 20)
+  }
+
+  const checkReceipt = async (signed: SignedReceipt): Promise<Receipt> => {
+    const provider = record.provider as string
+    if (!await signedBy(provider, RECEIPT_SIGNING_DOMAIN, signed.payload, signed.signature)) throw new Error(`the receipt is not signed by provider ${provider}`)
+    const receipt = decodeReceipt(signed.payload)
+    if (receipt.jobId !== record.jobId || receipt.specCid.toString() !== record.specCid || receipt.client !== components.self || receipt.provider !== provider) {
+      throw new Error('the receipt is for another job')
+    }
+    record.signedReceipt = { payload: Buffer.from(signed.payload).toString('base64'), signature: Buffer.from(signed.signature).toString('base64') }
+    return receipt
+  }
+
+  const finish = async (receipt: Receipt): Promise<void> => {
+    let reason = receipt.reason
+    let state: JobRecord['state'] = receipt.state
+    try {
+      await components.collect(record, receipt)
+    } catch (err: any) {
+      state = 'failed'
+      reason = `the output could not be fetched from ${receipt.provider}: ${err?.message ?? err}`
+    }
+    await setState(state, {
+      receipt: receiptView(receipt),
+      exitCode: receipt.exitCode,
+      reason,
+      outputCid: receipt.outputCid?.toString() ?? null,
+      logsCid: receipt.logsCid?.toString() ?? null
+    })
+  }
+
+  return (async () => {
+    const exclude = new Set<string>()
+    let retriesLeft = record.retries - record.attempts.filter(a => a.outcome === 'lost').length
+    // A job that had a provider when the daemon stopped is followed again first.
+    let resumed = record.provider != null && record.leaseId != null
+    try {
+      while (true) {
+        let channel: MessageChannel | null = null
+        if (!resumed) {
+          const placed = await place(exclude)
+          if ('failed' in placed) {
+            await setState('failed', { reason: placed.failed })
+            return
+          }
+          channel = placed
+        }
+        resumed = false
+        const ending = await follow(channel)
+        if (ending.kind === 'finished') {
+          await finish(ending.receipt)
+          return
+        }
+        const provider = record.provider as string
+        record.attempts.push({ provider, outcome: 'lost', reason: ending.reason, at: now() })
+        log.warn({ jobId: record.jobId, provider, reason: ending.reason }, 'job lost')
+        if (control.stop.aborted) {
+          await setState('stopped', { reason: ending.reason })
+          return
+        }
+        if (retriesLeft <= 0) {
+          await setState('lost', { reason: ending.reason })
+          return
+        }
+        retriesLeft--
+        exclude.add(provider)
+        await setState('matching', { provider: null, pricePerHour: null, leaseId: null, logBase: record.logLines })
+      }
+    } catch (err: any) {
+      // the daemon is stopping: the job goes on at its provider, and the next start follows it again
+      if (control.shutdown.aborted) return
+      await flush().catch(() => {})
+      if (control.stop.aborted) await setState('stopped', { reason: 'stopped before a provider took it' })
+      else {
+        log.error({ jobId: record.jobId, err: err?.message }, 'job failed on the client side')
+        await setState('failed', { reason: err?.message ?? String(err) })
+      }
+    }
+  })()
+}

@@ -1,0 +1,34 @@
+import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { JOB_PROTOCOL, MAX_JOB_MESSAGE_BYTES } from '../../protocol/jobs/wire.js'
+import { localChannelPair, streamChannel, type MessageChannel } from '../p2p/message-channel.js'
+
+export interface ProviderChannelComponents {
+  libp2p: Pick<Libp2p, 'peerId' | 'dialProtocol' | 'peerStore'>
+  /** where a provider said it listens (its offer) */
+  addrsOf: (peerId: string) => string[]
+  /** this node's own provider side, for jobs it runs itself */
+  serveLocal: (channel: MessageChannel) => void
+}
+
+/**
+ * Opens a job conversation with a provider: a `/floe/job/1.0.0` stream, dialled at the
+ * addresses of its offer when not connected; or, for this node itself (libp2p does not dial
+ * itself), an in-process channel to its own provider side.
+ */
+export function providerChannel ({ libp2p, addrsOf, serveLocal }: ProviderChannelComponents) {
+  const self = libp2p.peerId.toString()
+  return async (provider: string, signal: AbortSignal): Promise<MessageChannel> => {
+    if (provider === self) {
+      const [client, server] = localChannelPair(self, self)
+      serveLocal(server)
+      return client
+    }
+    const peer = peerIdFromString(provider)
+    const addrs = addrsOf(provider)
+    if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
+    const stream = await libp2p.dialProtocol(peer, JOB_PROTOCOL, { signal })
+    return streamChannel(stream, provider, MAX_JOB_MESSAGE_BYTES)
+  }
+}

@@ -1,0 +1,64 @@
+import type { ClassicLevel } from 'classic-level'
+import type { LogLine } from '../../protocol/jobs/job.js'
+import type { JobView } from '../../protocol/jobs/view.js'
+
+/** What the client keeps of a job: its view, plus the signed receipt as received. */
+export interface JobRecord extends JobView {
+  /** the signed receipt (base64), kept to prove what the provider stated */
+  signedReceipt: { payload: string, signature: string } | null
+  /** the lease of the current attempt */
+  leaseId: string | null
+  /** log lines held from earlier attempts: the current provider's line N is the job's line logBase + N */
+  logBase: number
+}
+
+type Index = Pick<ClassicLevel<string, string>, 'get' | 'put' | 'batch' | 'values' | 'iterator'>
+
+const JOB = 'job!'
+const NUMBER = 'job-number!'
+const NEXT = 'job-next!'
+const LOG = 'job-log!'
+
+const pad = (n: number): string => String(n).padStart(12, '0')
+
+/**
+ * Jobs in the index: `job!<jobId>` → record, `job-number!<project>!<N>` → jobId,
+ * `job-next!<project>` → the next number, `job-log!<jobId>!<seq>` → log line.
+ */
+export function jobRecords (index: Index) {
+  return {
+    async get (jobId: string): Promise<JobRecord | undefined> {
+      const value = await index.get(JOB + jobId)
+      return value == null ? undefined : JSON.parse(value) as JobRecord
+    },
+    async put (record: JobRecord): Promise<void> {
+      await index.put(JOB + record.jobId, JSON.stringify(record), { sync: true })
+    },
+    async byNumber (project: string, number: number): Promise<string | undefined> {
+      return await index.get(`${NUMBER}${project}!${pad(number)}`) ?? undefined
+    },
+    /** The next number in a project; the caller takes turns (numbers are never reused). */
+    async create (record: Omit<JobRecord, 'number' | 'ref'>): Promise<JobRecord> {
+      const next = Number(await index.get(NEXT + record.project) ?? '1')
+      const full: JobRecord = { ...record, number: next, ref: `${record.project}/${next}` } as JobRecord
+      await index.batch([
+        { type: 'put', key: JOB + full.jobId, value: JSON.stringify(full) },
+        { type: 'put', key: `${NUMBER}${full.project}!${pad(next)}`, value: full.jobId },
+        { type: 'put', key: NEXT + full.project, value: String(next + 1) }
+      ], { sync: true })
+      return full
+    },
+    async * all (): AsyncGenerator<JobRecord> {
+      for await (const value of index.values({ gte: JOB, lt: JOB + '\xff' })) yield JSON.parse(value) as JobRecord
+    },
+    async appendLog (jobId: string, lines: LogLine[]): Promise<void> {
+      if (lines.length === 0) return
+      await index.batch(lines.map(line => ({ type: 'put' as const, key: `${LOG}${jobId}!${pad(line.seq)}`, value: JSON.stringify(line) })))
+    },
+    async * logs (jobId: string, after: number): AsyncGenerator<LogLine> {
+      for await (const value of index.values({ gt: `${LOG}${jobId}!${pad(after)}`, lt: `${LOG}${jobId}!\xff` })) yield JSON.parse(value) as LogLine
+    }
+  }
+}
+
+export type JobRecords = ReturnType<typeof jobRecords>

@@ -1,0 +1,112 @@
+import type { Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+
+/**
+ * Whole messages both ways over one conversation: a libp2p stream (length-prefixed), or an
+ * in-process pair when a node talks to itself (a daemon running its own jobs as the local
+ * provider — libp2p does not dial itself). Sends are queued in order; `read` gives null at
+ * the end of the other side's messages.
+ */
+export interface MessageChannel {
+  /** the other side's peer id */
+  readonly remotePeer: string
+  send(message: Uint8Array, options?: { signal?: AbortSignal }): Promise<void>
+  read(options?: { signal?: AbortSignal }): Promise<Uint8Array | null>
+  /** ends our side once queued sends are out */
+  close(): Promise<void>
+  /** ends both sides now */
+  abort(err: Error): void
+}
+
+/** A message over `maxBytes` is a protocol error; the read rejects (and the caller aborts). */
+export function streamChannel (stream: Stream, remotePeer: string, maxBytes: number): MessageChannel {
+  const lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 16 })
+  let queue: Promise<void> = Promise.resolve()
+  return {
+    remotePeer,
+    async send (message, options) {
+      const next = queue.then(async () => { await lp.write(message, options) })
+      queue = next.catch(() => {})
+      await next
+    },
+    async read (options) {
+      try {
+        return (await lp.read(options)).subarray()
+      } catch (err: any) {
+        if (err?.name === 'UnexpectedEOFError' && stream.readStatus !== 'readable') return null
+        throw err
+      }
+    },
+    async close () {
+      await queue
+      await stream.close()
+    },
+    abort (err) {
+      stream.abort(err)
+    }
+  }
+}
+
+/** Two connected in-process channels; `a` sees `bPeer` as its remote and `b` sees `aPeer`. */
+export function localChannelPair (aPeer: string, bPeer: string): [MessageChannel, MessageChannel] {
+  const aInbox = inbox()
+  const bInbox = inbox()
+  const side = (remotePeer: string, own: Inbox, other: Inbox): MessageChannel => ({
+    remotePeer,
+    async send (message) {
+      if (other.ended != null) throw other.ended === true ? new Error('the other side has closed') : other.ended
+      other.push(message.slice())
+    },
+    async read (options) {
+      return await own.take(options?.signal)
+    },
+    async close () { other.end(true) },
+    abort (err) {
+      own.end(err)
+      other.end(err)
+    }
+  })
+  return [side(bPeer, aInbox, bInbox), side(aPeer, bInbox, aInbox)]
+}
+
+interface Inbox {
+  ended: true | Error | undefined
+  push(message: Uint8Array): void
+  end(reason: true | Error): void
+  take(signal?: AbortSignal): Promise<Uint8Array | null>
+}
+
+function inbox (): Inbox {
+  const messages: Uint8Array[] = []
+  let wake: (() => void) | undefined
+  const box: Inbox = {
+    ended: undefined,
+    push (message) {
+      messages.push(message)
+      wake?.()
+    },
+    end (reason) {
+      box.ended ??= reason
+      wake?.()
+    },
+    async take (signal) {
+      while (true) {
+        signal?.throwIfAborted()
+        const next = messages.shift()
+        if (next != null) return next
+        if (box.ended === true) return null
+        if (box.ended != null) throw box.ended
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = (): void => { reject(signal?.reason) }
+          signal?.addEventListener('abort', onAbort, { once: true })
+          wake = () => {
+            wake = undefined
+            signal?.removeEventListener('abort', onAbort)
+            resolve()
+          }
+        })
+      }
+    }
+  }
+  return box
+}

@@ -1,0 +1,134 @@
+import type { Libp2p, Stream, Connection } from '@libp2p/interface'
+import { decodeClientMessage, encodeJobMessage, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import type { Logger } from '../log.js'
+import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
+import type { JobEvent, ProviderJobs } from './provider-jobs.js'
+
+export interface JobServerComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  jobs: ProviderJobs
+  log: Logger
+}
+
+/**
+ * `/floe/job/1.0.0`, provider side: each stream submits a job or attaches to one, then
+ * carries its events until the receipt. A client that falls silent only loses the stream;
+ * its job runs on (it can attach again, or pick the output up later).
+ */
+export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
+  let life: AbortController | undefined
+
+  const serve = async (channel: MessageChannel): Promise<void> => {
+    const signal = life?.signal
+    if (signal == null) {
+      channel.abort(new Error('the job service is stopped'))
+      return
+    }
+    const peer = channel.remotePeer
+    const first = await channel.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(JOB_REQUEST_TIMEOUT_MS)]) })
+    if (first == null) return
+    const message = decodeClientMessage(first)
+    let jobId: string
+    let after = 0
+    if (message.type === 'submit') {
+      const result = await jobs.submit(message.request, message.signature, peer)
+      if (!result.accepted) {
+        await channel.send(encodeJobMessage({ type: 'refused', reason: result.reason, message: result.message }))
+        await channel.close()
+        return
+      }
+      jobId = result.jobId
+      await channel.send(encodeJobMessage({ type: 'accepted', jobId, leaseId: result.leaseId, pricePerHour: result.pricePerHour, gpus: result.gpus }))
+    } else if (message.type === 'attach') {
+      jobId = message.jobId
+      after = message.after
+    } else {
+      throw new Error(`a stream must start with submit or attach, not ${message.type}`)
+    }
+    await follow(channel, jobId, after, signal)
+  }
+
+  /** Sends the job's events until `finished`, with heartbeats; takes heartbeats and cancel. */
+  const follow = async (channel: MessageChannel, jobId: string, after: number, signal: AbortSignal): Promise<void> => {
+    const peer = channel.remotePeer
+    const done = new AbortController()
+    const stop = AbortSignal.any([signal, done.signal])
+    let heard = Date.now()
+    let sending: Promise<void> = Promise.resolve()
+    const send = (event: ProviderMessage): void => {
+      sending = sending.then(async () => { await channel.send(encodeJobMessage(event), { signal: stop }) })
+        .catch((err: Error) => { done.abort(err) })
+      if (event.type === 'finished') void sending.then(() => { done.abort() })
+    }
+    const detach = jobs.attach(jobId, peer, after, (event: JobEvent) => { send(event) })
+    if (detach == null) {
+      await channel.send(encodeJobMessage({ type: 'refused', reason: 'unknown-job', message: `no job ${jobId} of yours here` }))
+      await channel.close()
+      return
+    }
+    const beat = setInterval(() => {
+      if (Date.now() - heard > JOB_SILENCE_MS) done.abort(new Error(`${peer} fell silent`))
+      else send({ type: 'heartbeat' })
+    }, JOB_HEARTBEAT_MS)
+    const reading = (async () => {
+      while (!stop.aborted) {
+        const bytes = await channel.read({ signal: stop })
+        if (bytes == null) return
+        heard = Date.now()
+        const message = decodeClientMessage(bytes)
+        if (message.type === 'cancel') jobs.cancel(jobId, peer)
+        else if (message.type !== 'heartbeat') throw new Error(`unexpected ${message.type} while following a job`)
+      }
+    })().catch((err: Error) => { if (!stop.aborted) done.abort(err) })
+    try {
+      await new Promise<void>(resolve => {
+        if (stop.aborted) resolve()
+        else stop.addEventListener('abort', () => { resolve() }, { once: true })
+      })
+    } finally {
+      clearInterval(beat)
+      detach()
+    }
+    const reason = done.signal.reason
+    if (reason == null || reason.name === 'AbortError') {
+      await sending
+      await channel.close().catch(() => {})
+    } else {
+      log.debug({ jobId, peer, err: reason?.message }, 'client stream ended')
+      channel.abort(reason instanceof Error ? reason : new Error(String(reason)))
+    }
+    await reading
+  }
+
+  const handler = (stream: Stream, connection: Connection): void => {
+    const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_JOB_MESSAGE_BYTES)
+    serve(channel).catch((err: Error) => {
+      log.debug({ peer: channel.remotePeer, err: err.message }, 'job stream failed')
+      channel.abort(err)
+    })
+  }
+
+  return {
+    /** serves one conversation that did not come over libp2p (this node's own jobs) */
+    serveLocal (channel: MessageChannel): void {
+      serve(channel).catch((err: Error) => {
+        log.debug({ err: err.message }, 'local job channel failed')
+        channel.abort(err)
+      })
+    },
+    async start (): Promise<void> {
+      if (life != null) return
+      life = new AbortController()
+      await libp2p.handle(JOB_PROTOCOL, handler, { maxInboundStreams: JOB_MAX_INBOUND_STREAMS, maxOutboundStreams: JOB_MAX_OUTBOUND_STREAMS })
+    },
+    async stop (): Promise<void> {
+      if (life == null) return
+      const stopping = life
+      life = undefined
+      await libp2p.unhandle(JOB_PROTOCOL)
+      stopping.abort(new Error('the job service stopped'))
+    }
+  }
+}
+
+export type JobServer = ReturnType<typeof jobServer>

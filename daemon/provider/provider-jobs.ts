@@ -1,0 +1,508 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
+import type Docker from 'dockerode'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import type { Offer } from '../../protocol/market/offer.js'
+import type { ProviderSettings } from '../../protocol/market/settings.js'
+import { isFinal, type JobState, type LogLine } from '../../protocol/jobs/job.js'
+import { decodeReceipt, encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
+import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
+import { decodeJobRequest, type JobRequest, type ProviderMessage, type RefusalReason } from '../../protocol/jobs/wire.js'
+import { exportDag, importPath } from '../content/index.js'
+import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { Logger } from '../log.js'
+import type { Allocated } from '../market/build-offer.js'
+import { signRecord } from '../p2p/signing.js'
+import type { GcGuard } from '../store/gc-guard.js'
+import type { PinSet } from '../store/pins.js'
+import { syncBlocks } from '../store/stores.js'
+import { admitJob } from './admission.js'
+import { createJobContainer, followJobContainer, listJobContainers, prepareJobDirs, removeJobContainer, type ContainerOutcome } from './executor.js'
+import { inputCache } from './input-cache.js'
+import { openJobLog, type JobLog } from './job-log.js'
+import { fromBase64, providerJobRecords, toBase64, type ProviderJobRecord } from './records.js'
+
+export interface ProviderJobsComponents {
+  self: string
+  privateKey: PrivateKey
+  docker: () => Promise<Docker>
+  blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
+  blocksPath: string
+  index: Parameters<typeof providerJobRecords>[0]
+  pins: PinSet
+  guard: GcGuard
+  /** makes a DAG whole locally, from the client or any connected peer */
+  fetchDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
+  settings: () => ProviderSettings
+  /** this provider's offer as of now, with `allocated` taken off */
+  currentOffer: (allocated: Allocated) => Promise<Offer>
+  /** environment name → image, for those held */
+  environments: () => Promise<Map<string, string>>
+  /** called when jobs start or end, so the offer follows */
+  onCapacityChange: () => void
+  /** folders: per-job work (code and output copies, log) and the shared input cache */
+  jobsRoot: string
+  inputsRoot: string
+  log: Logger
+}
+
+export type JobEvent = ProviderMessage
+
+interface LiveJob {
+  record: ProviderJobRecord
+  request: JobRequest
+  spec: JobSpec
+  log: JobLog
+  cancel: AbortController
+  listeners: Set<(event: JobEvent) => void>
+  receipt?: SignedReceipt
+}
+
+export type Submission =
+  | { accepted: true, jobId: string, leaseId: string, pricePerHour: number, gpus: number[] }
+  | { accepted: false, reason: RefusalReason, message: string }
+
+/** How often finished jobs past their pickup time are cleaned up. */
+const CLEANUP_INTERVAL_MS = 60_000
+
+/**
+ * The provider side of jobs: admits signed requests, runs each accepted job (fetch inputs →
+ * container → import output and log → signed receipt), tells attached clients what happens,
+ * and keeps every job's record in the index so a restarted daemon finds its containers by
+ * label and resumes them. A job does not depend on its client staying: its output stays
+ * pinned for `keepOutputSeconds` after it ends, for pickup, then is cleaned up.
+ */
+export function providerJobs (components: ProviderJobsComponents) {
+  const { log } = components
+  const records = providerJobRecords(components.index)
+  const inputs = inputCache(components.inputsRoot, components.blockstore)
+  const jobs = new Map<string, LiveJob>()
+  const running = new Set<Promise<void>>()
+  let cleanupTimer: NodeJS.Timeout | undefined
+  let admitting: Promise<unknown> = Promise.resolve()
+  let life = new AbortController()
+
+  const allocated = (): Allocated => {
+    const held = [...jobs.values()].filter(job => !isFinal(job.record.state))
+    return {
+      jobs: held.length,
+      cpus: held.reduce((sum, job) => sum + job.spec.resources.cpus, 0),
+      memoryBytes: held.reduce((sum, job) => sum + job.spec.resources.memoryBytes, 0),
+      gpus: held.flatMap(job => job.record.gpus)
+    }
+  }
+
+  const emit = (job: LiveJob, event: JobEvent): void => {
+    for (const listener of job.listeners) listener(event)
+  }
+
+  const setState = async (job: LiveJob, state: JobState, message?: string): Promise<void> => {
+    const at = Date.now()
+    job.record.state = state
+    job.record.states.push({ state, at })
+    await records.put(job.record)
+    log.info({ jobId: job.record.jobId, state, message }, 'job state')
+    emit(job, { type: 'state', state, at, ...(message != null ? { message } : {}) })
+  }
+
+  const systemLine = (job: LiveJob, line: string): void => {
+    emit(job, { type: 'log', ...job.log.append({ at: Date.now(), stream: 'system', line }) })
+  }
+
+  const jobDir = (jobId: string): string => join(components.jobsRoot, jobId)
+
+  const live = async (record: ProviderJobRecord): Promise<LiveJob> => {
+    const request = decodeJobRequest(fromBase64(record.request))
+    await mkdir(jobDir(record.jobId), { recursive: true })
+    return {
+      record,
+      request,
+      spec: decodeJobSpec(request.spec),
+      log: await openJobLog(join(jobDir(record.jobId), 'log.ndjson')),
+      cancel: new AbortController(),
+      listeners: new Set(),
+      ...(record.receipt != null ? { receipt: { payload: fromBase64(record.receipt.payload), signature: fromBase64(record.receipt.signature) } } : {})
+    }
+  }
+
+  const submit = async (bytes: Uint8Array, signature: Uint8Array, remotePeer: string): Promise<Submission> => {
+    // One admission at a time: two requests must not both take the last free slot.
+    const turn = admitting.then(async () => {
+      const settings = components.settings()
+      const admission = await admitJob(bytes, signature, {
+        self: components.self,
+        remotePeer,
+        settings,
+        offer: await components.currentOffer(allocated()),
+        environments: await components.environments(),
+        known: jobId => jobs.has(jobId),
+        now: Date.now()
+      })
+      if (!admission.accepted) return admission
+      const now = Date.now()
+      const record: ProviderJobRecord = {
+        jobId: admission.request.jobId,
+        leaseId: randomBytes(16).toString('hex'),
+        client: remotePeer,
+        request: toBase64(bytes),
+        signature: toBase64(signature),
+        pricePerHour: admission.pricePerHour,
+        gpus: admission.gpus,
+        acceptedAt: now,
+        state: 'queued',
+        states: [{ state: 'queued', at: now }],
+        containerId: null,
+        receipt: null,
+        keepUntil: null
+      }
+      await records.put(record)
+      const job = await live(record)
+      jobs.set(record.jobId, job)
+      log.info({ jobId: record.jobId, client: remotePeer, specCid: admission.specCid.toString(), price: admission.pricePerHour, image: admission.image }, 'job accepted')
+      track(execute(job, { image: admission.image, resume: false }))
+      components.onCapacityChange()
+      return { accepted: true as const, jobId: record.jobId, leaseId: record.leaseId, pricePerHour: record.pricePerHour, gpus: record.gpus }
+    })
+    admitting = turn.catch(() => {})
+    return await turn
+  }
+
+  const track = (work: Promise<void>): void => {
+    running.add(work)
+    void work.finally(() => { running.delete(work) })
+  }
+
+  /** Runs (or, after a restart, resumes) one job to its receipt; never rejects. */
+  const execute = async (job: LiveJob, options: { image: string | null, resume: boolean }): Promise<void> => {
+    const { jobId } = job.record
+    const dir = jobDir(jobId)
+    const codeDir = join(dir, 'code')
+    const outputDir = join(dir, 'output')
+    const signal = job.cancel.signal
+    const times = { preparingAt: null as number | null, runningAt: null as number | null, exitedAt: null as number | null }
+    let outcome: ContainerOutcome | undefined
+    let failure: string | null = null
+    try {
+      const docker = await components.docker()
+      if (job.record.containerId == null) {
+        await setState(job, 'preparing')
+        times.preparingAt = Date.now()
+        await prepare(job, codeDir, outputDir, signal)
+        const image = options.image ?? (await components.environments()).get(job.spec.environment)
+        if (image == null) throw new Error(`environment "${job.spec.environment}" is no longer held here`)
+        signal.throwIfAborted()
+        job.record.containerId = await createJobContainer(docker, {
+          jobId,
+          client: job.record.client,
+          image,
+          command: job.spec.command,
+          codeDir,
+          outputDir,
+          inputs: await Promise.all(job.spec.inputs.map(async input => ({ hostPath: await inputs.path(input.cid, signal), mount: input.mount }))),
+          cpus: job.spec.resources.cpus,
+          memoryBytes: job.spec.resources.memoryBytes,
+          gpus: await gpuUuids(job),
+          network: job.spec.network
+        })
+        await records.put(job.record)
+      } else {
+        times.preparingAt = job.record.states.find(s => s.state === 'preparing')?.at ?? null
+        systemLine(job, 'the provider restarted; following the job again')
+      }
+      if (job.record.state !== 'running') await setState(job, 'running')
+      outcome = await followJobContainer(docker, job.record.containerId, {
+        timeoutMs: job.spec.timeoutSeconds * 1000,
+        outputDir,
+        outputLimitBytes: components.settings().maxOutputBytes,
+        logsSince: options.resume ? job.log.lastContainerAt() : undefined,
+        onLog: line => { emit(job, { type: 'log', ...job.log.append(line) }) },
+        stop: signal,
+        detach: life.signal,
+        log
+      })
+      times.runningAt = outcome.startedAt
+      times.exitedAt = outcome.exitedAt
+    } catch (err: any) {
+      // The daemon is stopping: the container runs on and the next start follows it again.
+      if (life.signal.aborted) return
+      failure = signal.aborted ? null : (err?.message ?? String(err))
+      if (failure != null) log.warn({ jobId, err: failure }, 'job failed before it ended in its container')
+    }
+
+    const state: Receipt['state'] = outcome != null ? endState(outcome) : signal.aborted ? 'stopped' : 'failed'
+    const reason = failure ?? (outcome != null ? endReason(outcome, components.settings().maxOutputBytes) : 'stopped before it ran')
+    if (reason != null) systemLine(job, reason)
+    await setState(job, 'uploading')
+    let output: { cid: CID, bytes: number } | null = null
+    let logs: CID | null = null
+    try {
+      ;({ output, logs } = await upload(job, outputDir, outcome != null))
+    } catch (err: any) {
+      log.error({ jobId, err: err?.message }, 'could not import the output')
+      systemLine(job, `could not import the output: ${err?.message ?? err}`)
+    }
+    if (job.record.containerId != null) {
+      await (await components.docker()).getContainer(job.record.containerId).remove({ force: true }).catch((err: Error) => { log.warn({ jobId, err: err.message }, 'could not remove the container') })
+    }
+    await rm(codeDir, { recursive: true, force: true })
+    await rm(outputDir, { recursive: true, force: true })
+    await unpinInputs(job)
+
+    const runMs = times.runningAt != null && times.exitedAt != null ? Math.max(0, times.exitedAt - times.runningAt) : 0
+    const receipt: Receipt = {
+      version: 1,
+      jobId,
+      leaseId: job.record.leaseId,
+      specCid: job.request.specCid,
+      provider: components.self,
+      client: job.record.client,
+      state: output == null && state === 'success' ? 'failed' : state,
+      exitCode: outcome?.exitCode ?? null,
+      reason: output == null && state === 'success' ? 'the output could not be imported' : reason,
+      times: { acceptedAt: job.record.acceptedAt, ...times, uploadedAt: Date.now() },
+      preparingMs: times.preparingAt != null && times.runningAt != null ? Math.max(0, times.runningAt - times.preparingAt) : 0,
+      runMs,
+      usage: {
+        cpuSeconds: outcome?.usage.cpuSeconds ?? 0,
+        peakMemoryBytes: outcome?.usage.peakMemoryBytes ?? 0,
+        gpuSeconds: job.record.gpus.length * runMs / 1000
+      },
+      pricePerHour: job.record.pricePerHour,
+      cost: Math.round(job.record.pricePerHour * runMs / 3_600_000 * 1e6) / 1e6,
+      outputCid: output?.cid ?? null,
+      outputBytes: output?.bytes ?? 0,
+      logsCid: logs
+    }
+    await finish(job, receipt)
+  }
+
+  const prepare = async (job: LiveJob, codeDir: string, outputDir: string, signal: AbortSignal): Promise<void> => {
+    const roots = [job.spec.code, ...job.spec.inputs.map(input => input.cid)]
+    await components.guard.shared(async () => {
+      for (const root of roots) await components.pins.add(root, `job-input:${job.record.jobId}`)
+    })
+    for (const root of roots) {
+      const fetched = await components.fetchDag(root, { signal })
+      if (fetched.via === 'bitswap') throw new Error(`could not fetch ${root} from the client or any connected peer`)
+      if (fetched.via === 'bulk') systemLine(job, `fetched ${root} (${fetched.bytes} bytes) from ${fetched.peer ?? 'a peer'} in ${fetched.ms} ms`)
+    }
+    await rm(codeDir, { recursive: true, force: true })
+    await rm(outputDir, { recursive: true, force: true })
+    await mkdir(outputDir, { recursive: true })
+    await exportDag(components.blockstore, job.spec.code, codeDir, { signal })
+    await prepareJobDirs(codeDir, outputDir)
+  }
+
+  const unpinInputs = async (job: LiveJob): Promise<void> => {
+    for (const root of [job.spec.code, ...job.spec.inputs.map(input => input.cid)]) {
+      await components.pins.remove(root, `job-input:${job.record.jobId}`)
+    }
+  }
+
+  /** Imports /output (when the container ran) and the log; both pinned for pickup. */
+  const upload = async (job: LiveJob, outputDir: string, ran: boolean): Promise<{ output: { cid: CID, bytes: number } | null, logs: CID | null }> => {
+    return await components.guard.shared(async () => {
+      const reason = `job-output:${job.record.jobId}`
+      let output: { cid: CID, bytes: number } | null = null
+      if (ran) {
+        const imported = await importPath(components.blockstore, outputDir)
+        output = { cid: imported.cid, bytes: imported.bytes }
+      }
+      await job.log.close()
+      let logs: CID | null = null
+      if (job.log.lastSeq() > 0) logs = (await importPath(components.blockstore, job.log.path)).cid
+      await syncBlocks(components.blocksPath)
+      if (output != null) await components.pins.add(output.cid, reason)
+      if (logs != null) await components.pins.add(logs, reason)
+      return { output, logs }
+    })
+  }
+
+  const finish = async (job: LiveJob, receipt: Receipt): Promise<void> => {
+    const payload = encodeReceipt(receipt)
+    const signed: SignedReceipt = { payload, signature: await signRecord(components.privateKey, RECEIPT_SIGNING_DOMAIN, payload) }
+    job.receipt = signed
+    job.record.receipt = { payload: toBase64(payload), signature: toBase64(signed.signature) }
+    job.record.keepUntil = Date.now() + components.settings().keepOutputSeconds * 1000
+    await setState(job, receipt.state, receipt.reason ?? undefined)
+    emit(job, { type: 'finished', receipt: signed })
+    log.info({ jobId: job.record.jobId, state: receipt.state, exitCode: receipt.exitCode, output: receipt.outputCid?.toString(), cost: receipt.cost }, 'job finished')
+    components.onCapacityChange()
+  }
+
+  const gpuUuids = async (job: LiveJob): Promise<string[]> => {
+    if (job.record.gpus.length === 0) return []
+    const offer = await components.currentOffer({ jobs: 0, cpus: 0, memoryBytes: 0, gpus: [] })
+    return job.record.gpus.map(index => {
+      const gpu = offer.gpus.find(g => g.index === index)
+      if (gpu == null) throw new Error(`GPU ${index} assigned to the job is no longer shared`)
+      return gpu.uuid
+    })
+  }
+
+  /** Finished jobs past their pickup time: output unpinned, files and record removed. */
+  const cleanup = async (): Promise<void> => {
+    const now = Date.now()
+    for (const job of [...jobs.values()]) {
+      if (job.record.keepUntil == null || job.record.keepUntil > now) continue
+      const receipt = job.record.receipt
+      jobs.delete(job.record.jobId)
+      if (receipt != null) {
+        const r = decodeReceipt(fromBase64(receipt.payload))
+        for (const cid of [r.outputCid, r.logsCid]) if (cid != null) await components.pins.remove(cid, `job-output:${job.record.jobId}`)
+      }
+      await rm(jobDir(job.record.jobId), { recursive: true, force: true })
+      await records.del(job.record.jobId)
+      log.info({ jobId: job.record.jobId }, 'job output past its pickup time: cleaned up')
+    }
+  }
+
+  /**
+   * After a restart: each unfinished job is resumed — followed again when its container is
+   * still there (running or exited), run from the start when it had not reached one, or
+   * ended as failed when its container is gone. Containers of jobs this node has no record
+   * of are removed.
+   */
+  const reconcile = async (): Promise<void> => {
+    for await (const record of records.all()) {
+      const job = await live(record)
+      jobs.set(record.jobId, job)
+    }
+    // Docker is only asked when there is something to resume or clean up (dockerode costs memory).
+    const unfinished = [...jobs.values()].some(job => !isFinal(job.record.state))
+    const docker = unfinished || components.settings().enabled ? await components.docker().catch(() => undefined) : undefined
+    const containers = docker == null ? [] : await listJobContainers(docker).catch((err: Error) => { log.warn({ err: err.message }, 'could not list job containers'); return [] })
+    for (const container of containers) {
+      const job = jobs.get(container.jobId)
+      if (job == null || job.record.containerId !== container.id || isFinal(job.record.state)) {
+        if (job != null && isFinal(job.record.state) && job.record.containerId === container.id) continue
+        log.warn({ container: container.id, jobId: container.jobId }, 'removing a job container this node has no running job for')
+        if (docker != null) await removeJobContainer(docker, container.id)
+      }
+    }
+    for (const job of jobs.values()) {
+      if (isFinal(job.record.state)) continue
+      const has = job.record.containerId != null && containers.some(c => c.id === job.record.containerId)
+      if (job.record.containerId != null && !has) {
+        log.warn({ jobId: job.record.jobId }, 'the container of a running job is gone')
+        job.record.containerId = null
+        track(failLost(job))
+        continue
+      }
+      log.info({ jobId: job.record.jobId, state: job.record.state }, 'resuming a job after a restart')
+      track(execute(job, { image: null, resume: has }))
+    }
+  }
+
+  const failLost = async (job: LiveJob): Promise<void> => {
+    systemLine(job, 'the container was gone when the provider restarted')
+    await setState(job, 'uploading')
+    await job.log.close()
+    await unpinInputs(job)
+    const now = Date.now()
+    await finish(job, {
+      version: 1,
+      jobId: job.record.jobId,
+      leaseId: job.record.leaseId,
+      specCid: job.request.specCid,
+      provider: components.self,
+      client: job.record.client,
+      state: 'failed',
+      exitCode: null,
+      reason: 'the container was gone when the provider restarted',
+      times: { acceptedAt: job.record.acceptedAt, preparingAt: null, runningAt: null, exitedAt: null, uploadedAt: now },
+      preparingMs: 0,
+      runMs: 0,
+      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 },
+      pricePerHour: job.record.pricePerHour,
+      cost: 0,
+      outputCid: null,
+      outputBytes: 0,
+      logsCid: null
+    })
+  }
+
+  return {
+    submit,
+    allocated,
+    /**
+     * Follows a job for its client: every event from log line `after` on, starting with the
+     * current state; `finished` comes last. Returns undefined when the peer has no such job.
+     */
+    attach (jobId: string, client: string, after: number, listener: (event: JobEvent) => void): (() => void) | undefined {
+      const job = jobs.get(jobId)
+      if (job == null || job.record.client !== client) return undefined
+      const last = job.record.states[job.record.states.length - 1]
+      if (last != null) listener({ type: 'state', state: last.state, at: last.at })
+      for (const line of job.log.since(after)) listener({ type: 'log', ...line })
+      if (job.receipt != null) {
+        listener({ type: 'finished', receipt: job.receipt })
+        return () => {}
+      }
+      job.listeners.add(listener)
+      return () => { job.listeners.delete(listener) }
+    },
+    cancel (jobId: string, client: string): boolean {
+      const job = jobs.get(jobId)
+      if (job == null || job.record.client !== client) return false
+      if (!isFinal(job.record.state)) {
+        systemLine(job, 'stopped by the client')
+        job.cancel.abort(new Error('stopped by the client'))
+      }
+      return true
+    },
+    /** jobs this provider holds, newest first (for the node page and tests) */
+    list (): Array<{ jobId: string, client: string, state: JobState, logLines: number }> {
+      return [...jobs.values()]
+        .sort((a, b) => b.record.acceptedAt - a.record.acceptedAt)
+        .map(job => ({ jobId: job.record.jobId, client: job.record.client, state: job.record.state, logLines: job.log.lastSeq() }))
+    },
+    async start (): Promise<void> {
+      if (cleanupTimer != null) return
+      life = new AbortController()
+      await mkdir(components.jobsRoot, { recursive: true })
+      await mkdir(components.inputsRoot, { recursive: true })
+      await reconcile()
+      await cleanup()
+      cleanupTimer = setInterval(() => { cleanup().catch((err: Error) => { log.warn({ err: err.message }, 'job cleanup failed') }) }, CLEANUP_INTERVAL_MS)
+      cleanupTimer.unref()
+    },
+    /**
+     * Stops following jobs without stopping them: their containers keep running, and the
+     * next start resumes them.
+     */
+    async stop (): Promise<void> {
+      if (life.signal.aborted) return
+      life.abort(new Error('the daemon is stopping'))
+      clearInterval(cleanupTimer)
+      cleanupTimer = undefined
+      await Promise.all([...running])
+      for (const job of jobs.values()) await job.log.close()
+    }
+  }
+}
+
+export type ProviderJobs = ReturnType<typeof providerJobs>
+
+function endState (outcome: ContainerOutcome): Receipt['state'] {
+  switch (outcome.ending) {
+    case 'timeout': return 'timeout'
+    case 'stopped': return 'stopped'
+    case 'output-limit': return 'failed'
+    default: return outcome.exitCode === 0 ? 'success' : 'failed'
+  }
+}
+
+function endReason (outcome: ContainerOutcome, maxOutputBytes: number): string | null {
+  switch (outcome.ending) {
+    case 'timeout': return 'killed: past its time limit'
+    case 'stopped': return 'stopped by the client'
+    case 'output-limit': return `killed: /output grew past the provider's limit of ${maxOutputBytes} bytes`
+    default:
+      if (outcome.oomKilled) return `killed: out of memory (exit code ${outcome.exitCode ?? 'none'})`
+      return outcome.exitCode === 0 ? null : `exit code ${outcome.exitCode ?? 'none'}`
+  }
+}

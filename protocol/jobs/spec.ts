@@ -1,0 +1,115 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { z } from 'zod'
+
+/**
+ * A job's spec: what to run, on what, with what. Stored as a dag-cbor block (code and inputs
+ * are CID links, so pinning the spec keeps them); its CID is the job's identity for
+ * reproduction and caching — the same code, data, environment, command and shape give the
+ * same CID on any machine. Who runs it, when and for how much are not part of it.
+ */
+
+const TiB = 1024 ** 4
+/** The most one spec block may take (it is sent whole in a job request). */
+export const MAX_SPEC_BYTES = 128 * 1024
+export const MAX_INPUTS = 64
+/** The working directory and the output folder: no input may be mounted over them. */
+export const CODE_MOUNT = '/code'
+export const OUTPUT_MOUNT = '/output'
+/** Kernel and device trees no input may hide. */
+const FORBIDDEN_MOUNTS = ['/', '/proc', '/sys', '/dev']
+
+/** Bytes as dag-cbor decodes them (any Uint8Array). */
+export const Bytes = z.custom<Uint8Array>(value => value instanceof Uint8Array, { message: 'not bytes' })
+
+export const CidLink = z.custom<CID>(value => CID.asCID(value) != null, { message: 'not a CID' })
+
+/** An absolute, normalised container path: `/data`, `/models/base`. */
+export const MountPath = z.string().min(2).max(256).refine(
+  path => /^(\/[^/\0]+)+$/.test(path) && !path.split('/').some(part => part === '.' || part === '..'),
+  { message: 'must be an absolute container path like /data (no ., .., // or trailing /)' }
+)
+
+export const JobResources = z.object({
+  cpus: z.number().int().positive().max(4096),
+  memoryBytes: z.number().int().positive().max(64 * TiB),
+  gpus: z.number().int().nonnegative().max(64),
+  gpuModel: z.string().min(1).max(128).optional(),
+  minGpuMemoryBytes: z.number().int().positive().max(64 * TiB).optional()
+}).strict()
+export type JobResources = z.infer<typeof JobResources>
+
+export const JobSpec = z.object({
+  version: z.literal(1),
+  code: CidLink,
+  inputs: z.array(z.object({ cid: CidLink, mount: MountPath }).strict()).max(MAX_INPUTS),
+  environment: z.string().min(1).max(128),
+  command: z.array(z.string().max(16 * 1024)).min(1).max(1024),
+  resources: JobResources,
+  timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600),
+  network: z.boolean()
+}).strict().superRefine((spec, ctx) => {
+  const problem = mountProblem(spec.inputs.map(input => input.mount))
+  if (problem != null) ctx.addIssue({ code: 'custom', path: ['inputs'], message: problem })
+})
+export type JobSpec = z.infer<typeof JobSpec>
+
+/** Why a set of input mounts cannot be used together, or null when it can. */
+export function mountProblem (mounts: readonly string[]): string | null {
+  const seen = new Set<string>()
+  for (const mount of mounts) {
+    const parsed = MountPath.safeParse(mount)
+    if (!parsed.success) return `mount ${JSON.stringify(mount)} ${parsed.error.issues[0]?.message ?? 'is not a path'}`
+    if (FORBIDDEN_MOUNTS.includes(mount)) return `cannot mount an input at ${mount}`
+    for (const reserved of [CODE_MOUNT, OUTPUT_MOUNT]) {
+      if (mount === reserved || mount.startsWith(reserved + '/')) return `cannot mount an input at ${mount}: ${reserved} is the job's ${reserved === CODE_MOUNT ? 'code' : 'output'} folder`
+    }
+    if (seen.has(mount)) return `two inputs are mounted at ${mount}`
+    seen.add(mount)
+  }
+  return null
+}
+
+/** The spec's block: dag-cbor with no undefined fields (dag-cbor has none). */
+export function encodeJobSpec (spec: JobSpec): Uint8Array {
+  const checked = JobSpec.parse(spec)
+  const resources: Record<string, unknown> = { ...checked.resources }
+  for (const key of Object.keys(resources)) if (resources[key] === undefined) delete resources[key]
+  const bytes = dagCbor.encode({ ...checked, resources })
+  if (bytes.byteLength > MAX_SPEC_BYTES) throw new RangeError(`the job spec takes ${bytes.byteLength} bytes; at most ${MAX_SPEC_BYTES} are allowed (a shorter command, fewer inputs)`)
+  return bytes
+}
+
+export function decodeJobSpec (bytes: Uint8Array): JobSpec {
+  if (bytes.byteLength > MAX_SPEC_BYTES) throw new RangeError(`job spec of ${bytes.byteLength} bytes; at most ${MAX_SPEC_BYTES} are allowed`)
+  return JobSpec.parse(dagCbor.decode(bytes))
+}
+
+export async function specCid (bytes: Uint8Array): Promise<CID> {
+  return CID.createV1(dagCbor.code, await sha256.digest(bytes))
+}
+
+/** The spec as JSON (CIDs as strings), for the API and `--json`. */
+export const JobSpecView = z.object({
+  code: z.string(),
+  inputs: z.array(z.object({ cid: z.string(), mount: z.string() })),
+  environment: z.string(),
+  command: z.array(z.string()),
+  resources: JobResources,
+  timeoutSeconds: z.number(),
+  network: z.boolean()
+})
+export type JobSpecView = z.infer<typeof JobSpecView>
+
+export function jobSpecView (spec: JobSpec): JobSpecView {
+  return {
+    code: spec.code.toString(),
+    inputs: spec.inputs.map(input => ({ cid: input.cid.toString(), mount: input.mount })),
+    environment: spec.environment,
+    command: spec.command,
+    resources: spec.resources,
+    timeoutSeconds: spec.timeoutSeconds,
+    network: spec.network
+  }
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod'
+import { JobState, LogLine } from './job.js'
+import { ReceiptView } from './receipt.js'
+import { JobSpecView } from './spec.js'
+
+/** A job as the client's daemon knows it: what `floe status JOB --json` prints. */
+export const JobView = z.object({
+  jobId: z.string(),
+  /** `PROJECT/N` */
+  ref: z.string(),
+  project: z.string(),
+  number: z.number().int().positive(),
+  message: z.string(),
+  createdAt: z.string(),
+  specCid: z.string(),
+  spec: JobSpecView,
+  /** the refs the inputs were named by, beside their mounts */
+  inputs: z.array(z.object({ ref: z.string(), cid: z.string(), mount: z.string() })),
+  maxPricePerHour: z.number().nullable(),
+  /** the provider asked for with --provider, if any */
+  requestedProvider: z.string().nullable(),
+  retries: z.number().int().nonnegative(),
+  state: JobState,
+  states: z.array(z.object({ state: JobState, at: z.string() })),
+  /** the provider running (or that ran) it */
+  provider: z.string().nullable(),
+  pricePerHour: z.number().nullable(),
+  /** every provider tried, and how it went */
+  attempts: z.array(z.object({ provider: z.string(), outcome: z.string(), reason: z.string().nullable(), at: z.string() })),
+  exitCode: z.number().int().nullable(),
+  /** why it did not succeed, when it did not */
+  reason: z.string().nullable(),
+  outputCid: z.string().nullable(),
+  logsCid: z.string().nullable(),
+  receipt: ReceiptView.nullable(),
+  logLines: z.number().int().nonnegative()
+})
+export type JobView = z.infer<typeof JobView>
+
+export { LogLine }

@@ -1,0 +1,113 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { z } from 'zod'
+import { JobState, LogLine } from './job.js'
+import { SignedReceipt } from './receipt.js'
+import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
+
+/**
+ * `/floe/job/1.0.0`: one direct stream per job between client and provider (never pubsub).
+ * Every message is one length-prefixed dag-cbor value.
+ *
+ *   client → provider, first: `submit` (a signed request) or `attach` (to a job already
+ *                             accepted: resume its log after the last line held)
+ *   provider → client:        `refused` (and the stream ends) or `accepted`, then `state`,
+ *                             `log` and `heartbeat` messages as they happen, and `finished`
+ *                             (the signed receipt) when the job has ended
+ *   client → provider, after: `heartbeat`, `cancel`
+ *
+ * Both sides send a heartbeat every JOB_HEARTBEAT_MS; a side that hears nothing for
+ * JOB_SILENCE_MS counts the other as gone (the client reattaches, then calls the job lost;
+ * the provider lets the job finish and keeps the output for pickup).
+ */
+export const JOB_PROTOCOL = '/floe/job/1.0.0'
+export const JOB_MAX_INBOUND_STREAMS = 64
+export const JOB_MAX_OUTBOUND_STREAMS = 64
+export const MAX_JOB_MESSAGE_BYTES = MAX_SPEC_BYTES + 64 * 1024 + 1024
+export const JOB_HEARTBEAT_MS = 2_000
+export const JOB_SILENCE_MS = 3 * JOB_HEARTBEAT_MS + 1_000
+/** How long a provider waits for the first message of a stream. */
+export const JOB_REQUEST_TIMEOUT_MS = 10_000
+/** How far a request's issue time may be from the provider's clock. */
+export const JOB_REQUEST_MAX_SKEW_MS = 5 * 60_000
+export const JOB_REQUEST_SIGNING_DOMAIN = 'floe-job-request/1:'
+
+const PeerId = z.string().min(1).max(128)
+const JobId = z.string().regex(/^[0-9a-f]{32}$/, { message: 'must be 32 hex digits' })
+
+/** What the client signs: which job, for whom, the spec itself, and the most it will pay. */
+export const JobRequest = z.object({
+  version: z.literal(1),
+  jobId: JobId,
+  client: PeerId,
+  /** the provider it is meant for, so it cannot be replayed to another */
+  provider: PeerId,
+  /** the spec block (protocol/jobs/spec.ts); its CID must be specCid */
+  spec: Bytes.refine(b => b.byteLength <= MAX_SPEC_BYTES, { message: 'spec too large' }),
+  specCid: CidLink,
+  /** credits per hour for the requested shape: the provider refuses when its price is higher */
+  maxPricePerHour: z.number().nonnegative().max(1e9),
+  /** milliseconds since the epoch */
+  issuedAt: z.number().int().positive()
+}).strict()
+export type JobRequest = z.infer<typeof JobRequest>
+
+export const RefusalReason = z.enum(['busy', 'environment-missing', 'price', 'not-allowed', 'too-big', 'invalid', 'unknown-job'])
+export type RefusalReason = z.infer<typeof RefusalReason>
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('submit'), request: Bytes, signature: Bytes.refine(s => s.byteLength <= 512) }).strict(),
+  /** resume: every log line after `after` (0 for all), the current state, and the receipt once there is one */
+  z.object({ type: z.literal('attach'), jobId: JobId, after: z.number().int().nonnegative() }).strict(),
+  z.object({ type: z.literal('heartbeat') }).strict(),
+  z.object({ type: z.literal('cancel') }).strict()
+])
+export type ClientMessage = z.infer<typeof ClientMessage>
+
+export const ProviderMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('refused'), reason: RefusalReason, message: z.string().max(1024) }).strict(),
+  z.object({ type: z.literal('accepted'), jobId: JobId, leaseId: z.string().min(1).max(64), pricePerHour: z.number().nonnegative().max(1e9), gpus: z.array(z.number().int().nonnegative().max(63)).max(64) }).strict(),
+  z.object({ type: z.literal('state'), state: JobState, at: z.number().int().nonnegative(), message: z.string().max(1024).optional() }).strict(),
+  z.object({ type: z.literal('log'), ...LogLine.shape }).strict(),
+  z.object({ type: z.literal('heartbeat') }).strict(),
+  z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict()
+])
+export type ProviderMessage = z.infer<typeof ProviderMessage>
+
+/** A peer broke the protocol: a message that does not decode or fit its schema. */
+export class JobProtocolError extends Error {
+  override name = 'JobProtocolError'
+}
+
+export function encodeJobMessage (message: ClientMessage | ProviderMessage): Uint8Array {
+  const plain: Record<string, unknown> = { ...message }
+  for (const key of Object.keys(plain)) if (plain[key] === undefined) delete plain[key]
+  return dagCbor.encode(plain)
+}
+
+function decode<T> (schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
+  let value: unknown
+  try {
+    value = dagCbor.decode(bytes)
+  } catch (err: any) {
+    throw new JobProtocolError(`${what} message is not valid dag-cbor: ${err?.message ?? err}`)
+  }
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) throw new JobProtocolError(`${what} message does not fit ${JOB_PROTOCOL}: ${z.prettifyError(parsed.error)}`)
+  return parsed.data
+}
+
+export function decodeClientMessage (bytes: Uint8Array): ClientMessage {
+  return decode(ClientMessage, bytes, 'client')
+}
+
+export function decodeProviderMessage (bytes: Uint8Array): ProviderMessage {
+  return decode(ProviderMessage, bytes, 'provider')
+}
+
+export function encodeJobRequest (request: JobRequest): Uint8Array {
+  return dagCbor.encode(JobRequest.parse(request))
+}
+
+export function decodeJobRequest (bytes: Uint8Array): JobRequest {
+  return decode(JobRequest, bytes, 'job request')
+}
