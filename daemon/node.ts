@@ -14,7 +14,7 @@ import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
 import { createDockerClient, detectDocker, detectResources, type Resources } from './market/resources/index.js'
 import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
-import { matchOffers } from './market/match.js'
+import { asIdle, matchOffers } from './market/match.js'
 import { jobService } from './jobs/job-service.js'
 import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
@@ -155,7 +155,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       guard,
       fetchDag,
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
-      match: requirements => matchOffers(market.book.list().map(e => e.offer), requirements, { now: Date.now() }),
+      match: (requirements, opts) => matchOffers(market.book.list().map(e => opts?.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now() }),
       knownEnvironments: async () => new Set([...await environments().then(m => [...m.keys()]).catch(() => []), ...market.book.list().flatMap(e => e.offer.environments)]),
       open: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { server.serveLocal(channel) } }),
       log: log.child({ component: 'floe:jobs' })

@@ -21,12 +21,12 @@ export function jobCommand (args: string[]): string[] {
   return args.length === 1 && /\s/.test(args[0] ?? '') ? ['sh', '-c', args[0] as string] : args
 }
 
-/** The exit status `floe run --follow` ends with: the job's own, or one that says how it ended. */
+/** The exit status `floe run --follow` ends with: 124 past its time limit (as timeout(1)), 130 stopped, else the job's own (1 when it has none). */
 export function exitStatus (job: JobView): number {
   if (job.state === 'success') return 0
-  if (job.exitCode != null && job.exitCode !== 0) return Math.min(job.exitCode, 255)
   if (job.state === 'timeout') return 124
   if (job.state === 'stopped') return 130
+  if (job.exitCode != null && job.exitCode !== 0) return Math.min(job.exitCode, 255)
   return 1
 }
 
@@ -62,7 +62,7 @@ export function jobCommands (): Command[] {
     .option('--gpu-model <model>', 'GPU model (substring, any case)')
     .option('--gpu-memory <size>', 'at least this much memory on each GPU')
     .option('--data <ref:mount>', 'mount a dataset (NAME[:N] or CID) or a job output (PROJECT/N/output) read-only; repeatable', (value: string, all: string[]) => [...all, value], [] as string[])
-    .option('--timeout <duration>', 'time limit, e.g. 2h', '24h')
+    .option('--timeout <duration>', 'time limit, e.g. 2h (the job is killed past it)', '1h')
     .option('--max-price <credits>', 'most to pay per hour')
     .option('--provider <peer>', 'run on this provider only')
     .option('--retries <n>', 'times to retry on another provider when one is lost', '0')

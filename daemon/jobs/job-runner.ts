@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PrivateKey } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { LogLine } from '../../protocol/jobs/job.js'
@@ -15,7 +16,7 @@ export interface RunnerComponents {
   /** a conversation with a provider (this node itself included) on /floe/job/1.0.0 */
   open: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
   /** the providers to try, best first, or why there are none */
-  candidates: (record: JobRecord, exclude: ReadonlySet<string>) => { providers: Array<{ peerId: string, costPerHour: number }>, why: string }
+  candidates: (record: JobRecord, exclude: ReadonlySet<string>) => Candidates
   /** the spec block of the job */
   specBytes: (record: JobRecord) => Promise<Uint8Array>
   /** saves the record; lines are appended to the job's log */
@@ -24,6 +25,17 @@ export interface RunnerComponents {
   collect: (record: JobRecord, receipt: Receipt) => Promise<void>
   log: Logger
 }
+
+export interface Candidates {
+  providers: Array<{ peerId: string, costPerHour: number }>
+  /** why there are none */
+  why: string
+  /** none is free now, but one would fit once its running jobs end: the job waits */
+  busy: boolean
+}
+
+/** How often a waiting job (every provider that fits is busy) looks again. */
+export const QUEUE_POLL_MS = 1_000
 
 /** How long after losing its provider's stream the client keeps trying to reattach. */
 export const REATTACH_WINDOW_MS = JOB_SILENCE_MS
@@ -48,12 +60,15 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     await components.save(record)
   }
 
-  /** Submits to each candidate until one accepts; the channel of the accepted one. */
-  const place = async (exclude: Set<string>): Promise<MessageChannel | { failed: string }> => {
-    await setState('matching')
-    const { providers, why } = components.candidates(record, exclude)
-    if (providers.length === 0) return { failed: why }
+  /**
+   * Submits to each candidate until one accepts: the channel of the accepted one, `wait`
+   * when every provider that fits is busy, or why no provider will take it.
+   */
+  const place = async (exclude: Set<string>): Promise<MessageChannel | { failed: string } | { wait: true }> => {
+    const { providers, why, busy } = components.candidates(record, exclude)
+    if (providers.length === 0) return busy ? { wait: true } : { failed: why }
     const refusals: string[] = []
+    let busyRefusals = 0
     for (const candidate of providers) {
       control.stop.throwIfAborted()
       let channel: MessageChannel | undefined
@@ -80,10 +95,15 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
           return channel
         }
         const reason = answer?.type === 'refused' ? `${answer.reason}: ${answer.message}` : 'no answer'
+        channel.abort(new Error('refused'))
+        if (answer?.type === 'refused' && answer.reason === 'busy') {
+          // not a verdict on the job: it waits for this provider like any other
+          busyRefusals++
+          continue
+        }
         refusals.push(`${candidate.peerId}: ${reason}`)
         record.attempts.push({ provider: candidate.peerId, outcome: 'refused', reason, at: now() })
         await components.save(record)
-        channel.abort(new Error('refused'))
       } catch (err: any) {
         channel?.abort(err instanceof Error ? err : new Error(String(err)))
         control.stop.throwIfAborted()
@@ -93,6 +113,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
       }
       exclude.add(candidate.peerId)
     }
+    if (busyRefusals > 0) return { wait: true }
     return { failed: `every provider refused the job: ${refusals.join('; ')}` }
   }
 
@@ -252,7 +273,13 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
       while (true) {
         let channel: MessageChannel | null = null
         if (!resumed) {
-          const placed = await place(exclude)
+          await setState('matching')
+          let placed = await place(exclude)
+          while ('wait' in placed) {
+            await setState('queued')
+            await sleep(QUEUE_POLL_MS, undefined, { signal: AbortSignal.any([control.stop, control.shutdown]) })
+            placed = await place(exclude)
+          }
           if ('failed' in placed) {
             await setState('failed', { reason: placed.failed })
             return

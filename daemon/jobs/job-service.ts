@@ -16,7 +16,7 @@ import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
 import { syncBlocks } from '../store/stores.js'
 import { InvalidJobError, JobNotFoundError, JobStateError, NoProviderError, UnknownEnvironmentError } from './errors.js'
-import { runJob, type RunnerComponents } from './job-runner.js'
+import { runJob, type Candidates, type RunnerComponents } from './job-runner.js'
 import { jobRecords, type JobRecord } from './records.js'
 import { DEFAULT_PROJECT, parseJobOutputRef, parseJobRef } from './refs.js'
 
@@ -31,8 +31,8 @@ export interface JobServiceComponents {
   fetchDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
   /** a dataset ref (NAME, NAME:N, CID) → its root */
   resolveDataRef: (ref: string) => Promise<CID>
-  /** ranks the live offers for a shape */
-  match: (requirements: Requirements) => MatchResult
+  /** ranks the live offers for a shape; `idle`: as if no provider were running anything */
+  match: (requirements: Requirements, options?: { idle?: boolean }) => MatchResult
   /** environment names some live offer or this node holds */
   knownEnvironments: () => Promise<Set<string>>
   open: RunnerComponents['open']
@@ -98,17 +98,21 @@ export function jobService (components: JobServiceComponents) {
   })
 
   /** Ranked providers, or why there are none (each excluded offer with its reasons). */
-  const candidates = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour' | 'requestedProvider'>, exclude: ReadonlySet<string> = new Set()): { providers: Array<{ peerId: string, costPerHour: number }>, why: string } => {
-    const result = components.match(requirementsOf(record))
+  const candidates = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour' | 'requestedProvider'>, exclude: ReadonlySet<string> = new Set()): Candidates => {
     const wanted = record.requestedProvider
-    const ranked = result.ranked.filter(r => !exclude.has(r.peerId) && (wanted == null || r.peerId === wanted))
-    if (ranked.length > 0) return { providers: ranked.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: '' }
+    const usable = (peerId: string): boolean => !exclude.has(peerId) && (wanted == null || peerId === wanted)
+    const result = components.match(requirementsOf(record))
+    const ranked = result.ranked.filter(r => usable(r.peerId))
+    if (ranked.length > 0) return { providers: ranked.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: '', busy: false }
+    // Nothing free now; if some provider could take it once its running jobs end, the job waits.
+    const busy = components.match(requirementsOf(record), { idle: true }).ranked.some(r => usable(r.peerId))
+    if (busy) return { providers: [], why: 'every provider that fits is busy', busy }
     const excluded = result.excluded.filter(e => wanted == null || e.peerId === wanted)
-    if (wanted != null && excluded.length === 0 && !exclude.has(wanted)) return { providers: [], why: `provider ${wanted} has no live offer; see floe providers` }
-    if (excluded.length === 0 && result.ranked.length === 0) return { providers: [], why: 'no provider offers capacity: turn provider mode on (floe provider on) or connect to a provider (floe connect)' }
+    if (wanted != null && excluded.length === 0 && !exclude.has(wanted)) return { providers: [], why: `provider ${wanted} has no live offer; see floe providers`, busy }
+    if (excluded.length === 0 && result.ranked.length === 0) return { providers: [], why: 'no provider offers capacity: turn provider mode on (floe provider on) or connect to a provider (floe connect)', busy }
     const reasons = excluded.map(e => `${e.peerId === components.self ? 'this node' : e.peerId}: ${e.reasons.join(', ')}`)
     if (exclude.size > 0) reasons.push(`already tried: ${[...exclude].join(', ')}`)
-    return { providers: [], why: `no provider can take this job — ${reasons.join('; ')}` }
+    return { providers: [], why: `no provider can take this job — ${reasons.join('; ')}`, busy }
   }
 
   const resolveInput = async (ref: string): Promise<CID> => {
@@ -195,7 +199,7 @@ export function jobService (components: JobServiceComponents) {
         requestedProvider: request.provider ?? null
       }
       const placeable = candidates(draft)
-      if (placeable.providers.length === 0) throw new NoProviderError(placeable.why)
+      if (placeable.providers.length === 0 && !placeable.busy) throw new NoProviderError(placeable.why)
 
       // Code snapshot, spec block and job record: pinned before gc may run again.
       return await components.guard.shared(async () => {

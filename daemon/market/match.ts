@@ -111,6 +111,17 @@ function matchOffer (offer: Offer, req: Requirements, context: MatchContext): Ra
   }
 }
 
+/** The offer as it would be with none of its jobs running: what could fit once the provider is free. */
+export function asIdle (offer: Offer): Offer {
+  return {
+    ...offer,
+    cpu: { ...offer.cpu, free: offer.cpu.shared },
+    memory: { ...offer.memory, freeBytes: offer.memory.sharedBytes },
+    gpus: offer.gpus.map(gpu => ({ ...gpu, free: true })),
+    runningJobs: 0
+  }
+}
+
 /** A GPU model filter as users give it: a case-insensitive substring ("a100" matches "NVIDIA A100-SXM4-40GB"); none matches all. */
 export function gpuModelMatches (model: string, filter: string | undefined): boolean {
   return filter === undefined || model.toLowerCase().includes(filter.toLowerCase())

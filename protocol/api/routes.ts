@@ -107,7 +107,8 @@ export const RunRequest = z.object({
   environment: z.string().min(1).max(128).default('busybox'),
   requirements: Requirements,
   data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).default([]),
-  timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600),
+  /** the job's time limit; an hour unless given */
+  timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
   maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
   provider: PeerIdString.optional(),
   retries: z.number().int().nonnegative().max(10).default(0),
