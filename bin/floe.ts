@@ -7,6 +7,10 @@ if (major < 22) {
   process.exit(1)
 }
 
+// Compiled code is cached on disk between runs: the CLI starts in about half the time.
+const { enableCompileCache } = await import('node:module')
+enableCompileCache?.()
+
 const { Command } = await import('commander')
 const { FLOE_VERSION } = await import('../protocol/version.js')
 const { daemonCommand } = await import('../daemon/cli.js')

@@ -29,6 +29,9 @@ import { pinSet } from './store/pins.js'
 import { repoService } from './store/repo.js'
 import { openStores } from './store/stores.js'
 
+/** How long the list of environment images held is reused before Docker is asked again. */
+const ENVIRONMENTS_TTL_MS = 5_000
+
 /** Command-line choices; each one overrides config.json for this run only. */
 export interface NodeOptions {
   home: string
@@ -120,7 +123,14 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
 
     const pins = pinSet(stores.index)
     const fetchDag = async (root: CID, opts: { signal?: AbortSignal }): Promise<FetchDagOutcome> => await ensureDag({ libp2p: host, blockstore: stores.blockstore, distrusted, log: p2pLog }, root, { ...opts, transport: 'bulk' })
-    const environments = async (): Promise<Map<string, string>> => new Map((await detectDocker({ docker: await dockerClient() })).environments.map(e => [e.name, e.image]))
+    // The images held change rarely (a build, a publish): asked of Docker at most every ENVIRONMENTS_TTL_MS.
+    let held: { at: number, environments: Promise<Map<string, string>> } | undefined
+    const environments = async (): Promise<Map<string, string>> => {
+      if (held == null || Date.now() - held.at > ENVIRONMENTS_TTL_MS) {
+        held = { at: Date.now(), environments: detectDocker({ docker: await dockerClient() }).then(d => new Map(d.environments.map(e => [e.name, e.image]))) }
+      }
+      return await held.environments
+    }
     provider = providerJobs({
       self: host.peerId.toString(),
       privateKey,
@@ -156,7 +166,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       fetchDag,
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
       match: (requirements, opts) => matchOffers(market.book.list().map(e => opts?.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now() }),
-      knownEnvironments: async () => new Set([...await environments().then(m => [...m.keys()]).catch(() => []), ...market.book.list().flatMap(e => e.offer.environments)]),
+      knownEnvironments: async () => new Set(market.book.list().flatMap(e => e.offer.environments)),
       open: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { server.serveLocal(channel) } }),
       log: log.child({ component: 'floe:jobs' })
     })

@@ -197,6 +197,7 @@ export function providerJobs (components: ProviderJobsComponents) {
         job.record.containerId = await createJobContainer(docker, {
           jobId,
           client: job.record.client,
+          provider: components.self,
           image,
           command: job.spec.command,
           codeDir,
@@ -244,11 +245,6 @@ export function providerJobs (components: ProviderJobsComponents) {
       log.error({ jobId, err: err?.message }, 'could not import the output')
       systemLine(job, `could not import the output: ${err?.message ?? err}`)
     }
-    if (job.record.containerId != null) {
-      await (await components.docker()).getContainer(job.record.containerId).remove({ force: true }).catch((err: Error) => { log.warn({ jobId, err: err.message }, 'could not remove the container') })
-    }
-    await rm(codeDir, { recursive: true, force: true })
-    await rm(outputDir, { recursive: true, force: true })
     await unpinInputs(job)
 
     const runMs = times.runningAt != null && times.exitedAt != null ? Math.max(0, times.exitedAt - times.runningAt) : 0
@@ -277,6 +273,12 @@ export function providerJobs (components: ProviderJobsComponents) {
       logsCid: logs
     }
     await finish(job, receipt)
+    // Off the client's path: the container and the job's copies are not needed any more.
+    if (job.record.containerId != null) {
+      await removeJobContainer(await components.docker(), job.record.containerId).catch((err: Error) => { log.warn({ jobId, err: err.message }, 'could not remove the container') })
+    }
+    await rm(codeDir, { recursive: true, force: true })
+    await rm(outputDir, { recursive: true, force: true })
   }
 
   const prepare = async (job: LiveJob, codeDir: string, outputDir: string, signal: AbortSignal): Promise<void> => {
@@ -374,12 +376,12 @@ export function providerJobs (components: ProviderJobsComponents) {
     // Docker is only asked when there is something to resume or clean up (dockerode costs memory).
     const unfinished = [...jobs.values()].some(job => !isFinal(job.record.state))
     const docker = unfinished || components.settings().enabled ? await components.docker().catch(() => undefined) : undefined
-    const containers = docker == null ? [] : await listJobContainers(docker).catch((err: Error) => { log.warn({ err: err.message }, 'could not list job containers'); return [] })
+    const containers = docker == null ? [] : await listJobContainers(docker, components.self).catch((err: Error) => { log.warn({ err: err.message }, 'could not list job containers'); return [] })
     for (const container of containers) {
       const job = jobs.get(container.jobId)
       if (job == null || job.record.containerId !== container.id || isFinal(job.record.state)) {
         if (job != null && isFinal(job.record.state) && job.record.containerId === container.id) continue
-        log.warn({ container: container.id, jobId: container.jobId }, 'removing a job container this node has no running job for')
+        log.warn({ container: container.id, jobId: container.jobId }, 'removing a container of this provider that has no running job')
         if (docker != null) await removeJobContainer(docker, container.id)
       }
     }

@@ -205,15 +205,15 @@ describe('jobs between daemons', () => {
     expect(final).toMatchObject({ state: 'success', provider: second.endpoint.peerId })
     expect(final.attempts.map((a: any) => [a.provider, a.outcome])).toEqual([[first.endpoint.peerId, 'accepted'], [first.endpoint.peerId, 'lost'], [second.endpoint.peerId, 'accepted']])
     expect(final.states.map((s: any) => s.state)).toContain('matching')
-    // the dead provider's container is still running on this machine: remove it as its daemon would on restart
-    const orphans = await containersOf([client.endpoint.peerId])
-    expect(orphans).toHaveLength(1)
-    await exec('docker', ['rm', '-f', ...orphans])
+    // the dead provider's container ran on; its daemon, restarted, finds it by its label and ends the job
+    const restarted = r.daemon(await startDaemon(first.home, ['--provider']))
+    await expect.poll(async () => await containersOf([client.endpoint.peerId]), { timeout: 20_000 }).toEqual([])
+    expect(restarted.output()).toMatch(/resuming a job after a restart/)
   })
 })
 
 describe('provider refusals', () => {
-  it('refuses a job over its limits and one from a denied peer, and the client tries no one else', async () => {
+  it('refuses a job from a denied peer with its reason, and the client says every provider refused', async () => {
     const provider = await daemon('--provider')
     const client = await daemon()
     await floeJson(['connect', await addr(provider), '--home', client.home])
