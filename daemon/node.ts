@@ -131,16 +131,11 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       }
       return await held.environments
     }
+    // what both sides of jobs keep and fetch with: this node's key, its stores and its peers
+    const jobBase = { self: host.peerId.toString(), privateKey, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, fetchDag }
     provider = providerJobs({
-      self: host.peerId.toString(),
-      privateKey,
+      ...jobBase,
       docker: dockerClient,
-      blockstore: stores.blockstore,
-      blocksPath: stores.blocksPath,
-      index: stores.index,
-      pins,
-      guard,
-      fetchDag,
       settings: () => providerSettings.get(),
       currentOffer: async allocated => buildOffer({ peerId: host.peerId.toString(), addrs: [], resources: market.lastResources() ?? await detect(), settings: providerSettings.get(), seq: 1, now: Date.now(), allocated }),
       environments,
@@ -156,14 +151,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     undo.push(async () => { await server.stop() })
 
     const jobs = jobService({
-      self: host.peerId.toString(),
-      privateKey,
-      blockstore: stores.blockstore,
-      blocksPath: stores.blocksPath,
-      index: stores.index,
-      pins,
-      guard,
-      fetchDag,
+      ...jobBase,
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
       match: (requirements, opts) => matchOffers(market.book.list().map(e => opts?.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now() }),
       knownEnvironments: async () => new Set(market.book.list().flatMap(e => e.offer.environments)),
