@@ -82,6 +82,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   const jobs = new Map<string, LiveJob>()
   const running = new Set<Promise<void>>()
   let cleanupTimer: NodeJS.Timeout | undefined
+  const expiries = new Set<NodeJS.Timeout>()
   let admitting: Promise<unknown> = Promise.resolve()
   let life = new AbortController()
 
@@ -329,6 +330,7 @@ export function providerJobs (components: ProviderJobsComponents) {
     job.receipt = signed
     job.record.receipt = { payload: toBase64(payload), signature: toBase64(signed.signature) }
     job.record.keepUntil = Date.now() + components.settings().keepOutputSeconds * 1000
+    expireAt(job.record.keepUntil)
     await setState(job, receipt.state, receipt.reason ?? undefined)
     emit(job, { type: 'finished', receipt: signed })
     log.info({ jobId: job.record.jobId, state: receipt.state, exitCode: receipt.exitCode, output: receipt.outputCid?.toString(), cost: receipt.cost }, 'job finished')
@@ -343,6 +345,17 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (gpu == null) throw new Error(`GPU ${index} assigned to the job is no longer shared`)
       return gpu.uuid
     })
+  }
+
+  /** A cleanup when a job's pickup time has passed (the periodic one covers what a restart forgot). */
+  const expireAt = (when: number): void => {
+    if (when - Date.now() > CLEANUP_INTERVAL_MS) return
+    const timer = setTimeout(() => {
+      expiries.delete(timer)
+      cleanup().catch((err: Error) => { log.warn({ err: err.message }, 'job cleanup failed') })
+    }, Math.max(0, when - Date.now()) + 10)
+    timer.unref()
+    expiries.add(timer)
   }
 
   /** Finished jobs past their pickup time: output unpinned, files and record removed. */
@@ -481,6 +494,8 @@ export function providerJobs (components: ProviderJobsComponents) {
       life.abort(new Error('the daemon is stopping'))
       clearInterval(cleanupTimer)
       cleanupTimer = undefined
+      for (const timer of expiries) clearTimeout(timer)
+      expiries.clear()
       await Promise.all([...running])
       for (const job of jobs.values()) await job.log.close()
     }

@@ -212,6 +212,35 @@ describe('jobs between daemons', () => {
   })
 })
 
+describe('a client that vanishes', () => {
+  it('does not stop its job: the provider keeps the output for pickup, the restarted client collects it, and the provider cleans up after keep-output', async () => {
+    const provider = await daemon('--provider')
+    const clientHome = r.folder(await tempHome())
+    let client = r.daemon(await startDaemon(clientHome))
+    clients.add(client.endpoint.peerId)
+    await floeJson(['provider', 'set', 'keep-output', '6s', '--home', provider.home])
+    const providerAddr = await addr(provider)
+    await floeJson(['connect', providerAddr, '--home', clientHome])
+    await expect.poll(async () => (await floeJson(['providers', '--home', clientHome])).providers.length, { timeout: 10_000 }).toBe(1)
+    const code = await codeFolder()
+    const job = await submit(client, code, ['--', 'sh', '-c', 'echo start; sleep 2; echo result > /output/r; echo end'])
+    await waitState(client, job.ref, ['running'])
+    await client.stop('SIGKILL')
+    // the job ends on the provider with nobody listening; its output stays pinned there
+    await expect.poll(async () => (await floeJson(['repo', 'stat', '--home', provider.home])).pins, { timeout: 20_000 }).toBe(2)
+
+    client = r.daemon(await startDaemon(clientHome, ['--bootstrap', providerAddr]))
+    const done = await waitState(client, job.ref, ['success', 'failed', 'lost'], 20_000)
+    expect(done).toMatchObject({ state: 'success', provider: provider.endpoint.peerId })
+    expect((await floeJson(['logs', job.ref, '--home', clientHome])).lines.filter((l: any) => l.stream === 'stdout').map((l: any) => l.line)).toEqual(['start', 'end'])
+    const out = join(r.folder(await tempHome('floe-out-')), 'out')
+    await floeJson(['output', job.ref, out, '--home', clientHome])
+    expect(await readFile(join(out, 'r'), 'utf8')).toBe('result\n')
+    // past keep-output the provider lets go of it
+    await expect.poll(async () => (await floeJson(['repo', 'stat', '--home', provider.home])).pins, { timeout: 15_000 }).toBe(0)
+  })
+})
+
 describe('provider refusals', () => {
   it('refuses a job from a denied peer with its reason, and the client says every provider refused', async () => {
     const provider = await daemon('--provider')

@@ -1,0 +1,123 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import type { LogLine } from '../../../../protocol/jobs/job.js'
+import { encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt } from '../../../../protocol/jobs/receipt.js'
+import { decodeClientMessage, encodeJobMessage, type ProviderMessage } from '../../../../protocol/jobs/wire.js'
+import { runJob, type RunnerComponents } from '../../../../daemon/jobs/job-runner.js'
+import type { JobRecord } from '../../../../daemon/jobs/records.js'
+import { localChannelPair, type MessageChannel } from '../../../../daemon/p2p/message-channel.js'
+import { signRecord } from '../../../../daemon/p2p/signing.js'
+
+const SPEC = 'bafyreif2gi3tsque7bckt66upkb4zdrbuqozpu66ns67dsmlt6mtrhh7pi'
+const JOB = 'cd'.repeat(16)
+
+function record (): JobRecord {
+  return {
+    jobId: JOB, ref: 'default/1', project: 'default', number: 1, message: '', createdAt: new Date().toISOString(), specCid: SPEC,
+    spec: { code: SPEC, inputs: [], environment: 'busybox', command: ['true'], resources: { cpus: 1, memoryBytes: 1024, gpus: 0 }, timeoutSeconds: 60, network: false },
+    inputs: [], maxPricePerHour: null, requestedProvider: null, retries: 0, state: 'queued', states: [], provider: null, pricePerHour: null, attempts: [],
+    exitCode: null, reason: null, outputCid: null, logsCid: null, receipt: null, logLines: 0, signedReceipt: null, leaseId: null, logBase: 0
+  }
+}
+
+describe('the job runner', () => {
+  it('after a broken stream, reattaches and resumes the log from the last line it holds, then checks the receipt', async () => {
+    const clientKey = await generateKeyPair('Ed25519')
+    const providerKey = await generateKeyPair('Ed25519')
+    const client = peerIdFromPrivateKey(clientKey).toString()
+    const provider = peerIdFromPrivateKey(providerKey).toString()
+    const line = (seq: number): ProviderMessage => ({ type: 'log', seq, at: 1000 + seq, stream: 'stdout', line: `line ${seq}` })
+    const receipt: Receipt = {
+      version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider, client, state: 'success', exitCode: 0, reason: null,
+      times: { acceptedAt: 1, preparingAt: 2, runningAt: 3, exitedAt: 4, uploadedAt: 5 }, preparingMs: 1, runMs: 1,
+      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 0.1, cost: 0, outputCid: null, outputBytes: 0, logsCid: null
+    }
+    const payload = encodeReceipt(receipt)
+    const signed = { payload, signature: await signRecord(providerKey, RECEIPT_SIGNING_DOMAIN, payload) }
+
+    const firstMessages: unknown[] = []
+    const attachAfter: number[] = []
+    let opened = 0
+    const open = async (peer: string): Promise<MessageChannel> => {
+      expect(peer).toBe(provider)
+      const [ours, theirs] = localChannelPair(client, provider)
+      const conversation = ++opened
+      void (async () => {
+        const first = decodeClientMessage((await theirs.read()) as Uint8Array)
+        firstMessages.push(first.type)
+        const send = async (m: ProviderMessage): Promise<void> => { await theirs.send(encodeJobMessage(m)) }
+        if (conversation === 1) {
+          await send({ type: 'accepted', jobId: JOB, leaseId: 'lease', pricePerHour: 0.1, gpus: [] })
+          await send({ type: 'state', state: 'running', at: 1 })
+          await send(line(1))
+          await send(line(2))
+          await new Promise(resolve => setTimeout(resolve, 50))
+          theirs.abort(new Error('connection reset'))
+        } else {
+          if (first.type === 'attach') attachAfter.push(first.after)
+          // a provider replays from where it was asked; one line again, as after a race
+          await send(line(2))
+          await send(line(3))
+          await send({ type: 'finished', receipt: signed })
+        }
+      })()
+      return ours
+    }
+    const saved: LogLine[] = []
+    const job = record()
+    const components: RunnerComponents = {
+      self: client,
+      privateKey: clientKey,
+      open,
+      candidates: () => ({ providers: [{ peerId: provider, costPerHour: 0.1 }], why: '', busy: false }),
+      specBytes: async () => new Uint8Array([0xa0]),
+      save: async (_r, lines = []) => { saved.push(...lines) },
+      collect: async () => {},
+      log: pino({ level: 'silent' })
+    }
+    await runJob(components, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
+    expect(firstMessages).toEqual(['submit', 'attach'])
+    expect(attachAfter).toEqual([2])
+    expect(saved.map(l => l.line)).toEqual(['line 1', 'line 2', 'line 3'])
+    expect(job).toMatchObject({ state: 'success', exitCode: 0, provider, logLines: 3 })
+    expect(job.states.map(s => s.state)).toEqual(['matching', 'running', 'success'])
+  })
+})
+
+describe('the job runner with a hostile provider', () => {
+  it('refuses a receipt not signed by the provider that ran the job', async () => {
+    const clientKey = await generateKeyPair('Ed25519')
+    const [providerKey, malloryKey] = [await generateKeyPair('Ed25519'), await generateKeyPair('Ed25519')]
+    const client = peerIdFromPrivateKey(clientKey).toString()
+    const provider = peerIdFromPrivateKey(providerKey).toString()
+    const payload = encodeReceipt({
+      version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider, client, state: 'success', exitCode: 0, reason: null,
+      times: { acceptedAt: 1, preparingAt: 2, runningAt: 3, exitedAt: 4, uploadedAt: 5 }, preparingMs: 1, runMs: 1,
+      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 0.1, cost: 0, outputCid: null, outputBytes: 0, logsCid: null
+    })
+    const forged = { payload, signature: await signRecord(malloryKey, RECEIPT_SIGNING_DOMAIN, payload) }
+    const job = record()
+    await runJob({
+      self: client,
+      privateKey: clientKey,
+      open: async () => {
+        const [ours, theirs] = localChannelPair(client, provider)
+        void (async () => {
+          await theirs.read()
+          await theirs.send(encodeJobMessage({ type: 'accepted', jobId: JOB, leaseId: 'lease', pricePerHour: 0.1, gpus: [] }))
+          await theirs.send(encodeJobMessage({ type: 'finished', receipt: forged }))
+        })()
+        return ours
+      },
+      candidates: () => ({ providers: [{ peerId: provider, costPerHour: 0.1 }], why: '', busy: false }),
+      specBytes: async () => new Uint8Array([0xa0]),
+      save: async () => {},
+      collect: async () => { throw new Error('nothing may be fetched on a forged receipt') },
+      log: pino({ level: 'silent' })
+    }, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
+    expect(job).toMatchObject({ state: 'failed', reason: `the receipt is not signed by provider ${provider}`, outputCid: null })
+  })
+})
