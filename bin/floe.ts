@@ -7,9 +7,14 @@ if (major < 22) {
   process.exit(1)
 }
 
-// Compiled code is cached on disk between runs: the CLI starts in about half the time.
-const { enableCompileCache } = await import('node:module')
-enableCompileCache?.()
+// Compiled code is cached on disk between runs: a CLI command starts ~25% sooner. Not for
+// the daemon, which starts once and would keep ~7 MiB more resident for it.
+const args = process.argv.slice(2)
+const command = args.find((arg, i) => !arg.startsWith('-') && args[i - 1] !== '--home')
+if (command !== 'daemon') {
+  const { enableCompileCache } = await import('node:module')
+  enableCompileCache?.()
+}
 
 const { Command } = await import('commander')
 const { FLOE_VERSION } = await import('../protocol/version.js')
