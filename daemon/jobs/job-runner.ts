@@ -30,12 +30,12 @@ export interface Candidates {
   providers: Array<{ peerId: string, costPerHour: number }>
   /** why there are none */
   why: string
-  /** none is free now, but one would fit once its running jobs end: the job waits */
+  /** none is free now as far as the book knows; `providers` are those that fit once their running jobs end */
   busy: boolean
 }
 
 /** How often a waiting job (every provider that fits is busy) looks again. */
-export const QUEUE_POLL_MS = 1_000
+export const QUEUE_POLL_MS = 500
 
 /** How long after losing its provider's stream the client keeps trying to reattach. */
 export const REATTACH_WINDOW_MS = JOB_SILENCE_MS

@@ -104,9 +104,11 @@ export function jobService (components: JobServiceComponents) {
     const result = components.match(requirementsOf(record))
     const ranked = result.ranked.filter(r => usable(r.peerId))
     if (ranked.length > 0) return { providers: ranked.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: '', busy: false }
-    // Nothing free now; if some provider could take it once its running jobs end, the job waits.
-    const busy = components.match(requirementsOf(record), { idle: true }).ranked.some(r => usable(r.peerId))
-    if (busy) return { providers: [], why: 'every provider that fits is busy', busy }
+    // Nothing free now as the book says; those that fit once their running jobs end are asked
+    // anyway (the book may be behind), and while they answer busy the job waits.
+    const idle = components.match(requirementsOf(record), { idle: true }).ranked.filter(r => usable(r.peerId))
+    const busy = idle.length > 0
+    if (busy) return { providers: idle.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: 'every provider that fits is busy', busy }
     const excluded = result.excluded.filter(e => wanted == null || e.peerId === wanted)
     if (wanted != null && excluded.length === 0 && !exclude.has(wanted)) return { providers: [], why: `provider ${wanted} has no live offer; see floe providers`, busy }
     if (excluded.length === 0 && result.ranked.length === 0) return { providers: [], why: 'no provider offers capacity: turn provider mode on (floe provider on) or connect to a provider (floe connect)', busy }
