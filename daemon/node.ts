@@ -31,6 +31,8 @@ import { openStores } from './store/stores.js'
 
 /** How long the list of environment images held is reused before Docker is asked again. */
 const ENVIRONMENTS_TTL_MS = 5_000
+/** How long after a job starts or ends the provider's offer is published again. */
+const CAPACITY_ANNOUNCE_DELAY_MS = 200
 
 /** Command-line choices; each one overrides config.json for this run only. */
 export interface NodeOptions {
@@ -133,13 +135,21 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     }
     // what both sides of jobs keep and fetch with: this node's key, its stores and its peers
     const jobBase = { self: host.peerId.toString(), privateKey, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, fetchDag }
+    let capacityAnnounce: NodeJS.Timeout | undefined
+    undo.push(async () => { clearTimeout(capacityAnnounce) })
     provider = providerJobs({
       ...jobBase,
       docker: dockerClient,
       settings: () => providerSettings.get(),
       currentOffer: async allocated => buildOffer({ peerId: host.peerId.toString(), addrs: [], resources: market.lastResources() ?? await detect(), settings: providerSettings.get(), seq: 1, now: Date.now(), allocated }),
       environments,
-      onCapacityChange: () => { market.announce().catch((err: Error) => { log.warn({ component: 'floe:market', err: err.message }, 'could not publish the offer') }) },
+      onCapacityChange: () => {
+        // jobs starting and ending together make one new offer, not one each
+        capacityAnnounce ??= setTimeout(() => {
+          capacityAnnounce = undefined
+          market.announce().catch((err: Error) => { log.warn({ component: 'floe:market', err: err.message }, 'could not publish the offer') })
+        }, CAPACITY_ANNOUNCE_DELAY_MS)
+      },
       jobsRoot: join(paths.root, 'provider', 'jobs'),
       inputsRoot: join(paths.root, 'provider', 'inputs'),
       log: log.child({ component: 'floe:provider' })
