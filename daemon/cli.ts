@@ -15,6 +15,7 @@ export function daemonCommand (): Command {
     .option('--listen <multiaddr>', 'libp2p listen address, repeatable (config: listen)', collect, [])
     .option('--bootstrap <multiaddr>', 'peer to dial at start, repeatable (config: bootstrap)', collect, [])
     .option('--no-mdns', 'do not look for peers on the local network (config: mdns)')
+    .option('--dht', "join floe's DHT to find providers beyond the gossip mesh, for this run (config: dht)")
     .option('--provider', 'share this machine: provider mode on for this run (config: provider.enabled)')
     .addOption(new Option('--log-level <level>', 'log level (config: logLevel)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .action(async (_opts, cmd: Command) => {
@@ -31,6 +32,7 @@ export function daemonCommand (): Command {
         bootstrap: opts.bootstrap,
         mdns: mdnsFlagGiven ? opts.mdns : undefined,
         logLevel: opts.logLevel,
+        dht: opts.dht === true ? true : undefined,
         provider: opts.provider
       })
       // Everything is stopped and flushed by now; libp2p can leave unref'd-late timers

@@ -15,6 +15,7 @@ import { providerSettingsStore } from './market/provider-settings.js'
 import { createDockerClient, detectDocker, detectResources, type Resources } from './market/resources/index.js'
 import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
 import { asIdle, matchOffers } from './market/match.js'
+import { providerDiscovery } from './market/provider-discovery.js'
 import { jobService } from './jobs/job-service.js'
 import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
@@ -22,7 +23,7 @@ import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
 import { resolveDataRef } from './datasets/ref.js'
 import type { FetchDagOutcome } from './content/fetch-dag.js'
 import { dagTransferService } from './transfer/index.js'
-import { bootstrapKeeper, discoveryDialer, p2pHostOptions } from './p2p/index.js'
+import { bootstrapKeeper, dhtService, discoveryDialer, p2pHostOptions } from './p2p/index.js'
 import { startBitswap } from './store/bitswap.js'
 import { gcGuard } from './store/gc-guard.js'
 import { pinSet } from './store/pins.js'
@@ -41,6 +42,8 @@ export interface NodeOptions {
   listen?: string[]
   bootstrap?: string[]
   mdns?: boolean
+  /** `--dht`: join the DHT for this run, whatever config.json says */
+  dht?: boolean
   logLevel?: Config['logLevel']
   /** `--provider`: provider mode on for this run, whatever config.json says */
   provider?: boolean
@@ -61,6 +64,7 @@ function withOverrides (config: Config, options: NodeOptions): Config {
     listen: options.listen != null && options.listen.length > 0 ? options.listen : config.listen,
     bootstrap: options.bootstrap != null && options.bootstrap.length > 0 ? options.bootstrap : config.bootstrap,
     mdns: options.mdns ?? config.mdns,
+    dht: options.dht ?? config.dht,
     logLevel: options.logLevel ?? config.logLevel
   }
 }
@@ -96,7 +100,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const guard = gcGuard()
 
     const p2pLog = log.child({ component: 'floe:p2p' })
-    const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, mdns: config.mdns }))
+    const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, mdns: config.mdns, dht: config.dht ? await dhtService() : undefined }))
       .catch(err => { throw describeListenError(err, `a listen address (${config.listen.join(', ')})`, '--listen') })
     undo.push(async () => { await host.stop() })
     const bitswap = await startBitswap({ libp2p: host, blockstore: stores.blockstore })
@@ -107,7 +111,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     await dagSender.start()
     undo.push(async () => { await dagSender.stop() })
     const distrusted = new Set<string>()
-    const dialer = discoveryDialer({ host, log: p2pLog })
+    const dialer = discoveryDialer({ host, lan: host.services.mdns, log: p2pLog })
     dialer.start()
     undo.push(async () => { dialer.stop() })
     const keeper = bootstrapKeeper({ host, addrs: config.bootstrap, log: p2pLog })
@@ -122,6 +126,11 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, allocated: () => provider?.allocated() ?? NOTHING_ALLOCATED, log: log.child({ component: 'floe:market' }) })
     await market.start()
     undo.push(async () => { await market.stop() })
+    const discovery = config.dht
+      ? providerDiscovery({ libp2p: host, providing: () => providerSettings.get().enabled, known: peer => market.book.get(peer) != null, log: log.child({ component: 'floe:market' }) })
+      : undefined
+    discovery?.start()
+    undo.push(async () => { discovery?.stop() })
 
     const pins = pinSet(stores.index)
     const fetchDag = async (root: CID, opts: { signal?: AbortSignal }): Promise<FetchDagOutcome> => await ensureDag({ libp2p: host, blockstore: stores.blockstore, distrusted, log: p2pLog }, root, { ...opts, transport: 'bulk' })
@@ -195,6 +204,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         market,
         providerSettings,
         detectResources: detect,
+        discovery: { announce: async () => { await discovery?.announce() } },
         jobs
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })

@@ -11,6 +11,7 @@ import type { ProviderSettingsStore } from '../market/provider-settings.js'
 import type { Resources } from '../market/resources/index.js'
 import { resourcesView } from '../market/resources-view.js'
 import type { JobService } from '../jobs/job-service.js'
+import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
 
 export interface ApiHandlerComponents {
@@ -24,10 +25,12 @@ export interface ApiHandlerComponents {
   providerSettings: ProviderSettingsStore
   detectResources: () => Promise<Resources>
   jobs: JobService
+  /** announces this node in the DHT when it becomes a provider */
+  discovery: Pick<ProviderDiscovery, 'announce'>
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, discovery }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -81,6 +84,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     providerEnable: async ({ enabled }) => {
       await providerSettings.setEnabled(enabled)
       await market.announce()
+      if (enabled) void discovery.announce()
       return await providerStatus()
     },
     providerSet: async ({ key, value }) => {

@@ -40,6 +40,8 @@ export const Config = z.object({
   bootstrap: z.array(Multiaddr).default([]),
   /** find peers on the local network by multicast DNS */
   mdns: z.boolean().default(true),
+  /** join floe's Kademlia DHT: providers announce themselves there, every node looks them up */
+  dht: z.boolean().default(false),
   /** daemon log level */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   provider: ProviderSettings.prefault({})

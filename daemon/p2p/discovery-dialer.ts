@@ -2,7 +2,9 @@ import type { Libp2p, PeerInfo } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 
 export interface DiscoveryDialerComponents {
-  host: Pick<Libp2p, 'addEventListener' | 'removeEventListener' | 'dial' | 'getConnections'>
+  host: Pick<Libp2p, 'dial' | 'getConnections'>
+  /** the mDNS service, when on: the peers it finds on the LAN */
+  lan?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
   log: Logger
 }
 
@@ -10,13 +12,14 @@ export interface DiscoveryDialerComponents {
 export const MAX_DISCOVERY_CONNECTIONS = 64
 
 /**
- * libp2p 3 only records peers found by mDNS or the bootstrap list; this service dials them,
- * so peers on one LAN (or listed for bootstrap) actually meet.
+ * libp2p 3 only records peers found by mDNS; this service dials them, so peers on one LAN
+ * actually meet. Peers the DHT learns of are not dialled here: in a large network that would
+ * connect everyone to everyone (provider-discovery.ts dials the providers a node needs).
  */
-export function discoveryDialer ({ host, log }: DiscoveryDialerComponents): { start(): void, stop(): void } {
+export function discoveryDialer ({ host, lan, log }: DiscoveryDialerComponents): { start(): void, stop(): void } {
   const pending = new Set<string>()
-  const onDiscovery = (event: CustomEvent<PeerInfo>): void => {
-    const peer = event.detail
+  const onDiscovery = (event: Event): void => {
+    const peer = (event as CustomEvent<PeerInfo>).detail
     const id = peer.id.toString()
     if (pending.has(id)) return
     const connections = host.getConnections()
@@ -30,10 +33,10 @@ export function discoveryDialer ({ host, log }: DiscoveryDialerComponents): { st
   }
   return {
     start () {
-      host.addEventListener('peer:discovery', onDiscovery)
+      lan?.addEventListener('peer', onDiscovery)
     },
     stop () {
-      host.removeEventListener('peer:discovery', onDiscovery)
+      lan?.removeEventListener('peer', onDiscovery)
     }
   }
 }
