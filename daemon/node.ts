@@ -172,7 +172,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const jobs = jobService({
       ...jobBase,
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
-      match: (requirements, opts) => matchOffers(market.book.list().map(e => opts?.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now() }),
+      match: (requirements, opts) => matchOffers(market.book.list().map(e => opts.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now(), reliability: opts.reliability }),
       knownEnvironments: async () => new Set(market.book.list().flatMap(e => e.offer.environments)),
       open: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { server.serveLocal(channel) } }),
       log: log.child({ component: 'floe:jobs' })

@@ -95,7 +95,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     match: async ({ requirements }) => {
       const offers = market.book.list().map(e => e.offer)
       const latency = await peerLatencies(host, offers.map(o => o.peerId))
-      return matchOffers(offers, requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId) })
+      return matchOffers(offers, requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId), reliability: jobs.reliability })
     },
 
     jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),

@@ -18,6 +18,7 @@ import { syncBlocks } from '../store/stores.js'
 import { InvalidJobError, JobNotFoundError, JobStateError, NoProviderError, UnknownEnvironmentError } from './errors.js'
 import { runJob, type Candidates, type RunnerComponents } from './job-runner.js'
 import { jobRecords, type JobRecord } from './records.js'
+import { reliabilityTally } from './reliability.js'
 import { DEFAULT_PROJECT, parseJobOutputRef, parseJobRef } from './refs.js'
 
 export interface JobServiceComponents {
@@ -32,7 +33,7 @@ export interface JobServiceComponents {
   /** a dataset ref (NAME, NAME:N, CID) → its root */
   resolveDataRef: (ref: string) => Promise<CID>
   /** ranks the live offers for a shape; `idle`: as if no provider were running anything */
-  match: (requirements: Requirements, options?: { idle?: boolean }) => MatchResult
+  match: (requirements: Requirements, options: { idle?: boolean, reliability: (peer: string) => number | undefined }) => MatchResult
   /** environment names some live offer or this node holds */
   knownEnvironments: () => Promise<Set<string>>
   open: RunnerComponents['open']
@@ -79,9 +80,11 @@ export function jobService (components: JobServiceComponents) {
     }
   }
 
+  const reliability = reliabilityTally()
   const save = async (record: JobRecord, lines: LogLine[] = []): Promise<void> => {
     await records.appendLog(record.jobId, lines)
     await records.put(record)
+    reliability.update(record)
     notify(record, lines)
   }
 
@@ -101,12 +104,12 @@ export function jobService (components: JobServiceComponents) {
   const candidates = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour' | 'requestedProvider'>, exclude: ReadonlySet<string> = new Set()): Candidates => {
     const wanted = record.requestedProvider
     const usable = (peerId: string): boolean => !exclude.has(peerId) && (wanted == null || peerId === wanted)
-    const result = components.match(requirementsOf(record))
+    const result = components.match(requirementsOf(record), { reliability: reliability.of })
     const ranked = result.ranked.filter(r => usable(r.peerId))
     if (ranked.length > 0) return { providers: ranked.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: '', busy: false }
     // Nothing free now as the book says; those that fit once their running jobs end are asked
     // anyway (the book may be behind), and while they answer busy the job waits.
-    const idle = components.match(requirementsOf(record), { idle: true }).ranked.filter(r => usable(r.peerId))
+    const idle = components.match(requirementsOf(record), { idle: true, reliability: reliability.of }).ranked.filter(r => usable(r.peerId))
     const busy = idle.length > 0
     if (busy) return { providers: idle.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: 'every provider that fits is busy', busy }
     const excluded = result.excluded.filter(e => wanted == null || e.peerId === wanted)
@@ -344,8 +347,12 @@ export function jobService (components: JobServiceComponents) {
     },
 
     /** Picks up every unfinished job: followed again on its provider, or matched again. */
+    /** a provider's 0..1 record of carrying this node's jobs to an end (undefined: none yet) */
+    reliability: (peer: string): number | undefined => reliability.of(peer),
+
     async start (): Promise<void> {
       for await (const record of records.all()) {
+        reliability.update(record)
         if (!isFinal(record.state) && !active.has(record.jobId)) {
           log.info({ jobId: record.jobId, ref: record.ref, state: record.state }, 'resuming a job after a restart')
           start(record)

@@ -205,6 +205,9 @@ describe('jobs between daemons', () => {
     expect(final).toMatchObject({ state: 'success', provider: second.endpoint.peerId })
     expect(final.attempts.map((a: any) => [a.provider, a.outcome])).toEqual([[first.endpoint.peerId, 'accepted'], [first.endpoint.peerId, 'lost'], [second.endpoint.peerId, 'accepted']])
     expect(final.states.map((s: any) => s.state)).toContain('matching')
+    // what happened counts in the next ranking: the second carried both its jobs to an end
+    const ranking = await floeJson(['run', '--dry-run', '--home', client.home])
+    expect(ranking.ranked).toMatchObject([{ peerId: second.endpoint.peerId, reliability: 1 }])
     // the dead provider's container ran on; its daemon, restarted, finds it by its label and ends the job
     const restarted = r.daemon(await startDaemon(first.home, ['--provider']))
     await expect.poll(async () => await containersOf([client.endpoint.peerId]), { timeout: 20_000 }).toEqual([])

@@ -1,0 +1,38 @@
+import { isFinal } from '../../protocol/jobs/job.js'
+import type { JobRecord } from './records.js'
+
+/**
+ * Each provider's record as this node saw it: of the jobs it took, the share it carried to
+ * an end (a receipt, whatever the job's own exit) rather than losing them. Fed every job
+ * record as it changes; a provider never seen has no record (matching then counts 0.5).
+ */
+export function reliabilityTally () {
+  /** per job: the provider that ended it, and those that lost it */
+  const jobs = new Map<string, { ended: string | null, lost: string[] }>()
+  const ended = new Map<string, number>()
+  const lost = new Map<string, number>()
+  const add = (counts: Map<string, number>, peer: string, n: number): void => { counts.set(peer, (counts.get(peer) ?? 0) + n) }
+
+  return {
+    update (record: Pick<JobRecord, 'jobId' | 'state' | 'provider' | 'receipt' | 'attempts'>): void {
+      const before = jobs.get(record.jobId)
+      if (before != null) {
+        if (before.ended != null) add(ended, before.ended, -1)
+        for (const peer of before.lost) add(lost, peer, -1)
+      }
+      const now = {
+        ended: isFinal(record.state) && record.receipt != null ? record.receipt.provider : null,
+        lost: record.attempts.filter(a => a.outcome === 'lost').map(a => a.provider)
+      }
+      jobs.set(record.jobId, now)
+      if (now.ended != null) add(ended, now.ended, 1)
+      for (const peer of now.lost) add(lost, peer, 1)
+    },
+    /** 0..1, or undefined for a provider with no finished or lost job here */
+    of (peer: string): number | undefined {
+      const good = ended.get(peer) ?? 0
+      const bad = lost.get(peer) ?? 0
+      return good + bad === 0 ? undefined : good / (good + bad)
+    }
+  }
+}
