@@ -204,6 +204,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         market,
         providerSettings,
         detectResources: detect,
+        served: () => provider?.list() ?? [],
         discovery: { announce: async () => { await discovery?.announce() } },
         jobs
       })

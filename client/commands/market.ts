@@ -17,6 +17,11 @@ function gpuSummary (gpus: Offer['gpus']): string {
   return [...byModel].map(([model, n]) => `${n}× ${model}`).join(', ')
 }
 
+/** `; provider mode is off` when it is: why a provider may serve nothing. */
+function status (provider: ProviderStatus): string {
+  return provider.settings.enabled ? '' : '; provider mode is off (floe provider on)'
+}
+
 function printStatus (status: ProviderStatus): void {
   const { settings, offer, resources } = status
   const gpuPrices = Object.entries(settings.prices.perGpuHour).map(([model, price]) => `${model}=${money(price)}`).join(' ') || 'none'
@@ -70,7 +75,18 @@ export function marketCommands (): Command[] {
         printStatus(status)
       }))
   }
-  provider.command('set').description('change a setting: cpus, memory, gpus, price.cpu, price.memory, price.gpu.MODEL, max-jobs, max-duration, network, allow, deny')
+  provider.command('jobs').description('jobs this node runs or ran for others (kept until their output is picked up), and what they earned')
+    .action(action(async (client, _args, opts) => {
+      const served = await client.call('providerJobs', {})
+      if (opts.json === true) return printJson(served)
+      if (served.jobs.length === 0) return printLines([`no jobs served${status(await client.call('providerShow', {}))}`])
+      printTable(['JOB', 'CLIENT', 'ACCEPTED', 'STATUS', 'ENV', 'COMMAND', 'PRICE/H', 'COST', 'OUTPUT KEPT UNTIL'], served.jobs.map(job => [
+        job.jobId.slice(0, 12), job.client, ago(job.acceptedAt), job.state, job.environment, job.command.join(' ').slice(0, 40),
+        money(job.pricePerHour), job.cost == null ? '-' : money(job.cost), job.keepUntil ?? '-'
+      ]))
+      printLines([`earned ${money(served.earned)}`])
+    }))
+    provider.command('set').description('change a setting: cpus, memory, gpus, price.cpu, price.memory, price.gpu.MODEL, max-jobs, max-duration, network, allow, deny')
     .argument('<key>').argument('<value>')
     .action(action(async (client, args, opts) => {
       const status = await client.call('providerSet', { key: args[0] ?? '', value: args[1] ?? '' })

@@ -11,6 +11,7 @@ import type { ProviderSettingsStore } from '../market/provider-settings.js'
 import type { Resources } from '../market/resources/index.js'
 import { resourcesView } from '../market/resources-view.js'
 import type { JobService } from '../jobs/job-service.js'
+import type { ServedJob } from '../../protocol/jobs/view.js'
 import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
 
@@ -25,12 +26,13 @@ export interface ApiHandlerComponents {
   providerSettings: ProviderSettingsStore
   detectResources: () => Promise<Resources>
   jobs: JobService
+  served: () => ServedJob[]
   /** announces this node in the DHT when it becomes a provider */
   discovery: Pick<ProviderDiscovery, 'announce'>
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, discovery }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -91,6 +93,10 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
       await providerSettings.set(key, value)
       await market.announce()
       return await providerStatus()
+    },
+    providerJobs: async () => {
+      const list = served()
+      return { jobs: list, earned: Math.round(list.reduce((sum, job) => sum + (job.cost ?? 0), 0) * 1e6) / 1e6 }
     },
     match: async ({ requirements }) => {
       const offers = market.book.list().map(e => e.offer)

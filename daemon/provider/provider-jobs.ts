@@ -23,6 +23,7 @@ import { admitJob } from './admission.js'
 import { createJobContainer, followJobContainer, listJobContainers, prepareJobDirs, removeJobContainer, type ContainerOutcome } from './executor.js'
 import { inputCache } from './input-cache.js'
 import { openJobLog, type JobLog } from './job-log.js'
+import type { ServedJob } from '../../protocol/jobs/view.js'
 import { fromBase64, providerJobRecords, toBase64, type ProviderJobRecord } from './records.js'
 
 export interface ProviderJobsComponents {
@@ -470,10 +471,28 @@ export function providerJobs (components: ProviderJobsComponents) {
       return true
     },
     /** jobs this provider holds, newest first (for the node page and tests) */
-    list (): Array<{ jobId: string, client: string, state: JobState, logLines: number }> {
+    /** jobs this provider holds (running, or finished and kept for pickup), newest first */
+    list (): ServedJob[] {
       return [...jobs.values()]
         .sort((a, b) => b.record.acceptedAt - a.record.acceptedAt)
-        .map(job => ({ jobId: job.record.jobId, client: job.record.client, state: job.record.state, logLines: job.log.lastSeq() }))
+        .map(job => {
+          const receipt = job.record.receipt == null ? null : decodeReceipt(fromBase64(job.record.receipt.payload))
+          return {
+            jobId: job.record.jobId,
+            client: job.record.client,
+            specCid: job.request.specCid.toString(),
+            environment: job.spec.environment,
+            command: job.spec.command,
+            state: job.record.state,
+            acceptedAt: new Date(job.record.acceptedAt).toISOString(),
+            pricePerHour: job.record.pricePerHour,
+            cost: receipt?.cost ?? null,
+            exitCode: receipt?.exitCode ?? null,
+            outputCid: receipt?.outputCid?.toString() ?? null,
+            keepUntil: job.record.keepUntil == null ? null : new Date(job.record.keepUntil).toISOString(),
+            logLines: job.log.lastSeq()
+          }
+        })
     },
     async start (): Promise<void> {
       if (cleanupTimer != null) return

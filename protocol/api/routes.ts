@@ -3,7 +3,7 @@ import { Offer } from '../market/offer.js'
 import { ExcludedOffer, RankedOffer, Requirements } from '../market/requirements.js'
 import { ProviderSettings } from '../market/settings.js'
 import { LogLine } from '../jobs/job.js'
-import { JobView } from '../jobs/view.js'
+import { JobView, ServedJob } from '../jobs/view.js'
 import { defineRoute } from './route.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
@@ -254,6 +254,13 @@ export const routes = {
     summary: 'change one provider setting (kept in config.json)',
     input: z.object({ key: z.string().min(1).max(160), value: z.string().max(4096) }).strict(),
     output: ProviderStatus
+  }),
+  providerJobs: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/provider/jobs`,
+    summary: 'jobs this node runs or ran for others as a provider (kept until their output is picked up), and what they earned',
+    input: z.object({}),
+    output: z.object({ jobs: z.array(ServedJob), earned: z.number() })
   }),
   match: defineRoute({
     method: 'POST',

@@ -37,4 +37,24 @@ export const JobView = z.object({
 })
 export type JobView = z.infer<typeof JobView>
 
+/** A job as its provider holds it: what `floe provider jobs` lists. */
+export const ServedJob = z.object({
+  jobId: z.string(),
+  client: z.string(),
+  specCid: z.string(),
+  environment: z.string(),
+  command: z.array(z.string()),
+  state: JobState,
+  acceptedAt: z.string(),
+  pricePerHour: z.number(),
+  /** from the receipt, once the job has ended */
+  cost: z.number().nullable(),
+  exitCode: z.number().int().nullable(),
+  outputCid: z.string().nullable(),
+  /** until when its output is kept for pickup */
+  keepUntil: z.string().nullable(),
+  logLines: z.number().int().nonnegative()
+})
+export type ServedJob = z.infer<typeof ServedJob>
+
 export { LogLine }

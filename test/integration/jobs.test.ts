@@ -196,6 +196,9 @@ describe('jobs between daemons', () => {
     const out = join(r.folder(await tempHome('floe-out-')), 'out')
     await floeJson(['output', remote.job.ref, out, '--home', client.home])
     expect(await readFile(join(out, 'hello.txt'), 'utf8')).toBe('from the client\n')
+    const served = await floeJson(['provider', 'jobs', '--home', second.home])
+    expect(served.jobs).toMatchObject([{ jobId: remote.job.jobId, client: client.endpoint.peerId, state: 'success', exitCode: 0, outputCid: remote.job.outputCid, cost: remote.job.receipt.cost }])
+    expect(served.earned).toBe(remote.job.receipt.cost)
 
     const job = await submit(client, code, ['--retries', '1', '--', 'sh', '-c', 'sleep 3; echo done > /output/d'])
     const running = await waitState(client, job.ref, ['running'])
