@@ -132,9 +132,9 @@ export function jobCommands (): Command[] {
       const { jobs } = await client.call('jobList', {})
       if (opts.json === true) return printJson(jobs)
       if (jobs.length === 0) return printLines(['no jobs yet; run one with: floe run -- COMMAND'])
-      printTable(['JOB', 'CREATED', 'STATUS', 'DURATION', 'PROVIDER', 'ENV', 'COST', 'MESSAGE'], jobs.map(job => [
+      printTable(['JOB', 'CREATED', 'STATUS', 'DURATION', 'PROVIDER', 'ENV', 'COST', 'MESSAGE', 'METRICS'], jobs.map(job => [
         job.ref, ago(job.createdAt), job.state, duration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
-        job.receipt == null ? '-' : money(job.receipt.cost), job.message
+        job.receipt == null ? '-' : money(job.receipt.cost), job.message, latestMetrics(job)
       ]))
     }))
 
@@ -173,6 +173,11 @@ export function jobCommands (): Command[] {
   return [run, status, logs, stop, write('output', 'jobOutput', 'output'), write('clone', 'jobClone', 'code snapshot')]
 }
 
+/** `loss=0.07 acc=0.91`: the latest value of each metric */
+function latestMetrics (job: JobView): string {
+  return Object.entries(job.metrics).map(([name, point]) => `${name}=${Number(point.value.toPrecision(4))}`).join(' ') || '-'
+}
+
 function shortPeer (peer: string): string {
   return peer.length > 16 ? `${peer.slice(0, 6)}…${peer.slice(-6)}` : peer
 }
@@ -190,7 +195,8 @@ function describe (job: JobView): string[] {
     `spec         ${job.specCid}`,
     `provider     ${job.provider ?? '-'}${job.pricePerHour != null ? ` at ${money(job.pricePerHour)}/h` : ''}`,
     `output       ${job.outputCid ?? '-'}`,
-    `logs         ${job.logsCid ?? '-'} (${job.logLines} lines)`
+    `logs         ${job.logsCid ?? '-'} (${job.logLines} lines)`,
+    `metrics      ${latestMetrics(job)}`
   ]
   if (job.receipt != null) {
     const r = job.receipt

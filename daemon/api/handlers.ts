@@ -107,6 +107,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
     jobList: async () => ({ jobs: await jobs.list() }),
     jobShow: async ({ ref }) => await jobs.show(ref),
+    jobMetrics: async ({ ref }) => await jobs.metrics(ref),
     jobLogs: async ({ ref, after, follow }, { signal, progress }) => await jobs.logs(ref, { after, follow, signal, onLine: progress }),
     jobStop: async ({ ref }) => await jobs.stop(ref),
     jobOutput: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'output', { signal, onProgress: progress }), dest }),

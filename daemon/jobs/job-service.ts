@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
+import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
 import { encodeJobSpec, jobSpecView, mountProblem, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { Requirements, type RequirementsInput } from '../../protocol/market/requirements.js'
@@ -82,7 +83,14 @@ export function jobService (components: JobServiceComponents) {
 
   const reliability = reliabilityTally()
   const save = async (record: JobRecord, lines: LogLine[] = []): Promise<void> => {
-    await records.appendLog(record.jobId, lines)
+    const points = []
+    for (const line of lines) {
+      const found = line.stream === 'stdout' ? parseMetricLine(line.line, line.at) : null
+      if (found == null) continue
+      points.push({ metric: found.metric, seq: line.seq, point: found.point })
+      record.metrics = { ...record.metrics, [found.metric]: found.point }
+    }
+    await records.appendLog(record.jobId, lines, points)
     await records.put(record)
     reliability.update(record)
     notify(record, lines)
@@ -256,6 +264,7 @@ export function jobService (components: JobServiceComponents) {
             logsCid: null,
             receipt: null,
             logLines: 0,
+            metrics: {},
             signedReceipt: null,
             leaseId: null,
             logBase: 0
@@ -279,6 +288,12 @@ export function jobService (components: JobServiceComponents) {
 
     async show (ref: string): Promise<JobView> {
       return view(await find(ref))
+    },
+
+    /** every training metric's series: for charts */
+    async metrics (ref: string): Promise<{ job: string, series: Record<string, MetricPoint[]> }> {
+      const record = await find(ref)
+      return { job: record.ref, series: await records.metrics(record.jobId) }
     },
 
     /**
@@ -373,5 +388,6 @@ export type JobService = ReturnType<typeof jobService>
 
 function view (record: JobRecord): JobView {
   const { signedReceipt: _s, leaseId: _l, logBase: _b, ...rest } = record
-  return rest
+  // records written before metrics were kept have none
+  return { ...rest, metrics: rest.metrics ?? {} }
 }

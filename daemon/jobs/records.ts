@@ -1,5 +1,6 @@
 import type { ClassicLevel } from 'classic-level'
 import type { LogLine } from '../../protocol/jobs/job.js'
+import type { MetricPoint } from '../../protocol/jobs/metrics.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 
 /** What the client keeps of a job: its view, plus the signed receipt as received. */
@@ -18,12 +19,14 @@ const JOB = 'job!'
 const NUMBER = 'job-number!'
 const NEXT = 'job-next!'
 const LOG = 'job-log!'
+const METRIC = 'job-metric!'
 
 const pad = (n: number): string => String(n).padStart(12, '0')
 
 /**
  * Jobs in the index: `job!<jobId>` → record, `job-number!<project>!<N>` → jobId,
- * `job-next!<project>` → the next number, `job-log!<jobId>!<seq>` → log line.
+ * `job-next!<project>` → the next number, `job-log!<jobId>!<seq>` → log line,
+ * `job-metric!<jobId>!<metric>!<seq>` → a point of a training metric (seq: its log line).
  */
 export function jobRecords (index: Index) {
   return {
@@ -51,9 +54,23 @@ export function jobRecords (index: Index) {
     async * all (): AsyncGenerator<JobRecord> {
       for await (const value of index.values({ gte: JOB, lt: JOB + '\xff' })) yield JSON.parse(value) as JobRecord
     },
-    async appendLog (jobId: string, lines: LogLine[]): Promise<void> {
+    /** log lines, and the metric points some of them carry, in one write */
+    async appendLog (jobId: string, lines: LogLine[], points: Array<{ metric: string, seq: number, point: MetricPoint }> = []): Promise<void> {
       if (lines.length === 0) return
-      await index.batch(lines.map(line => ({ type: 'put' as const, key: `${LOG}${jobId}!${pad(line.seq)}`, value: JSON.stringify(line) })))
+      await index.batch([
+        ...lines.map(line => ({ type: 'put' as const, key: `${LOG}${jobId}!${pad(line.seq)}`, value: JSON.stringify(line) })),
+        ...points.map(p => ({ type: 'put' as const, key: `${METRIC}${jobId}!${p.metric}!${pad(p.seq)}`, value: JSON.stringify(p.point) }))
+      ])
+    },
+    /** every metric's series, points in the order printed */
+    async metrics (jobId: string): Promise<Record<string, MetricPoint[]>> {
+      const series: Record<string, MetricPoint[]> = {}
+      for await (const [key, value] of index.iterator({ gt: `${METRIC}${jobId}!`, lt: `${METRIC}${jobId}!\xff` })) {
+        const rest = key.slice(`${METRIC}${jobId}!`.length)
+        const metric = rest.slice(0, rest.lastIndexOf('!'))
+        ;(series[metric] ??= []).push(JSON.parse(value) as MetricPoint)
+      }
+      return series
     },
     async * logs (jobId: string, after: number): AsyncGenerator<LogLine> {
       for await (const value of index.values({ gt: `${LOG}${jobId}!${pad(after)}`, lt: `${LOG}${jobId}!\xff` })) yield JSON.parse(value) as LogLine

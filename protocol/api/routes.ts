@@ -4,6 +4,7 @@ import { ExcludedOffer, RankedOffer, Requirements } from '../market/requirements
 import { ProviderSettings } from '../market/settings.js'
 import { LogLine } from '../jobs/job.js'
 import { JobView, ServedJob } from '../jobs/view.js'
+import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
@@ -290,6 +291,13 @@ export const routes = {
     summary: 'one job in full',
     input: z.object({ ref: JobRef }).strict(),
     output: JobView
+  }),
+  jobMetrics: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/jobs/metrics`,
+    summary: 'every training metric a job printed ({"metric", "value", "step"|"epoch"} lines), as series for charts',
+    input: z.object({ ref: JobRef }).strict(),
+    output: z.object({ job: z.string(), series: z.record(z.string(), z.array(MetricPoint)) })
   }),
   jobLogs: defineRoute({
     method: 'POST',

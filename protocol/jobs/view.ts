@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { JobState, LogLine } from './job.js'
+import { MetricPoint } from './metrics.js'
 import { ReceiptView } from './receipt.js'
 import { JobSpecView } from './spec.js'
 
@@ -33,7 +34,9 @@ export const JobView = z.object({
   outputCid: z.string().nullable(),
   logsCid: z.string().nullable(),
   receipt: ReceiptView.nullable(),
-  logLines: z.number().int().nonnegative()
+  logLines: z.number().int().nonnegative(),
+  /** the latest point of each training metric the job printed */
+  metrics: z.record(z.string(), MetricPoint)
 })
 export type JobView = z.infer<typeof JobView>
 

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { execFile } from 'node:child_process'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { createApiClient } from '../../client/api-client.js'
 import { FLOE_BIN, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const exec = promisify(execFile)
@@ -87,6 +88,15 @@ describe('jobs on the local provider', () => {
     const logs = await floeJson(['logs', 'default/2', '--home', d.home])
     expect(logs.lines.filter((l: any) => l.stream === 'stdout').map((l: any) => l.line)).toEqual(['weights 0.31'])
 
+    // training metrics printed as FloydHub-style lines become series, the latest shown in the status
+    const demo = await runFollow(d, join(import.meta.dirname, '../../examples/hello'), ['--', 'sh', 'train.sh'])
+    expect(demo.job).toMatchObject({ state: 'success', metrics: { loss: { value: 0.07, step: 5 } } })
+    const api = createApiClient({ url: d.endpoint.url, token: d.token })
+    const { series } = await api.call('jobMetrics', { ref: demo.job.ref })
+    expect(series.loss?.map(p => [p.step, p.value])).toEqual([[1, 0.6], [2, 0.36], [3, 0.21], [4, 0.12], [5, 0.07]])
+    const table = await floe(['status', '--home', d.home])
+    expect(table.stdout).toMatch(/METRICS/)
+    expect(table.stdout).toMatch(/loss=0\.07/)
     const cloned = join(r.folder(await tempHome('floe-clone-')), 'code')
     await floeJson(['clone', '2', cloned, '--home', d.home])
     expect(await readFile(join(cloned, 'make.sh'), 'utf8')).toBe(await readFile(join(code, 'make.sh'), 'utf8'))

@@ -19,7 +19,7 @@ function record (): JobRecord {
     jobId: JOB, ref: 'default/1', project: 'default', number: 1, message: '', createdAt: new Date().toISOString(), specCid: SPEC,
     spec: { code: SPEC, inputs: [], environment: 'busybox', command: ['true'], resources: { cpus: 1, memoryBytes: 1024, gpus: 0 }, timeoutSeconds: 60, network: false },
     inputs: [], maxPricePerHour: null, requestedProvider: null, retries: 0, state: 'queued', states: [], provider: null, pricePerHour: null, attempts: [],
-    exitCode: null, reason: null, outputCid: null, logsCid: null, receipt: null, logLines: 0, signedReceipt: null, leaseId: null, logBase: 0
+    exitCode: null, reason: null, outputCid: null, logsCid: null, receipt: null, logLines: 0, metrics: {}, signedReceipt: null, leaseId: null, logBase: 0
   }
 }
 
