@@ -60,7 +60,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
         .catch((err: Error) => { done.abort(err) })
       if (event.type === 'finished') void sending.then(() => { done.abort() })
     }
-    const detach = jobs.attach(jobId, peer, after, (event: JobEvent) => { send(event) })
+    const detach = await jobs.attach(jobId, peer, after, (event: JobEvent) => { send(event) })
     if (detach == null) {
       await channel.send(encodeJobMessage({ type: 'refused', reason: 'unknown-job', message: `no job ${jobId} of yours here` }))
       await channel.close()

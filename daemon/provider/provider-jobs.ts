@@ -111,7 +111,8 @@ export function providerJobs (components: ProviderJobsComponents) {
   }
 
   const systemLine = (job: LiveJob, line: string): void => {
-    emit(job, { type: 'log', ...job.log.append({ at: Date.now(), stream: 'system', line }) })
+    const numbered = job.log.append({ at: Date.now(), stream: 'system', line })
+    if (numbered != null) emit(job, { type: 'log', ...numbered })
   }
 
   const jobDir = (jobId: string): string => join(components.jobsRoot, jobId)
@@ -221,7 +222,10 @@ export function providerJobs (components: ProviderJobsComponents) {
         outputDir,
         outputLimitBytes: components.settings().maxOutputBytes,
         logsSince: options.resume ? job.log.lastContainerAt() : undefined,
-        onLog: line => { emit(job, { type: 'log', ...job.log.append(line) }) },
+        onLog: line => {
+          const numbered = job.log.append(line)
+          if (numbered != null) emit(job, { type: 'log', ...numbered })
+        },
         stop: signal,
         detach: life.signal,
         log
@@ -448,18 +452,31 @@ export function providerJobs (components: ProviderJobsComponents) {
      * Follows a job for its client: every event from log line `after` on, starting with the
      * current state; `finished` comes last. Returns undefined when the peer has no such job.
      */
-    attach (jobId: string, client: string, after: number, listener: (event: JobEvent) => void): (() => void) | undefined {
+    async attach (jobId: string, client: string, after: number, listener: (event: JobEvent) => void): Promise<(() => void) | undefined> {
       const job = jobs.get(jobId)
       if (job == null || job.record.client !== client) return undefined
-      const last = job.record.states[job.record.states.length - 1]
-      if (last != null) listener({ type: 'state', state: last.state, at: last.at })
-      for (const line of job.log.since(after)) listener({ type: 'log', ...line })
-      if (job.receipt != null) {
-        listener({ type: 'finished', receipt: job.receipt })
-        return () => {}
+      // Live events wait while the backlog is read, then go out after it, none twice.
+      const held: JobEvent[] = []
+      let live = false
+      let finished = false
+      const send = (event: JobEvent): void => {
+        if (event.type === 'finished') {
+          if (finished) return
+          finished = true
+        }
+        listener(event)
       }
-      job.listeners.add(listener)
-      return () => { job.listeners.delete(listener) }
+      const relay = (event: JobEvent): void => { if (live) send(event); else held.push(event) }
+      job.listeners.add(relay)
+      const last = job.record.states[job.record.states.length - 1]
+      if (last != null) send({ type: 'state', state: last.state, at: last.at })
+      const backlog = await job.log.since(after)
+      for (const line of backlog) send({ type: 'log', ...line })
+      const sent = backlog[backlog.length - 1]?.seq ?? after
+      for (const event of held) if (event.type !== 'log' || event.seq > sent) send(event)
+      live = true
+      if (job.receipt != null) send({ type: 'finished', receipt: job.receipt })
+      return () => { job.listeners.delete(relay) }
     },
     cancel (jobId: string, client: string): boolean {
       const job = jobs.get(jobId)
