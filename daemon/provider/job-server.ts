@@ -4,6 +4,9 @@ import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import type { JobEvent, ProviderJobs } from './provider-jobs.js'
 
+/** Messages waiting for one slow client before its stream is cut (it reattaches). */
+const MAX_QUEUED_MESSAGES = 10_000
+
 export interface JobServerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   jobs: ProviderJobs
@@ -55,9 +58,16 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     const stop = AbortSignal.any([signal, done.signal])
     let heard = Date.now()
     let sending: Promise<void> = Promise.resolve()
+    let queued = 0
     const send = (event: ProviderMessage): void => {
+      // A client that reads slower than its job prints is cut off rather than buffered for:
+      // it reattaches and reads the backlog from the log file.
+      if (++queued > MAX_QUEUED_MESSAGES) {
+        done.abort(new Error(`${peer} reads too slowly: over ${MAX_QUEUED_MESSAGES} messages waiting`))
+        return
+      }
       sending = sending.then(async () => { await channel.send(encodeJobMessage(event), { signal: stop }) })
-        .catch((err: Error) => { done.abort(err) })
+        .then(() => { queued-- }, (err: Error) => { done.abort(err) })
       if (event.type === 'finished') void sending.then(() => { done.abort() })
     }
     const detach = await jobs.attach(jobId, peer, after, (event: JobEvent) => { send(event) })
