@@ -91,7 +91,8 @@ export function jobService (components: JobServiceComponents) {
       record.metrics = { ...record.metrics, [found.metric]: found.point }
     }
     await records.appendLog(record.jobId, lines, points)
-    await records.put(record)
+    // lines alone need no sync: after a crash the provider sends again what was not kept
+    await records.put(record, { sync: lines.length === 0 })
     reliability.update(record)
     notify(record, lines)
   }

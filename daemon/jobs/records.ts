@@ -34,8 +34,9 @@ export function jobRecords (index: Index) {
       const value = await index.get(JOB + jobId)
       return value == null ? undefined : JSON.parse(value) as JobRecord
     },
-    async put (record: JobRecord): Promise<void> {
-      await index.put(JOB + record.jobId, JSON.stringify(record), { sync: true })
+    /** `sync: false` for updates a crash may lose (the log position: the provider replays lines) */
+    async put (record: JobRecord, options: { sync?: boolean } = {}): Promise<void> {
+      await index.put(JOB + record.jobId, JSON.stringify(record), { sync: options.sync ?? true })
     },
     async byNumber (project: string, number: number): Promise<string | undefined> {
       return await index.get(`${NUMBER}${project}!${pad(number)}`) ?? undefined

@@ -47,13 +47,17 @@ export function streamChannel (stream: Stream, remotePeer: string, maxBytes: num
   }
 }
 
+/** Messages one side may have waiting in the other's inbox before its sends wait (backpressure, as a stream has). */
+export const LOCAL_WINDOW = 1024
+
 /** Two connected in-process channels; `a` sees `bPeer` as its remote and `b` sees `aPeer`. */
 export function localChannelPair (aPeer: string, bPeer: string): [MessageChannel, MessageChannel] {
   const aInbox = inbox()
   const bInbox = inbox()
   const side = (remotePeer: string, own: Inbox, other: Inbox): MessageChannel => ({
     remotePeer,
-    async send (message) {
+    async send (message, options) {
+      await other.room(options?.signal)
       if (other.ended != null) throw other.ended === true ? new Error('the other side has closed') : other.ended
       other.push(message.slice())
     },
@@ -71,6 +75,8 @@ export function localChannelPair (aPeer: string, bPeer: string): [MessageChannel
 
 interface Inbox {
   ended: true | Error | undefined
+  /** resolves once the inbox holds fewer than LOCAL_WINDOW messages (or has ended) */
+  room(signal?: AbortSignal): Promise<void>
   push(message: Uint8Array): void
   end(reason: true | Error): void
   take(signal?: AbortSignal): Promise<Uint8Array | null>
@@ -79,8 +85,20 @@ interface Inbox {
 function inbox (): Inbox {
   const messages: Uint8Array[] = []
   let wake: (() => void) | undefined
+  let roomWaiters: Array<() => void> = []
+  const freeRoom = (): void => {
+    const waiters = roomWaiters
+    roomWaiters = []
+    for (const resolve of waiters) resolve()
+  }
   const box: Inbox = {
     ended: undefined,
+    async room (signal) {
+      while (messages.length >= LOCAL_WINDOW && box.ended == null) {
+        signal?.throwIfAborted()
+        await new Promise<void>(resolve => { roomWaiters.push(resolve) })
+      }
+    },
     push (message) {
       messages.push(message)
       wake?.()
@@ -88,12 +106,16 @@ function inbox (): Inbox {
     end (reason) {
       box.ended ??= reason
       wake?.()
+      freeRoom()
     },
     async take (signal) {
       while (true) {
         signal?.throwIfAborted()
         const next = messages.shift()
-        if (next != null) return next
+        if (next != null) {
+          if (messages.length < LOCAL_WINDOW) freeRoom()
+          return next
+        }
         if (box.ended === true) return null
         if (box.ended != null) throw box.ended
         await new Promise<void>((resolve, reject) => {

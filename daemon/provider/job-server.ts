@@ -2,10 +2,10 @@ import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import { decodeClientMessage, encodeJobMessage, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
-import type { JobEvent, ProviderJobs } from './provider-jobs.js'
+import type { ProviderJobs } from './provider-jobs.js'
 
-/** Messages waiting for one slow client before its stream is cut (it reattaches). */
-const MAX_QUEUED_MESSAGES = 10_000
+/** Log lines read for a client at a time. */
+const BATCH_LINES = 256
 
 export interface JobServerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
@@ -51,34 +51,30 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     await follow(channel, jobId, after, signal)
   }
 
-  /** Sends the job's events until `finished`, with heartbeats; takes heartbeats and cancel. */
+  /**
+   * Sends the job's state, log lines from `after` on, and at last its receipt, pulling each
+   * batch only once the last was sent: a slow client slows its stream, never the provider's
+   * memory. Heartbeats go out when there is nothing else to send; the client's heartbeats and
+   * a cancel are read alongside.
+   */
   const follow = async (channel: MessageChannel, jobId: string, after: number, signal: AbortSignal): Promise<void> => {
     const peer = channel.remotePeer
-    const done = new AbortController()
-    const stop = AbortSignal.any([signal, done.signal])
-    let heard = Date.now()
-    let sending: Promise<void> = Promise.resolve()
-    let queued = 0
-    const send = (event: ProviderMessage): void => {
-      // A client that reads slower than its job prints is cut off rather than buffered for:
-      // it reattaches and reads the backlog from the log file.
-      if (++queued > MAX_QUEUED_MESSAGES) {
-        done.abort(new Error(`${peer} reads too slowly: over ${MAX_QUEUED_MESSAGES} messages waiting`))
-        return
-      }
-      sending = sending.then(async () => { await channel.send(encodeJobMessage(event), { signal: stop }) })
-        .then(() => { queued-- }, (err: Error) => { done.abort(err) })
-      if (event.type === 'finished') void sending.then(() => { done.abort() })
-    }
-    const detach = await jobs.attach(jobId, peer, after, (event: JobEvent) => { send(event) })
-    if (detach == null) {
+    const job = jobs.follow(jobId, peer)
+    if (job == null) {
       await channel.send(encodeJobMessage({ type: 'refused', reason: 'unknown-job', message: `no job ${jobId} of yours here` }))
       await channel.close()
       return
     }
-    const beat = setInterval(() => {
+    const done = new AbortController()
+    const stop = AbortSignal.any([signal, done.signal])
+    let heard = Date.now()
+    let lastSent = 0
+    const send = async (message: ProviderMessage): Promise<void> => {
+      await channel.send(encodeJobMessage(message), { signal: stop })
+      lastSent = Date.now()
+    }
+    const silence = setInterval(() => {
       if (Date.now() - heard > JOB_SILENCE_MS) done.abort(new Error(`${peer} fell silent`))
-      else send({ type: 'heartbeat' })
     }, JOB_HEARTBEAT_MS)
     const reading = (async () => {
       while (!stop.aborted) {
@@ -91,23 +87,39 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
       }
     })().catch((err: Error) => { if (!stop.aborted) done.abort(err) })
     try {
-      await new Promise<void>(resolve => {
-        if (stop.aborted) resolve()
-        else stop.addEventListener('abort', () => { resolve() }, { once: true })
-      })
-    } finally {
-      clearInterval(beat)
-      detach()
-    }
-    const reason = done.signal.reason
-    if (reason == null || reason.name === 'AbortError') {
-      await sending
+      let cursor = after
+      let sentState = ''
+      while (true) {
+        stop.throwIfAborted()
+        const state = job.state()
+        if (`${state.state}@${state.at}` !== sentState) {
+          await send({ type: 'state', state: state.state, at: state.at })
+          sentState = `${state.state}@${state.at}`
+        }
+        const lines = await job.read(cursor, BATCH_LINES)
+        for (const line of lines) await send({ type: 'log', ...line })
+        if (lines.length > 0) {
+          cursor = lines[lines.length - 1]?.seq ?? cursor
+          continue
+        }
+        const receipt = job.receipt()
+        if (receipt != null && cursor >= job.lastSeq()) {
+          await send({ type: 'finished', receipt })
+          break
+        }
+        await job.changed(cursor, AbortSignal.any([stop, AbortSignal.timeout(JOB_HEARTBEAT_MS)]))
+        if (Date.now() - lastSent >= JOB_HEARTBEAT_MS) await send({ type: 'heartbeat' })
+      }
       await channel.close().catch(() => {})
-    } else {
+    } catch (err: any) {
+      const reason = done.signal.reason ?? err
       log.debug({ jobId, peer, err: reason?.message }, 'client stream ended')
       channel.abort(reason instanceof Error ? reason : new Error(String(reason)))
+    } finally {
+      clearInterval(silence)
+      done.abort()
+      await reading
     }
-    await reading
   }
 
   const handler = (stream: Stream, connection: Connection): void => {

@@ -10,7 +10,7 @@ import type { ProviderSettings } from '../../protocol/market/settings.js'
 import { isFinal, type JobState, type LogLine } from '../../protocol/jobs/job.js'
 import { decodeReceipt, encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
 import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
-import { decodeJobRequest, type JobRequest, type ProviderMessage, type RefusalReason } from '../../protocol/jobs/wire.js'
+import { decodeJobRequest, type JobRequest, type RefusalReason } from '../../protocol/jobs/wire.js'
 import { exportDag, importPath } from '../content/index.js'
 import type { FetchDagOutcome } from '../content/fetch-dag.js'
 import type { Logger } from '../log.js'
@@ -50,7 +50,16 @@ export interface ProviderJobsComponents {
   log: Logger
 }
 
-export type JobEvent = ProviderMessage
+/** How a client follows its job on the provider (see job-server.ts). */
+export interface FollowHandle {
+  state(): { state: JobState, at: number }
+  receipt(): SignedReceipt | undefined
+  /** at most `max` log lines after `after` */
+  read(after: number, max: number): Promise<LogLine[]>
+  lastSeq(): number
+  /** resolves on a log line after `after`, a state change, the end, or `signal` */
+  changed(after: number, signal: AbortSignal): Promise<void>
+}
 
 interface LiveJob {
   record: ProviderJobRecord
@@ -58,7 +67,8 @@ interface LiveJob {
   spec: JobSpec
   log: JobLog
   cancel: AbortController
-  listeners: Set<(event: JobEvent) => void>
+  /** woken when the job's state changes or it finishes (new log lines: log.waitFor) */
+  watchers: Set<() => void>
   receipt?: SignedReceipt
 }
 
@@ -97,8 +107,9 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
   }
 
-  const emit = (job: LiveJob, event: JobEvent): void => {
-    for (const listener of job.listeners) listener(event)
+  const changed = (job: LiveJob): void => {
+    for (const wake of job.watchers) wake()
+    job.watchers.clear()
   }
 
   const setState = async (job: LiveJob, state: JobState, message?: string): Promise<void> => {
@@ -107,12 +118,11 @@ export function providerJobs (components: ProviderJobsComponents) {
     job.record.states.push({ state, at })
     await records.put(job.record)
     log.info({ jobId: job.record.jobId, state, message }, 'job state')
-    emit(job, { type: 'state', state, at, ...(message != null ? { message } : {}) })
+    changed(job)
   }
 
   const systemLine = (job: LiveJob, line: string): void => {
-    const numbered = job.log.append({ at: Date.now(), stream: 'system', line })
-    if (numbered != null) emit(job, { type: 'log', ...numbered })
+    job.log.append({ at: Date.now(), stream: 'system', line })
   }
 
   const jobDir = (jobId: string): string => join(components.jobsRoot, jobId)
@@ -126,7 +136,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       spec: decodeJobSpec(request.spec),
       log: await openJobLog(join(jobDir(record.jobId), 'log.ndjson')),
       cancel: new AbortController(),
-      listeners: new Set(),
+      watchers: new Set(),
       ...(record.receipt != null ? { receipt: { payload: fromBase64(record.receipt.payload), signature: fromBase64(record.receipt.signature) } } : {})
     }
   }
@@ -222,10 +232,7 @@ export function providerJobs (components: ProviderJobsComponents) {
         outputDir,
         outputLimitBytes: components.settings().maxOutputBytes,
         logsSince: options.resume ? job.log.lastContainerAt() : undefined,
-        onLog: line => {
-          const numbered = job.log.append(line)
-          if (numbered != null) emit(job, { type: 'log', ...numbered })
-        },
+        onLog: line => { job.log.append(line) },
         stop: signal,
         detach: life.signal,
         log
@@ -337,7 +344,7 @@ export function providerJobs (components: ProviderJobsComponents) {
     job.record.keepUntil = Date.now() + components.settings().keepOutputSeconds * 1000
     expireAt(job.record.keepUntil)
     await setState(job, receipt.state, receipt.reason ?? undefined)
-    emit(job, { type: 'finished', receipt: signed })
+    changed(job)
     log.info({ jobId: job.record.jobId, state: receipt.state, exitCode: receipt.exitCode, output: receipt.outputCid?.toString(), cost: receipt.cost }, 'job finished')
     components.onCapacityChange()
   }
@@ -452,31 +459,31 @@ export function providerJobs (components: ProviderJobsComponents) {
      * Follows a job for its client: every event from log line `after` on, starting with the
      * current state; `finished` comes last. Returns undefined when the peer has no such job.
      */
-    async attach (jobId: string, client: string, after: number, listener: (event: JobEvent) => void): Promise<(() => void) | undefined> {
+    /**
+     * A client's view of its job, to follow it: the current state, log lines from any point,
+     * the receipt once there is one, and a wait for the next change. Undefined when the peer
+     * has no such job here.
+     */
+    follow (jobId: string, client: string): FollowHandle | undefined {
       const job = jobs.get(jobId)
       if (job == null || job.record.client !== client) return undefined
-      // Live events wait while the backlog is read, then go out after it, none twice.
-      const held: JobEvent[] = []
-      let live = false
-      let finished = false
-      const send = (event: JobEvent): void => {
-        if (event.type === 'finished') {
-          if (finished) return
-          finished = true
+      return {
+        state: () => job.record.states[job.record.states.length - 1] ?? { state: job.record.state, at: job.record.acceptedAt },
+        receipt: () => job.receipt,
+        read: async (after, max) => await job.log.read(after, max),
+        lastSeq: () => job.log.lastSeq(),
+        async changed (after, signal) {
+          if (signal.aborted) return
+          const stop = new AbortController()
+          const wake = (): void => { stop.abort() }
+          job.watchers.add(wake)
+          try {
+            await job.log.waitFor(after, AbortSignal.any([signal, stop.signal]))
+          } finally {
+            job.watchers.delete(wake)
+          }
         }
-        listener(event)
       }
-      const relay = (event: JobEvent): void => { if (live) send(event); else held.push(event) }
-      job.listeners.add(relay)
-      const last = job.record.states[job.record.states.length - 1]
-      if (last != null) send({ type: 'state', state: last.state, at: last.at })
-      const backlog = await job.log.since(after)
-      for (const line of backlog) send({ type: 'log', ...line })
-      const sent = backlog[backlog.length - 1]?.seq ?? after
-      for (const event of held) if (event.type !== 'log' || event.seq > sent) send(event)
-      live = true
-      if (job.receipt != null) send({ type: 'finished', receipt: job.receipt })
-      return () => { job.listeners.delete(relay) }
     },
     cancel (jobId: string, client: string): boolean {
       const job = jobs.get(jobId)

@@ -14,10 +14,10 @@ describe('a job log on the provider', () => {
     const log = await openJobLog(path, { memoryLines: 3 })
     for (let i = 1; i <= 10; i++) log.append({ at: 1000 + i, stream: i % 2 === 0 ? 'stderr' : 'stdout', line: `line ${i}` })
     expect(log.lastSeq()).toBe(10)
-    expect((await log.since(8)).map(l => l.line)).toEqual(['line 9', 'line 10'])
-    // older than memory holds: read back from the file
-    expect((await log.since(0)).map(l => l.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    expect((await log.since(4)).map(l => l.seq)).toEqual([5, 6, 7, 8, 9, 10])
+    expect((await log.read(8, 100)).map(l => l.line)).toEqual(['line 9', 'line 10'])
+    // older than memory holds: read back from the file, at most as many as asked
+    expect((await log.read(0, 100)).map(l => l.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect((await log.read(4, 3)).map(l => l.seq)).toEqual([5, 6, 7])
     await log.close()
     const reopened = await openJobLog(path, { memoryLines: 3 })
     expect(reopened.lastSeq()).toBe(10)
@@ -27,6 +27,22 @@ describe('a job log on the provider', () => {
     expect((await readFile(path, 'utf8')).trim().split('\n')).toHaveLength(11)
   })
 
+  it('reads from deep in a long log without holding it in memory, and wakes a waiting reader', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+    const log = await openJobLog(join(dir, 'log.ndjson'), { memoryLines: 100 })
+    for (let i = 1; i <= 5000; i++) log.append({ at: i, stream: 'stdout', line: String(i) })
+    expect((await log.read(2500, 3)).map(l => l.line)).toEqual(['2501', '2502', '2503'])
+    expect((await log.read(4998, 10)).map(l => l.line)).toEqual(['4999', '5000'])
+    const waiting = log.waitFor(5000, new AbortController().signal)
+    let woke = false
+    void waiting.then(() => { woke = true })
+    await new Promise(resolve => setTimeout(resolve, 10))
+    expect(woke).toBe(false)
+    log.append({ at: 1, stream: 'stdout', line: 'new' })
+    await waiting
+    await log.close()
+  })
+
   it('stops growing at its size cap, saying so once', async () => {
     dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
     const log = await openJobLog(join(dir, 'log.ndjson'), { maxBytes: 2000 })
@@ -34,7 +50,7 @@ describe('a job log on the provider', () => {
     for (let i = 0; i < 100; i++) if (log.append({ at: i, stream: 'stdout', line: 'x'.repeat(100) })?.stream === 'stdout') kept++
     expect(kept).toBeGreaterThan(5)
     expect(kept).toBeLessThan(20)
-    const lines = await log.since(0)
+    const lines = await log.read(0, Infinity)
     expect(lines.filter(l => l.stream === 'system').map(l => l.line)).toEqual(['the log reached 2000 bytes; further lines are dropped'])
     expect(log.append({ at: 1, stream: 'stdout', line: 'late' })).toBeNull()
     await log.close()
