@@ -195,15 +195,15 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   let pending: LogLine[] = []
   const handle = async (message: ProviderMessage): Promise<{ kind: 'finished', receipt: Receipt } | { kind: 'unknown' } | null> => {
     switch (message.type) {
-      case 'log': {
-        // numbered on from the lines of earlier attempts; a line already held (after a reattach) is skipped
-        const seq = record.logBase + message.seq
-        if (seq !== record.logLines + 1) return null
-        const { type: _, ...rest } = message
-        const line = { ...rest, seq }
-        record.logLines = seq
-        pending.push(line)
-        if (pending.length >= 64) await flush()
+      case 'lines': {
+        for (const received of message.lines) {
+          // numbered on from the lines of earlier attempts; a line already held (after a reattach) is skipped
+          const seq = record.logBase + received.seq
+          if (seq !== record.logLines + 1) continue
+          record.logLines = seq
+          pending.push({ ...received, seq })
+        }
+        if (pending.length >= 256) await flush()
         else queueFlush()
         return null
       }

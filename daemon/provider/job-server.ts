@@ -1,11 +1,28 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
-import { decodeClientMessage, encodeJobMessage, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import type { LogLine } from '../../protocol/jobs/job.js'
+import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import type { ProviderJobs } from './provider-jobs.js'
 
-/** Log lines read for a client at a time. */
-const BATCH_LINES = 256
+/** Log lines cut into messages of at most LOG_BATCH_BYTES of text (a longer line goes alone). */
+export function logBatches (lines: readonly LogLine[]): LogLine[][] {
+  const batches: LogLine[][] = []
+  let batch: LogLine[] = []
+  let bytes = 0
+  for (const line of lines) {
+    const size = line.line.length * 3 + 64
+    if (batch.length > 0 && bytes + size > LOG_BATCH_BYTES) {
+      batches.push(batch)
+      batch = []
+      bytes = 0
+    }
+    batch.push(line)
+    bytes += size
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
+}
 
 export interface JobServerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
@@ -96,8 +113,8 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
           await send({ type: 'state', state: state.state, at: state.at })
           sentState = `${state.state}@${state.at}`
         }
-        const lines = await job.read(cursor, BATCH_LINES)
-        for (const line of lines) await send({ type: 'log', ...line })
+        const lines = await job.read(cursor, MAX_LOG_BATCH_LINES)
+        for (const batch of logBatches(lines)) await send({ type: 'lines', lines: batch })
         if (lines.length > 0) {
           cursor = lines[lines.length - 1]?.seq ?? cursor
           continue

@@ -11,7 +11,7 @@ import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
  *   client → provider, first: `submit` (a signed request) or `attach` (to a job already
  *                             accepted: resume its log after the last line held)
  *   provider → client:        `refused` (and the stream ends) or `accepted`, then `state`,
- *                             `log` and `heartbeat` messages as they happen, and `finished`
+ *                             `lines` (log lines, batched) and `heartbeat` messages as they happen, and `finished`
  *                             (the signed receipt) when the job has ended
  *   client → provider, after: `heartbeat`, `cancel`
  *
@@ -23,6 +23,9 @@ export const JOB_PROTOCOL = '/floe/job/1.0.0'
 export const JOB_MAX_INBOUND_STREAMS = 64
 export const JOB_MAX_OUTBOUND_STREAMS = 64
 export const MAX_JOB_MESSAGE_BYTES = MAX_SPEC_BYTES + 64 * 1024 + 1024
+/** Log lines travel in batches: at most this many, and no more bytes of text than LOG_BATCH_BYTES unless one line alone is longer. */
+export const MAX_LOG_BATCH_LINES = 1024
+export const LOG_BATCH_BYTES = 96 * 1024
 export const JOB_HEARTBEAT_MS = 2_000
 export const JOB_SILENCE_MS = 3 * JOB_HEARTBEAT_MS + 1_000
 /** How long a provider waits for the first message of a stream. */
@@ -67,7 +70,8 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('refused'), reason: RefusalReason, message: z.string().max(1024) }).strict(),
   z.object({ type: z.literal('accepted'), jobId: JobId, leaseId: z.string().min(1).max(64), pricePerHour: z.number().nonnegative().max(1e9), gpus: z.array(z.number().int().nonnegative().max(63)).max(64) }).strict(),
   z.object({ type: z.literal('state'), state: JobState, at: z.number().int().nonnegative(), message: z.string().max(1024).optional() }).strict(),
-  z.object({ type: z.literal('log'), ...LogLine.shape }).strict(),
+  /** log lines in order, as many as fit LOG_BATCH_BYTES (at least one) */
+  z.object({ type: z.literal('lines'), lines: z.array(LogLine).min(1).max(MAX_LOG_BATCH_LINES) }).strict(),
   z.object({ type: z.literal('heartbeat') }).strict(),
   z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict()
 ])

@@ -29,7 +29,7 @@ describe('the job runner', () => {
     const providerKey = await generateKeyPair('Ed25519')
     const client = peerIdFromPrivateKey(clientKey).toString()
     const provider = peerIdFromPrivateKey(providerKey).toString()
-    const line = (seq: number): ProviderMessage => ({ type: 'log', seq, at: 1000 + seq, stream: 'stdout', line: `line ${seq}` })
+    const line = (seq: number): ProviderMessage => ({ type: 'lines', lines: [{ seq, at: 1000 + seq, stream: 'stdout', line: `line ${seq}` }] })
     const receipt: Receipt = {
       version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider, client, state: 'success', exitCode: 0, reason: null,
       times: { acceptedAt: 1, preparingAt: 2, runningAt: 3, exitedAt: 4, uploadedAt: 5 }, preparingMs: 1, runMs: 1,
