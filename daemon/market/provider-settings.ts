@@ -20,6 +20,7 @@ export const SETTING_KEYS: Readonly<Record<string, string>> = {
   allow: 'peers that may submit jobs, comma-separated ("" for anyone not denied)',
   deny: 'peers that may not submit jobs, comma-separated',
   'max-output': 'the most a job may leave in /output, e.g. 10g',
+  'max-input-cache': 'the most job inputs kept on disk for mounting, e.g. 20g (least recently used go first)',
   'keep-output': 'how long a finished job\'s output is kept for its client to pick up, e.g. 24h'
 }
 
@@ -72,6 +73,7 @@ export function applySetting (settings: ProviderSettings, key: string, value: st
     else if (key === 'allow') next.allow = peers(value)
     else if (key === 'deny') next.deny = peers(value)
     else if (key === 'max-output') next.maxOutputBytes = parseSize(value)
+    else if (key === 'max-input-cache') next.maxInputCacheBytes = parseSize(value)
     else if (key === 'keep-output') next.keepOutputSeconds = parseDuration(value)
     else throw new InvalidSettingError(`unknown setting "${key}"; the settings are: ${Object.keys(SETTING_KEYS).join(', ')}`)
   } catch (err: any) {

@@ -89,7 +89,7 @@ const CLEANUP_INTERVAL_MS = 60_000
 export function providerJobs (components: ProviderJobsComponents) {
   const { log } = components
   const records = providerJobRecords(components.index)
-  const inputs = inputCache(components.inputsRoot, components.blockstore)
+  const inputs = inputCache(components.inputsRoot, components.blockstore, { maxBytes: () => components.settings().maxInputCacheBytes, log })
   const jobs = new Map<string, LiveJob>()
   const running = new Set<Promise<void>>()
   let cleanupTimer: NodeJS.Timeout | undefined
@@ -196,6 +196,13 @@ export function providerJobs (components: ProviderJobsComponents) {
     const outputDir = join(dir, 'output')
     const signal = job.cancel.signal
     const times = { preparingAt: null as number | null, runningAt: null as number | null, exitedAt: null as number | null }
+    /** inputs held in the cache for this job, released when it ends */
+    const held: CID[] = []
+    const hold = async (cid: CID): Promise<string> => {
+      const path = await inputs.acquire(cid, signal)
+      held.push(cid)
+      return path
+    }
     let outcome: ContainerOutcome | undefined
     let failure: string | null = null
     try {
@@ -215,7 +222,7 @@ export function providerJobs (components: ProviderJobsComponents) {
           command: job.spec.command,
           codeDir,
           outputDir,
-          inputs: await Promise.all(job.spec.inputs.map(async input => ({ hostPath: await inputs.path(input.cid, signal), mount: input.mount }))),
+          inputs: await mountsOf(job, hold),
           cpus: job.spec.resources.cpus,
           memoryBytes: job.spec.resources.memoryBytes,
           gpus: await gpuUuids(job),
@@ -223,6 +230,8 @@ export function providerJobs (components: ProviderJobsComponents) {
         })
         await records.put(job.record)
       } else {
+        // its inputs are mounted: held against eviction until it ends
+        await mountsOf(job, hold)
         times.preparingAt = job.record.states.find(s => s.state === 'preparing')?.at ?? null
         systemLine(job, 'the provider restarted; following the job again')
       }
@@ -292,6 +301,8 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
     await rm(codeDir, { recursive: true, force: true })
     await rm(outputDir, { recursive: true, force: true })
+    for (const cid of held) inputs.release(cid)
+    await inputs.evict().catch((err: Error) => { log.warn({ err: err.message }, 'could not trim the input cache') })
   }
 
   const prepare = async (job: LiveJob, codeDir: string, outputDir: string, signal: AbortSignal): Promise<void> => {
@@ -309,6 +320,13 @@ export function providerJobs (components: ProviderJobsComponents) {
     await mkdir(outputDir, { recursive: true })
     await exportDag(components.blockstore, job.spec.code, codeDir, { signal })
     await prepareJobDirs(codeDir, outputDir)
+  }
+
+  /** each input's host path (held in the cache), in order */
+  const mountsOf = async (job: LiveJob, hold: (cid: CID) => Promise<string>): Promise<Array<{ hostPath: string, mount: string }>> => {
+    const mounts: Array<{ hostPath: string, mount: string }> = []
+    for (const input of job.spec.inputs) mounts.push({ hostPath: await hold(input.cid), mount: input.mount })
+    return mounts
   }
 
   const unpinInputs = async (job: LiveJob): Promise<void> => {

@@ -30,6 +30,8 @@ export const ProviderSettings = z.object({
   deny: z.array(z.string().min(1).max(128)).default([]),
   /** the most a job may leave in /output; past it the job is killed */
   maxOutputBytes: z.number().int().positive().max(64 * 1024 ** 4).default(10 * 1024 ** 3),
+  /** the most job inputs kept on disk, written out for mounting; least recently used go first */
+  maxInputCacheBytes: z.number().int().positive().max(64 * 1024 ** 4).default(20 * 1024 ** 3),
   /** how long a finished job's output stays here for its client to pick up */
   keepOutputSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600)
 }).strict()
