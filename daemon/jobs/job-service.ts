@@ -4,7 +4,7 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
-import { encodeJobSpec, jobSpecView, mountProblem, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
+import { encodeJobSpec, jobSpecView, mountProblem, shapeRequirements, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { Requirements, type RequirementsInput } from '../../protocol/market/requirements.js'
 import type { Progress } from '../../protocol/api/routes.js'
@@ -16,6 +16,7 @@ import type { MessageChannel } from '../p2p/message-channel.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
 import { syncBlocks } from '../store/stores.js'
+import { readBlock } from '../transfer/index.js'
 import { InvalidJobError, JobNotFoundError, JobStateError, NoProviderError, UnknownEnvironmentError } from './errors.js'
 import { runJob, type Candidates, type RunnerComponents } from './job-runner.js'
 import { jobRecords, type JobRecord } from './records.js'
@@ -98,13 +99,8 @@ export function jobService (components: JobServiceComponents) {
   }
 
   const requirementsOf = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour'>): Requirements => Requirements.parse({
-    cpus: record.spec.resources.cpus,
-    memoryBytes: record.spec.resources.memoryBytes,
-    gpus: record.spec.resources.gpus,
-    ...(record.spec.resources.gpuModel != null ? { gpuModel: record.spec.resources.gpuModel } : {}),
-    ...(record.spec.resources.minGpuMemoryBytes != null ? { minGpuMemoryBytes: record.spec.resources.minGpuMemoryBytes } : {}),
+    ...shapeRequirements(record.spec),
     environment: record.spec.environment,
-    maxSeconds: record.spec.timeoutSeconds,
     ...(record.maxPricePerHour != null ? { maxPricePerHour: record.maxPricePerHour } : {}),
     ...(record.spec.network ? { network: true } : {})
   })
@@ -148,17 +144,12 @@ export function jobService (components: JobServiceComponents) {
   const start = (record: JobRecord): void => {
     const stop = new AbortController()
     const entry = { stop, channel: null as MessageChannel | null, done: Promise.resolve() }
-    const specBytes = async (r: JobRecord): Promise<Uint8Array> => {
-      const chunks: Uint8Array[] = []
-      for await (const chunk of components.blockstore.get(CID.parse(r.specCid))) chunks.push(chunk)
-      return Buffer.concat(chunks)
-    }
     entry.done = runJob({
       self: components.self,
       privateKey: components.privateKey,
       open: components.open,
       candidates: (r, exclude) => candidates(r, exclude),
-      specBytes,
+      specBytes: async r => await readBlock(components.blockstore, CID.parse(r.specCid)),
       save,
       collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid) },
       log

@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { Offer } from '../../protocol/market/offer.js'
 import { Requirements } from '../../protocol/market/requirements.js'
 import type { ProviderSettings } from '../../protocol/market/settings.js'
-import { decodeJobSpec, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
+import { decodeJobSpec, shapeRequirements, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
 import { decodeJobRequest, JOB_REQUEST_MAX_SKEW_MS, JOB_REQUEST_SIGNING_DOMAIN, type JobRequest, type RefusalReason } from '../../protocol/jobs/wire.js'
 import { matchOffers } from '../market/match.js'
 import { signedBy } from '../p2p/signing.js'
@@ -68,14 +68,7 @@ export async function admitJob (bytes: Uint8Array, signature: Uint8Array, contex
   const image = context.environments.get(spec.environment)
   if (image == null) return refuse('environment-missing', `environment "${spec.environment}" is not held here`)
 
-  const requirements = Requirements.parse({
-    cpus: resources.cpus,
-    memoryBytes: resources.memoryBytes,
-    gpus: resources.gpus,
-    ...(resources.gpuModel != null ? { gpuModel: resources.gpuModel } : {}),
-    ...(resources.minGpuMemoryBytes != null ? { minGpuMemoryBytes: resources.minGpuMemoryBytes } : {}),
-    maxSeconds: spec.timeoutSeconds
-  })
+  const requirements = Requirements.parse(shapeRequirements(spec))
   // The offer with its expiry pushed out: admission is about capacity and price, not freshness.
   const { ranked, excluded } = matchOffers([{ ...offer, expiresAt: context.now + 60_000 }], requirements, { now: context.now })
   const fit = ranked[0]

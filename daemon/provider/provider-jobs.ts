@@ -76,6 +76,9 @@ export type Submission =
   | { accepted: true, jobId: string, leaseId: string, pricePerHour: number, gpus: number[] }
   | { accepted: false, reason: RefusalReason, message: string }
 
+/** When the job was being prepared, started and exited in its container (null: it did not get there). */
+type PhaseTimes = Pick<Receipt['times'], 'preparingAt' | 'runningAt' | 'exitedAt'>
+
 /** How often finished jobs past their pickup time are cleaned up. */
 const CLEANUP_INTERVAL_MS = 60_000
 
@@ -126,6 +129,11 @@ export function providerJobs (components: ProviderJobsComponents) {
   }
 
   const jobDir = (jobId: string): string => join(components.jobsRoot, jobId)
+
+  /** where a job's code copy (/code) and output folder (/output) live on this machine */
+  const workDirs = (jobId: string): { codeDir: string, outputDir: string } => ({ codeDir: join(jobDir(jobId), 'code'), outputDir: join(jobDir(jobId), 'output') })
+
+  const receiptOf = (job: LiveJob): Receipt | null => job.receipt == null ? null : decodeReceipt(job.receipt.payload)
 
   const live = async (record: ProviderJobRecord): Promise<LiveJob> => {
     const request = decodeJobRequest(fromBase64(record.request))
@@ -191,11 +199,9 @@ export function providerJobs (components: ProviderJobsComponents) {
   /** Runs (or, after a restart, resumes) one job to its receipt; never rejects. */
   const execute = async (job: LiveJob, options: { image: string | null, resume: boolean }): Promise<void> => {
     const { jobId } = job.record
-    const dir = jobDir(jobId)
-    const codeDir = join(dir, 'code')
-    const outputDir = join(dir, 'output')
+    const { codeDir, outputDir } = workDirs(jobId)
     const signal = job.cancel.signal
-    const times = { preparingAt: null as number | null, runningAt: null as number | null, exitedAt: null as number | null }
+    const times: PhaseTimes = { preparingAt: null, runningAt: null, exitedAt: null }
     /** inputs held in the cache for this job, released when it ends */
     const held: CID[] = []
     const hold = async (cid: CID): Promise<string> => {
@@ -254,7 +260,18 @@ export function providerJobs (components: ProviderJobsComponents) {
       failure = signal.aborted ? null : (err?.message ?? String(err))
       if (failure != null) log.warn({ jobId, err: failure }, 'job failed before it ended in its container')
     }
+    await conclude(job, { outcome, failure, times, held })
+  }
 
+  /**
+   * Ends a job however it went: its output (when it ran) and log imported and pinned for
+   * pickup, a signed receipt, then the container, the job's copies and its hold on inputs let go.
+   */
+  const conclude = async (job: LiveJob, ended: { outcome?: ContainerOutcome, failure: string | null, times: PhaseTimes, held: CID[] }): Promise<void> => {
+    const { outcome, failure, times, held } = ended
+    const { jobId } = job.record
+    const { codeDir, outputDir } = workDirs(jobId)
+    const signal = job.cancel.signal
     const state: Receipt['state'] = outcome != null ? endState(outcome) : signal.aborted ? 'stopped' : 'failed'
     const reason = failure ?? (outcome != null ? endReason(outcome, components.settings().maxOutputBytes) : 'stopped before it ran')
     if (reason != null) systemLine(job, reason)
@@ -362,7 +379,6 @@ export function providerJobs (components: ProviderJobsComponents) {
     job.record.keepUntil = Date.now() + components.settings().keepOutputSeconds * 1000
     expireAt(job.record.keepUntil)
     await setState(job, receipt.state, receipt.reason ?? undefined)
-    changed(job)
     log.info({ jobId: job.record.jobId, state: receipt.state, exitCode: receipt.exitCode, output: receipt.outputCid?.toString(), cost: receipt.cost }, 'job finished')
     components.onCapacityChange()
   }
@@ -393,12 +409,9 @@ export function providerJobs (components: ProviderJobsComponents) {
     const now = Date.now()
     for (const job of [...jobs.values()]) {
       if (job.record.keepUntil == null || job.record.keepUntil > now) continue
-      const receipt = job.record.receipt
+      const receipt = receiptOf(job)
       jobs.delete(job.record.jobId)
-      if (receipt != null) {
-        const r = decodeReceipt(fromBase64(receipt.payload))
-        for (const cid of [r.outputCid, r.logsCid]) if (cid != null) await components.pins.remove(cid, `job-output:${job.record.jobId}`)
-      }
+      for (const cid of [receipt?.outputCid, receipt?.logsCid]) if (cid != null) await components.pins.remove(cid, `job-output:${job.record.jobId}`)
       await rm(jobDir(job.record.jobId), { recursive: true, force: true })
       await records.del(job.record.jobId)
       log.info({ jobId: job.record.jobId }, 'job output past its pickup time: cleaned up')
@@ -421,12 +434,9 @@ export function providerJobs (components: ProviderJobsComponents) {
     const docker = unfinished || components.settings().enabled ? await components.docker().catch(() => undefined) : undefined
     const containers = docker == null ? [] : await listJobContainers(docker, components.self).catch((err: Error) => { log.warn({ err: err.message }, 'could not list job containers'); return [] })
     for (const container of containers) {
-      const job = jobs.get(container.jobId)
-      if (job == null || job.record.containerId !== container.id || isFinal(job.record.state)) {
-        if (job != null && isFinal(job.record.state) && job.record.containerId === container.id) continue
-        log.warn({ container: container.id, jobId: container.jobId }, 'removing a container of this provider that has no running job')
-        if (docker != null) await removeJobContainer(docker, container.id)
-      }
+      if (jobs.get(container.jobId)?.record.containerId === container.id) continue
+      log.warn({ container: container.id, jobId: container.jobId }, 'removing a container of this provider that has no running job')
+      if (docker != null) await removeJobContainer(docker, container.id)
     }
     for (const job of jobs.values()) {
       if (isFinal(job.record.state)) continue
@@ -434,7 +444,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (job.record.containerId != null && !has) {
         log.warn({ jobId: job.record.jobId }, 'the container of a running job is gone')
         job.record.containerId = null
-        track(failLost(job))
+        track(conclude(job, { failure: 'the container was gone when the provider restarted', times: { preparingAt: null, runningAt: null, exitedAt: null }, held: [] }))
         continue
       }
       log.info({ jobId: job.record.jobId, state: job.record.state }, 'resuming a job after a restart')
@@ -442,41 +452,9 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
   }
 
-  const failLost = async (job: LiveJob): Promise<void> => {
-    systemLine(job, 'the container was gone when the provider restarted')
-    await setState(job, 'uploading')
-    await job.log.close()
-    await unpinInputs(job)
-    const now = Date.now()
-    await finish(job, {
-      version: 1,
-      jobId: job.record.jobId,
-      leaseId: job.record.leaseId,
-      specCid: job.request.specCid,
-      provider: components.self,
-      client: job.record.client,
-      state: 'failed',
-      exitCode: null,
-      reason: 'the container was gone when the provider restarted',
-      times: { acceptedAt: job.record.acceptedAt, preparingAt: null, runningAt: null, exitedAt: null, uploadedAt: now },
-      preparingMs: 0,
-      runMs: 0,
-      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 },
-      pricePerHour: job.record.pricePerHour,
-      cost: 0,
-      outputCid: null,
-      outputBytes: 0,
-      logsCid: null
-    })
-  }
-
   return {
     submit,
     allocated,
-    /**
-     * Follows a job for its client: every event from log line `after` on, starting with the
-     * current state; `finished` comes last. Returns undefined when the peer has no such job.
-     */
     /**
      * A client's view of its job, to follow it: the current state, log lines from any point,
      * the receipt once there is one, and a wait for the next change. Undefined when the peer
@@ -512,13 +490,12 @@ export function providerJobs (components: ProviderJobsComponents) {
       }
       return true
     },
-    /** jobs this provider holds, newest first (for the node page and tests) */
     /** jobs this provider holds (running, or finished and kept for pickup), newest first */
     list (): ServedJob[] {
       return [...jobs.values()]
         .sort((a, b) => b.record.acceptedAt - a.record.acceptedAt)
         .map(job => {
-          const receipt = job.record.receipt == null ? null : decodeReceipt(fromBase64(job.record.receipt.payload))
+          const receipt = receiptOf(job)
           return {
             jobId: job.record.jobId,
             client: job.record.client,

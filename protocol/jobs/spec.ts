@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
+import type { RequirementsInput } from '../market/requirements.js'
 
 /**
  * A job's spec: what to run, on what, with what. Stored as a dag-cbor block (code and inputs
@@ -111,5 +112,18 @@ export function jobSpecView (spec: JobSpec): JobSpecView {
     resources: spec.resources,
     timeoutSeconds: spec.timeoutSeconds,
     network: spec.network
+  }
+}
+
+/** What a job's shape asks of a provider: its resources and its time limit, as matching takes them. */
+export function shapeRequirements (spec: Pick<JobSpec, 'resources' | 'timeoutSeconds'>): RequirementsInput {
+  const { resources } = spec
+  return {
+    cpus: resources.cpus,
+    memoryBytes: resources.memoryBytes,
+    gpus: resources.gpus,
+    ...(resources.gpuModel != null ? { gpuModel: resources.gpuModel } : {}),
+    ...(resources.minGpuMemoryBytes != null ? { minGpuMemoryBytes: resources.minGpuMemoryBytes } : {}),
+    maxSeconds: spec.timeoutSeconds
   }
 }
