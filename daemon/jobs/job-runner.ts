@@ -39,6 +39,7 @@ export const QUEUE_POLL_MS = 500
 
 /** How long after losing its provider's stream the client keeps trying to reattach. */
 export const REATTACH_WINDOW_MS = JOB_SILENCE_MS
+const REATTACH_PAUSE_MS = 500
 
 type Ending = { kind: 'finished', receipt: Receipt } | { kind: 'lost', reason: string }
 
@@ -136,7 +137,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
           channel = null
           reattachError = err?.message ?? String(err)
           if (control.stop.aborted && !stopSent) return { kind: 'lost', reason: 'stopped before the provider could be told' }
-          await new Promise(resolve => setTimeout(resolve, 500))
+          await sleep(REATTACH_PAUSE_MS)
           continue
         }
       }
@@ -158,6 +159,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     let lastMessage = Date.now()
     const beat = setInterval(() => {
       if (Date.now() - lastMessage > JOB_SILENCE_MS) silence.abort(new Error('silent'))
+      // a send that fails needs no handling here: the read below sees the broken stream
       else channel.send(encodeJobMessage({ type: 'heartbeat' })).catch(() => {})
     }, JOB_HEARTBEAT_MS)
     const onStop = (): void => {
