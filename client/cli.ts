@@ -3,9 +3,10 @@ import { dataCommand } from './commands/data.js'
 import { jobCommands } from './commands/jobs.js'
 import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
+import { projectCommands } from './commands/projects.js'
 import { repoCommands } from './commands/repo.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...jobCommands()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands()]
 }

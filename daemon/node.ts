@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import type Docker from 'dockerode'
 import type { CID } from 'multiformats/cid'
@@ -17,6 +18,9 @@ import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
 import { asIdle, matchOffers } from './market/match.js'
 import { providerDiscovery } from './market/provider-discovery.js'
 import { jobService } from './jobs/job-service.js'
+import { ownerName, projectLog } from './projects/project-log.js'
+import { projectSync } from './projects/sync.js'
+import { repairProjects } from './projects/repair.js'
 import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
@@ -171,8 +175,14 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     await server.start()
     undo.push(async () => { await server.stop() })
 
+    const projects = projectLog({ self: host.peerId.toString(), privateKey, owner: ownerName(config.owner ?? userInfo().username), index: stores.index, blockstore: stores.blockstore, log: log.child({ component: 'floe:projects' }) })
+    const sync = projectSync({ libp2p: host, log: projects, index: stores.index, logger: log.child({ component: 'floe:projects' }) })
+    await sync.start()
+    undo.push(async () => { await sync.stop() })
+
     const jobs = jobService({
       ...jobBase,
+      projects,
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
       match: (requirements, opts) => matchOffers(market.book.list().map(e => opts.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now(), reliability: opts.reliability }),
       knownEnvironments: async () => new Set(market.book.list().flatMap(e => e.offer.environments)),
@@ -208,7 +218,13 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         detectResources: detect,
         served: () => provider?.list() ?? [],
         discovery: { announce: async () => { await discovery?.announce() } },
-        jobs
+        jobs,
+        projects: {
+          projects,
+          sync,
+          resolveDataRef: async ref => await resolveDataRef(stores.index, ref),
+          repairProjects: async opts => await repairProjects({ log: projects, blocksPath: stores.blocksPath, sharding: stores.sharding }, opts)
+        }
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

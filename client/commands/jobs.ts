@@ -7,6 +7,8 @@ import type { ApiClient } from '../api-client.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
+import { expandJobRef, findProjectLink } from '../project-link.js'
+import { shortPeer } from './projects.js'
 import { money } from './market.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
@@ -48,6 +50,20 @@ function summary (job: JobView): string {
   return `${job.ref} ${job.state}${how}${job.outputCid != null ? `; output ${job.outputCid}` : ''}`
 }
 
+/** After run or rerun: the job, or (--follow) its log until it ends, exiting with its status. */
+async function report (client: ApiClient, job: JobView, opts: { json?: boolean, follow?: boolean }): Promise<void> {
+  const json = opts.json === true
+  if (opts.follow !== true) {
+    if (json) return printJson(job)
+    return printLines([`${job.ref} ${job.state} (job ${job.jobId}, spec ${job.specCid})`, `follow it with: floe logs -f ${job.ref}`])
+  }
+  if (!json) process.stderr.write(`floe: ${job.ref} submitted; following its log (Ctrl-C stops following, not the job)\n`)
+  const final = await follow(client, job.ref, json)
+  if (json) printJson(final)
+  else process.stderr.write(`floe: ${summary(final)}\n`)
+  process.exitCode = exitStatus(final)
+}
+
 async function follow (client: ApiClient, ref: string, json: boolean): Promise<JobView> {
   return await client.call('jobLogs', { ref, after: 0, follow: true }, { onProgress: json ? undefined : printLine })
 }
@@ -71,6 +87,8 @@ export function jobCommands (): Command[] {
     .option('--follow', 'stream the log and exit with the job\'s exit code')
     .option('--dry-run', 'show which providers would be chosen, and why others would not')
     .option('--path <dir>', 'the code folder (default: the current folder)')
+    .option('--project <project>', "the project (default: the folder's, from floe init; else this node's default project)")
+    .option('--deterministic', 'the same spec gives the same output: floe rerun --reuse may return it without running')
     .argument('[command...]', 'the command to run (after --)')
     .action(action(async (client, args, opts) => {
       const gpus = Number(opts.gpu)
@@ -97,39 +115,86 @@ export function jobCommands (): Command[] {
         return
       }
       const json = opts.json === true
+      const path = resolve(opts.path ?? '.')
+      const project = opts.project ?? (await findProjectLink(path))?.id
+      const data = await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref, path) })))
       const job = await withProgressBar(!json, async onProgress => await client.call('jobRun', {
-        path: resolve(opts.path ?? '.'),
+        path,
         command: jobCommand(args),
         environment: opts.env,
         requirements,
-        data: (opts.data as string[]).map(parseDataMount),
+        data,
         timeoutSeconds,
         ...(maxPricePerHour != null ? { maxPricePerHour } : {}),
         ...(opts.provider != null ? { provider: opts.provider } : {}),
         retries: Number(opts.retries),
-        message: opts.message
+        message: opts.message,
+        ...(project != null ? { project } : {}),
+        deterministic: opts.deterministic === true
       }, { onProgress }))
-      if (opts.follow !== true) {
-        if (json) return printJson(job)
-        return printLines([`${job.ref} ${job.state} (job ${job.jobId}, spec ${job.specCid})`, `follow it with: floe logs -f ${job.ref}`])
+      await report(client, job, opts)
+    }))
+
+  const rerun = new Command('rerun')
+    .description("a new job from a job's spec (same code, data, environment, command, shape) with what is given changed")
+    .argument('<job>', 'N, PROJECT/N or a job id')
+    .argument('[command...]', 'a new command (after --)')
+    .option('--env <name>', 'environment')
+    .option('--cpu <n>', 'CPU cores')
+    .option('--memory <size>', 'memory, e.g. 4g')
+    .option('--gpu <n>', 'GPUs')
+    .option('--gpu-model <model>', 'GPU model (substring, any case)')
+    .option('--data <ref:mount>', 'mount these instead of the job\'s inputs; repeatable', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--timeout <duration>', 'time limit, e.g. 2h')
+    .option('--max-price <credits>', 'most to pay per hour')
+    .option('--provider <peer>', 'run on this provider only')
+    .option('--retries <n>', 'times to retry on another provider when one is lost')
+    .option('-m, --message <message>', 'a note for this job')
+    .option('--deterministic', 'mark the new job deterministic')
+    .option('--reuse', 'when the same spec already succeeded and was marked deterministic, return its output without running')
+    .option('--follow', 'stream the log and exit with the job\'s exit code')
+    .action(action(async (client, args, opts) => {
+      const [ref, ...command] = args
+      const requirements = {
+        ...(opts.cpu != null ? { cpus: Number(opts.cpu) } : {}),
+        ...(opts.memory != null ? { memoryBytes: parseSize(opts.memory) } : {}),
+        ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
+        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {})
       }
-      if (!json) process.stderr.write(`floe: ${job.ref} submitted; following its log (Ctrl-C stops following, not the job)\n`)
-      const final = await follow(client, job.ref, json)
-      if (json) printJson(final)
-      else process.stderr.write(`floe: ${summary(final)}\n`)
-      process.exitCode = exitStatus(final)
+      const data = (opts.data as string[]).length > 0 ? await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref) }))) : undefined
+      const job = await client.call('jobRerun', {
+        ref: await expandJobRef(ref ?? ''),
+        ...(command.length > 0 ? { command: jobCommand(command) } : {}),
+        ...(opts.env != null ? { environment: opts.env } : {}),
+        ...(Object.keys(requirements).length > 0 ? { requirements } : {}),
+        ...(data != null ? { data } : {}),
+        ...(opts.timeout != null ? { timeoutSeconds: parseDuration(opts.timeout) } : {}),
+        ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),
+        ...(opts.provider != null ? { provider: opts.provider } : {}),
+        ...(opts.retries != null ? { retries: Number(opts.retries) } : {}),
+        ...(opts.message != null ? { message: opts.message } : {}),
+        ...(opts.deterministic === true ? { deterministic: true } : {}),
+        reuse: opts.reuse === true
+      })
+      if (job.reusedFrom != null && opts.json !== true) {
+        process.stderr.write(`floe: ${job.ref} returns the output of ${job.reusedFrom} (same spec, marked deterministic): nothing ran\n`)
+      }
+      await report(client, job, opts)
     }))
 
   const status = new Command('status')
-    .description('jobs and their state; with JOB, that job in full')
+    .description("jobs and their state (the folder's project's, else every project's); with JOB, that job in full")
     .argument('[job]', 'N, PROJECT/N or a job id')
+    .option('--project <project>', 'only this project')
+    .option('--all', 'every project, even in a linked folder')
     .action(action(async (client, args, opts) => {
       if (args[0] != null) {
-        const job = await client.call('jobShow', { ref: args[0] })
+        const job = await client.call('jobShow', { ref: await expandJobRef(args[0]) })
         if (opts.json === true) return printJson(job)
         return printLines(describe(job))
       }
-      const { jobs } = await client.call('jobList', {})
+      const project = opts.all === true ? undefined : opts.project ?? (await findProjectLink('.'))?.id
+      const { jobs } = await client.call('jobList', project != null ? { project } : {})
       if (opts.json === true) return printJson(jobs)
       if (jobs.length === 0) return printLines(['no jobs yet; run one with: floe run -- COMMAND'])
       printTable(['JOB', 'CREATED', 'STATUS', 'DURATION', 'PROVIDER', 'ENV', 'COST', 'MESSAGE', 'METRICS'], jobs.map(job => [
@@ -144,7 +209,7 @@ export function jobCommands (): Command[] {
     .option('-f, --follow', 'keep printing new lines until the job ends')
     .action(action(async (client, args, opts) => {
       const lines: LogLine[] = []
-      const job = await client.call('jobLogs', { ref: args[0] ?? '', after: 0, follow: opts.follow === true }, { onProgress: opts.json === true ? (line: LogLine) => { lines.push(line) } : printLine })
+      const job = await client.call('jobLogs', { ref: await expandJobRef(args[0] ?? ''), after: 0, follow: opts.follow === true }, { onProgress: opts.json === true ? (line: LogLine) => { lines.push(line) } : printLine })
       if (opts.json === true) printJson({ job: job.ref, state: job.state, lines })
     }))
 
@@ -152,7 +217,7 @@ export function jobCommands (): Command[] {
     .description('stop a job: its container is killed, what it wrote to /output is kept')
     .argument('<job>', 'N, PROJECT/N or a job id')
     .action(action(async (client, args, opts) => {
-      const job = await client.call('jobStop', { ref: args[0] ?? '' })
+      const job = await client.call('jobStop', { ref: await expandJobRef(args[0] ?? '') })
       if (opts.json === true) return printJson(job)
       printLines([summary(job)])
     }))
@@ -162,15 +227,15 @@ export function jobCommands (): Command[] {
     .argument('<job>', 'N, PROJECT/N or a job id')
     .argument('[dest]', 'a path that does not exist yet')
     .action(action(async (client, args, opts) => {
-      const ref = args[0] ?? ''
+      const ref = await expandJobRef(args[0] ?? '')
       const job = await client.call('jobShow', { ref })
-      const dest = resolve(args[1] ?? `${job.project}-${job.number}${name === 'output' ? '-output' : ''}`)
+      const dest = resolve(args[1] ?? `${job.project.split('/').at(-1) ?? 'job'}-${job.number}${name === 'output' ? '-output' : ''}`)
       const result = await withProgressBar(opts.json !== true, async onProgress => await client.call(route, { ref, dest }, { onProgress }))
       if (opts.json === true) return printJson(result)
       printLines([`${result.dest}  ${result.cid}  (${result.files} files, ${formatSize(result.bytes)})`])
     }))
 
-  return [run, status, logs, stop, write('output', 'jobOutput', 'output'), write('clone', 'jobClone', 'code snapshot')]
+  return [run, rerun, status, logs, stop, write('output', 'jobOutput', 'output'), write('clone', 'jobClone', 'code snapshot')]
 }
 
 /** `loss=0.07 acc=0.91`: the latest value of each metric */
@@ -178,15 +243,15 @@ function latestMetrics (job: JobView): string {
   return Object.entries(job.metrics).map(([name, point]) => `${name}=${Number(point.value.toPrecision(4))}`).join(' ') || '-'
 }
 
-function shortPeer (peer: string): string {
-  return peer.length > 16 ? `${peer.slice(0, 6)}…${peer.slice(-6)}` : peer
-}
 
 function describe (job: JobView): string[] {
   const lines = [
     `job          ${job.ref}  (id ${job.jobId})`,
     `state        ${job.state}${job.reason != null ? ` — ${job.reason}` : ''}${job.exitCode != null && job.reason == null ? `, exit code ${job.exitCode}` : ''}`,
-    `message      ${job.message || '-'}`,
+    `project      ${job.project}  (id ${job.projectId})`,
+    `author       ${job.author}`,
+    `message      ${job.message || '-'}${job.deterministic ? '  (deterministic)' : ''}`,
+    ...(job.reusedFrom != null ? [`reused       the output of ${job.reusedFrom} (same spec): nothing ran`] : []),
     `command      ${job.spec.command.join(' ')}`,
     `environment  ${job.spec.environment}`,
     `resources    ${job.spec.resources.cpus} CPU, ${formatSize(job.spec.resources.memoryBytes)}, ${job.spec.resources.gpus} GPU; limit ${formatDuration(job.spec.timeoutSeconds)}`,

@@ -14,6 +14,7 @@ import type { JobService } from '../jobs/job-service.js'
 import type { ServedJob } from '../../protocol/jobs/view.js'
 import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
+import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
 
 export interface ApiHandlerComponents {
   host: Pick<Libp2p<Pick<P2pServices, 'ping'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
@@ -29,10 +30,11 @@ export interface ApiHandlerComponents {
   served: () => ServedJob[]
   /** announces this node in the DHT when it becomes a provider */
   discovery: Pick<ProviderDiscovery, 'announce'>
+  projects: Omit<ProjectHandlerComponents, 'host'>
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -105,12 +107,14 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     },
 
     jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
-    jobList: async () => ({ jobs: await jobs.list() }),
+    jobRerun: async (input) => await jobs.rerun(input),
+    jobList: async ({ project }) => ({ jobs: await jobs.list({ project }) }),
     jobShow: async ({ ref }) => await jobs.show(ref),
     jobMetrics: async ({ ref }) => await jobs.metrics(ref),
     jobLogs: async ({ ref, after, follow }, { signal, progress }) => await jobs.logs(ref, { after, follow, signal, onLine: progress }),
     jobStop: async ({ ref }) => await jobs.stop(ref),
     jobOutput: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'output', { signal, onProgress: progress }), dest }),
-    jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest })
+    jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest }),
+    ...projectHandlers({ host, ...projects })
   }
 }

@@ -42,6 +42,8 @@ export const Config = z.object({
   mdns: z.boolean().default(true),
   /** join floe's Kademlia DHT: providers announce themselves there, every node looks them up */
   dht: z.boolean().default(false),
+  /** the owner name of projects this node creates (`floe init mnist` → `<owner>/mnist`); the OS user name when unset */
+  owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-" only').optional(),
   /** daemon log level */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   provider: ProviderSettings.prefault({})

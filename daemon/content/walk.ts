@@ -18,7 +18,7 @@ export interface WalkResult {
 }
 
 /** Ignored in code snapshots whatever the ignore files say. */
-export const DEFAULT_IGNORES = ['.git', 'node_modules', '__pycache__']
+export const DEFAULT_IGNORES = ['.git', 'node_modules', '__pycache__', '.floeproject']
 
 /** gitignore rules from `.floeignore` and `.gitignore` at the root, plus the defaults. */
 export async function snapshotIgnore (root: string): Promise<Ignore> {

@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PrivateKey } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { decodeReceipt, RECEIPT_SIGNING_DOMAIN, receiptView, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
+import { openReceipt, receiptView, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
 import { decodeProviderMessage, encodeJobMessage, encodeJobRequest, JOB_HEARTBEAT_MS, JOB_REQUEST_SIGNING_DOMAIN, JOB_SILENCE_MS, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
-import { signedBy, signRecord } from '../p2p/signing.js'
+import { signRecord } from '../p2p/signing.js'
 import type { JobRecord } from './records.js'
 
 /** How the runner reaches providers and keeps what it learns; wired by the job service. */
@@ -238,12 +238,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   }
 
   const checkReceipt = async (signed: SignedReceipt): Promise<Receipt> => {
-    const provider = record.provider as string
-    if (!await signedBy(provider, RECEIPT_SIGNING_DOMAIN, signed.payload, signed.signature)) throw new Error(`the receipt is not signed by provider ${provider}`)
-    const receipt = decodeReceipt(signed.payload)
-    if (receipt.jobId !== record.jobId || receipt.specCid.toString() !== record.specCid || receipt.client !== components.self || receipt.provider !== provider) {
-      throw new Error('the receipt is for another job')
-    }
+    const receipt = await openReceipt(signed, { jobId: record.jobId, specCid: record.specCid, client: components.self, provider: record.provider as string })
     record.signedReceipt = { payload: Buffer.from(signed.payload).toString('base64'), signature: Buffer.from(signed.signature).toString('base64') }
     return receipt
   }

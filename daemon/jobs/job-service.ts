@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
-import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
+import { isFinal, LogLine } from '../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
 import { encodeJobSpec, jobSpecView, mountProblem, shapeRequirements, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
+import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { Requirements, type RequirementsInput } from '../../protocol/market/requirements.js'
 import type { Progress } from '../../protocol/api/routes.js'
@@ -17,11 +21,16 @@ import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
 import { syncBlocks } from '../store/stores.js'
 import { readBlock } from '../transfer/index.js'
+import type { ProjectMeta } from '../projects/log-store.js'
+import type { ProjectLog } from '../projects/project-log.js'
+import { rowView, type JobRow } from '../projects/job-rows.js'
+import type { EntryPayload } from '../../protocol/projects/entry.js'
 import { InvalidJobError, JobNotFoundError, JobStateError, NoProviderError, UnknownEnvironmentError } from './errors.js'
+import { logJobProgress, signedReceiptOf } from './job-entries.js'
 import { runJob, type Candidates, type RunnerComponents } from './job-runner.js'
 import { jobRecords, type JobRecord } from './records.js'
 import { reliabilityTally } from './reliability.js'
-import { DEFAULT_PROJECT, parseJobOutputRef, parseJobRef } from './refs.js'
+import { parseJobOutputRef, parseJobRef } from './refs.js'
 
 export interface JobServiceComponents {
   self: string
@@ -39,6 +48,8 @@ export interface JobServiceComponents {
   /** environment names some live offer or this node holds */
   knownEnvironments: () => Promise<Set<string>>
   open: RunnerComponents['open']
+  /** the projects' logs: every job is recorded in its project's */
+  projects: ProjectLog
   log: Logger
 }
 
@@ -54,6 +65,27 @@ export interface RunRequest {
   provider?: string
   retries: number
   message: string
+  /** the project (id, OWNER/NAME or NAME); this node's default project when absent */
+  project?: string
+  /** the same spec gives the same output: `rerun --reuse` may return it without running */
+  deterministic?: boolean
+}
+
+/** `floe rerun`: a job's spec again, with what is given changed. */
+export interface RerunRequest {
+  ref: string
+  command?: string[]
+  environment?: string
+  requirements?: Partial<RequirementsInput>
+  data?: Array<{ ref: string, mount: string }>
+  timeoutSeconds?: number
+  maxPricePerHour?: number
+  provider?: string
+  retries?: number
+  message?: string
+  deterministic?: boolean
+  /** return the output of an earlier success of the same spec marked deterministic, without running */
+  reuse?: boolean
 }
 
 /** The environment every node knows: the image the set-up builds. */
@@ -95,7 +127,20 @@ export function jobService (components: JobServiceComponents) {
     // lines alone need no sync: after a crash the provider sends again what was not kept
     await records.put(record, { sync: lines.length === 0 })
     reliability.update(record)
+    // a state change (saves of lines alone change none) may be news for the project log
+    if (lines.length === 0) await logProgress(record)
     notify(record, lines)
+  }
+
+  /** Project-log entries for a job's progress, one job's at a time. */
+  const progressTurns = new Map<string, Promise<void>>()
+  const logProgress = async (record: JobRecord): Promise<void> => {
+    const snapshot = structuredClone(record)
+    const turn = (progressTurns.get(record.jobId) ?? Promise.resolve()).then(async () => { await logJobProgress(components.projects, snapshot) })
+    const settled = turn.catch((err: Error) => { log.warn({ jobId: record.jobId, err: err.message }, 'could not record the job in its project log') })
+    progressTurns.set(record.jobId, settled)
+    await settled
+    if (progressTurns.get(record.jobId) === settled) progressTurns.delete(record.jobId)
   }
 
   const requirementsOf = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour'>): Requirements => Requirements.parse({
@@ -128,17 +173,26 @@ export function jobService (components: JobServiceComponents) {
   const resolveInput = async (ref: string): Promise<CID> => {
     const jobRef = parseJobOutputRef(ref)
     if (jobRef == null) return await components.resolveDataRef(ref)
-    const record = await find(jobRef)
-    if (record.outputCid == null) throw new JobStateError(`job ${record.ref} has no output (it is ${record.state}); mount the output of a finished job`)
-    return CID.parse(record.outputCid)
+    const job = await find(jobRef)
+    if (job.outputCid == null) throw new JobStateError(`job ${job.ref} has no output (it is ${job.state}); mount the output of a finished job`)
+    return CID.parse(job.outputCid)
   }
 
-  const find = async (ref: string): Promise<JobRecord> => {
+  const storedLog = async (row: JobRow, signal?: AbortSignal): Promise<LogLine[]> => await readStoredLog(components, row, signal)
+  const projectOf = async (ref: string | null | undefined): Promise<ProjectMeta> => ref == null ? await components.projects.defaultProject() : await components.projects.resolve(ref)
+
+  /** A job by ref: its project log row, and this node's record when it submitted it. */
+  const locate = async (ref: string): Promise<{ row: JobRow, record: JobRecord | undefined }> => {
     const parsed = parseJobRef(ref)
-    const jobId = 'jobId' in parsed ? parsed.jobId : await records.byNumber(parsed.project, parsed.number)
-    const record = jobId == null ? undefined : await records.get(jobId)
-    if (record == null) throw new JobNotFoundError(`no job ${ref}; see floe status`)
-    return record
+    const row = 'jobId' in parsed
+      ? await components.projects.jobRowById(parsed.jobId)
+      : await components.projects.jobRow((await projectOf(parsed.project)).id, parsed.number)
+    if (row == null) throw new JobNotFoundError(`no job ${ref}; see floe status`)
+    return { row, record: await records.get(row.jobId) }
+  }
+  const find = async (ref: string): Promise<JobView> => {
+    const { row, record } = await locate(ref)
+    return record != null ? view(record) : rowView(row)
   }
 
   const start = (record: JobRecord): void => {
@@ -172,40 +226,100 @@ export function jobService (components: JobServiceComponents) {
     })
   }
 
+  /** Data refs → CIDs, with their mounts checked. */
+  const checkInputs = async (data: Array<{ ref: string, mount: string }>): Promise<Array<{ ref: string, cid: CID, mount: string }>> => {
+    const problem = mountProblem(data.map(d => d.mount))
+    if (problem != null) throw new InvalidJobError(problem)
+    const inputs: Array<{ ref: string, cid: CID, mount: string }> = []
+    for (const d of data) inputs.push({ ref: d.ref, cid: await resolveInput(d.ref), mount: d.mount })
+    return inputs
+  }
+
+  /**
+   * The environment, resources and shape a job asks for, checked: a known environment, valid
+   * resources, and some provider that can take it (now, or once it is free). `reusable`: a
+   * missing provider is no error yet (an earlier output may be returned instead).
+   */
+  const checkShape = async (request: { command: string[], timeoutSeconds: number, maxPricePerHour?: number, provider?: string }, environment: string, requirementsInput: RequirementsInput, options: { reusable?: boolean } = {}): Promise<Omit<JobSpec, 'version' | 'code' | 'inputs'>> => {
+    const known = await components.knownEnvironments()
+    known.add(BUILTIN_ENVIRONMENT)
+    if (!known.has(environment)) {
+      throw new UnknownEnvironmentError(`unknown environment "${environment}": no provider offers it and this node holds none by that name (known: ${[...known].sort().join(', ')})`)
+    }
+    let requirements: Requirements
+    try {
+      requirements = Requirements.parse(requirementsInput)
+    } catch (err: any) {
+      throw new InvalidJobError(`bad resources: ${err?.issues?.map((i: any) => `${i.path.join('.')}: ${i.message}`).join('; ') ?? err?.message}`)
+    }
+    const shape = {
+      environment,
+      command: request.command,
+      resources: { cpus: requirements.cpus, memoryBytes: requirements.memoryBytes, gpus: requirements.gpus, ...(requirements.gpuModel != null ? { gpuModel: requirements.gpuModel } : {}), ...(requirements.minGpuMemoryBytes != null ? { minGpuMemoryBytes: requirements.minGpuMemoryBytes } : {}) },
+      timeoutSeconds: request.timeoutSeconds,
+      network: requirements.network === true
+    }
+    const placeable = candidates({ spec: { ...shape, code: '', inputs: [] }, maxPricePerHour: request.maxPricePerHour ?? null, requestedProvider: request.provider ?? null })
+    if (placeable.providers.length === 0 && !placeable.busy && options.reusable !== true) throw new NoProviderError(placeable.why)
+    return shape
+  }
+
+  /**
+   * Stores the spec, records the job in its project's log (job.created, numbered in this
+   * node's range) and then here, and starts it — or, given an earlier success of the same
+   * spec (`reused`), records the job as returning that output without running.
+   */
+  const submit = async (project: ProjectMeta, spec: JobSpec, meta: { message: string, inputs: Array<{ ref: string, cid: CID, mount: string }>, maxPricePerHour?: number, provider?: string, retries: number, deterministic?: boolean }, reused?: JobRow): Promise<JobView> => {
+    let bytes: Uint8Array
+    try {
+      bytes = encodeJobSpec(spec)
+    } catch (err: any) {
+      throw new InvalidJobError(err?.message ?? String(err))
+    }
+    const cid = await specCid(bytes)
+    await components.blockstore.put(cid, bytes)
+    await syncBlocks(components.blocksPath)
+    const turn = numbering.then(async () => {
+      const jobId = randomBytes(16).toString('hex')
+      const number = await components.projects.nextJobNumber(project.id)
+      const inputs = meta.inputs.map(input => ({ ref: input.ref, cid: input.cid.toString(), mount: input.mount }))
+      const reusedPayload: EntryPayload<'job.created'>['reused'] = reused == null
+        ? null
+        : { from: reused.ref, outputCid: reused.outputCid, logsCid: reused.logsCid, receipt: signedReceiptOf(reused) as SignedReceipt }
+      // the log first: a crash before the record leaves an entry that start() marks failed
+      await components.projects.write(project.id, 'job.created', {
+        job: jobId, number, message: meta.message, specCid: cid.toString(), spec: jobSpecView(spec), inputs, deterministic: meta.deterministic === true, reused: reusedPayload
+      })
+      const row = await components.projects.jobRowById(jobId) as JobRow
+      const record: JobRecord = {
+        ...row,
+        maxPricePerHour: meta.maxPricePerHour ?? null,
+        requestedProvider: meta.provider ?? null,
+        retries: meta.retries,
+        signedReceipt: row.signedReceipt,
+        leaseId: null,
+        logBase: 0
+      }
+      await records.put(record)
+      await components.pins.add(cid, `job:${record.ref}`)
+      if (reused != null) {
+        for (const content of [record.outputCid, record.logsCid]) if (content != null) await components.pins.add(CID.parse(content), `output:${record.ref}`)
+      }
+      return record
+    })
+    numbering = turn.catch(() => {})
+    const record = await turn
+    log.info({ jobId: record.jobId, ref: record.ref, specCid: record.specCid, reusedFrom: record.reusedFrom }, record.reusedFrom != null ? 'job reused an earlier output' : 'job created')
+    if (reused == null) start(record)
+    return view(record)
+  }
+
   return {
     async run (request: RunRequest, options: { signal?: AbortSignal, onProgress?: (p: Progress) => void } = {}): Promise<JobView> {
       if (request.command.length === 0 || request.command.every(arg => arg.trim() === '')) throw new InvalidJobError('no command given: put it after --, e.g. floe run -- python train.py')
-      const known = await components.knownEnvironments()
-      known.add(BUILTIN_ENVIRONMENT)
-      if (!known.has(request.environment)) {
-        throw new UnknownEnvironmentError(`unknown environment "${request.environment}": no provider offers it and this node holds none by that name (known: ${[...known].sort().join(', ')})`)
-      }
-      const problem = mountProblem(request.data.map(d => d.mount))
-      if (problem != null) throw new InvalidJobError(problem)
-      const inputs: Array<{ ref: string, cid: CID, mount: string }> = []
-      for (const data of request.data) inputs.push({ ref: data.ref, cid: await resolveInput(data.ref), mount: data.mount })
-      let requirements: Requirements
-      try {
-        requirements = Requirements.parse(request.requirements)
-      } catch (err: any) {
-        throw new InvalidJobError(`bad resources: ${err?.issues?.map((i: any) => `${i.path.join('.')}: ${i.message}`).join('; ') ?? err?.message}`)
-      }
-      const draft = {
-        spec: {
-          code: '',
-          inputs: [],
-          environment: request.environment,
-          command: request.command,
-          resources: { cpus: requirements.cpus, memoryBytes: requirements.memoryBytes, gpus: requirements.gpus, ...(requirements.gpuModel != null ? { gpuModel: requirements.gpuModel } : {}), ...(requirements.minGpuMemoryBytes != null ? { minGpuMemoryBytes: requirements.minGpuMemoryBytes } : {}) },
-          timeoutSeconds: request.timeoutSeconds,
-          network: requirements.network === true
-        },
-        maxPricePerHour: request.maxPricePerHour ?? null,
-        requestedProvider: request.provider ?? null
-      }
-      const placeable = candidates(draft)
-      if (placeable.providers.length === 0 && !placeable.busy) throw new NoProviderError(placeable.why)
-
+      const project = await projectOf(request.project)
+      const inputs = await checkInputs(request.data)
+      const shape = await checkShape(request, request.environment, request.requirements)
       // Code snapshot, spec block and job record: pinned before gc may run again.
       return await components.guard.shared(async () => {
         const code = await importPath(components.blockstore, request.path, {
@@ -213,87 +327,95 @@ export function jobService (components: JobServiceComponents) {
           signal: options.signal,
           onProgress: p => options.onProgress?.({ phase: 'import', bytes: p.bytes, totalBytes: p.totalBytes })
         })
-        const spec: JobSpec = {
-          version: 1,
-          code: code.cid,
-          inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })),
-          environment: draft.spec.environment,
-          command: draft.spec.command,
-          resources: draft.spec.resources,
-          timeoutSeconds: draft.spec.timeoutSeconds,
-          network: draft.spec.network
-        }
-        let bytes: Uint8Array
-        try {
-          bytes = encodeJobSpec(spec)
-        } catch (err: any) {
-          throw new InvalidJobError(err?.message ?? String(err))
-        }
-        const cid = await specCid(bytes)
-        await components.blockstore.put(cid, bytes)
-        await syncBlocks(components.blocksPath)
-        const turn = numbering.then(async () => {
-          const now = new Date().toISOString()
-          const record = await records.create({
-            jobId: randomBytes(16).toString('hex'),
-            project: DEFAULT_PROJECT,
-            message: request.message,
-            createdAt: now,
-            specCid: cid.toString(),
-            spec: jobSpecView(spec),
-            inputs: inputs.map(input => ({ ref: input.ref, cid: input.cid.toString(), mount: input.mount })),
-            maxPricePerHour: draft.maxPricePerHour,
-            requestedProvider: draft.requestedProvider,
-            retries: request.retries,
-            state: 'queued',
-            states: [{ state: 'queued', at: now }],
-            provider: null,
-            pricePerHour: null,
-            attempts: [],
-            exitCode: null,
-            reason: null,
-            outputCid: null,
-            logsCid: null,
-            receipt: null,
-            logLines: 0,
-            metrics: {},
-            signedReceipt: null,
-            leaseId: null,
-            logBase: 0
-          })
-          await components.pins.add(cid, `job:${record.ref}`)
-          return record
-        })
-        numbering = turn.catch(() => {})
-        const record = await turn
-        log.info({ jobId: record.jobId, ref: record.ref, specCid: record.specCid }, 'job created')
-        start(record)
-        return view(record)
+        const spec: JobSpec = { version: 1, code: code.cid, inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
+        return await submit(project, spec, { ...request, inputs })
       })
     },
 
-    async list (): Promise<JobView[]> {
+    /**
+     * `floe rerun`: the job's spec with the changes given, as a new job in the same project.
+     * With `reuse`, an earlier success of the resulting spec marked deterministic returns its
+     * output at once (the new entry says whose); without one, it runs.
+     */
+    async rerun (request: RerunRequest): Promise<JobView> {
+      const source = await find(request.ref)
+      const project = await components.projects.resolve(source.projectId)
+      const inputs = request.data != null
+        ? await checkInputs(request.data)
+        : source.inputs.map(input => ({ ref: input.ref, cid: CID.parse(input.cid), mount: input.mount }))
+      const environment = request.environment ?? source.spec.environment
+      const was = source.spec.resources
+      const requirements: RequirementsInput = {
+        cpus: was.cpus,
+        memoryBytes: was.memoryBytes,
+        gpus: was.gpus,
+        ...(was.gpuModel != null ? { gpuModel: was.gpuModel } : {}),
+        ...(was.minGpuMemoryBytes != null ? { minGpuMemoryBytes: was.minGpuMemoryBytes } : {}),
+        ...(source.spec.network ? { network: true } : {}),
+        ...request.requirements
+      }
+      const command = request.command != null && request.command.length > 0 ? request.command : source.spec.command
+      const shape = await checkShape({ ...request, command, timeoutSeconds: request.timeoutSeconds ?? source.spec.timeoutSeconds }, environment, requirements, { reusable: request.reuse === true })
+      const spec: JobSpec = { version: 1, code: CID.parse(source.spec.code), inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
+      const meta = {
+        message: request.message ?? source.message,
+        inputs,
+        maxPricePerHour: request.maxPricePerHour ?? source.maxPricePerHour ?? undefined,
+        provider: request.provider,
+        retries: request.retries ?? source.retries,
+        deterministic: request.deterministic ?? source.deterministic
+      }
+      if (request.reuse === true) {
+        const cid = (await specCid(encodeJobSpec(spec))).toString()
+        const earlier = (await components.projects.jobsWithSpec(project.id, cid)).find(row => row.state === 'success' && row.deterministic && row.signedReceipt != null)
+        if (earlier != null) return await submit(project, spec, meta, earlier)
+      }
+      // the code (and inputs) may be another member's: held here before a provider asks for them
+      await components.guard.shared(async () => {
+        for (const root of [spec.code, ...spec.inputs.map(input => input.cid)]) {
+          const fetched = await components.fetchDag(root, {})
+          if (fetched.via === 'bitswap') throw new JobStateError(`${root} (of ${source.ref}) is not held here and no connected peer could send it`)
+        }
+      })
+      return await components.guard.shared(async () => await submit(project, spec, meta))
+    },
+
+    /** The jobs of a project (every project's without one): the log's rows, this node's own as it follows them. */
+    async list (options: { project?: string } = {}): Promise<JobView[]> {
+      const projects = options.project != null ? [await components.projects.resolve(options.project)] : await components.projects.all()
       const all: JobView[] = []
-      for await (const record of records.all()) all.push(view(record))
-      return all.sort((a, b) => a.project.localeCompare(b.project) || a.number - b.number)
+      for (const project of projects) {
+        for (const row of await components.projects.jobRows(project.id)) {
+          const record = await records.get(row.jobId)
+          all.push(record != null ? view(record) : rowView(row))
+        }
+      }
+      return all.sort((a, b) => a.project.localeCompare(b.project) || a.projectId.localeCompare(b.projectId) || a.number - b.number)
     },
 
     async show (ref: string): Promise<JobView> {
-      return view(await find(ref))
+      return await find(ref)
     },
 
-    /** every training metric's series: for charts */
+    /** every training metric's series: for charts (another member's job: the latest points its log entry carries) */
     async metrics (ref: string): Promise<{ job: string, series: Record<string, MetricPoint[]> }> {
-      const record = await find(ref)
+      const { row, record } = await locate(ref)
+      if (record == null) return { job: row.ref, series: Object.fromEntries(Object.entries(row.metrics).map(([name, point]) => [name, [point]])) }
       return { job: record.ref, series: await records.metrics(record.jobId) }
     },
 
     /**
      * Every log line after `after`, then (with `follow`) each new one as it arrives, until the
-     * job ends; resolves with the job as it is then.
+     * job ends; resolves with the job as it is then. Another member's job: its logs as the
+     * provider stored them (fetched by CID), once it has ended.
      */
     async logs (ref: string, options: { after: number, follow: boolean, signal?: AbortSignal, onLine: (line: LogLine) => void }): Promise<JobView> {
-      let record = await find(ref)
+      const located = await locate(ref)
+      if (located.record == null) {
+        for (const line of await storedLog(located.row, options.signal)) if (line.seq > options.after) options.onLine(line)
+        return rowView(located.row)
+      }
+      let record: JobRecord = located.record
       let last = options.after
       const queue: LogLine[] = []
       let wake: (() => void) | undefined
@@ -335,10 +457,10 @@ export function jobService (components: JobServiceComponents) {
       const record = await find(ref)
       if (isFinal(record.state)) throw new JobStateError(`job ${record.ref} has already ended (${record.state})`)
       const entry = active.get(record.jobId)
-      if (entry == null) throw new JobStateError(`job ${record.ref} is not being followed by this daemon`)
+      if (entry == null) throw new JobStateError(`job ${record.ref} is not being followed by this daemon${record.author !== components.self ? ` (it is ${record.author}'s: its own daemon stops it)` : ''}`)
       entry.stop.abort(new Error('stopped by the user'))
       await entry.done
-      return view(await find(ref))
+      return await find(ref)
     },
 
     /** Writes a job's output (or, with `what: 'code'`, its code snapshot) to `dest`. */
@@ -353,16 +475,28 @@ export function jobService (components: JobServiceComponents) {
       return { ...summary, cid }
     },
 
-    /** Picks up every unfinished job: followed again on its provider, or matched again. */
     /** a provider's 0..1 record of carrying this node's jobs to an end (undefined: none yet) */
     reliability: (peer: string): number | undefined => reliability.of(peer),
 
+    /**
+     * Picks up every unfinished job (followed again on its provider, or matched again) and
+     * brings the project logs up to date with the records; a job logged as created whose
+     * record a crash lost is logged as failed.
+     */
     async start (): Promise<void> {
       for await (const record of records.all()) {
         reliability.update(record)
+        await logProgress(record)
         if (!isFinal(record.state) && !active.has(record.jobId)) {
           log.info({ jobId: record.jobId, ref: record.ref, state: record.state }, 'resuming a job after a restart')
           start(record)
+        }
+      }
+      for (const project of await components.projects.all()) {
+        for (const row of await components.projects.jobRows(project.id)) {
+          if (row.author !== components.self || isFinal(row.state) || await records.get(row.jobId) != null) continue
+          log.warn({ ref: row.ref }, 'a job was logged but never recorded (the daemon stopped in between): logging it as failed')
+          await components.projects.write(project.id, 'job.failed', { job: row.jobId, reason: 'the daemon stopped before the job was sent' })
         }
       }
     },
@@ -377,6 +511,22 @@ export function jobService (components: JobServiceComponents) {
 }
 
 export type JobService = ReturnType<typeof jobService>
+
+/** A job's log as its provider stored it (NDJSON lines), fetched by its CID. */
+async function readStoredLog (components: Pick<JobServiceComponents, 'blockstore' | 'fetchDag'>, row: JobRow, signal?: AbortSignal): Promise<LogLine[]> {
+  if (row.logsCid == null) throw new JobStateError(`job ${row.ref} is ${row.author}'s and has no stored log yet (it is ${row.state}); its log is kept once it ends`)
+  const root = CID.parse(row.logsCid)
+  const fetched = await components.fetchDag(root, { signal })
+  if (fetched.via === 'bitswap') throw new JobStateError(`the log of ${row.ref} (${row.logsCid}) is not held here and no connected peer could send it`)
+  const dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+  try {
+    await exportDag(components.blockstore, root, join(dir, 'log.ndjson'), { signal })
+    const text = await readFile(join(dir, 'log.ndjson'), 'utf8')
+    return text.split('\n').filter(line => line !== '').map(line => LogLine.parse(JSON.parse(line)))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
 
 function view (record: JobRecord): JobView {
   const { signedReceipt: _s, leaseId: _l, logBase: _b, ...rest } = record

@@ -16,16 +16,14 @@ export interface JobRecord extends JobView {
 type Index = Pick<ClassicLevel<string, string>, 'get' | 'put' | 'batch' | 'values' | 'iterator'>
 
 const JOB = 'job!'
-const NUMBER = 'job-number!'
-const NEXT = 'job-next!'
 const LOG = 'job-log!'
 const METRIC = 'job-metric!'
 
 const pad = (n: number): string => String(n).padStart(12, '0')
 
 /**
- * Jobs in the index: `job!<jobId>` → record, `job-number!<project>!<N>` → jobId,
- * `job-next!<project>` → the next number, `job-log!<jobId>!<seq>` → log line,
+ * The jobs this node submitted, in the index: `job!<jobId>` → record (numbers and refs come
+ * from the project log's job.created entry), `job-log!<jobId>!<seq>` → log line,
  * `job-metric!<jobId>!<metric>!<seq>` → a point of a training metric (seq: its log line).
  */
 export function jobRecords (index: Index) {
@@ -37,20 +35,6 @@ export function jobRecords (index: Index) {
     /** `sync: false` for updates a crash may lose (the log position: the provider replays lines) */
     async put (record: JobRecord, options: { sync?: boolean } = {}): Promise<void> {
       await index.put(JOB + record.jobId, JSON.stringify(record), { sync: options.sync ?? true })
-    },
-    async byNumber (project: string, number: number): Promise<string | undefined> {
-      return await index.get(`${NUMBER}${project}!${pad(number)}`) ?? undefined
-    },
-    /** The next number in a project; the caller takes turns (numbers are never reused). */
-    async create (record: Omit<JobRecord, 'number' | 'ref'>): Promise<JobRecord> {
-      const next = Number(await index.get(NEXT + record.project) ?? '1')
-      const full: JobRecord = { ...record, number: next, ref: `${record.project}/${next}` } as JobRecord
-      await index.batch([
-        { type: 'put', key: JOB + full.jobId, value: JSON.stringify(full) },
-        { type: 'put', key: `${NUMBER}${full.project}!${pad(next)}`, value: full.jobId },
-        { type: 'put', key: NEXT + full.project, value: String(next + 1) }
-      ], { sync: true })
-      return full
     },
     async * all (): AsyncGenerator<JobRecord> {
       for await (const value of index.values({ gte: JOB, lt: JOB + '\xff' })) yield JSON.parse(value) as JobRecord

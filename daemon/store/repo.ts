@@ -20,7 +20,7 @@ export interface RepoComponents {
 }
 
 /** A block file, or (key undefined) a temporary file a failed write left behind. */
-interface BlockFile { key?: string, path: string, size: number }
+export interface BlockFile { key?: string, path: string, size: number }
 
 /** A block is written to `.NAME.tmp` beside it and renamed into place (blockstore-fs, steno). */
 function isStrayTemp (name: string): boolean {
@@ -28,7 +28,7 @@ function isStrayTemp (name: string): boolean {
 }
 
 /** Every block file in the store, with its multihash key and size, and stray temporary files. */
-async function * blockFiles (sharding: ShardingStrategy, blocksPath: string): AsyncGenerator<BlockFile> {
+export async function * blockFiles (sharding: ShardingStrategy, blocksPath: string): AsyncGenerator<BlockFile> {
   const extension = sharding.extension
   for await (const shard of await opendir(blocksPath)) {
     if (!shard.isDirectory()) continue

@@ -6,10 +6,11 @@ import { LogLine } from '../jobs/job.js'
 import { JobView, ServedJob } from '../jobs/view.js'
 import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
+import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
+import { projectRoutes } from './project-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
-const PeerIdString = z.string().min(1).max(128)
 const MultiaddrString = z.string().min(1).max(1024)
 
 export const NodeInfo = z.object({
@@ -35,18 +36,7 @@ export const PeerInfo = z.object({
 })
 export type PeerInfo = z.infer<typeof PeerInfo>
 
-/** Progress of a long operation, sent as `{"progress": …}` lines (see route.ts). */
-export const Progress = z.object({
-  phase: z.enum(['import', 'sync', 'fetch', 'export']),
-  bytes: z.number().nonnegative(),
-  totalBytes: z.number().nonnegative().nullable()
-})
-export type Progress = z.infer<typeof Progress>
-
-const AbsolutePath = z.string().min(1).max(4096).refine(p => p.startsWith('/'), { message: 'must be an absolute path' })
-const CidString = z.string().min(1).max(256)
-/** `NAME`, `NAME:N` or a bare CID */
-const DataRef = z.string().min(1).max(256)
+export { Progress }
 
 export const Dataset = z.object({
   name: z.string(),
@@ -98,8 +88,6 @@ export const ProviderStatus = z.object({
 })
 export type ProviderStatus = z.infer<typeof ProviderStatus>
 
-/** A job ref: N, PROJECT/N or a job id. */
-const JobRef = z.string().min(1).max(256)
 
 export const RunRequest = z.object({
   /** the code folder: it becomes the job's code snapshot */
@@ -113,9 +101,38 @@ export const RunRequest = z.object({
   maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
   provider: PeerIdString.optional(),
   retries: z.number().int().nonnegative().max(10).default(0),
-  message: z.string().max(1000).default('')
+  message: z.string().max(1000).default(''),
+  /** the project (`floe init` links a folder to one); this node's default project when absent */
+  project: ProjectRef.optional(),
+  /** the same spec gives the same output: `floe rerun --reuse` may return it without running */
+  deterministic: z.boolean().default(false)
 }).strict()
 export type RunRequest = z.input<typeof RunRequest>
+
+/** `floe rerun JOB`: what is given replaces the job's own. */
+export const RerunRequest = z.object({
+  ref: JobRef,
+  command: z.array(z.string().max(16 * 1024)).max(1024).optional(),
+  environment: z.string().min(1).max(128).optional(),
+  /** checked whole once merged with the job's own */
+  requirements: z.object({
+    cpus: z.number().optional(),
+    memoryBytes: z.number().optional(),
+    gpus: z.number().optional(),
+    gpuModel: z.string().max(128).optional(),
+    minGpuMemoryBytes: z.number().optional(),
+    network: z.boolean().optional()
+  }).strict().optional(),
+  data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).optional(),
+  timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).optional(),
+  maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
+  provider: PeerIdString.optional(),
+  retries: z.number().int().nonnegative().max(10).optional(),
+  message: z.string().max(1000).optional(),
+  deterministic: z.boolean().optional(),
+  reuse: z.boolean().default(false)
+}).strict()
+export type RerunRequest = z.input<typeof RerunRequest>
 
 const WrittenContent = z.object({ cid: CidString, dest: z.string(), bytes: z.number(), files: z.number() })
 
@@ -278,11 +295,18 @@ export const routes = {
     output: JobView,
     progress: Progress
   }),
+  jobRerun: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs/rerun`,
+    summary: "a new job from a job's spec with the changes given; with reuse, an earlier deterministic success of the same spec returns its output without running",
+    input: RerunRequest,
+    output: JobView
+  }),
   jobList: defineRoute({
     method: 'GET',
     path: `${API_VERSION_PREFIX}/jobs`,
-    summary: 'every job of this node, by project and number',
-    input: z.object({}),
+    summary: "the jobs of a project (every project's without one), by project and number",
+    input: z.object({ project: ProjectRef.optional() }).strict(),
     output: z.object({ jobs: z.array(JobView) })
   }),
   jobShow: defineRoute({
@@ -330,7 +354,8 @@ export const routes = {
     input: z.object({ ref: JobRef, dest: AbsolutePath }).strict(),
     output: WrittenContent,
     progress: Progress
-  })
+  }),
+  ...projectRoutes
 } as const
 
 export type Routes = typeof routes

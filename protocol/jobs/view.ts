@@ -7,14 +7,23 @@ import { JobSpecView } from './spec.js'
 /** A job as the client's daemon knows it: what `floe status JOB --json` prints. */
 export const JobView = z.object({
   jobId: z.string(),
-  /** `PROJECT/N` */
+  /** `OWNER/PROJECT/N` */
   ref: z.string(),
+  /** `OWNER/PROJECT` */
   project: z.string(),
+  /** the CID of the project's genesis entry */
+  projectId: z.string(),
   number: z.number().int().positive(),
+  /** the member that submitted it */
+  author: z.string(),
   message: z.string(),
   createdAt: z.string(),
   specCid: z.string(),
   spec: JobSpecView,
+  /** marked as giving the same output for the same spec: `rerun --reuse` may return its output */
+  deterministic: z.boolean(),
+  /** the earlier job whose output this one returned without running (`rerun --reuse`) */
+  reusedFrom: z.string().nullable(),
   /** the refs the inputs were named by, beside their mounts */
   inputs: z.array(z.object({ ref: z.string(), cid: z.string(), mount: z.string() })),
   maxPricePerHour: z.number().nullable(),

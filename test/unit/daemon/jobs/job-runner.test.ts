@@ -16,7 +16,7 @@ const JOB = 'cd'.repeat(16)
 
 function record (): JobRecord {
   return {
-    jobId: JOB, ref: 'default/1', project: 'default', number: 1, message: '', createdAt: new Date().toISOString(), specCid: SPEC,
+    jobId: JOB, ref: 'me/default/1', project: 'me/default', projectId: SPEC, number: 1, author: 'me', deterministic: false, reusedFrom: null, message: '', createdAt: new Date().toISOString(), specCid: SPEC,
     spec: { code: SPEC, inputs: [], environment: 'busybox', command: ['true'], resources: { cpus: 1, memoryBytes: 1024, gpus: 0 }, timeoutSeconds: 60, network: false },
     inputs: [], maxPricePerHour: null, requestedProvider: null, retries: 0, state: 'queued', states: [], provider: null, pricePerHour: null, attempts: [],
     exitCode: null, reason: null, outputCid: null, logsCid: null, receipt: null, logLines: 0, metrics: {}, signedReceipt: null, leaseId: null, logBase: 0

@@ -1,0 +1,299 @@
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { entryCid } from '../../protocol/projects/entry.js'
+import {
+  decodeHeadsAnnouncement, decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_ANNOUNCED_HEADS, MAX_SYNC_FRAME_BYTES,
+  MAX_SYNC_REQUEST_BYTES, PROJECT_SYNC_PROTOCOL, PROJECT_TOPIC_PREFIX, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
+  SYNC_MAX_OUTBOUND_STREAMS, SYNC_OPEN_TIMEOUT_MS, SyncProtocolError, type SyncFrame, type SyncRequest
+} from '../../protocol/projects/sync.js'
+import type { Logger } from '../log.js'
+import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
+import { keys, type Index } from './log-store.js'
+import type { Appended, ProjectLog } from './project-log.js'
+
+export interface ProjectSyncComponents {
+  libp2p: Pick<Libp2p<{ pubsub: GossipSub }>, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'addEventListener' | 'removeEventListener' | 'services'>
+  log: ProjectLog
+  index: Pick<Index, 'get' | 'put'>
+  logger: Logger
+}
+
+/** Entries taken in per index write while pulling. */
+const PULL_CHUNK = 2_000
+
+export interface PullResult { added: number, refused: number }
+
+/**
+ * Keeps members' logs in step: serves `/floe/project-log/1.0.0` (list, announce, pull) to
+ * members, pulls from a peer when it has heads this node lacks — learnt on connect (each side
+ * lists the other's projects), from gossip on the project's topic after each append, or from a
+ * direct announcement (members not on the topic yet) — and publishes this node's appends.
+ */
+export function projectSync (components: ProjectSyncComponents) {
+  const { libp2p, log: projects, logger: log } = components
+  const pubsub = libp2p.services.pubsub
+  const self = libp2p.peerId.toString()
+  const topics = new Set<string>()
+  const pulls = new Map<string, { running: Promise<PullResult>, again: boolean }>()
+  const shutdown = new AbortController()
+  let stopAppended: (() => void) | undefined
+
+  const isMember = async (pid: string, peer: string): Promise<boolean> => Object.hasOwn((await projects.membership(pid)).members, peer)
+  const lacksAny = async (pid: string, heads: string[]): Promise<boolean> => {
+    for (const head of heads) if (await projects.entryMeta(pid, head) == null) return true
+    return false
+  }
+  const newestHeads = async (pid: string): Promise<string[]> => (await projects.heads(pid)).sort((a, b) => b.clock - a.clock).slice(0, MAX_ANNOUNCED_HEADS).map(h => h.cid)
+
+  const open = async (peer: PeerId): Promise<MessageChannel> => {
+    const stream = await libp2p.dialProtocol(peer, PROJECT_SYNC_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(SYNC_OPEN_TIMEOUT_MS), shutdown.signal]) })
+    return streamChannel(stream, peer.toString(), MAX_SYNC_FRAME_BYTES)
+  }
+  const idle = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS), shutdown.signal])
+  const readFrame = async (channel: MessageChannel): Promise<SyncFrame> => {
+    const bytes = await channel.read({ signal: idle() })
+    if (bytes == null) throw new SyncProtocolError('the peer ended the stream early')
+    const frame = decodeSyncFrame(bytes)
+    if (frame.type === 'error') throw Object.assign(new Error(frame.message), { name: frame.name })
+    return frame
+  }
+
+  /** Pulls what `peer` has of a project after the last pull; one at a time per (project, peer). */
+  const pull = async (peer: string, pid: string): Promise<PullResult> => {
+    const key = `${pid}|${peer}`
+    const current = pulls.get(key)
+    if (current != null) {
+      current.again = true
+      return await current.running
+    }
+    const entry = { running: Promise.resolve({ added: 0, refused: 0 }), again: false }
+    entry.running = (async () => {
+      const total = { added: 0, refused: 0 }
+      try {
+        do {
+          entry.again = false
+          const once = await pullOnce(peer, pid)
+          total.added += once.added
+          total.refused += once.refused
+        } while (entry.again && !shutdown.signal.aborted)
+        return total
+      } finally {
+        pulls.delete(key)
+      }
+    })()
+    pulls.set(key, entry)
+    return await entry.running
+  }
+
+  const pullOnce = async (peer: string, pid: string): Promise<PullResult> => {
+    const mark = JSON.parse(await components.index.get(keys.peer(pid, peer)) ?? 'null') as { epoch: string, after: number } | null
+    const channel = await open(peerIdFromString(peer))
+    const result = { added: 0, refused: 0 }
+    let pending: Array<{ cid: import('multiformats/cid').CID, bytes: Uint8Array }> = []
+    const takeIn = async (): Promise<void> => {
+      if (pending.length === 0) return
+      const received = await projects.receive(pending)
+      pending = []
+      result.added += received.added
+      result.refused += received.refused.length
+      for (const refused of received.refused.slice(0, 3)) log.warn({ peer, project: pid, cid: refused.cid, reason: refused.reason }, 'entry refused')
+      for (const project of received.projects) subscribe(project)
+    }
+    try {
+      await channel.send(encodeSyncMessage({ type: 'pull', project: pid, after: mark?.after ?? 0, epoch: mark?.epoch ?? null }))
+      while (true) {
+        const frame = await readFrame(channel)
+        if (frame.type === 'entries') {
+          for (const bytes of frame.entries) pending.push({ cid: await entryCid(bytes), bytes })
+          if (pending.length >= PULL_CHUNK) await takeIn()
+          continue
+        }
+        if (frame.type !== 'end') throw new SyncProtocolError(`unexpected ${frame.type} frame in a pull`)
+        await takeIn()
+        await components.index.put(keys.peer(pid, peer), JSON.stringify({ epoch: frame.epoch, after: frame.seq }))
+        break
+      }
+      await channel.close()
+    } catch (err) {
+      channel.abort(err as Error)
+      await takeIn()
+      throw err
+    }
+    if (result.added > 0 || result.refused > 0) log.info({ peer, project: pid, added: result.added, refused: result.refused }, 'pulled project entries')
+    return result
+  }
+
+  const pullLogged = (peer: string, pid: string): void => {
+    pull(peer, pid).catch((err: Error) => { log.debug({ peer, project: pid, err: err.message }, 'could not pull a project log') })
+  }
+
+  /** On connect: which of the peer's projects this node is a member of, and pull those it lags on. */
+  const exchange = async (peer: PeerId): Promise<void> => {
+    const channel = await open(peer)
+    let frame: SyncFrame
+    try {
+      await channel.send(encodeSyncMessage({ type: 'list' }))
+      frame = await readFrame(channel)
+      await channel.close()
+    } catch (err) {
+      channel.abort(err as Error)
+      throw err
+    }
+    if (frame.type !== 'projects') throw new SyncProtocolError(`unexpected ${frame.type} frame to a list`)
+    for (const project of frame.projects) {
+      if (await lacksAny(project.id, project.heads)) pullLogged(peer.toString(), project.id)
+    }
+  }
+
+  // ---- serving -------------------------------------------------------------------------
+
+  const serve = async (channel: MessageChannel, request: SyncRequest, peer: string): Promise<void> => {
+    if (request.type === 'list') {
+      const listed: Array<{ id: string, heads: string[] }> = []
+      for (const project of await projects.all()) {
+        if (await isMember(project.id, peer)) listed.push({ id: project.id, heads: await newestHeads(project.id) })
+      }
+      await channel.send(encodeSyncMessage({ type: 'projects', projects: listed.slice(0, 4096) }))
+      return
+    }
+    const meta = await projects.meta(request.project)
+    if (meta == null || !await isMember(request.project, peer)) {
+      // the same answer whether the project is unknown or closed to the peer
+      await channel.send(encodeSyncMessage({ type: 'error', name: 'ProjectNotFoundError', message: `no project ${request.project} that ${peer} is a member of here` }))
+      return
+    }
+    if (request.type === 'announce') {
+      await channel.send(encodeSyncMessage({ type: 'ok' }))
+      if (await lacksAny(request.project, request.heads)) pullLogged(peer, request.project)
+      return
+    }
+    const after = request.epoch === meta.epoch ? request.after : 0
+    let batch: Uint8Array[] = []
+    let bytes = 0
+    let last = after
+    for await (const item of projects.entriesAfter(request.project, after)) {
+      batch.push(item.bytes)
+      bytes += item.bytes.byteLength
+      last = item.seq
+      if (bytes >= SYNC_BATCH_BYTES) {
+        await channel.send(encodeSyncMessage({ type: 'entries', entries: batch }), { signal: idle() })
+        batch = []
+        bytes = 0
+      }
+    }
+    if (batch.length > 0) await channel.send(encodeSyncMessage({ type: 'entries', entries: batch }), { signal: idle() })
+    await channel.send(encodeSyncMessage({ type: 'end', epoch: meta.epoch, seq: last, heads: await newestHeads(request.project) }))
+  }
+
+  const handler = (stream: Stream, connection: Connection): void => {
+    const peer = connection.remotePeer.toString()
+    const channel = streamChannel(stream, peer, MAX_SYNC_REQUEST_BYTES)
+    void (async () => {
+      const bytes = await channel.read({ signal: idle() })
+      if (bytes == null) throw new SyncProtocolError('no request')
+      await serve(channel, decodeSyncRequest(bytes), peer)
+      await channel.close()
+    })().catch((err: Error) => {
+      log.debug({ peer, err: err.message }, 'project sync stream failed')
+      channel.abort(err)
+    })
+  }
+
+  // ---- gossip --------------------------------------------------------------------------
+
+  const validate = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject
+    try {
+      const announcement = decodeHeadsAnnouncement(msg.data)
+      if (msg.topic !== PROJECT_TOPIC_PREFIX + announcement.project) return TopicValidatorResult.Reject
+      return await isMember(announcement.project, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+    } catch {
+      return TopicValidatorResult.Reject
+    }
+  }
+  const onMessage = (event: CustomEvent<Message>): void => {
+    const msg = event.detail
+    if (!msg.topic.startsWith(PROJECT_TOPIC_PREFIX) || msg.type !== 'signed') return
+    void (async () => {
+      const announcement = decodeHeadsAnnouncement(msg.data)
+      if (!await lacksAny(announcement.project, announcement.heads)) return
+      const author = msg.from.toString()
+      // the author holds it; a forwarder may not yet
+      const connected = libp2p.getConnections().some(c => c.remotePeer.toString() === author)
+      if (connected) pullLogged(author, announcement.project)
+    })().catch((err: Error) => { log.debug({ err: err.message }, 'bad heads announcement') })
+  }
+  const subscribe = (pid: string): void => {
+    const topic = PROJECT_TOPIC_PREFIX + pid
+    if (topics.has(topic) || shutdown.signal.aborted) return
+    topics.add(topic)
+    pubsub.topicValidators.set(topic, validate)
+    pubsub.subscribe(topic)
+  }
+
+  /** After an append: gossip the heads; tell members not on the topic (just added) directly. */
+  const announce = async (appended: Appended): Promise<void> => {
+    const pid = appended.pid
+    subscribe(pid)
+    const heads = await newestHeads(pid)
+    const topic = PROJECT_TOPIC_PREFIX + pid
+    await pubsub.publish(topic, encodeSyncMessage({ project: pid, heads }))
+    const onTopic = new Set(pubsub.getSubscribers(topic).map(String))
+    const members = (await projects.membership(pid)).members
+    const peers = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
+    for (const [id, peer] of peers) {
+      if (id === self || onTopic.has(id) || !Object.hasOwn(members, id)) continue
+      void (async () => {
+        const channel = await open(peer)
+        try {
+          await channel.send(encodeSyncMessage({ type: 'announce', project: pid, heads }))
+          await readFrame(channel)
+          await channel.close()
+        } catch (err) {
+          channel.abort(err as Error)
+          throw err
+        }
+      })().catch((err: Error) => { log.debug({ peer: id, err: err.message }, 'could not announce heads') })
+    }
+  }
+
+  const onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+    if (!event.detail.protocols.includes(PROJECT_SYNC_PROTOCOL)) return
+    exchange(event.detail.peerId).catch((err: Error) => { log.debug({ peer: event.detail.peerId.toString(), err: err.message }, 'could not list projects with a peer') })
+  }
+
+  let started = false
+  return {
+    pull,
+    async start (): Promise<void> {
+      if (started) return
+      started = true
+      await libp2p.handle(PROJECT_SYNC_PROTOCOL, handler, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS, maxOutboundStreams: SYNC_MAX_OUTBOUND_STREAMS })
+      pubsub.addEventListener('message', onMessage)
+      libp2p.addEventListener('peer:identify', onIdentify as any)
+      for (const project of await projects.all()) subscribe(project.id)
+      stopAppended = projects.onAppended(appended => {
+        announce(appended).catch((err: Error) => { log.debug({ project: appended.pid, err: err.message }, 'could not announce an append') })
+      })
+    },
+    async stop (): Promise<void> {
+      if (!started) return
+      started = false
+      shutdown.abort(new Error('the daemon is stopping'))
+      stopAppended?.()
+      libp2p.removeEventListener('peer:identify', onIdentify as any)
+      pubsub.removeEventListener('message', onMessage)
+      for (const topic of topics) {
+        pubsub.unsubscribe(topic)
+        pubsub.topicValidators.delete(topic)
+      }
+      topics.clear()
+      await libp2p.unhandle(PROJECT_SYNC_PROTOCOL)
+      await Promise.allSettled([...pulls.values()].map(async p => await p.running))
+    }
+  }
+}
+
+export type ProjectSync = ReturnType<typeof projectSync>
