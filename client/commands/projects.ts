@@ -108,9 +108,10 @@ export function projectCommands (): Command[] {
     .argument('<file>')
     .action(action(async (client, args, opts) => {
       const result = await client.call('projectImport', { file: resolve(args[0] ?? '') })
+      // what checked out is kept either way; refusals make the exit status 1
+      if (result.refused.length > 0) process.exitCode = 1
       if (opts.json === true) return printJson(result)
       printLines([`${result.added} entries added, ${result.held} held already, ${result.refused.length} refused`, ...result.refused.slice(0, 10).map(r => `  refused ${r.cid}: ${r.reason}`)])
-      if (result.refused.length > 0) process.exitCode = 1
     }))
 
   const repair = new Command('repair')

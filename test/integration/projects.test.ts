@@ -1,0 +1,259 @@
+import { execFile } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import * as dagCbor from '@ipld/dag-cbor'
+import { ClassicLevel } from 'classic-level'
+import { CID } from 'multiformats/cid'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { createApiClient } from '../../client/api-client.js'
+import { readCar, writeCar } from '../../daemon/store/car.js'
+import { signRecord } from '../../daemon/p2p/signing.js'
+import { encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, type Entry, type EntryBody } from '../../protocol/projects/entry.js'
+import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+
+const exec = promisify(execFile)
+const r = resources()
+const started = new Set<string>()
+afterEach(async () => { await r.cleanup() })
+afterAll(async () => {
+  // every container these daemons' jobs ran is gone
+  const left: string[] = []
+  for (const peer of started) {
+    const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${peer}`])
+    left.push(...stdout.split('\n').filter(Boolean))
+  }
+  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
+  expect(left, 'containers left behind').toEqual([])
+})
+
+async function daemon (home?: string, ...flags: string[]): Promise<RunningDaemon> {
+  const d = r.daemon(await startDaemon(home ?? r.folder(await tempHome()), flags))
+  started.add(d.endpoint.peerId)
+  return d
+}
+
+async function codeFolder (files: Record<string, string>): Promise<string> {
+  const dir = r.folder(await tempHome('floe-code-'))
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
+  return dir
+}
+
+const addr = async (d: RunningDaemon): Promise<string> => (await floeJson(['id', '--home', d.home])).addresses[0]
+const api = (d: RunningDaemon) => createApiClient({ url: d.endpoint.url, token: d.token })
+
+/** `floe run --follow --json` from a folder linked to a project, on this daemon's own provider. */
+async function runIn (d: RunningDaemon, code: string, args: string[]): Promise<any> {
+  const result = await floe(['run', '--home', d.home, '--path', code, '--provider', d.endpoint.peerId, '--json', '--follow', ...args], { timeoutMs: 60_000 })
+  if (result.stdout === '') throw new Error(`floe run failed: ${result.stderr}`)
+  return JSON.parse(result.stdout)
+}
+
+/** What `floe status` shows of each job: the columns of its table. */
+function table (jobs: any[]): string[][] {
+  return jobs.map(j => [j.ref, j.createdAt, j.state, String(j.receipt?.runMs ?? '-'), j.provider ?? '-', j.spec.environment, String(j.receipt?.cost ?? '-'), j.message, JSON.stringify(j.metrics)])
+}
+
+const TRAIN = 'for s in 1 2 3; do echo "{\\"metric\\": \\"loss\\", \\"value\\": $(( 4 - s )).5, \\"step\\": $s}"; done; echo "$1" > /output/model.txt'
+
+describe('projects between members', () => {
+  it('two members append while disconnected; after reconnecting both hold the same heads and show the same table, refs unchanged', async () => {
+    const homeB = r.folder(await tempHome())
+    const a = await daemon(undefined, '--provider')
+    let b = await daemon(homeB, '--provider')
+    const codeA = await codeFolder({ 'train.sh': TRAIN })
+    const init = await floeJson(['init', 'mnist', '--path', codeA, '--home', a.home])
+    expect(init).toMatchObject({ created: true, name: expect.stringMatching(/\/mnist$/) })
+    const pid: string = init.id
+    expect(JSON.parse(await readFile(join(codeA, '.floeproject'), 'utf8'))).toEqual({ id: pid, name: init.name })
+
+    // B becomes a member and receives the project on connect
+    const added = await floeJson(['project', 'add-member', b.endpoint.peerId, '--project', pid, '--home', a.home])
+    expect(added.members).toEqual({ [a.endpoint.peerId]: 0, [b.endpoint.peerId]: 1 })
+    await floeJson(['connect', await addr(a), '--home', b.home])
+    await expect.poll(async () => (await floeJson(['projects', '--home', b.home])).map((p: any) => p.id), { timeout: 10_000 }).toEqual([pid])
+
+    // apart: B stops; each appends on its own
+    await b.stop('SIGTERM')
+    const a1 = await runIn(a, codeA, ['-m', 'baseline', '--', 'sh', 'train.sh', 'a1'])
+    const a2 = await runIn(a, codeA, ['-m', 'wider', '--', 'sh', 'train.sh', 'a2'])
+    b = await daemon(homeB, '--provider')
+    const codeB = await codeFolder({ 'train.sh': TRAIN })
+    await floeJson(['init', pid, '--path', codeB, '--home', b.home])
+    const b1 = await runIn(b, codeB, ['-m', 'from b', '--', 'sh', 'train.sh', 'b1'])
+    await floeJson(['project', 'note', 'tried a smaller batch', '--project', pid, '--home', b.home])
+    expect([a1.state, a2.state, b1.state]).toEqual(['success', 'success', 'success'])
+    expect([a1.number, a2.number, b1.number]).toEqual([1, 2, 100_001])
+    expect(a1.metrics.loss).toMatchObject({ value: 1.5, step: 3 })
+    const metrics = await api(a).call('jobMetrics', { ref: a1.ref })
+    expect(metrics.series.loss?.map((p: any) => [p.step, p.value])).toEqual([[1, 3.5], [2, 2.5], [3, 1.5]])
+
+    const headsA = (await floeJson(['project', 'show', '--project', pid, '--home', a.home])).heads
+    const headsB = (await floeJson(['project', 'show', '--project', pid, '--home', b.home])).heads
+    expect(headsA).not.toEqual(headsB)
+
+    // together again: both pull what they lack
+    await floeJson(['connect', await addr(a), '--home', b.home])
+    await expect.poll(async () => {
+      const [x, y] = await Promise.all([a, b].map(async d => (await floeJson(['project', 'show', '--project', pid, '--home', d.home])).heads))
+      return JSON.stringify(x) === JSON.stringify(y) ? x.length : -1
+    }, { timeout: 15_000 }).toBe(2)
+    const statusA = await floeJson(['status', '--project', pid, '--home', a.home])
+    const statusB = await floeJson(['status', '--project', pid, '--home', b.home])
+    expect(table(statusA)).toEqual(table(statusB))
+    expect(statusA.map((j: any) => j.ref)).toEqual([a1.ref, a2.ref, b1.ref])
+    expect(statusB.find((j: any) => j.ref === a1.ref)).toMatchObject({ state: 'success', outputCid: a1.outputCid, author: a.endpoint.peerId, metrics: { loss: { value: 1.5 } } })
+
+    // the next append merges both heads, on either side, and the history reads alike
+    await floeJson(['project', 'note', 'merged', '--project', pid, '--home', a.home])
+    await expect.poll(async () => (await floeJson(['project', 'show', '--project', pid, '--home', b.home])).heads.length, { timeout: 10_000 }).toBe(1)
+    const logA = await floeJson(['log', '--project', pid, '--limit', '1000', '--home', a.home])
+    const logB = await floeJson(['log', '--project', pid, '--limit', '1000', '--home', b.home])
+    expect(logA.entries.map((e: any) => e.cid)).toEqual(logB.entries.map((e: any) => e.cid))
+    expect(logA.entries[0]).toMatchObject({ type: 'note', summary: 'note: merged', author: a.endpoint.peerId })
+    expect(logA.entries[0].prev).toHaveLength(2)
+
+    // B reads A's job output and logs by CID from A
+    const out = join(r.folder(await tempHome('floe-out-')), 'out')
+    await floeJson(['output', a1.ref, out, '--home', b.home])
+    expect(await readFile(join(out, 'model.txt'), 'utf8')).toBe('a1\n')
+    const logs = await floe(['logs', a1.ref, '--home', b.home])
+    expect(logs.stdout.split('\n')[0]).toBe('{"metric": "loss", "value": 3.5, "step": 1}')
+
+    // B cannot manage members
+    const newcomer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const denied = await floe(['project', 'add-member', newcomer, '--project', pid, '--home', b.home])
+    expect(denied.code).toBe(1)
+    expect(denied.stderr).toMatch(/only the owner may write member.added/)
+  })
+})
+
+async function signEntry (key: Awaited<ReturnType<typeof generateKeyPair>>, body: Omit<EntryBody, 'author'>): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const full: EntryBody = { ...body, author: peerIdFromPrivateKey(key).toString() }
+  const sig = await signRecord(key, ENTRY_SIGNING_DOMAIN, entrySigningPayload(full))
+  const bytes = encodeEntry({ ...full, sig })
+  return { cid: await entryCid(bytes), bytes }
+}
+
+describe('a project log under attack and after a crash', () => {
+  it('refuses tampered entries and entries from non-members, keeping the valid log whole', async () => {
+    const a = await daemon()
+    const c = await daemon()
+    const folder = r.folder(await tempHome('floe-car-'))
+    const { id: pid } = await floeJson(['init', 'vision', '--path', folder, '--home', a.home])
+    for (const text of ['one', 'two', 'three']) await floeJson(['project', 'note', text, '--project', pid, '--home', a.home])
+    await floeJson(['project', 'export', '--project', pid, '--car', join(folder, 'log.car'), '--home', a.home])
+
+    // a copy with entry "two" altered after signing: it and what links it are refused
+    const car = await readCar(join(folder, 'log.car'))
+    const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
+    for await (const block of car.blocks) blocks.push(block)
+    const tampered = blocks.map(block => {
+      const entry = dagCbor.decode(block.bytes) as Entry
+      if (entry.type !== 'note' || (entry.payload as any).text !== 'two') return block
+      return { bytes: dagCbor.encode({ ...entry, payload: { text: 'TWO' } }) }
+    })
+    const withCids = await Promise.all(tampered.map(async block => ({ cid: 'cid' in block ? block.cid : await entryCid(block.bytes), bytes: block.bytes })))
+    await writeCar(join(folder, 'tampered.car'), car.roots, (async function * () { yield * withCids })())
+    const result = await floe(['project', 'import', join(folder, 'tampered.car'), '--json', '--home', c.home])
+    expect(result.code).toBe(1)
+    const imported = JSON.parse(result.stdout)
+    expect(imported.added).toBe(2) // genesis and "one"
+    expect(imported.refused.map((x: any) => x.reason)).toEqual([
+      expect.stringMatching(/its signature is not its author's/),
+      expect.stringMatching(/it links to entry \S+, which is not held/)
+    ])
+    const partial = await floeJson(['log', '--project', pid, '--home', c.home])
+    expect(partial.entries.map((e: any) => e.summary)).toEqual(['note: one', expect.stringMatching(/^project .*\/vision created$/)])
+
+    // the untouched CAR completes it; an entry signed by a stranger is refused
+    expect((await floeJson(['project', 'import', join(folder, 'log.car'), '--home', c.home])).added).toBe(2)
+    const stranger = await generateKeyPair('Ed25519')
+    const head = (await floeJson(['project', 'show', '--project', pid, '--home', c.home])).heads[0]
+    const meta = (await floeJson(['log', '--project', pid, '--limit', '1', '--home', c.home])).entries[0]
+    const forged = await signEntry(stranger, { v: 1, project: CID.parse(pid), prev: [CID.parse(head)], clock: meta.clock + 1, at: Date.now(), type: 'note', payload: { text: 'let me in' } })
+    await writeCar(join(folder, 'forged.car'), [forged.cid], (async function * () { yield forged })())
+    const refused = await floe(['project', 'import', join(folder, 'forged.car'), '--json', '--home', c.home])
+    expect(refused.code).toBe(1)
+    expect(JSON.parse(refused.stdout).refused[0].reason).toMatch(/its author \S+ is not a member/)
+    const whole = await floeJson(['project', 'show', '--project', pid, '--home', c.home])
+    expect(whole).toMatchObject({ entries: 4, heads: [head] }) // the genesis and three notes
+  })
+
+  it('after kill -9 during a burst of appends, the restarted log verifies and holds every acknowledged entry; repair rebuilds a damaged index', async () => {
+    const home = r.folder(await tempHome())
+    let d = await daemon(home)
+    const folder = r.folder(await tempHome('floe-code-'))
+    const { id: pid } = await floeJson(['init', 'burst', '--path', folder, '--home', d.home])
+    const client = api(d)
+    const acked: string[] = []
+    let stop = false
+    const writers = Array.from({ length: 6 }, async (_, w) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          acked.push((await client.call('projectNote', { project: pid, text: `writer ${w} note ${i}` })).cid)
+        } catch {
+          return // the daemon is gone
+        }
+      }
+    })
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    await d.stop('SIGKILL')
+    stop = true
+    await Promise.all(writers)
+    expect(acked.length).toBeGreaterThan(20)
+
+    d = await daemon(home)
+    const log = await floeJson(['log', '--project', pid, '--limit', '100000', '--home', d.home])
+    const held = new Set(log.entries.map((e: any) => e.cid))
+    expect(acked.filter(cid => !held.has(cid))).toEqual([])
+    // the log checks out from the blocks alone, and a rebuild gives the same views
+    const shown = await floeJson(['project', 'show', '--project', pid, '--home', d.home])
+    const repaired = await floeJson(['repair', '--home', d.home])
+    expect(repaired.refused).toEqual([])
+    expect(repaired.kept).toBe(shown.entries)
+    expect(await floeJson(['project', 'show', '--project', pid, '--home', d.home])).toMatchObject({ entries: shown.entries, heads: shown.heads })
+
+    // a damaged index: views deleted and a state garbled while the daemon is down
+    await d.stop('SIGTERM')
+    const index = new ClassicLevel<string, string>(join(home, 'index'))
+    await index.open()
+    for await (const key of index.keys({ gte: 'ph!', lt: 'ph!\xff' })) await index.del(key)
+    await index.put(`pst!${pid}`, '{"seq":1,"mv":0,"jobs":0}')
+    await index.close()
+    d = await daemon(home)
+    const report = await floeJson(['repair', '--home', d.home])
+    expect(report).toMatchObject({ kept: shown.entries, refused: [] })
+    expect(await floeJson(['project', 'show', '--project', pid, '--home', d.home])).toMatchObject({ entries: shown.entries, heads: shown.heads })
+  })
+})
+
+describe('reproduction', () => {
+  it('rerun makes a new job from the same spec; --reuse returns a deterministic success without running', async () => {
+    const d = await daemon(undefined, '--provider')
+    const code = await codeFolder({ 'train.sh': TRAIN })
+    await floeJson(['init', 'repro', '--path', code, '--home', d.home])
+    const first = await runIn(d, code, ['--deterministic', '--', 'sh', 'train.sh', 'det'])
+    expect(first).toMatchObject({ state: 'success', deterministic: true })
+
+    const reused = await floe(['rerun', first.ref, '--reuse', '--json', '--home', d.home])
+    expect(reused.code).toBe(0)
+    const again = JSON.parse(reused.stdout)
+    expect(again).toMatchObject({ number: 2, state: 'success', specCid: first.specCid, outputCid: first.outputCid, reusedFrom: first.ref, provider: null })
+    const log = await floeJson(['log', '--project', first.projectId, '--limit', '1', '--home', d.home])
+    expect(log.entries[0].summary).toBe(`job 2 returned ${first.ref}'s output (same spec, deterministic)`)
+    const out = join(r.folder(await tempHome('floe-out-')), 'out')
+    await floeJson(['output', again.ref, out, '--home', d.home])
+    expect(await readFile(join(out, 'model.txt'), 'utf8')).toBe('det\n')
+
+    // a changed spec runs (and so does the same one without --reuse)
+    const changed = await floe(['rerun', first.ref, '--reuse', '--follow', '--json', '--home', d.home, '--', 'sh', 'train.sh', 'changed'], { timeoutMs: 60_000 })
+    const ran = JSON.parse(changed.stdout)
+    expect(ran).toMatchObject({ number: 3, state: 'success', reusedFrom: null, provider: d.endpoint.peerId })
+    expect(ran.specCid).not.toBe(first.specCid)
+    const plain = JSON.parse((await floe(['rerun', first.ref, '--follow', '--json', '--home', d.home], { timeoutMs: 60_000 })).stdout)
+    expect(plain).toMatchObject({ number: 4, state: 'success', specCid: first.specCid, reusedFrom: null })
+  })
+})
