@@ -130,6 +130,14 @@ export function projectLog (components: ProjectLogComponents) {
     return result
   })
 
+  // creating a project takes turns, so two `floe init mnist` (or two first jobs) make one
+  let creating: Promise<unknown> = Promise.resolve()
+  const createOnce = async <T>(work: () => Promise<T>): Promise<T> => {
+    const turn = creating.then(work)
+    creating = turn.catch(() => {})
+    return await turn
+  }
+
   const resolve = async (ref: string): Promise<ProjectMeta> => {
     const projects = await all()
     const byId = projects.find(p => p.id === ref)
@@ -171,26 +179,31 @@ export function projectLog (components: ProjectLogComponents) {
 
     /** `floe init NAME`: the project by that name (own first), or a new one owned by this node. */
     async init (name: string): Promise<{ project: ProjectView, created: boolean }> {
-      try {
-        return { project: await view(await resolve(name)), created: false }
-      } catch (err: any) {
-        if (err?.name !== 'ProjectNotFoundError') throw err
-      }
-      const [owner, short] = name.includes('/') ? name.split('/', 2) as [string, string] : [components.owner, name]
-      if (owner !== components.owner) throw new ProjectNotFoundError(`no project ${name} on this node: a member's daemon receives a project once its owner adds it (floe project add-member); this node creates projects as ${components.owner}/NAME`)
-      const parsed = ProjectName.safeParse(short)
-      if (!parsed.success) throw new InvalidProjectRequestError(`"${short}" is not a project name: ${parsed.error.issues[0]?.message ?? 'bad name'}`)
-      const created = await append(null, 'project.created', { owner, name: short })
-      log.info({ project: created.pid, name: `${owner}/${short}` }, 'project created')
-      return { project: await view(await meta(created.pid) as ProjectMeta), created: true }
+      return await createOnce(async () => {
+        try {
+          return { project: await view(await resolve(name)), created: false }
+        } catch (err: any) {
+          if (err?.name !== 'ProjectNotFoundError') throw err
+        }
+        const [owner, short] = name.includes('/') ? name.split('/', 2) as [string, string] : [components.owner, name]
+        if (owner !== components.owner) throw new ProjectNotFoundError(`no project ${name} on this node: a member's daemon receives a project once its owner adds it (floe project add-member); this node creates projects as ${components.owner}/NAME`)
+        const parsed = ProjectName.safeParse(short)
+        if (!parsed.success) throw new InvalidProjectRequestError(`"${short}" is not a project name: ${parsed.error.issues[0]?.message ?? 'bad name'}`)
+        const created = await append(null, 'project.created', { owner, name: short })
+        log.info({ project: created.pid, name: `${owner}/${short}` }, 'project created')
+        return { project: await view(await meta(created.pid) as ProjectMeta), created: true }
+      })
     },
 
     /** This node's own `default` project, made on first use. */
     async defaultProject (): Promise<ProjectMeta> {
-      const own = (await all()).find(p => p.ownerPeer === self && p.name === `${components.owner}/${DEFAULT_PROJECT_NAME}`)
-      if (own != null) return own
-      const created = await append(null, 'project.created', { owner: components.owner, name: DEFAULT_PROJECT_NAME })
-      return await meta(created.pid) as ProjectMeta
+      const find = async (): Promise<ProjectMeta | undefined> => (await all()).find(p => p.ownerPeer === self && p.name === `${components.owner}/${DEFAULT_PROJECT_NAME}`)
+      return await find() ?? await createOnce(async () => {
+        const own = await find()
+        if (own != null) return own
+        const created = await append(null, 'project.created', { owner: components.owner, name: DEFAULT_PROJECT_NAME })
+        return await meta(created.pid) as ProjectMeta
+      })
     },
 
     /** Appends, after checking this node may (a member; the owner for membership). */

@@ -159,6 +159,13 @@ export function projectSync (components: ProjectSyncComponents) {
       return
     }
     const meta = await projects.meta(request.project)
+    if (request.type === 'announce' && meta == null) {
+      // a project this node does not hold yet: it was just added as a member (the pull is
+      // refused by the announcer otherwise)
+      await channel.send(encodeSyncMessage({ type: 'ok' }))
+      pullLogged(peer, request.project)
+      return
+    }
     if (meta == null || !await isMember(request.project, peer)) {
       // the same answer whether the project is unknown or closed to the peer
       await channel.send(encodeSyncMessage({ type: 'error', name: 'ProjectNotFoundError', message: `no project ${request.project} that ${peer} is a member of here` }))

@@ -69,10 +69,10 @@ describe('projects between members', () => {
     const pid: string = init.id
     expect(JSON.parse(await readFile(join(codeA, '.floeproject'), 'utf8'))).toEqual({ id: pid, name: init.name })
 
-    // B becomes a member and receives the project on connect
+    // B, connected, becomes a member: A tells it, and it pulls the project
+    await floeJson(['connect', await addr(a), '--home', b.home])
     const added = await floeJson(['project', 'add-member', b.endpoint.peerId, '--project', pid, '--home', a.home])
     expect(added.members).toEqual({ [a.endpoint.peerId]: 0, [b.endpoint.peerId]: 1 })
-    await floeJson(['connect', await addr(a), '--home', b.home])
     await expect.poll(async () => (await floeJson(['projects', '--home', b.home])).map((p: any) => p.id), { timeout: 10_000 }).toEqual([pid])
 
     // apart: B stops; each appends on its own
