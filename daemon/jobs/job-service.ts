@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
-import { isFinal, LogLine } from '../../protocol/jobs/job.js'
+import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
-import { encodeJobSpec, jobSpecView, mountProblem, shapeRequirements, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
+import { encodeJobSpec, jobSpecView, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
 import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { JobView } from '../../protocol/jobs/view.js'
-import { Requirements, type RequirementsInput } from '../../protocol/market/requirements.js'
+import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { Progress } from '../../protocol/api/routes.js'
 import { exportDag, importPath, snapshotIgnore, type ExportSummary } from '../content/index.js'
 import type { FetchDagOutcome } from '../content/fetch-dag.js'
@@ -25,9 +22,11 @@ import type { ProjectMeta } from '../projects/log-store.js'
 import type { ProjectLog } from '../projects/project-log.js'
 import { rowView, type JobRow } from '../projects/job-rows.js'
 import type { EntryPayload } from '../../protocol/projects/entry.js'
-import { InvalidJobError, JobNotFoundError, JobStateError, NoProviderError, UnknownEnvironmentError } from './errors.js'
+import { InvalidJobError, JobNotFoundError, JobStateError } from './errors.js'
+import { BUILTIN_ENVIRONMENT, jobChecks } from './job-checks.js'
 import { logJobProgress, signedReceiptOf } from './job-entries.js'
-import { runJob, type Candidates, type RunnerComponents } from './job-runner.js'
+import { readStoredLog } from './stored-log.js'
+import { runJob, type RunnerComponents } from './job-runner.js'
 import { jobRecords, type JobRecord } from './records.js'
 import { reliabilityTally } from './reliability.js'
 import { parseJobOutputRef, parseJobRef } from './refs.js'
@@ -88,8 +87,7 @@ export interface RerunRequest {
   reuse?: boolean
 }
 
-/** The environment every node knows: the image the set-up builds. */
-export const BUILTIN_ENVIRONMENT = 'busybox'
+export { BUILTIN_ENVIRONMENT }
 
 /**
  * The client side of jobs: checks a request before anything runs (command, environment,
@@ -115,6 +113,7 @@ export function jobService (components: JobServiceComponents) {
   }
 
   const reliability = reliabilityTally()
+  const { candidates, checkShape, checkInputs } = jobChecks({ ...components, reliability: reliability.of, resolveInput: async ref => await resolveInput(ref) })
   const save = async (record: JobRecord, lines: LogLine[] = []): Promise<void> => {
     const points = []
     for (const line of lines) {
@@ -141,33 +140,6 @@ export function jobService (components: JobServiceComponents) {
     progressTurns.set(record.jobId, settled)
     await settled
     if (progressTurns.get(record.jobId) === settled) progressTurns.delete(record.jobId)
-  }
-
-  const requirementsOf = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour'>): Requirements => Requirements.parse({
-    ...shapeRequirements(record.spec),
-    environment: record.spec.environment,
-    ...(record.maxPricePerHour != null ? { maxPricePerHour: record.maxPricePerHour } : {}),
-    ...(record.spec.network ? { network: true } : {})
-  })
-
-  /** Ranked providers, or why there are none (each excluded offer with its reasons). */
-  const candidates = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour' | 'requestedProvider'>, exclude: ReadonlySet<string> = new Set()): Candidates => {
-    const wanted = record.requestedProvider
-    const usable = (peerId: string): boolean => !exclude.has(peerId) && (wanted == null || peerId === wanted)
-    const result = components.match(requirementsOf(record), { reliability: reliability.of })
-    const ranked = result.ranked.filter(r => usable(r.peerId))
-    if (ranked.length > 0) return { providers: ranked.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: '', busy: false }
-    // Nothing free now as the book says; those that fit once their running jobs end are asked
-    // anyway (the book may be behind), and while they answer busy the job waits.
-    const idle = components.match(requirementsOf(record), { idle: true, reliability: reliability.of }).ranked.filter(r => usable(r.peerId))
-    const busy = idle.length > 0
-    if (busy) return { providers: idle.map(r => ({ peerId: r.peerId, costPerHour: r.costPerHour })), why: 'every provider that fits is busy', busy }
-    const excluded = result.excluded.filter(e => wanted == null || e.peerId === wanted)
-    if (wanted != null && excluded.length === 0 && !exclude.has(wanted)) return { providers: [], why: `provider ${wanted} has no live offer; see floe providers`, busy }
-    if (excluded.length === 0 && result.ranked.length === 0) return { providers: [], why: 'no provider offers capacity: turn provider mode on (floe provider on) or connect to a provider (floe connect)', busy }
-    const reasons = excluded.map(e => `${e.peerId === components.self ? 'this node' : e.peerId}: ${e.reasons.join(', ')}`)
-    if (exclude.size > 0) reasons.push(`already tried: ${[...exclude].join(', ')}`)
-    return { providers: [], why: `no provider can take this job — ${reasons.join('; ')}`, busy }
   }
 
   const resolveInput = async (ref: string): Promise<CID> => {
@@ -224,44 +196,6 @@ export function jobService (components: JobServiceComponents) {
       }
       await syncBlocks(components.blocksPath)
     })
-  }
-
-  /** Data refs → CIDs, with their mounts checked. */
-  const checkInputs = async (data: Array<{ ref: string, mount: string }>): Promise<Array<{ ref: string, cid: CID, mount: string }>> => {
-    const problem = mountProblem(data.map(d => d.mount))
-    if (problem != null) throw new InvalidJobError(problem)
-    const inputs: Array<{ ref: string, cid: CID, mount: string }> = []
-    for (const d of data) inputs.push({ ref: d.ref, cid: await resolveInput(d.ref), mount: d.mount })
-    return inputs
-  }
-
-  /**
-   * The environment, resources and shape a job asks for, checked: a known environment, valid
-   * resources, and some provider that can take it (now, or once it is free). `reusable`: a
-   * missing provider is no error yet (an earlier output may be returned instead).
-   */
-  const checkShape = async (request: { command: string[], timeoutSeconds: number, maxPricePerHour?: number, provider?: string }, environment: string, requirementsInput: RequirementsInput, options: { reusable?: boolean } = {}): Promise<Omit<JobSpec, 'version' | 'code' | 'inputs'>> => {
-    const known = await components.knownEnvironments()
-    known.add(BUILTIN_ENVIRONMENT)
-    if (!known.has(environment)) {
-      throw new UnknownEnvironmentError(`unknown environment "${environment}": no provider offers it and this node holds none by that name (known: ${[...known].sort().join(', ')})`)
-    }
-    let requirements: Requirements
-    try {
-      requirements = Requirements.parse(requirementsInput)
-    } catch (err: any) {
-      throw new InvalidJobError(`bad resources: ${err?.issues?.map((i: any) => `${i.path.join('.')}: ${i.message}`).join('; ') ?? err?.message}`)
-    }
-    const shape = {
-      environment,
-      command: request.command,
-      resources: { cpus: requirements.cpus, memoryBytes: requirements.memoryBytes, gpus: requirements.gpus, ...(requirements.gpuModel != null ? { gpuModel: requirements.gpuModel } : {}), ...(requirements.minGpuMemoryBytes != null ? { minGpuMemoryBytes: requirements.minGpuMemoryBytes } : {}) },
-      timeoutSeconds: request.timeoutSeconds,
-      network: requirements.network === true
-    }
-    const placeable = candidates({ spec: { ...shape, code: '', inputs: [] }, maxPricePerHour: request.maxPricePerHour ?? null, requestedProvider: request.provider ?? null })
-    if (placeable.providers.length === 0 && !placeable.busy && options.reusable !== true) throw new NoProviderError(placeable.why)
-    return shape
   }
 
   /**
@@ -511,22 +445,6 @@ export function jobService (components: JobServiceComponents) {
 }
 
 export type JobService = ReturnType<typeof jobService>
-
-/** A job's log as its provider stored it (NDJSON lines), fetched by its CID. */
-async function readStoredLog (components: Pick<JobServiceComponents, 'blockstore' | 'fetchDag'>, row: JobRow, signal?: AbortSignal): Promise<LogLine[]> {
-  if (row.logsCid == null) throw new JobStateError(`job ${row.ref} is ${row.author}'s and has no stored log yet (it is ${row.state}); its log is kept once it ends`)
-  const root = CID.parse(row.logsCid)
-  const fetched = await components.fetchDag(root, { signal })
-  if (fetched.via === 'bitswap') throw new JobStateError(`the log of ${row.ref} (${row.logsCid}) is not held here and no connected peer could send it`)
-  const dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
-  try {
-    await exportDag(components.blockstore, root, join(dir, 'log.ndjson'), { signal })
-    const text = await readFile(join(dir, 'log.ndjson'), 'utf8')
-    return text.split('\n').filter(line => line !== '').map(line => LogLine.parse(JSON.parse(line)))
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
 
 function view (record: JobRecord): JobView {
   const { signedReceipt: _s, leaseId: _l, logBase: _b, ...rest } = record

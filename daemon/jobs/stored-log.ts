@@ -1,0 +1,26 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+import { LogLine } from '../../protocol/jobs/job.js'
+import { exportDag } from '../content/index.js'
+import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { JobRow } from '../projects/job-rows.js'
+import { JobStateError } from './errors.js'
+
+/** A job's log as its provider stored it (NDJSON lines), fetched by its CID. */
+export async function readStoredLog (components: { blockstore: Pick<Blockstore, 'get' | 'has'>, fetchDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome> }, row: JobRow, signal?: AbortSignal): Promise<LogLine[]> {
+  if (row.logsCid == null) throw new JobStateError(`job ${row.ref} is ${row.author}'s and has no stored log yet (it is ${row.state}); its log is kept once it ends`)
+  const root = CID.parse(row.logsCid)
+  const fetched = await components.fetchDag(root, { signal })
+  if (fetched.via === 'bitswap') throw new JobStateError(`the log of ${row.ref} (${row.logsCid}) is not held here and no connected peer could send it`)
+  const dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+  try {
+    await exportDag(components.blockstore, root, join(dir, 'log.ndjson'), { signal })
+    const text = await readFile(join(dir, 'log.ndjson'), 'utf8')
+    return text.split('\n').filter(line => line !== '').map(line => LogLine.parse(JSON.parse(line)))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
