@@ -1,5 +1,3 @@
-import { peerIdFromString } from '@libp2p/peer-id'
-
 /**
  * What a peer's key signs: a domain tag (which kind of record, which version) followed by the
  * record's bytes as sent. The tag keeps a signature made for one kind of record from being
@@ -14,12 +12,3 @@ export function signingBytes (domain: string, payload: Uint8Array): Uint8Array {
   return bytes
 }
 
-/** Whether `signature` over `payload` was made by the key inside `peerId`; a malformed peer id is simply not a signer. */
-export async function signedBy (peerId: string, domain: string, payload: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  try {
-    const key = peerIdFromString(peerId).publicKey
-    return key != null && await key.verify(signingBytes(domain, payload), signature)
-  } catch {
-    return false
-  }
-}

@@ -1,7 +1,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import type { Offer } from '../../protocol/market/offer.js'
 import { checkOfferTimes, decodeOfferRecord, encodeOfferPayload, encodeOfferRecord, OFFER_SIGNING_DOMAIN, OfferRejectedError } from '../../protocol/market/offer-record.js'
-import { signedBy } from '../../protocol/signing.js'
+import { signedBy } from '../../protocol/signed-by.js'
 import { signRecord } from '../p2p/signing.js'
 
 export async function signOffer (privateKey: PrivateKey, offer: Offer): Promise<Uint8Array> {

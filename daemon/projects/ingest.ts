@@ -1,10 +1,11 @@
 import type { CID } from 'multiformats/cid'
-import { decodeReceipt, openReceipt, type Receipt } from '../../protocol/jobs/receipt.js'
+import { openReceipt } from '../../protocol/jobs/open-receipt.js'
+import { decodeReceipt, type Receipt } from '../../protocol/jobs/receipt.js'
 import {
   decodeEntry, entryCid, ENTRY_SIGNING_DOMAIN, entrySigningPayload, JOB_NUMBER_RANGE, MEMBERSHIP_TYPES, OWNER_ONLY,
   type Entry, type EntryPayload
 } from '../../protocol/projects/entry.js'
-import { signedBy } from '../../protocol/signing.js'
+import { signedBy } from '../../protocol/signed-by.js'
 import { pinKey } from '../store/pins.js'
 import { EntryRefusedError } from './errors.js'
 import { applyJobEntry, jobCreatedRow, type JobRow } from './job-rows.js'

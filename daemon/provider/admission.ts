@@ -5,7 +5,7 @@ import type { ProviderSettings } from '../../protocol/market/settings.js'
 import { decodeJobSpec, shapeRequirements, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
 import { decodeJobRequest, JOB_REQUEST_MAX_SKEW_MS, JOB_REQUEST_SIGNING_DOMAIN, type JobRequest, type RefusalReason } from '../../protocol/jobs/wire.js'
 import { matchOffers } from '../market/match.js'
-import { signedBy } from '../../protocol/signing.js'
+import { signedBy } from '../../protocol/signed-by.js'
 
 export interface AdmissionContext {
   self: string
