@@ -5,7 +5,7 @@ import type Docker from 'dockerode'
 import type { CID } from 'multiformats/cid'
 import { createLibp2p } from 'libp2p'
 import { homePaths, type ApiEndpoint } from '../protocol/home.js'
-import { apiHandlers, startApiServer } from './api/index.js'
+import { apiHandlers, startApiServer, uiRawRoutes, uiSessions, type UiComponents } from './api/index.js'
 import { ConfigError, loadConfig, parseApiAddress, type Config } from './config/index.js'
 import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint, writeApiEndpoint } from './home/index.js'
 import { createLogger, type Logger } from './log.js'
@@ -34,6 +34,8 @@ import { pinSet } from './store/pins.js'
 import { repoService } from './store/repo.js'
 import { openStores } from './store/stores.js'
 
+/** The built web UI (`vite build` writes it beside the compiled daemon: dist/webui). */
+const WEBUI_ROOT = join(import.meta.dirname, '..', 'webui')
 /** How long the list of environment images held is reused before Docker is asked again. */
 const ENVIRONMENTS_TTL_MS = 5_000
 /** How long after a job starts or ends the provider's offer is published again. */
@@ -194,24 +196,37 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
 
     const startedAt = new Date()
     let apiUrl = ''
+    const datasets = datasetService({
+      blockstore: stores.blockstore,
+      network: withBlockTimeout(bitswap.networkStore),
+      ensureDag: ensure,
+      blocksPath: stores.blocksPath,
+      index: stores.index,
+      guard
+    })
+    const sessions = uiSessions()
+    const ui: UiComponents = {
+      apiUrl: () => apiUrl,
+      sessions,
+      blockstore: stores.blockstore,
+      ensureDag: fetchDag,
+      datasets,
+      uploadsRoot: join(paths.root, 'uploads')
+    }
     const api = await startApiServer({
       host: apiAddress.host,
       port: apiAddress.port,
       token,
+      sessions,
+      webuiRoot: WEBUI_ROOT,
+      raw: uiRawRoutes(ui),
       log: log.child({ component: 'floe:api' }),
       handlers: apiHandlers({
         host,
         home: paths.root,
         apiUrl: () => apiUrl,
         startedAt,
-        datasets: datasetService({
-          blockstore: stores.blockstore,
-          network: withBlockTimeout(bitswap.networkStore),
-          ensureDag: ensure,
-          blocksPath: stores.blocksPath,
-          index: stores.index,
-          guard
-        }),
+        datasets,
         repo: repoService({ blockstore: stores.blockstore, blocksPath: stores.blocksPath, sharding: stores.sharding, pins, guard }),
         market,
         providerSettings,
@@ -224,7 +239,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
           sync,
           resolveDataRef: async ref => await resolveDataRef(stores.index, ref),
           repairProjects: async opts => await repairProjects({ log: projects, blocksPath: stores.blocksPath, sharding: stores.sharding }, opts)
-        }
+        },
+        ui
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { Command } from 'commander'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
@@ -37,5 +38,24 @@ export function nodeCommands (): Command[] {
       printLines([`connected to ${result.peerId} at ${result.addr}`])
     }))
 
-  return [id, peers, connect]
+  const ui = new Command('ui')
+    .description('print (and try to open) a one-time link that signs this browser in to the web UI')
+    .option('--no-open', 'only print the link')
+    .action(action(async (client, _args, opts) => {
+      const link = await client.call('uiToken', {})
+      if (opts.json === true) return printJson(link)
+      printLines([link.url, `(works once, until ${link.expiresAt}; it signs the browser in with a cookie)`])
+      if (opts.open !== false) openInBrowser(link.url)
+    }))
+
+  return [id, peers, connect, ui]
+}
+
+/** Opens a URL with the desktop's opener, when there is a desktop; quietly does nothing otherwise. */
+function openInBrowser (url: string): void {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open'
+  if (process.platform === 'linux' && process.env.DISPLAY == null && process.env.WAYLAND_DISPLAY == null) return
+  const child = spawn(opener, [url], { stdio: 'ignore', detached: true })
+  child.on('error', () => { /* no opener: the link is printed above */ })
+  child.unref()
 }

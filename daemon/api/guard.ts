@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
+import { SESSION_COOKIE, type UiSessions } from './ui-session.js'
 import { ForbiddenHostError, ForbiddenOriginError, UnauthorizedError } from './errors.js'
 
 const LOOPBACK_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '[::1]'])
@@ -33,9 +35,10 @@ export function tokenMatches (presented: string | undefined, token: string): boo
 /**
  * Checked on every request before routing, in this order: a Host that is not loopback
  * (DNS rebinding) → 403; an Origin that is not the daemon's own (a cross-site page) → 403;
- * no or a wrong bearer token → 401.
+ * then, for the API (`/api/…`), no or a wrong bearer token and no live web UI session
+ * cookie → 401. The web UI's files carry no data and are served to anyone on loopback.
  */
-export function requestGuard (options: { token: string, port: () => number }): MiddlewareHandler {
+export function requestGuard (options: { token: string, port: () => number, sessions?: UiSessions }): MiddlewareHandler {
   return async (c, next) => {
     // In-process requests (tests, app.request) carry the host only in their URL.
     const host = c.req.header('host') ?? new URL(c.req.url).host
@@ -46,12 +49,14 @@ export function requestGuard (options: { token: string, port: () => number }): M
     if (origin != null && !ownOrigins(options.port()).has(origin.toLowerCase())) {
       throw new ForbiddenOriginError(`requests from the origin "${origin}" are not allowed`)
     }
+    if (!c.req.path.startsWith('/api/')) return await next()
     const authorization = c.req.header('authorization')
     const presented = authorization?.startsWith('Bearer ') === true ? authorization.slice('Bearer '.length).trim() : undefined
+    if (presented == null && options.sessions?.valid(getCookie(c, SESSION_COOKIE)) === true) return await next()
     if (!tokenMatches(presented, options.token)) {
       c.header('WWW-Authenticate', 'Bearer realm="floe"')
       throw new UnauthorizedError(presented == null
-        ? 'missing bearer token: send "Authorization: Bearer <token>" with the token from the daemon\'s home (api-token)'
+        ? 'missing bearer token: send "Authorization: Bearer <token>" with the token from the daemon\'s home (api-token), or sign in to the web UI with the link floe ui prints'
         : 'wrong bearer token: use the token in the daemon\'s home (api-token)')
     }
     await next()

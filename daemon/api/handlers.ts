@@ -15,6 +15,7 @@ import type { ServedJob } from '../../protocol/jobs/view.js'
 import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
 import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
+import { uiHandlers, type UiComponents } from './ui-handlers.js'
 
 export interface ApiHandlerComponents {
   host: Pick<Libp2p<Pick<P2pServices, 'ping'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
@@ -31,10 +32,11 @@ export interface ApiHandlerComponents {
   /** announces this node in the DHT when it becomes a provider */
   discovery: Pick<ProviderDiscovery, 'announce'>
   projects: Omit<ProjectHandlerComponents, 'host'>
+  ui: UiComponents
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -115,6 +117,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     jobStop: async ({ ref }) => await jobs.stop(ref),
     jobOutput: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'output', { signal, onProgress: progress }), dest }),
     jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest }),
-    ...projectHandlers({ host, ...projects })
+    ...projectHandlers({ host, ...projects }),
+    ...uiHandlers(ui)
   }
 }

@@ -8,8 +8,14 @@ import { routes, type RouteName, type Routes } from '../../protocol/api/routes.j
 import { NDJSON, type RouteDef, type RouteProgress } from '../../protocol/api/route.js'
 import type { z } from 'zod'
 import type { Logger } from '../log.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
 import { RouteNotFoundError } from './errors.js'
 import { requestGuard } from './guard.js'
+import { SESSION_COOKIE, UI_SESSION_IDLE_MS, type UiSessions } from './ui-session.js'
 
 /** The largest JSON body a route accepts; bulk content has streaming routes of its own. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024
@@ -33,6 +39,12 @@ export interface ApiServerOptions {
   token: string
   handlers: ApiHandlers
   log: Logger
+  /** web UI sign-in sessions (cookie), beside the bearer token */
+  sessions?: UiSessions
+  /** the built web UI (index.html and assets); served at / when present */
+  webuiRoot?: string
+  /** routes that are not JSON (downloads, upload bodies): registered after the guard */
+  raw?: (app: Hono) => void
 }
 
 export interface ApiServer {
@@ -96,13 +108,13 @@ async function readInput (c: Context, route: RouteDef): Promise<unknown> {
 
 export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & { port: () => number }): Hono {
   const app = new Hono()
-  app.use('*', requestGuard({ token: options.token, port: options.port }))
-  app.use('*', bodyLimit({
+  app.use('*', requestGuard({ token: options.token, port: options.port, sessions: options.sessions }))
+  const jsonLimit = bodyLimit({
     maxSize: MAX_JSON_BODY_BYTES,
     onError: () => { throw new InvalidRequestError(`the request body is larger than ${MAX_JSON_BODY_BYTES} bytes`) }
-  }))
+  })
   for (const [name, route] of Object.entries(routes) as Array<[RouteName, RouteDef]>) {
-    app.on(route.method, route.path, async c => {
+    app.on(route.method, route.path, jsonLimit, async c => {
       const parsed = route.input.safeParse(await readInput(c, route))
       if (!parsed.success) {
         throw new InvalidRequestError(parsed.error.issues.map(i => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '))
@@ -115,6 +127,28 @@ export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & 
       const result = await handler(parsed.data, { signal, progress: () => {} })
       return c.json(route.output.parse(result) as object)
     })
+  }
+  options.raw?.(app)
+  const sessions = options.sessions
+  if (sessions != null) {
+    // the `floe ui` link: its token, spent once, becomes the session cookie
+    app.get(RAW_PATHS.uiLogin, c => {
+      const session = sessions.redeem(c.req.query('token') ?? '')
+      if (session == null) return c.redirect('/?signin=expired', 303)
+      setCookie(c, SESSION_COOKIE, session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: UI_SESSION_IDLE_MS / 1000 })
+      return c.redirect('/', 303)
+    })
+    app.post(RAW_PATHS.uiSignOut, c => {
+      sessions.end(getCookie(c, SESSION_COOKIE))
+      deleteCookie(c, SESSION_COOKIE, { path: '/' })
+      return c.redirect('/', 303)
+    })
+  }
+  const webui = options.webuiRoot
+  if (webui != null && existsSync(join(webui, 'index.html'))) {
+    app.use('*', async (c, next) => c.req.path.startsWith('/api/') ? await next() : await serveStatic({ root: webui })(c, next))
+    // the app's own paths (/projects/…, /jobs/…) all load index.html
+    app.get('*', async (c, next) => c.req.path.startsWith('/api/') ? await next() : await serveStatic({ path: join(webui, 'index.html') })(c, next))
   }
   app.notFound(c => { throw new RouteNotFoundError(`no route ${c.req.method} ${c.req.path}`) })
   app.onError((err, c) => errorResponse(c, err, options.log))

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
@@ -53,8 +56,8 @@ export interface JobServiceComponents {
 }
 
 export interface RunRequest {
-  /** the code folder on this machine */
-  path: string
+  /** the code folder on this machine (none: the job gets an empty /code) */
+  path?: string
   command: string[]
   environment: string
   requirements: RequirementsInput
@@ -198,6 +201,20 @@ export function jobService (components: JobServiceComponents) {
     })
   }
 
+  /** The code folder as a DAG; with no folder, an empty one. */
+  const snapshotCode = async (path: string | undefined, options: { signal?: AbortSignal, onProgress?: (p: Progress) => void }): Promise<{ cid: CID }> => {
+    const folder = path ?? await mkdtemp(join(tmpdir(), 'floe-empty-code-'))
+    try {
+      return await importPath(components.blockstore, folder, {
+        ignore: await snapshotIgnore(folder),
+        signal: options.signal,
+        onProgress: p => options.onProgress?.({ phase: 'import', bytes: p.bytes, totalBytes: p.totalBytes })
+      })
+    } finally {
+      if (path == null) await rm(folder, { recursive: true, force: true })
+    }
+  }
+
   /**
    * Stores the spec, records the job in its project's log (job.created, numbered in this
    * node's range) and then here, and starts it — or, given an earlier success of the same
@@ -256,11 +273,7 @@ export function jobService (components: JobServiceComponents) {
       const shape = await checkShape(request, request.environment, request.requirements)
       // Code snapshot, spec block and job record: pinned before gc may run again.
       return await components.guard.shared(async () => {
-        const code = await importPath(components.blockstore, request.path, {
-          ignore: await snapshotIgnore(request.path),
-          signal: options.signal,
-          onProgress: p => options.onProgress?.({ phase: 'import', bytes: p.bytes, totalBytes: p.totalBytes })
-        })
+        const code = await snapshotCode(request.path, options)
         const spec: JobSpec = { version: 1, code: code.cid, inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
         return await submit(project, spec, { ...request, inputs })
       })

@@ -8,6 +8,7 @@ import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 import { projectRoutes } from './project-routes.js'
+import { uiRoutes } from './ui-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
@@ -90,8 +91,8 @@ export type ProviderStatus = z.infer<typeof ProviderStatus>
 
 
 export const RunRequest = z.object({
-  /** the code folder: it becomes the job's code snapshot */
-  path: AbsolutePath,
+  /** the code folder: it becomes the job's code snapshot (none: an empty one) */
+  path: AbsolutePath.optional(),
   command: z.array(z.string().max(16 * 1024)).max(1024),
   environment: z.string().min(1).max(128).default('busybox'),
   requirements: Requirements,
@@ -355,7 +356,8 @@ export const routes = {
     output: WrittenContent,
     progress: Progress
   }),
-  ...projectRoutes
+  ...projectRoutes,
+  ...uiRoutes
 } as const
 
 export type Routes = typeof routes

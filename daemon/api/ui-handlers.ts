@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { access, mkdir, rm } from 'node:fs/promises'
+import { dirname, join, normalize } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+import type { Hono } from 'hono'
+import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
+import { listContent, readContentFile, tarContent } from '../content/browse.js'
+import { ContentPathError } from '../content/errors.js'
+import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { datasetService } from '../datasets/index.js'
+import { InvalidRefError } from '../datasets/errors.js'
+import { walkDag } from '../store/dag-walk.js'
+import { CarWriter } from '@ipld/car'
+import type { ApiHandlers } from './server.js'
+import { UI_TOKEN_TTL_MS, type UiSessions } from './ui-session.js'
+
+export interface UiComponents {
+  apiUrl: () => string
+  sessions: UiSessions
+  blockstore: Pick<Blockstore, 'get' | 'has'>
+  /** makes a DAG whole here, from peers when needed */
+  ensureDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
+  datasets: Pick<ReturnType<typeof datasetService>, 'upload'>
+  /** where browser uploads wait until they are imported */
+  uploadsRoot: string
+}
+
+const parseCid = (text: string | undefined): CID => {
+  try {
+    return CID.parse(text ?? '')
+  } catch {
+    throw new InvalidRefError(`"${text ?? ''}" is not a CID`)
+  }
+}
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/
+
+/** The web UI's JSON routes: its sign-in link, browsing, uploads. */
+export function uiHandlers (components: UiComponents): Pick<ApiHandlers, 'uiToken' | 'contentList' | 'uploadCreate' | 'uploadFinish'> {
+  const held = async (cid: CID, signal?: AbortSignal): Promise<void> => {
+    const fetched = await components.ensureDag(cid, { signal })
+    if (fetched.via === 'bitswap') throw new ContentPathError(`${cid.toString()} is not held here and no connected peer could send it`)
+  }
+  return {
+    uiToken: async () => ({
+      url: `${components.apiUrl()}${RAW_PATHS.uiLogin}?token=${components.sessions.issueToken()}`,
+      expiresAt: new Date(Date.now() + UI_TOKEN_TTL_MS).toISOString()
+    }),
+    contentList: async ({ cid, path }, { signal }) => {
+      const root = parseCid(cid)
+      await held(root, signal)
+      return { cid, path, entries: await listContent(components.blockstore, root, path, { signal }) }
+    },
+    uploadCreate: async () => {
+      const id = randomBytes(16).toString('hex')
+      await mkdir(join(components.uploadsRoot, id), { recursive: true, mode: 0o700 })
+      return { id }
+    },
+    uploadFinish: async ({ id, name, message }, { signal, progress }) => {
+      const folder = join(components.uploadsRoot, id)
+      try {
+        const dataset = await components.datasets.upload({ path: folder, name, message, cidVersion: 1, chunker: 'fixed' }, { signal, onProgress: progress })
+        return { name: dataset.name, version: dataset.version, cid: dataset.cid, bytes: dataset.bytes, files: dataset.files }
+      } finally {
+        await rm(folder, { recursive: true, force: true })
+      }
+    }
+  }
+}
+
+/** Downloads (a file, a .tar, a .car) and upload bodies: bytes, not JSON. */
+export function uiRawRoutes (components: UiComponents) {
+  return (app: Hono): void => {
+    const held = async (cid: CID, signal: AbortSignal): Promise<void> => {
+      const fetched = await components.ensureDag(cid, { signal })
+      if (fetched.via === 'bitswap') throw new ContentPathError(`${cid.toString()} is not held here and no connected peer could send it`)
+    }
+    const attachment = (name: string): string => `attachment; filename*=UTF-8''${encodeURIComponent(name)}`
+    const stream = (source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> => Readable.toWeb(Readable.from(source)) as ReadableStream<Uint8Array>
+
+    app.get(RAW_PATHS.contentFile, async c => {
+      const root = parseCid(c.req.query('cid'))
+      const signal = c.req.raw.signal
+      await held(root, signal)
+      const file = await readContentFile(components.blockstore, root, c.req.query('path') ?? '', { signal })
+      const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(file.size), 'x-content-type-options': 'nosniff' }
+      if (c.req.query('download') != null) headers['content-disposition'] = attachment(file.name || root.toString())
+      return new Response(stream(file.content), { headers })
+    })
+    app.get(RAW_PATHS.contentTar, async c => {
+      const root = parseCid(c.req.query('cid'))
+      const signal = c.req.raw.signal
+      await held(root, signal)
+      const name = (c.req.query('name') ?? '').replace(/[^A-Za-z0-9._-]/g, '_') || root.toString()
+      return new Response(stream(tarContent(components.blockstore, root, name, { signal })), { headers: { 'content-type': 'application/x-tar', 'content-disposition': attachment(`${name}.tar`) } })
+    })
+    app.get(RAW_PATHS.contentCar, async c => {
+      const root = parseCid(c.req.query('cid'))
+      const signal = c.req.raw.signal
+      await held(root, signal)
+      const { writer, out } = CarWriter.create([root])
+      void (async () => {
+        try {
+          for await (const block of walkDag(components.blockstore, root, { withBytes: true, signal })) {
+            if (block.bytes != null) await writer.put({ cid: block.cid, bytes: block.bytes })
+          }
+        } finally {
+          await writer.close()
+        }
+      })().catch(() => { /* the client went away: the response ends there */ })
+      return new Response(stream(out), { headers: { 'content-type': 'application/vnd.ipld.car', 'content-disposition': attachment(`${root.toString()}.car`) } })
+    })
+    app.put(RAW_PATHS.uploadFile, async c => {
+      const id = c.req.query('id') ?? ''
+      if (!UPLOAD_ID.test(id)) throw new ContentPathError('no such upload; start one first')
+      const relative = normalize(c.req.query('path') ?? '')
+      if (relative === '' || relative.startsWith('..') || relative.startsWith('/') || relative.includes('\0')) throw new ContentPathError(`"${c.req.query('path') ?? ''}" is not a relative file path`)
+      const folder = join(components.uploadsRoot, id)
+      const target = join(folder, relative)
+      try {
+        await access(folder)
+      } catch {
+        throw new ContentPathError('no such upload; start one first')
+      }
+      await mkdir(dirname(target), { recursive: true })
+      const body = c.req.raw.body
+      if (body == null) throw new ContentPathError('the upload has no body')
+      await pipeline(Readable.fromWeb(body as any), createWriteStream(target, { flags: 'wx' }), { signal: c.req.raw.signal })
+      return c.json({ path: relative })
+    })
+  }
+}
