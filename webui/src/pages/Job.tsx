@@ -1,0 +1,125 @@
+import { useEffect, useState, type ReactNode } from 'react'
+import { Link, useNavigate, useParams } from 'react-router'
+import type { LogLine } from '../../../protocol/jobs/job.js'
+import { parseMetricLine, type MetricPoint } from '../../../protocol/jobs/metrics.js'
+import type { JobView } from '../../../protocol/jobs/view.js'
+import { api, useLoad } from '../api.js'
+import { ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
+import { ContentBrowser } from '../components/ContentBrowser.js'
+import { LogView } from '../components/LogView.js'
+import { MetricChart } from '../components/MetricChart.js'
+import { FINAL, formatSize, jobDuration, money } from '../format.js'
+
+/** The job's log, pushed as the daemon streams it (jobLogs with follow), and the metric points in it. */
+function useLiveLog (ref: string): { lines: LogLine[], series: Record<string, MetricPoint[]>, error: Error | undefined, ended: JobView | undefined } {
+  const [lines, setLines] = useState<LogLine[]>([])
+  const [series, setSeries] = useState<Record<string, MetricPoint[]>>({})
+  const [error, setError] = useState<Error>()
+  const [ended, setEnded] = useState<JobView>()
+  useEffect(() => {
+    const controller = new AbortController()
+    setLines([])
+    setSeries({})
+    let pending: LogLine[] = []
+    // lines arrive in bursts: the page takes them at most every 100 ms
+    const flush = setInterval(() => {
+      if (pending.length === 0) return
+      const batch = pending
+      pending = []
+      setLines(all => [...all, ...batch])
+      const points = batch.flatMap(line => {
+        const found = line.stream === 'stdout' ? parseMetricLine(line.line, line.at) : null
+        return found == null ? [] : [found]
+      })
+      if (points.length > 0) {
+        setSeries(current => {
+          const next = { ...current }
+          for (const p of points) next[p.metric] = [...(next[p.metric] ?? []), p.point]
+          return next
+        })
+      }
+    }, 100)
+    api.call('jobLogs', { ref, after: 0, follow: true }, { signal: controller.signal, onProgress: line => { pending.push(line) } })
+      .then(job => { if (!controller.signal.aborted) setEnded(job) })
+      .catch((err: Error) => { if (!controller.signal.aborted) setError(err) })
+    return () => { controller.abort(); clearInterval(flush) }
+  }, [ref])
+  return { lines, series, error, ended }
+}
+
+export function Job (): ReactNode {
+  const ref = useParams().ref ?? ''
+  const navigate = useNavigate()
+  const [live, setLive] = useState(true)
+  const job = useLoad(async signal => await api.call('jobShow', { ref }, { signal }), [ref], live ? 1500 : undefined)
+  const log = useLiveLog(ref)
+  const [actionError, setActionError] = useState<Error>()
+  const [busy, setBusy] = useState(false)
+  const j = log.ended ?? job.data
+  useEffect(() => { if (j != null && FINAL.has(j.state) && log.ended != null) setLive(false) }, [j?.state, log.ended])
+
+  const act = async (what: () => Promise<void>): Promise<void> => {
+    setBusy(true)
+    setActionError(undefined)
+    try { await what() } catch (err) { setActionError(err as Error) } finally { setBusy(false) }
+  }
+  if (j == null) return <main id='main'><h1>Job {ref}</h1><ErrorBox error={job.error} />{job.error == null && <Loading />}</main>
+  const final = FINAL.has(j.state)
+  return (
+    <main id='main'>
+      <h1>Job {j.ref} <StatusBadge state={j.state} /></h1>
+      <p className='muted'>{j.message !== '' ? j.message : 'no message'}{j.reusedFrom != null && <> · returned the output of <Link to={`/jobs/${encodeURIComponent(j.reusedFrom)}`}>{j.reusedFrom}</Link> (same spec): nothing ran</>}</p>
+      <div className='actions'>
+        {!final && <button type='button' disabled={busy} onClick={() => { void act(async () => { await api.call('jobStop', { ref: j.ref }); job.reload() }) }}>Stop</button>}
+        <button type='button' disabled={busy} onClick={() => { void act(async () => { const next = await api.call('jobRerun', { ref: j.ref }); navigate(`/jobs/${encodeURIComponent(next.ref)}`) }) }}>Rerun</button>
+        {j.deterministic && <button type='button' disabled={busy} onClick={() => { void act(async () => { const next = await api.call('jobRerun', { ref: j.ref, reuse: true }); navigate(`/jobs/${encodeURIComponent(next.ref)}`) }) }}>Rerun (reuse output)</button>}
+      </div>
+      <ErrorBox error={actionError} />
+
+      <div className='columns'>
+        <section>
+          <h2>Details</h2>
+          <dl className='details'>
+            <dt>Command</dt><dd><code>{j.spec.command.join(' ')}</code></dd>
+            <dt>Environment</dt><dd>{j.spec.environment}</dd>
+            <dt>Resources</dt><dd>{j.spec.resources.cpus} CPU · {formatSize(j.spec.resources.memoryBytes)} · {j.spec.resources.gpus} GPU · limit {Math.round(j.spec.timeoutSeconds / 60)} min</dd>
+            <dt>Inputs</dt><dd>{j.inputs.length === 0 ? 'none' : <ul className='plain'>{j.inputs.map(input => <li key={input.mount}><InputLink inputRef={input.ref} /> → <code>{input.mount}</code></li>)}</ul>}</dd>
+            <dt>Provider</dt><dd>{j.provider == null ? '–' : <Mono>{j.provider}</Mono>}{j.pricePerHour != null && ` at ${money(j.pricePerHour)}/h`}</dd>
+            <dt>Duration</dt><dd>{jobDuration(j)}{j.receipt != null && ` (prepared in ${j.receipt.preparingMs} ms) · cost ${money(j.receipt.cost)}`}</dd>
+            <dt>Exit code</dt><dd>{j.exitCode ?? '–'}{j.reason != null && ` — ${j.reason}`}</dd>
+            <dt>Spec</dt><dd><Mono>{j.specCid}</Mono></dd>
+            <dt>Code</dt><dd><Mono>{j.spec.code}</Mono></dd>
+            <dt>Output</dt><dd>{j.outputCid == null ? '–' : <Mono>{j.outputCid}</Mono>}</dd>
+          </dl>
+        </section>
+        <section>
+          <h2>Timeline</h2>
+          <ol className='timeline'>
+            {j.states.map((s, i) => <li key={i}><StatusBadge state={s.state} /> <time dateTime={s.at}>{new Date(s.at).toLocaleTimeString()}</time></li>)}
+          </ol>
+          {j.attempts.length > 0 && <ul className='plain muted'>{j.attempts.map((a, i) => <li key={i}>{a.outcome} by <Mono>{a.provider.slice(-8)}</Mono>{a.reason != null && `: ${a.reason}`}</li>)}</ul>}
+        </section>
+      </div>
+
+      <h2>Log</h2>
+      <ErrorBox error={log.error} />
+      <LogView lines={log.lines} live={!final || log.ended == null} />
+
+      <h2>Metrics</h2>
+      {Object.keys(log.series).length === 0
+        ? <p className='muted'>No metrics yet: a job reports one by printing a line like <code>{'{"metric": "loss", "value": 0.31, "step": 10}'}</code>.</p>
+        : <div className='charts'>{Object.entries(log.series).map(([name, points]) => <MetricChart key={name} name={name} points={points} />)}</div>}
+
+      <h2>Output</h2>
+      {j.outputCid == null
+        ? <p className='muted'>{final ? 'This job left no output.' : 'The output appears here when the job ends.'}</p>
+        : <ContentBrowser cid={j.outputCid} name={`${j.ref.split('/').slice(-2).join('-')}-output`} />}
+    </main>
+  )
+}
+
+function InputLink ({ inputRef }: { inputRef: string }): ReactNode {
+  const job = /^(.+)\/output$/.exec(inputRef)
+  if (job != null) return <Link to={`/jobs/${encodeURIComponent(job[1] ?? '')}`}>{inputRef}</Link>
+  return <Link to={`/datasets?name=${encodeURIComponent(inputRef.split(':')[0] ?? '')}`}>{inputRef}</Link>
+}
