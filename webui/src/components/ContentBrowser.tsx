@@ -32,8 +32,8 @@ export function ContentBrowser ({ cid, name }: { cid: string, name: string }): R
               {listing.data.entries.map(entry => (
                 <li key={entry.name}>
                   {entry.type === 'directory'
-                    ? <button type='button' className='link' onClick={() => { setPath([...parts, entry.name].join('/')) }}>📁 {entry.name}/</button>
-                    : <a href={fileUrl(cid, [...parts, entry.name].join('/'))} download={entry.name}>📄 {entry.name}</a>}
+                    ? <><span className='kind'>dir</span><button type='button' className='link' onClick={() => { setPath([...parts, entry.name].join('/')) }}>{entry.name}/</button></>
+                    : <><span className='kind'>file</span><a href={fileUrl(cid, [...parts, entry.name].join('/'))} download={entry.name}>{entry.name}</a></>}
                   <span className='muted'>{entry.size != null ? formatSize(entry.size) : ''}</span>
                   <Mono title='CID'>{entry.cid.slice(0, 12)}…</Mono>
                 </li>
