@@ -129,8 +129,9 @@ export function jobService (components: JobServiceComponents) {
     // lines alone need no sync: after a crash the provider sends again what was not kept
     await records.put(record, { sync: lines.length === 0 })
     reliability.update(record)
-    // a state change (saves of lines alone change none) may be news for the project log
-    if (lines.length === 0) await logProgress(record)
+    // a state change (saves of lines alone change none) may be news for the project log;
+    // written beside the job, not in its way (a restart writes what a crash missed)
+    if (lines.length === 0) void logProgress(record)
     notify(record, lines)
   }
 
@@ -313,6 +314,8 @@ export function jobService (components: JobServiceComponents) {
         deterministic: request.deterministic ?? source.deterministic
       }
       if (request.reuse === true) {
+        // this node's own jobs' endings may still be on their way into the log
+        await Promise.all([...progressTurns.values()])
         const cid = (await specCid(encodeJobSpec(spec))).toString()
         const earlier = (await components.projects.jobsWithSpec(project.id, cid)).find(row => row.state === 'success' && row.deterministic && row.signedReceipt != null)
         if (earlier != null) return await submit(project, spec, meta, earlier)
@@ -453,6 +456,7 @@ export function jobService (components: JobServiceComponents) {
       shutdown.abort(new Error('the daemon is stopping'))
       for (const entry of active.values()) entry.channel?.abort(new Error('the daemon is stopping'))
       await Promise.all([...active.values()].map(async entry => await entry.done))
+      await Promise.all([...progressTurns.values()])
     }
   }
 }
