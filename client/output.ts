@@ -20,11 +20,4 @@ export function printTable (head: string[], rows: string[][]): void {
   process.stdout.write(table.toString() + '\n')
 }
 
-/** `42 s ago`, `3 min ago`, … for times shown to people. */
-export function ago (iso: string, now = Date.now()): string {
-  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000))
-  if (seconds < 90) return `${seconds} s ago`
-  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`
-  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`
-  return `${Math.round(seconds / 86400)} d ago`
-}
+export { ago } from './format.js'

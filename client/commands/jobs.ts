@@ -8,14 +8,18 @@ import { ago, printJson, printLines, printTable } from '../output.js'
 import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
 import { expandJobRef, findProjectLink } from '../project-link.js'
-import { shortPeer } from './projects.js'
-import { money } from './market.js'
+import { jobDuration, latestMetrics, money, shortPeer } from '../format.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
   const split = value.lastIndexOf(':/')
   if (split <= 0) throw new Error(`--data ${value}: expected REF:MOUNT, e.g. mnist:3:/data or default/2/output:/model`)
   return { ref: value.slice(0, split), mount: value.slice(split + 1) }
+}
+
+/** `--data` values as mounts; a bare `N/output` is the folder's project's job. */
+async function dataMounts (values: string[], folder: string): Promise<Array<{ ref: string, mount: string }>> {
+  return await Promise.all(values.map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref, folder) })))
 }
 
 /** The command after `--`; one argument with spaces runs through the shell, as FloydHub's did. */
@@ -30,13 +34,6 @@ export function exitStatus (job: JobView): number {
   if (job.state === 'stopped') return 130
   if (job.exitCode != null && job.exitCode !== 0) return Math.min(job.exitCode, 255)
   return 1
-}
-
-function duration (job: JobView): string {
-  const started = job.states.find(s => s.state === 'running')?.at
-  if (job.receipt != null) return formatDuration(Math.round(job.receipt.runMs / 1000)) || '0s'
-  if (started == null) return '-'
-  return formatDuration(Math.round((Date.now() - Date.parse(started)) / 1000)) || '0s'
 }
 
 function printLine (line: LogLine): void {
@@ -117,7 +114,7 @@ export function jobCommands (): Command[] {
       const json = opts.json === true
       const path = resolve(opts.path ?? '.')
       const project = opts.project ?? (await findProjectLink(path))?.id
-      const data = await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref, path) })))
+      const data = await dataMounts(opts.data as string[], path)
       const job = await withProgressBar(!json, async onProgress => await client.call('jobRun', {
         path,
         command: jobCommand(args),
@@ -161,7 +158,7 @@ export function jobCommands (): Command[] {
         ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
         ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {})
       }
-      const data = (opts.data as string[]).length > 0 ? await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref) }))) : undefined
+      const data = (opts.data as string[]).length > 0 ? await dataMounts(opts.data as string[], '.') : undefined
       const job = await client.call('jobRerun', {
         ref: await expandJobRef(ref ?? ''),
         ...(command.length > 0 ? { command: jobCommand(command) } : {}),
@@ -198,7 +195,7 @@ export function jobCommands (): Command[] {
       if (opts.json === true) return printJson(jobs)
       if (jobs.length === 0) return printLines(['no jobs yet; run one with: floe run -- COMMAND'])
       printTable(['JOB', 'CREATED', 'STATUS', 'DURATION', 'PROVIDER', 'ENV', 'COST', 'MESSAGE', 'METRICS'], jobs.map(job => [
-        job.ref, ago(job.createdAt), job.state, duration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
+        job.ref, ago(job.createdAt), job.state, jobDuration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
         job.receipt == null ? '-' : money(job.receipt.cost), job.message, latestMetrics(job)
       ]))
     }))
@@ -237,12 +234,6 @@ export function jobCommands (): Command[] {
 
   return [run, rerun, status, logs, stop, write('output', 'jobOutput', 'output'), write('clone', 'jobClone', 'code snapshot')]
 }
-
-/** `loss=0.07 acc=0.91`: the latest value of each metric */
-function latestMetrics (job: JobView): string {
-  return Object.entries(job.metrics).map(([name, point]) => `${name}=${Number(point.value.toPrecision(4))}`).join(' ') || '-'
-}
-
 
 function describe (job: JobView): string[] {
   const lines = [

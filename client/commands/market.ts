@@ -4,8 +4,8 @@ import type { Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
+import { money } from '../format.js'
 
-export const money = (n: number): string => n.toFixed(n >= 10 ? 2 : 4).replace(/0+$/, '').replace(/\.$/, '')
 
 function gpuSummary (gpus: Offer['gpus']): string {
   if (gpus.length === 0) return '-'

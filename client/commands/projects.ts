@@ -5,6 +5,7 @@ import type { ApiClient } from '../api-client.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { findProjectLink, writeProjectLink } from '../project-link.js'
 import { action } from './action.js'
+import { shortPeer } from '../format.js'
 
 /** `--project P`, else the folder's link, else an error saying how to choose one. */
 async function projectArg (opts: Record<string, any>): Promise<string> {
@@ -126,8 +127,4 @@ export function projectCommands (): Command[] {
     }))
 
   return [init, projects, log, project, repair]
-}
-
-export function shortPeer (peer: string): string {
-  return peer.length > 16 ? `${peer.slice(0, 6)}…${peer.slice(-6)}` : peer
 }

@@ -44,3 +44,21 @@ export function useLoad<T> (fetcher: (signal: AbortSignal) => Promise<T>, deps: 
 export function isUnauthorized (err: unknown): boolean {
   return (err as { status?: number } | undefined)?.status === 401
 }
+
+/** A button's work: busy while it runs, its error (the API's message) kept to show. */
+export function useAction (): { busy: boolean, error: Error | undefined, run: (work: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<Error>()
+  const run = useCallback(async (work: () => Promise<void>): Promise<void> => {
+    setBusy(true)
+    setError(undefined)
+    try {
+      await work()
+    } catch (err) {
+      setError(err as Error)
+    } finally {
+      setBusy(false)
+    }
+  }, [])
+  return { busy, error, run }
+}

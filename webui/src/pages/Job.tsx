@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from 'react-router'
 import type { LogLine } from '../../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../../protocol/jobs/metrics.js'
 import type { JobView } from '../../../protocol/jobs/view.js'
-import { api, useLoad } from '../api.js'
+import { api, useAction, useLoad } from '../api.js'
 import { ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { ContentBrowser } from '../components/ContentBrowser.js'
 import { LogView } from '../components/LogView.js'
@@ -53,16 +53,10 @@ export function Job (): ReactNode {
   const [live, setLive] = useState(true)
   const job = useLoad(async signal => await api.call('jobShow', { ref }, { signal }), [ref], live ? 1500 : undefined)
   const log = useLiveLog(ref)
-  const [actionError, setActionError] = useState<Error>()
-  const [busy, setBusy] = useState(false)
+  const { busy, error: actionError, run: act } = useAction()
   const j = log.ended ?? job.data
   useEffect(() => { if (j != null && FINAL.has(j.state) && log.ended != null) setLive(false) }, [j?.state, log.ended])
 
-  const act = async (what: () => Promise<void>): Promise<void> => {
-    setBusy(true)
-    setActionError(undefined)
-    try { await what() } catch (err) { setActionError(err as Error) } finally { setBusy(false) }
-  }
   if (j == null) return <main id='main'><h1>Job {ref}</h1><ErrorBox error={job.error} />{job.error == null && <Loading />}</main>
   const final = FINAL.has(j.state)
   return (

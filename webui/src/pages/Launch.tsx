@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { useNavigate, useSearchParams } from 'react-router'
 import { parseDuration, parseSize, type RequirementsInput } from '../../../protocol/market/requirements.js'
-import { api, useLoad } from '../api.js'
+import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Mono } from '../components/common.js'
 import { money, shortPeer } from '../format.js'
 
@@ -22,8 +22,7 @@ export function Launch (): ReactNode {
   const offers = useLoad(async signal => (await api.call('providers', {}, { signal })).providers, [], 5000)
   const [form, setForm] = useState({ project: params.get('project') ?? '', env: 'busybox', cpus: '1', memory: '1g', gpus: '0', timeout: '1h', maxPrice: '', command: '', message: '', path: '' })
   const [mounts, setMounts] = useState<Mount[]>([])
-  const [error, setError] = useState<Error>()
-  const [busy, setBusy] = useState(false)
+  const { busy, error, run: act } = useAction()
   const [dry, setDry] = useState<Awaited<ReturnType<typeof api.call<'match'>>>>()
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => { setForm({ ...form, [key]: e.target.value }) }
 
@@ -36,9 +35,7 @@ export function Launch (): ReactNode {
 
   const run = async (event: FormEvent, dryRun: boolean): Promise<void> => {
     event.preventDefault()
-    setBusy(true)
-    setError(undefined)
-    try {
+    await act(async () => {
       const timeoutSeconds = parseDuration(form.timeout)
       const maxPricePerHour = form.maxPrice.trim() === '' ? undefined : Number(form.maxPrice)
       if (dryRun) {
@@ -57,11 +54,7 @@ export function Launch (): ReactNode {
         ...(form.project !== '' ? { project: form.project } : {})
       })
       navigate(`/jobs/${encodeURIComponent(job.ref)}`)
-    } catch (err) {
-      setError(err as Error)
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (

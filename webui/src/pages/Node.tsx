@@ -1,5 +1,5 @@
-import { useState, type ReactNode } from 'react'
-import { api, useLoad } from '../api.js'
+import type { ReactNode } from 'react'
+import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago, formatSize, money, shortPeer } from '../format.js'
@@ -9,12 +9,12 @@ export function Node (): ReactNode {
   const peers = useLoad(async signal => (await api.call('peers', {}, { signal })).peers, [], 3000)
   const provider = useLoad(async signal => await api.call('providerShow', {}, { signal }), [], 5000)
   const served = useLoad(async signal => await api.call('providerJobs', {}, { signal }), [], 3000)
-  const [error, setError] = useState<Error>()
+  const { error, run } = useAction()
   const toggle = async (enabled: boolean): Promise<void> => {
-    try {
+    await run(async () => {
       await api.call('providerEnable', { enabled })
       provider.reload()
-    } catch (err) { setError(err as Error) }
+    })
   }
   const settings = provider.data?.settings
   return (

@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link, useNavigate } from 'react-router'
-import { api, useLoad } from '../api.js'
+import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago } from '../format.js'
@@ -8,21 +8,14 @@ import { ago } from '../format.js'
 export function Projects (): ReactNode {
   const projects = useLoad(async signal => (await api.call('projectList', {}, { signal })).projects, [], 5000)
   const [name, setName] = useState('')
-  const [error, setError] = useState<Error>()
-  const [busy, setBusy] = useState(false)
+  const { busy, error, run } = useAction()
   const navigate = useNavigate()
   const create = async (event: FormEvent): Promise<void> => {
     event.preventDefault()
-    setBusy(true)
-    setError(undefined)
-    try {
+    await run(async () => {
       const { project } = await api.call('projectInit', { name: name.trim() })
       navigate(`/projects/${encodeURIComponent(project.id)}`)
-    } catch (err) {
-      setError(err as Error)
-    } finally {
-      setBusy(false)
-    }
+    })
   }
   return (
     <main id='main'>
