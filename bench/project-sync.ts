@@ -47,7 +47,8 @@ const inFlight = Number(values['in-flight'])
 if (sizes.some(n => !Number.isInteger(n) || n < 4) || !(appends > 0) || !(inFlight > 0)) throw new Error('--sizes takes integers of 4 or more, --appends and --in-flight positive numbers')
 /** Poll interval of B's entry count while it syncs. */
 const POLL_MS = 25
-const SYNC_DEADLINE_MS = 30 * 60_000
+/** B's count standing still this long means its pull failed (nothing retries it). */
+const STALL_MS = 60_000
 
 function apiOf (daemon: BenchDaemon): ApiClient {
   const paths = homePaths(daemon.home)
@@ -149,10 +150,33 @@ interface SyncFigures {
   syncMs: number
   /** connect → B counts its first entries (dial, identify, list, the first chunk taken in) */
   firstMs: number
+  /** what B held when its count stood still for STALL_MS (syncMs is then NaN); null when it got every entry */
+  stalledAt: number | null
   /** connect + `data get --transport bulk` of the same bytes, on C */
   bulkMs: number
   /** the bulk fetch alone, as `data get` reports it */
   bulkFetchMs: number
+}
+
+/** B connects to A, which lists the project; B pulls it. Timed until B counts `n` entries. */
+async function pullOnConnect (apiB: ApiClient, addrA: string, pid: string, n: number): Promise<{ syncMs: number, firstMs: number, stalledAt: number | null }> {
+  let firstMs = NaN
+  const t0 = performance.now()
+  await apiB.call('connect', { addr: addrA })
+  let held = 0
+  let changed = t0
+  while (held < n) {
+    await sleep(POLL_MS)
+    const now = await apiB.call('projectShow', { project: pid }).then(p => p.entries, (err: Error) => {
+      if (err.name === 'ProjectNotFoundError') return 0
+      throw err
+    })
+    if (now > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0
+    if (now !== held) changed = performance.now()
+    held = now
+    if (performance.now() - changed > STALL_MS) return { syncMs: NaN, firstMs, stalledAt: held }
+  }
+  return { syncMs: performance.now() - t0, firstMs, stalledAt: null }
 }
 
 async function syncOnce (n: number): Promise<SyncFigures> {
@@ -171,20 +195,7 @@ async function syncOnce (n: number): Promise<SyncFigures> {
     const importMs = await timed(async () => { imported = await apiA.call('projectImport', { file: car }) })
     if (imported?.added !== n || imported.refused.length > 0) throw new Error(`A took in ${imported?.added} of ${n} entries: ${JSON.stringify(imported?.refused.slice(0, 3))}`)
 
-    let firstMs = NaN
-    const t0 = performance.now()
-    await apiB.call('connect', { addr: idA.addresses[0] as string })
-    while (true) {
-      const held = await apiB.call('projectShow', { project: pid }).then(p => p.entries, (err: Error) => {
-        if (err.name === 'ProjectNotFoundError') return 0
-        throw err
-      })
-      if (held > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0
-      if (held === n) break
-      if (performance.now() - t0 > SYNC_DEADLINE_MS) throw new Error(`B holds ${held} of ${n} entries after ${SYNC_DEADLINE_MS / 1000} s`)
-      await sleep(POLL_MS)
-    }
-    const syncMs = performance.now() - t0
+    const { syncMs, firstMs, stalledAt } = await pullOnConnect(apiB, idA.addresses[0] as string, pid, n)
     await stop(b)
 
     // the baseline: the same bytes as one random file, bulk from A to a fresh C
@@ -202,7 +213,7 @@ async function syncOnce (n: number): Promise<SyncFigures> {
         if (got.bytes !== bytes || got.via !== 'bulk') throw new Error(`unexpected result ${JSON.stringify(got)}`)
         bulkFetchMs = got.fetchMs ?? NaN
       })
-      return { entries: n, bytes, importMs, syncMs, firstMs, bulkMs, bulkFetchMs }
+      return { entries: n, bytes, importMs, syncMs, firstMs, stalledAt, bulkMs, bulkFetchMs }
     } finally {
       await stop(c)
       await drop(dest)
@@ -236,6 +247,7 @@ try {
     inFlight,
     sync: rows
   }
+  if (rows.some(r => r.stalledAt != null)) process.exitCode = 1
   if (values.json) console.log(JSON.stringify(summary, null, 2))
   else {
     const f = (x: number, d = 0): string => x.toFixed(d)
@@ -245,6 +257,11 @@ try {
     console.log(`  projectNote, ${inFlight} in flight      ${f(append.concurrent)}/s   ${f(summary.appendsPerSecond.concurrentVsRaw, 2)}× raw`)
     console.log('sync between two daemons on loopback (connect → B holds every entry)')
     for (const r of rows) {
+      if (r.stalledAt != null) {
+        console.log(`  ${String(r.entries).padStart(6)} entries ${f(r.bytes / 1024).padStart(6)} KiB  import ${f(r.importMs)} ms (${f(r.importPerSecond)}/s)  ` +
+          `sync STALLED: B took in ${r.stalledAt} entries, then nothing for ${STALL_MS / 1000} s (its pull failed; nothing retries it)  bulk ${f(r.bulkMs)} ms`)
+        continue
+      }
       console.log(`  ${String(r.entries).padStart(6)} entries ${f(r.bytes / 1024).padStart(6)} KiB  import ${f(r.importMs)} ms (${f(r.importPerSecond)}/s)  ` +
         `sync ${f(r.syncMs)} ms (first ${f(r.firstMs)} ms, ${f(r.entriesPerSecond)}/s, ${f(r.msPer1k)} ms/1k)  ` +
         `bulk ${f(r.bulkMs)} ms (fetch ${f(r.bulkFetchMs)} ms)  sync/bulk ${f(r.ratio, 1)}×`)

@@ -119,6 +119,14 @@ describe('the web UI', () => {
     try {
       const { url } = await floeJson(['ui', '--no-open', '--home', d.home])
       await page.goto(url)
+      // keyboard: the first Tab reaches the skip link, then the navigation; Enter follows a link
+      await page.getByRole('heading', { name: 'Projects' }).waitFor()
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content')
+      for (let i = 0; i < 2; i++) await page.keyboard.press('Tab')
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Launch')
+      await page.keyboard.press('Enter')
+      await page.getByRole('heading', { name: 'Launch a job' }).waitFor()
       await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Datasets' }).click()
       await page.getByText('No datasets yet').waitFor()
       const bytes = Buffer.alloc(3 * 1024 * 1024, 7)

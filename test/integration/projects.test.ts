@@ -244,6 +244,12 @@ describe('reproduction', () => {
     expect(again).toMatchObject({ number: 2, state: 'success', specCid: first.specCid, outputCid: first.outputCid, reusedFrom: first.ref, provider: null })
     const log = await floeJson(['log', '--project', first.projectId, '--limit', '1', '--home', d.home])
     expect(log.entries[0].summary).toBe(`job 2 returned ${first.ref}'s output (same spec, deterministic)`)
+    // a dataset version recorded in the log
+    await writeFile(join(code, 'train.csv'), '1,2\n')
+    const dataset = await floeJson(['data', 'upload', join(code, 'train.csv'), '--name', 'train', '--home', d.home])
+    const attached = await floeJson(['project', 'attach', 'train', '--project', first.projectId, '--home', d.home])
+    expect(attached).toMatchObject({ name: 'train', version: 1, datasetCid: dataset.cid })
+    expect((await floeJson(['log', '--project', first.projectId, '--limit', '1', '--home', d.home])).entries[0].summary).toBe(`dataset train:1 attached (${dataset.cid as string})`)
     const out = join(r.folder(await tempHome('floe-out-')), 'out')
     await floeJson(['output', again.ref, out, '--home', d.home])
     expect(await readFile(join(out, 'model.txt'), 'utf8')).toBe('det\n')
