@@ -96,7 +96,10 @@ export function projectCommands (): Command[] {
     .action(action(async (client, _args, opts) => {
       const result = await client.call('projectSync', { project: await projectArg(opts) })
       if (opts.json === true) return printJson(result)
-      printLines([`${result.added} new entries from ${result.peers} connected member${result.peers === 1 ? '' : 's'}${result.refused > 0 ? `; ${result.refused} refused (see the daemon log)` : ''}`])
+      printLines([
+        `${result.added} new entries from ${result.peers} connected member${result.peers === 1 ? '' : 's'}${result.refused > 0 ? `; ${result.refused} refused (see the daemon log)` : ''}`,
+        ...result.failed.map(f => `  could not pull from ${f.peer}: ${f.reason}`)
+      ])
     }))
   withProject(project.command('export').description("write the project's log as a CAR file"))
     .requiredOption('--car <file>', 'a path that does not exist yet')

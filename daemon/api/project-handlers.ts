@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { ResolvedRef } from '../datasets/ref.js'
 import { exportProjectCar, importProjectCar } from '../projects/car.js'
-import { InvalidProjectRequestError } from '../projects/errors.js'
+import { InvalidProjectRequestError, ProjectSyncError } from '../projects/errors.js'
 import { projectHistory } from '../projects/history.js'
 import type { ProjectLog } from '../projects/project-log.js'
 import type { RepairReport } from '../projects/repair.js'
@@ -56,13 +56,17 @@ export function projectHandlers ({ host, projects, sync, resolveDataRef, repairP
       const results = await Promise.allSettled(peers.map(async peer => await sync.pull(peer, meta.id)))
       let added = 0
       let refused = 0
-      for (const result of results) {
+      const failed: Array<{ peer: string, reason: string }> = []
+      results.forEach((result, i) => {
         if (result.status === 'fulfilled') {
           added += result.value.added
           refused += result.value.refused
+        } else {
+          failed.push({ peer: peers[i] as string, reason: result.reason?.message ?? String(result.reason) })
         }
-      }
-      return { added, refused, peers: peers.length }
+      })
+      if (peers.length > 0 && failed.length === peers.length) throw new ProjectSyncError(`no connected member could be pulled from: ${failed.map(f => `${f.peer}: ${f.reason}`).join('; ')}`)
+      return { added, refused, peers: peers.length, failed }
     },
     projectExport: async ({ project, file }, { signal }) => {
       const meta = await projects.resolve(project)

@@ -25,3 +25,8 @@ export class InvalidProjectRequestError extends Error {
 export class EntryRefusedError extends Error {
   override name = 'EntryRefusedError'
 }
+
+/** Pulling a project's log from its members failed (each member's reason in the message). */
+export class ProjectSyncError extends Error {
+  override name = 'ProjectSyncError'
+}

@@ -13,6 +13,7 @@ import { keys, type EntryMeta, type LogState, type Membership, type Overlay, typ
 
 export interface Ingested {
   pid: string
+  cid: CID
   entry: Entry
   /** false when the entry was held already (nothing written) */
   added: boolean
@@ -27,15 +28,17 @@ export type NewEpoch = () => string
  * owner-only types, signature, what its type claims (job numbers in the author's range, a
  * job's later entries by its author, receipts signed by their provider) — and only then are
  * its index writes added to `overlay`: the entry, its seq, the heads, membership, job rows.
- * A refused entry adds nothing. The caller commits the overlay (and stores the block).
+ * A refused entry adds nothing. The caller commits the overlay (and stores the block). The
+ * CID is computed from the bytes; one `claimed` for them (a CAR's) must match it.
  */
-export async function ingestEntry (overlay: Overlay, cid: CID, bytes: Uint8Array, newEpoch: NewEpoch): Promise<Ingested> {
+export async function ingestEntry (overlay: Overlay, claimed: CID | undefined, bytes: Uint8Array, newEpoch: NewEpoch): Promise<Ingested> {
   const entry = decodeEntry(bytes)
+  const cid = await entryCid(bytes)
   const cidText = cid.toString()
-  if ((await entryCid(bytes)).toString() !== cidText) throw new EntryRefusedError(`entry ${cidText} refused: its bytes do not hash to that CID (entries are CIDv1 dag-cbor sha2-256)`)
+  if (claimed != null && claimed.toString() !== cidText) throw new EntryRefusedError(`entry ${claimed.toString()} refused: its bytes do not hash to that CID (entries are CIDv1 dag-cbor sha2-256)`)
   const genesis = entry.type === 'project.created'
   const pid = genesis ? cidText : (entry.project as CID).toString()
-  if (await overlay.get(keys.entry(pid, cidText)) != null) return { pid, entry, added: false }
+  if (await overlay.get(keys.entry(pid, cidText)) != null) return { pid, cid, entry, added: false }
   const refuse = (why: string): never => { throw new EntryRefusedError(`entry ${cidText} of project ${pid} refused: ${why}`) }
 
   let meta = await overlay.json<ProjectMeta>(keys.project(pid))
@@ -129,7 +132,7 @@ export async function ingestEntry (overlay: Overlay, cid: CID, bytes: Uint8Array
   if (row != null) overlay.put(keys.job(pid, row.number), row)
   if (genesis) overlay.put(keys.project(pid), project)
   overlay.put(keys.state(pid), { seq, mv: Math.max(state.mv, mv), jobs: state.jobs } satisfies LogState)
-  return { pid, entry, added: true }
+  return { pid, cid, entry, added: true }
 }
 
 function decodeReceiptOrRefuse (payload: Uint8Array, refuse: (why: string) => never): Receipt {

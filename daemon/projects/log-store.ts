@@ -51,11 +51,14 @@ export const keys = {
 
 /**
  * Index writes gathered for one atomic batch, readable before they are written (an entry
- * checked in a batch sees the ones before it).
+ * checked in a batch sees the ones before it). Reads are kept for the batch's life: writes
+ * take turns (the log's queue), so nothing else changes the index meanwhile.
  */
 export class Overlay {
   readonly #index: Index
   readonly #pending = new Map<string, string | null>()
+  /** what was read from the index (a batch reads the same project, state and membership keys for each entry) */
+  readonly #read = new Map<string, string | undefined>()
 
   constructor (index: Index) {
     this.#index = index
@@ -63,7 +66,10 @@ export class Overlay {
 
   async get (key: string): Promise<string | undefined> {
     if (this.#pending.has(key)) return this.#pending.get(key) ?? undefined
-    return await this.#index.get(key) ?? undefined
+    if (this.#read.has(key)) return this.#read.get(key)
+    const value = await this.#index.get(key) ?? undefined
+    this.#read.set(key, value)
+    return value
   }
 
   async json<T> (key: string): Promise<T | undefined> {
@@ -88,6 +94,7 @@ export class Overlay {
     if (this.#pending.size === 0) return
     const ops = [...this.#pending].map(([key, value]) => value == null ? { type: 'del' as const, key } : { type: 'put' as const, key, value })
     this.#pending.clear()
+    this.#read.clear()
     await this.#index.batch(ops, { sync: options.sync })
   }
 }

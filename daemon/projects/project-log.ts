@@ -33,7 +33,7 @@ export interface Received { added: number, held: number, refused: Array<{ cid: s
 export const DEFAULT_PROJECT_NAME = 'default'
 
 /** Entries taken in per index batch when receiving. */
-const RECEIVE_BATCH = 2_000
+const RECEIVE_BATCH = 4_000
 
 /**
  * Projects and their logs on this node: create, append (signed by this node's key), take in
@@ -90,12 +90,11 @@ export function projectLog (components: ProjectLogComponents) {
       const body: EntryBody = { v: 1, project: pid == null ? null : CID.parse(pid), prev, clock, author: self, at: Date.now(), type, payload: payload as Record<string, unknown> }
       const sig = await signRecord(components.privateKey, ENTRY_SIGNING_DOMAIN, entrySigningPayload(body))
       const bytes = encodeEntry({ ...body, sig })
-      const cid = await entryCid(bytes)
       const overlay = new Overlay(index)
-      const ingested = await ingestEntry(overlay, cid, bytes, newEpoch)
-      await components.blockstore.put(cid, bytes)
+      const ingested = await ingestEntry(overlay, undefined, bytes, newEpoch)
+      await components.blockstore.put(ingested.cid, bytes)
       await overlay.commit({ sync: true })
-      return { pid: ingested.pid, cid, entry: ingested.entry }
+      return { pid: ingested.pid, cid: ingested.cid, entry: ingested.entry }
     })
     for (const listener of listeners) listener(appended)
     return appended
@@ -106,7 +105,7 @@ export function projectLog (components: ProjectLogComponents) {
    * the entries it links. Each is checked; a refused one is reported and skipped (so are the
    * entries that link it), the rest are kept.
    */
-  const receive = async (entries: Array<{ cid: CID, bytes: Uint8Array }>): Promise<Received> => await inTurn(async () => {
+  const receive = async (entries: Array<{ cid?: CID, bytes: Uint8Array }>): Promise<Received> => await inTurn(async () => {
     const result: Received = { added: 0, held: 0, refused: [], projects: new Set() }
     for (let start = 0; start < entries.length; start += RECEIVE_BATCH) {
       const overlay = new Overlay(index)
@@ -117,10 +116,10 @@ export function projectLog (components: ProjectLogComponents) {
           if (!ingested.added) { result.held++; continue }
           result.added++
           result.projects.add(ingested.pid)
-          blocks.push(block)
+          blocks.push({ cid: ingested.cid, bytes: block.bytes })
         } catch (err: any) {
           if (err?.name !== 'EntryRefusedError' && err?.name !== 'InvalidEntryError') throw err
-          result.refused.push({ cid: block.cid.toString(), reason: err.message })
+          result.refused.push({ cid: (block.cid ?? await entryCid(block.bytes)).toString(), reason: err.message })
         }
       }
       await Promise.all(blocks.map(async block => await components.blockstore.put(block.cid, block.bytes)))

@@ -1,12 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { entryCid } from '../../protocol/projects/entry.js'
 import {
   decodeHeadsAnnouncement, decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_ANNOUNCED_HEADS, MAX_SYNC_FRAME_BYTES,
   MAX_SYNC_REQUEST_BYTES, PROJECT_SYNC_PROTOCOL, PROJECT_TOPIC_PREFIX, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
-  SYNC_MAX_OUTBOUND_STREAMS, SYNC_OPEN_TIMEOUT_MS, SyncProtocolError, type SyncFrame, type SyncRequest
+  SYNC_MAX_OUTBOUND_STREAMS, SYNC_OPEN_TIMEOUT_MS, SYNC_PAGE_BYTES, SYNC_PAGE_ENTRIES, SyncProtocolError, type SyncFrame, type SyncRequest
 } from '../../protocol/projects/sync.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
@@ -20,8 +20,9 @@ export interface ProjectSyncComponents {
   logger: Logger
 }
 
-/** Entries taken in per index write while pulling. */
-const PULL_CHUNK = 2_000
+/** Tries of a pull that fails part-way (each resumes where the last kept page ended), and the pause before the next. */
+const PULL_ATTEMPTS = 3
+const PULL_RETRY_MS = 1_000
 
 export interface PullResult { added: number, refused: number }
 
@@ -60,6 +61,20 @@ export function projectSync (components: ProjectSyncComponents) {
     return frame
   }
 
+  /** A pull cut short is tried again (it resumes from the last page kept) while the peer stays connected. */
+  const withRetries = async <T>(peer: string, work: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work()
+      } catch (err: any) {
+        const connected = libp2p.getConnections().some(c => c.remotePeer.toString() === peer)
+        if (attempt + 1 >= PULL_ATTEMPTS || !connected || shutdown.signal.aborted || err?.name === 'ProjectNotFoundError') throw err
+        log.info({ peer, err: err?.message, attempt: attempt + 1 }, 'project pull cut short: trying again')
+        await sleep(PULL_RETRY_MS * (attempt + 1), undefined, { signal: shutdown.signal }).catch(() => {})
+      }
+    }
+  }
+
   /** Pulls what `peer` has of a project after the last pull; one at a time per (project, peer). */
   const pull = async (peer: string, pid: string): Promise<PullResult> => {
     const key = `${pid}|${peer}`
@@ -74,7 +89,7 @@ export function projectSync (components: ProjectSyncComponents) {
       try {
         do {
           entry.again = false
-          const once = await pullOnce(peer, pid)
+          const once = await withRetries(peer, async () => await pullOnce(peer, pid))
           total.added += once.added
           total.refused += once.refused
         } while (entry.again && !shutdown.signal.aborted)
@@ -87,39 +102,50 @@ export function projectSync (components: ProjectSyncComponents) {
     return await entry.running
   }
 
+  /** One page of a pull: its entries as sent, and the server's end frame. */
+  const fetchPage = async (peer: string, pid: string, after: number, epoch: string | null): Promise<{ entries: Uint8Array[], end: Extract<SyncFrame, { type: 'end' }> }> => {
+    const channel = await open(peerIdFromString(peer))
+    const entries: Uint8Array[] = []
+    try {
+      await channel.send(encodeSyncMessage({ type: 'pull', project: pid, after, epoch }))
+      while (true) {
+        const frame = await readFrame(channel)
+        if (frame.type === 'entries') {
+          entries.push(...frame.entries)
+          continue
+        }
+        if (frame.type !== 'end') throw new SyncProtocolError(`unexpected ${frame.type} frame in a pull`)
+        await channel.close()
+        return { entries, end: frame }
+      }
+    } catch (err) {
+      channel.abort(err as Error)
+      throw err
+    }
+  }
+
+  /**
+   * Pulls page after page from where the last pull from this peer ended; each page is taken
+   * in and its place kept before the next counts, and the next page is fetched while this
+   * one is checked.
+   */
   const pullOnce = async (peer: string, pid: string): Promise<PullResult> => {
     const mark = JSON.parse(await components.index.get(keys.peer(pid, peer)) ?? 'null') as { epoch: string, after: number } | null
-    const channel = await open(peerIdFromString(peer))
     const result = { added: 0, refused: 0 }
-    let pending: Array<{ cid: import('multiformats/cid').CID, bytes: Uint8Array }> = []
-    const takeIn = async (): Promise<void> => {
-      if (pending.length === 0) return
-      const received = await projects.receive(pending)
-      pending = []
+    let next = fetchPage(peer, pid, mark?.after ?? 0, mark?.epoch ?? null)
+    while (true) {
+      const page = await next
+      if (page.end.more && !shutdown.signal.aborted) {
+        next = fetchPage(peer, pid, page.end.seq, page.end.epoch)
+        next.catch(() => {}) // awaited on the next turn; not unhandled meanwhile
+      }
+      const received = await projects.receive(page.entries.map(bytes => ({ bytes })))
       result.added += received.added
       result.refused += received.refused.length
       for (const refused of received.refused.slice(0, 3)) log.warn({ peer, project: pid, cid: refused.cid, reason: refused.reason }, 'entry refused')
       for (const project of received.projects) subscribe(project)
-    }
-    try {
-      await channel.send(encodeSyncMessage({ type: 'pull', project: pid, after: mark?.after ?? 0, epoch: mark?.epoch ?? null }))
-      while (true) {
-        const frame = await readFrame(channel)
-        if (frame.type === 'entries') {
-          for (const bytes of frame.entries) pending.push({ cid: await entryCid(bytes), bytes })
-          if (pending.length >= PULL_CHUNK) await takeIn()
-          continue
-        }
-        if (frame.type !== 'end') throw new SyncProtocolError(`unexpected ${frame.type} frame in a pull`)
-        await takeIn()
-        await components.index.put(keys.peer(pid, peer), JSON.stringify({ epoch: frame.epoch, after: frame.seq }))
-        break
-      }
-      await channel.close()
-    } catch (err) {
-      channel.abort(err as Error)
-      await takeIn()
-      throw err
+      await components.index.put(keys.peer(pid, peer), JSON.stringify({ epoch: page.end.epoch, after: page.end.seq }))
+      if (!page.end.more || shutdown.signal.aborted) break
     }
     if (result.added > 0 || result.refused > 0) log.info({ peer, project: pid, added: result.added, refused: result.refused }, 'pulled project entries')
     return result
@@ -178,20 +204,29 @@ export function projectSync (components: ProjectSyncComponents) {
     }
     const after = request.epoch === meta.epoch ? request.after : 0
     let batch: Uint8Array[] = []
-    let bytes = 0
+    let batchBytes = 0
+    let pageEntries = 0
+    let pageBytes = 0
     let last = after
+    let more = false
     for await (const item of projects.entriesAfter(request.project, after)) {
+      if (pageEntries >= SYNC_PAGE_ENTRIES || pageBytes >= SYNC_PAGE_BYTES) {
+        more = true
+        break
+      }
       batch.push(item.bytes)
-      bytes += item.bytes.byteLength
+      batchBytes += item.bytes.byteLength
+      pageEntries++
+      pageBytes += item.bytes.byteLength
       last = item.seq
-      if (bytes >= SYNC_BATCH_BYTES) {
+      if (batchBytes >= SYNC_BATCH_BYTES) {
         await channel.send(encodeSyncMessage({ type: 'entries', entries: batch }), { signal: idle() })
         batch = []
-        bytes = 0
+        batchBytes = 0
       }
     }
     if (batch.length > 0) await channel.send(encodeSyncMessage({ type: 'entries', entries: batch }), { signal: idle() })
-    await channel.send(encodeSyncMessage({ type: 'end', epoch: meta.epoch, seq: last, heads: await newestHeads(request.project) }))
+    await channel.send(encodeSyncMessage({ type: 'end', epoch: meta.epoch, seq: last, heads: await newestHeads(request.project), more }))
   }
 
   const handler = (stream: Stream, connection: Connection): void => {

@@ -45,6 +45,7 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   UnsupportedCodecError: 422,
   UnsupportedHashError: 422,
   DialError: 502,
+  ProjectSyncError: 502,
   CorruptBlockError: 502,
   UnexpectedBlockError: 502,
   TransferIncompleteError: 502,

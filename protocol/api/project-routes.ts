@@ -63,7 +63,7 @@ export const projectRoutes = {
     path: `${PREFIX}/projects/sync`,
     summary: "pull a project's new entries from every connected member now",
     input: z.object({ project: ProjectRef }).strict(),
-    output: z.object({ added: z.number(), refused: z.number(), peers: z.number() })
+    output: z.object({ added: z.number(), refused: z.number(), peers: z.number(), failed: z.array(z.object({ peer: z.string(), reason: z.string() })) })
   }),
   projectExport: defineRoute({
     method: 'POST',

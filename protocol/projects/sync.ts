@@ -15,10 +15,14 @@ import { Bytes } from '../jobs/spec.js'
  *   server pulls from the announcer when it lacks a head (a member not on the topic yet).
  * - `{ type: 'pull', project, after, epoch }`: `epoch` names the numbering `after` belongs to
  *   (the server's numbering changes when its index is rebuilt, and then the puller starts
- *   again from 0). The server answers with frames:
+ *   again from 0). The server answers with one page — at most SYNC_PAGE_ENTRIES entries or
+ *   SYNC_PAGE_BYTES — as frames:
  * - `{ type: 'entries', entries: [bytes…] }`: entries in its seq order, batches of at most
  *   SYNC_BATCH_BYTES;
- * - `{ type: 'end', epoch, seq, heads }`: its numbering, the seq of its last entry, its heads;
+ * - `{ type: 'end', epoch, seq, heads, more }`: its numbering, the seq of the last entry
+ *   sent, its heads, and whether entries remain: the puller takes the page in, keeps its
+ *   place, and asks for the next on a new stream. A page bounds what a puller holds and
+ *   is the backpressure: the server sends no more than the puller asked for.
  * - `{ type: 'error', name, message }`: refused (not a member, unknown project).
  * The puller checks every entry (signature, author, links, clock) before it takes it in.
  * Gossip on the project's topic (`PROJECT_TOPIC_PREFIX` + id) carries `{ heads }` after each
@@ -31,7 +35,10 @@ export const SYNC_MAX_OUTBOUND_STREAMS = 8
 export const SYNC_OPEN_TIMEOUT_MS = 10_000
 export const SYNC_IDLE_TIMEOUT_MS = 30_000
 export const SYNC_BATCH_BYTES = 256 * 1024
-/** a batch, or a list of up to 4096 projects with their heads */
+/** One pull's answer at most: entries, and bytes (it may end one entry past the bytes). */
+export const SYNC_PAGE_ENTRIES = 4_000
+export const SYNC_PAGE_BYTES = 1024 * 1024
+/** a batch, or a list of up to 4096 projects with their heads; also what a puller may hold unread: a whole page fits */
 export const MAX_SYNC_FRAME_BYTES = 2 * 1024 * 1024
 export const MAX_SYNC_REQUEST_BYTES = 64 * 1024
 /** Heads a gossip message or an end frame may name. */
@@ -50,7 +57,7 @@ export type SyncRequest = z.infer<typeof SyncRequest>
 
 export const SyncFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('entries'), entries: z.array(Bytes).min(1) }).strict(),
-  z.object({ type: z.literal('end'), epoch: z.string().max(64), seq: z.number().int().nonnegative(), heads: z.array(cidText).max(MAX_ANNOUNCED_HEADS) }).strict(),
+  z.object({ type: z.literal('end'), epoch: z.string().max(64), seq: z.number().int().nonnegative(), heads: z.array(cidText).max(MAX_ANNOUNCED_HEADS), more: z.boolean() }).strict(),
   z.object({ type: z.literal('projects'), projects: z.array(z.object({ id: cidText, heads: Heads }).strict()).max(4096) }).strict(),
   z.object({ type: z.literal('ok') }).strict(),
   z.object({ type: z.literal('error'), name: z.string().max(128), message: z.string().max(1024) }).strict()
