@@ -230,6 +230,35 @@ describe('a project log under attack and after a crash', () => {
   })
 })
 
+describe('a long log', () => {
+  it('syncs in pages: a member pulls 6,000 entries whole, the page size and its buffer notwithstanding', async () => {
+    const a = await daemon()
+    const b = await daemon()
+    const folder = r.folder(await tempHome('floe-car-'))
+    const owner = await generateKeyPair('Ed25519')
+    const entries: Array<{ cid: CID, bytes: Uint8Array }> = []
+    const genesis = await signEntry(owner, { v: 1, project: null, prev: [], clock: 0, at: Date.now(), type: 'project.created', payload: { owner: 'someone', name: 'long' } })
+    entries.push(genesis)
+    const pid = genesis.cid
+    const next = async (type: 'member.added' | 'note', payload: Record<string, unknown>): Promise<void> => {
+      const last = entries.at(-1) as { cid: CID }
+      entries.push(await signEntry(owner, { v: 1, project: pid, prev: [last.cid], clock: entries.length, at: Date.now(), type, payload }))
+    }
+    await next('member.added', { peer: a.endpoint.peerId, slot: 1 })
+    await next('member.added', { peer: b.endpoint.peerId, slot: 2 })
+    while (entries.length < 6_000) await next('note', { text: `note ${entries.length}: ${'x'.repeat(120)}` })
+    await writeCar(join(folder, 'long.car'), [(entries.at(-1) as { cid: CID }).cid], (async function * () { yield * entries })())
+    expect(await floeJson(['project', 'import', join(folder, 'long.car'), '--home', a.home])).toMatchObject({ added: 6_000, refused: [] })
+
+    await floeJson(['connect', await addr(a), '--home', b.home])
+    await expect.poll(async () => (await floe(['project', 'show', '--project', pid.toString(), '--json', '--home', b.home])).stdout, { timeout: 40_000, interval: 250 })
+      .toContain('"entries": 6000')
+    const [onA, onB] = await Promise.all([a, b].map(async d => await floeJson(['project', 'show', '--project', pid.toString(), '--home', d.home])))
+    expect(onB.heads).toEqual(onA.heads)
+    expect(await floeJson(['project', 'sync', '--project', pid.toString(), '--home', b.home])).toMatchObject({ added: 0, peers: 1, failed: [] })
+  })
+})
+
 describe('reproduction', () => {
   it('rerun makes a new job from the same spec; --reuse returns a deterministic success without running', async () => {
     const d = await daemon(undefined, '--provider')
