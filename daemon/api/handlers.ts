@@ -15,6 +15,7 @@ import type { ServedJob } from '../../protocol/jobs/view.js'
 import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
 import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
+import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 
 export interface ApiHandlerComponents {
   host: Pick<Libp2p<Pick<P2pServices, 'ping'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
@@ -31,10 +32,11 @@ export interface ApiHandlerComponents {
   /** announces this node in the DHT when it becomes a provider */
   discovery: Pick<ProviderDiscovery, 'announce'>
   projects: Omit<ProjectHandlerComponents, 'host'>
+  environments: EnvHandlerComponents['environments']
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, environments }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -103,7 +105,9 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     match: async ({ requirements }) => {
       const offers = market.book.list().map(e => e.offer)
       const latency = await peerLatencies(host, offers.map(o => o.peerId))
-      return matchOffers(offers, requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId), reliability: jobs.reliability })
+      // an environment held here as content travels with the job: providers that take its size fit
+      const image = requirements.environment != null && requirements.environmentBytes == null ? await environments.imageFor(requirements.environment) : undefined
+      return matchOffers(offers, image != null ? { ...requirements, environmentBytes: image.bytes } : requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId), reliability: jobs.reliability })
     },
 
     jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
@@ -115,6 +119,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     jobStop: async ({ ref }) => await jobs.stop(ref),
     jobOutput: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'output', { signal, onProgress: progress }), dest }),
     jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest }),
-    ...projectHandlers({ host, ...projects })
+    ...projectHandlers({ host, ...projects }),
+    ...envHandlers({ environments })
   }
 }

@@ -8,6 +8,7 @@ import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 import { projectRoutes } from './project-routes.js'
+import { envRoutes } from './env-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
@@ -355,7 +356,8 @@ export const routes = {
     output: WrittenContent,
     progress: Progress
   }),
-  ...projectRoutes
+  ...projectRoutes,
+  ...envRoutes
 } as const
 
 export type Routes = typeof routes
