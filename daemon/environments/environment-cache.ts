@@ -179,7 +179,8 @@ export function environmentCache (components: EnvironmentCacheComponents) {
       return { fetchedBytes: fetched.via === 'bulk' ? fetched.bytes : 0, fetchMs, loadMs }
     } catch (err) {
       // nothing half-done stays: the load removed what it loaded; the blocks are left to gc
-      await components.pins.remove(image.cid, CACHE_PIN)
+      // (unless an entry of the cache still counts on them)
+      if (await records.cache.get(image.cid.toString()) == null) await components.pins.remove(image.cid, CACHE_PIN)
       if (limit.signal.aborted && !(options.signal?.aborted ?? false)) throw limit.signal.reason
       throw err
     }

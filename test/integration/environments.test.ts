@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -137,7 +137,7 @@ describe('environments as content', () => {
     expect(moved).toBeLessThan(MiB + 64 * 1024)
   }, 120_000)
 
-  it('refuses bad input clearly, before anything is fetched or loaded', async () => {
+  it('refuses bad input clearly, before anything is fetched or loaded; past its budget a provider removes the least recently used', async () => {
     const unknown = await floe(['run', '--home', client.home, '--path', await codeFolder(), '--env', 'nosuch-env', '--', 'true'])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(/unknown environment "nosuch-env"/)
@@ -159,6 +159,22 @@ describe('environments as content', () => {
     await writeFile(join(dir, 'random.tar'), randomBytes(10_000))
     const random = await floe(['env', 'publish', join(dir, 'random.tar'), '--home', client.home])
     expect(random.stderr).toMatch(/is not a tar archive/)
+    // shaped as an image, but its layer is not the one its config names: Docker refuses it, and none stays
+    await mkdir(join(dir, 'layer-a'))
+    await writeFile(join(dir, 'layer-a', 'a'), `a ${suffix}\n`)
+    await exec('tar', ['-C', join(dir, 'layer-a'), '-cf', join(dir, 'a.tar'), '.'])
+    await mkdir(join(dir, 'image', 'l'), { recursive: true })
+    await writeFile(join(dir, 'layer-a', 'a'), `b ${suffix}\n`)
+    await exec('tar', ['-C', join(dir, 'layer-a'), '-cf', join(dir, 'image', 'l', 'layer.tar'), '.'])
+    const diffId = `sha256:${createHash('sha256').update(await readFile(join(dir, 'a.tar'))).digest('hex')}`
+    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } })
+    await writeFile(join(dir, 'image', 'c.json'), config)
+    await writeFile(join(dir, 'image', 'manifest.json'), JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }]))
+    await exec('tar', ['-C', join(dir, 'image'), '-cf', join(dir, 'mismatched.tar'), '.'])
+    const mismatched = await floe(['env', 'publish', join(dir, 'mismatched.tar'), '--name', env('mismatched'), '--home', client.home])
+    expect(mismatched.code).toBe(1)
+    expect(mismatched.stderr).toMatch(/docker load refused the image/)
+    expect(await imageExists(`sha256:${createHash('sha256').update(config).digest('hex')}`)).toBe(false)
 
     // an image bigger than the provider gives environments: no provider fits, the sizes said
     const three = await publishAndForget(tag('three'), env('three'))
@@ -167,8 +183,21 @@ describe('environments as content', () => {
     const tooBig = await floe(['run', '--home', client.home, '--path', await codeFolder(), '--env', env('three'), '--', 'true'])
     expect(tooBig.code).toBe(1)
     expect(tooBig.stderr).toMatch(new RegExp(`environment "${env('three')}" not held, and its [0-9.]+ MiB image is more than the 1(\\.00)? MiB it takes`))
-    await floeJson(['provider', 'set', 'max-environments-disk', '20g', '--home', provider.home])
     expect(await imageExists(three.imageId)).toBe(false)
+
+    // room for two and three only: bringing three removes one, the least recently used
+    const held = await floeJson(['env', 'ls', '--home', provider.home])
+    const [one, two] = [env('one'), env('two')].map(name => held.find((e: any) => e.name === name))
+    const budget = two.bytes + three.bytes + 256 * 1024
+    await floeJson(['provider', 'set', 'max-environments-disk', String(budget), '--home', provider.home])
+    await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers[0]?.offer.acceptsEnvironmentBytes, { timeout: 10_000 }).toBe(budget)
+    const run = await runFollow(['--env', env('three'), '--', 'true'])
+    expect(run.job).toMatchObject({ state: 'success' })
+    const after = (await floeJson(['env', 'ls', '--home', provider.home])).map((e: any) => e.name)
+    expect(after).toEqual(expect.arrayContaining([env('two'), env('three')]))
+    expect(after).not.toContain(env('one'))
+    expect(await imageExists(one.imageId)).toBe(false)
+    await floeJson(['provider', 'set', 'max-environments-disk', '20g', '--home', provider.home])
   }, 120_000)
 
   it('builds environments: the busybox recipe, and one on a published environment with a Dockerfile', async () => {
