@@ -152,6 +152,7 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
   }
 
+  const imageCache = components.environmentCache
   const submit = async (bytes: Uint8Array, signature: Uint8Array, remotePeer: string): Promise<Submission> => {
     // One admission at a time: two requests must not both take the last free slot.
     const turn = admitting.then(async () => {
@@ -162,7 +163,7 @@ export function providerJobs (components: ProviderJobsComponents) {
         settings,
         offer: await components.currentOffer(allocated()),
         environments: await components.environments(),
-        imageOf: components.environmentCache == null ? undefined : async spec => await (components.environmentCache as Pick<EnvironmentCache, 'plan'>).plan(spec),
+        imageOf: imageCache == null ? undefined : async spec => await imageCache.plan(spec),
         known: jobId => jobs.has(jobId),
         now: Date.now()
       })
@@ -225,8 +226,8 @@ export function providerJobs (components: ProviderJobsComponents) {
         times.preparingAt = Date.now()
         await prepare(job, codeDir, outputDir, signal)
         let image = options.image ?? (await components.environments()).get(job.spec.environment)
-        if (job.spec.image != null && components.environmentCache != null) {
-          const prepared = await components.environmentCache.prepare(job.spec, { signal, onLine: line => { systemLine(job, line) } })
+        if (job.spec.image != null && imageCache != null) {
+          const prepared = await imageCache.prepare(job.spec, { signal, onLine: line => { systemLine(job, line) } })
           releaseImage = prepared.release
           image = prepared.image
           if (prepared.fetched != null) environment = prepared.fetched
