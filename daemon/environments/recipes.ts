@@ -99,10 +99,7 @@ async function run (command: string, args: string[], options: { onLine?: (line: 
 
 async function commandExists (name: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    try {
-      await access(join(dir, name))
-      return true
-    } catch {}
+    if (await access(join(dir, name)).then(() => true, () => false)) return true
   }
   return false
 }

@@ -94,7 +94,9 @@ export function environmentService (components: EnvironmentServiceComponents) {
     /** Every environment this node knows: published and built ones, fetched ones, and labelled images never published. */
     async list (): Promise<EnvironmentView[]> {
       const docker = await components.docker()
-      const images = await labelledImages().catch((err: Error) => { log.warn({ err: err.message }, 'could not list Docker images'); return [] })
+      // without Docker the records are still listed, as not held
+      let dockerUp = true
+      const images = await labelledImages().catch((err: Error) => { dockerUp = false; log.warn({ err: err.message }, 'could not list Docker images'); return [] })
       const inDocker = new Map(images.map(image => [image.id, image]))
       const refOf = (name: string, imageId: string): string | null => {
         const image = inDocker.get(imageId)
@@ -106,7 +108,7 @@ export function environmentService (components: EnvironmentServiceComponents) {
       const seen = new Set<string>()
       for (const record of await records.all()) {
         seen.add(`${record.name}@${record.imageId}`)
-        const held = inDocker.has(record.imageId) || await inspectImage(docker, record.imageId) != null
+        const held = inDocker.has(record.imageId) || (dockerUp && await inspectImage(docker, record.imageId).catch(() => null) != null)
         views.push({
           name: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes, layers: record.layers,
           accelerator: record.accelerator, description: record.description !== '' ? record.description : `from ${record.source}`, origin: record.origin,
