@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { dataCommand } from './commands/data.js'
+import { envCommand } from './commands/env.js'
 import { jobCommands } from './commands/jobs.js'
 import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
@@ -8,5 +9,5 @@ import { repoCommands } from './commands/repo.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), envCommand()]
 }

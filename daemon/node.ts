@@ -11,6 +11,7 @@ import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint
 import { createLogger, type Logger } from './log.js'
 import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
 import { datasetService } from './datasets/index.js'
+import { createImageClient, environmentCache, environmentService } from './environments/index.js'
 import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
 import { createDockerClient, detectDocker, detectResources, type Resources } from './market/resources/index.js'
@@ -150,6 +151,27 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       }
       return await held.environments
     }
+    // environments: images as content (publish, build, recipes) and, as a provider, those jobs bring
+    let imageDocker: Promise<Docker> | undefined
+    const imageClient = async (): Promise<Docker> => await (imageDocker ??= createImageClient())
+    const envLog = log.child({ component: 'floe:environments' })
+    const environmentsChanged = (): void => {
+      held = undefined
+      market.announce().catch((err: Error) => { envLog.warn({ err: err.message }, 'could not publish the offer') })
+    }
+    const envs = environmentService({ docker: imageClient, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, home: paths.root, onChange: environmentsChanged, log: envLog })
+    const envCache = environmentCache({
+      docker: imageClient,
+      blockstore: stores.blockstore,
+      pins,
+      guard,
+      records: envs.records,
+      fetchDag: async (root, opts) => await ensure(root, { ...opts, transport: 'bulk' }),
+      settings: () => providerSettings.get(),
+      home: paths.root,
+      onChange: environmentsChanged,
+      log: envLog
+    })
     // what both sides of jobs keep and fetch with: this node's key, its stores and its peers
     const jobBase = { self: host.peerId.toString(), privateKey, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, fetchDag }
     let capacityAnnounce: NodeJS.Timeout | undefined
@@ -160,6 +182,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       settings: () => providerSettings.get(),
       currentOffer: async allocated => buildOffer({ peerId: host.peerId.toString(), addrs: [], resources: market.lastResources() ?? await detect(), settings: providerSettings.get(), seq: 1, now: Date.now(), allocated }),
       environments,
+      environmentCache: envCache,
       onCapacityChange: () => {
         // jobs starting and ending together make one new offer, not one each
         capacityAnnounce ??= setTimeout(() => {
@@ -187,7 +210,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       projects,
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
       match: (requirements, opts) => matchOffers(market.book.list().map(e => opts.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now(), reliability: opts.reliability }),
-      knownEnvironments: async () => new Set(market.book.list().flatMap(e => e.offer.environments)),
+      knownEnvironments: async () => new Set([...market.book.list().flatMap(e => e.offer.environments), ...await envs.names()]),
+      environmentImage: async name => await envs.imageFor(name),
       open: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { server.serveLocal(channel) } }),
       log: log.child({ component: 'floe:jobs' })
     })
@@ -240,7 +264,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
           resolveDataRef: async ref => await resolveDataRef(stores.index, ref),
           repairProjects: async opts => await repairProjects({ log: projects, blocksPath: stores.blocksPath, sharding: stores.sharding }, opts)
         },
-        ui
+        ui,
+        environments: envs
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

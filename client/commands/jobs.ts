@@ -244,7 +244,7 @@ function describe (job: JobView): string[] {
     `message      ${job.message || '-'}${job.deterministic ? '  (deterministic)' : ''}`,
     ...(job.reusedFrom != null ? [`reused       the output of ${job.reusedFrom} (same spec): nothing ran`] : []),
     `command      ${job.spec.command.join(' ')}`,
-    `environment  ${job.spec.environment}`,
+    `environment  ${job.spec.environment}${job.spec.image != null ? `  (${job.spec.image.cid}, ${formatSize(job.spec.image.bytes)})` : ''}`,
     `resources    ${job.spec.resources.cpus} CPU, ${formatSize(job.spec.resources.memoryBytes)}, ${job.spec.resources.gpus} GPU; limit ${formatDuration(job.spec.timeoutSeconds)}`,
     `code         ${job.spec.code}`,
     ...job.inputs.map(input => `input        ${input.ref} → ${input.mount}  (${input.cid})`),
@@ -257,6 +257,7 @@ function describe (job: JobView): string[] {
   if (job.receipt != null) {
     const r = job.receipt
     lines.push(`usage        ${r.usage.cpuSeconds.toFixed(2)} CPU s, peak ${formatSize(r.usage.peakMemoryBytes)}, ${r.usage.gpuSeconds.toFixed(1)} GPU s; prepared in ${r.preparingMs} ms, ran ${r.runMs} ms; cost ${money(r.cost)}`)
+    if (r.environment != null) lines.push(`environment  fetched ${formatSize(r.environment.fetchedBytes)} in ${r.environment.fetchMs} ms, loaded in ${r.environment.loadMs} ms (part of preparing)`)
   }
   lines.push('timeline')
   for (const s of job.states) lines.push(`  ${s.at}  ${s.state}`)

@@ -32,6 +32,7 @@ function printStatus (status: ProviderStatus): void {
     `docker          ${resources.docker.available ? `${resources.docker.version}; environments: ${resources.docker.environments.map(e => e.name).join(', ') || 'none'}` : resources.docker.error ?? 'unavailable'}`,
     `disk free       ${formatSize(resources.disk.freeBytes)} (${resources.disk.path})`,
     `prices /hour    cpu=${money(settings.prices.perCpuHour)} GiB=${money(settings.prices.perGiBHour)} gpu: ${gpuPrices}`,
+    `environments    ${settings.acceptEnvironments ? `jobs may bring them, up to ${formatSize(settings.maxEnvironmentsBytes)} in all` : 'only those held (accept-environments off)'}`,
     `limits          ${settings.maxConcurrentJobs} jobs at once, ${formatDuration(settings.maxJobSeconds)} each, network ${settings.network ? 'allowed' : 'off'}`,
     `peers           allow ${settings.allow.join(',') || 'anyone'}; deny ${settings.deny.join(',') || 'none'}`,
     `offer           ${offer == null ? 'none published' : `seq ${offer.seq}, expires ${new Date(offer.expiresAt).toISOString()}`}`

@@ -16,6 +16,7 @@ import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
 import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
 import { uiHandlers, type UiComponents } from './ui-handlers.js'
+import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 
 export interface ApiHandlerComponents {
   host: Pick<Libp2p<Pick<P2pServices, 'ping'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
@@ -33,10 +34,11 @@ export interface ApiHandlerComponents {
   discovery: Pick<ProviderDiscovery, 'announce'>
   projects: Omit<ProjectHandlerComponents, 'host'>
   ui: UiComponents
+  environments: EnvHandlerComponents['environments']
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -105,7 +107,9 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     match: async ({ requirements }) => {
       const offers = market.book.list().map(e => e.offer)
       const latency = await peerLatencies(host, offers.map(o => o.peerId))
-      return matchOffers(offers, requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId), reliability: jobs.reliability })
+      // an environment held here as content travels with the job: providers that take its size fit
+      const image = requirements.environment != null && requirements.environmentBytes == null ? await environments.imageFor(requirements.environment) : undefined
+      return matchOffers(offers, image != null ? { ...requirements, environmentBytes: image.bytes } : requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId), reliability: jobs.reliability })
     },
 
     jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
@@ -118,6 +122,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     jobOutput: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'output', { signal, onProgress: progress }), dest }),
     jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest }),
     ...projectHandlers({ host, ...projects }),
-    ...uiHandlers(ui)
+    ...uiHandlers(ui),
+    ...envHandlers({ environments })
   }
 }

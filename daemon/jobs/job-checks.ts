@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { mountProblem, shapeRequirements, type JobSpec } from '../../protocol/jobs/spec.js'
+import { mountProblem, shapeRequirements, type JobImage, type JobSpec } from '../../protocol/jobs/spec.js'
 import { Requirements, type RequirementsInput } from '../../protocol/market/requirements.js'
 import type { MatchResult } from '../market/match.js'
 import { InvalidJobError, NoProviderError, UnknownEnvironmentError } from './errors.js'
@@ -15,6 +15,8 @@ export interface JobCheckComponents {
   match: (requirements: Requirements, options: { idle?: boolean, reliability: (peer: string) => number | undefined }) => MatchResult
   /** environment names some live offer or this node holds */
   knownEnvironments: () => Promise<Set<string>>
+  /** the image of an environment this node holds as content (published or built here): jobs carry it, so providers lacking it fetch it */
+  environmentImage?: (name: string) => Promise<JobImage | undefined>
   /** a provider's 0..1 record of carrying this node's jobs to an end */
   reliability: (peer: string) => number | undefined
   /** a data ref or a job output ref → its root */
@@ -30,6 +32,7 @@ export function jobChecks (components: JobCheckComponents) {
   const requirementsOf = (record: Pick<JobRecord, 'spec' | 'maxPricePerHour'>): Requirements => Requirements.parse({
     ...shapeRequirements(record.spec),
     environment: record.spec.environment,
+    ...(record.spec.image != null ? { environmentBytes: record.spec.image.bytes } : {}),
     ...(record.maxPricePerHour != null ? { maxPricePerHour: record.maxPricePerHour } : {}),
     ...(record.spec.network ? { network: true } : {})
   })
@@ -71,7 +74,8 @@ export function jobChecks (components: JobCheckComponents) {
   const checkShape = async (request: { command: string[], timeoutSeconds: number, maxPricePerHour?: number, provider?: string }, environment: string, requirementsInput: RequirementsInput, options: { reusable?: boolean } = {}): Promise<Omit<JobSpec, 'version' | 'code' | 'inputs'>> => {
     const known = await components.knownEnvironments()
     known.add(BUILTIN_ENVIRONMENT)
-    if (!known.has(environment)) {
+    const image = await components.environmentImage?.(environment)
+    if (!known.has(environment) && image == null) {
       throw new UnknownEnvironmentError(`unknown environment "${environment}": no provider offers it and this node holds none by that name (known: ${[...known].sort().join(', ')})`)
     }
     let requirements: Requirements
@@ -82,12 +86,13 @@ export function jobChecks (components: JobCheckComponents) {
     }
     const shape = {
       environment,
+      ...(image != null ? { image } : {}),
       command: request.command,
       resources: { cpus: requirements.cpus, memoryBytes: requirements.memoryBytes, gpus: requirements.gpus, ...(requirements.gpuModel != null ? { gpuModel: requirements.gpuModel } : {}), ...(requirements.minGpuMemoryBytes != null ? { minGpuMemoryBytes: requirements.minGpuMemoryBytes } : {}) },
       timeoutSeconds: request.timeoutSeconds,
       network: requirements.network === true
     }
-    const placeable = candidates({ spec: { ...shape, code: '', inputs: [] }, maxPricePerHour: request.maxPricePerHour ?? null, requestedProvider: request.provider ?? null })
+    const placeable = candidates({ spec: { ...shape, image: image == null ? undefined : { ...image, cid: image.cid.toString() }, code: '', inputs: [] }, maxPricePerHour: request.maxPricePerHour ?? null, requestedProvider: request.provider ?? null })
     if (placeable.providers.length === 0 && !placeable.busy && options.reusable !== true) throw new NoProviderError(placeable.why)
     return shape
   }

@@ -7,7 +7,7 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
-import { encodeJobSpec, jobSpecView, specCid, type JobSpec } from '../../protocol/jobs/spec.js'
+import { encodeJobSpec, jobSpecView, specCid, type JobImage, type JobSpec } from '../../protocol/jobs/spec.js'
 import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
@@ -49,6 +49,8 @@ export interface JobServiceComponents {
   match: (requirements: Requirements, options: { idle?: boolean, reliability: (peer: string) => number | undefined }) => MatchResult
   /** environment names some live offer or this node holds */
   knownEnvironments: () => Promise<Set<string>>
+  /** the image of an environment held here as content, which jobs then carry (see job-checks.ts) */
+  environmentImage?: (name: string) => Promise<JobImage | undefined>
   open: RunnerComponents['open']
   /** the projects' logs: every job is recorded in its project's */
   projects: ProjectLog
@@ -305,6 +307,9 @@ export function jobService (components: JobServiceComponents) {
       const command = request.command != null && request.command.length > 0 ? request.command : source.spec.command
       const shape = await checkShape({ ...request, command, timeoutSeconds: request.timeoutSeconds ?? source.spec.timeoutSeconds }, environment, requirements, { reusable: request.reuse === true })
       const spec: JobSpec = { version: 1, code: CID.parse(source.spec.code), inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
+      // the same environment is the same image: the spec (and --reuse) stays that of the source
+      const sourceImage = source.spec.image
+      if (request.environment == null && sourceImage != null) spec.image = { cid: CID.parse(sourceImage.cid), id: sourceImage.id, bytes: sourceImage.bytes }
       const meta = {
         message: request.message ?? source.message,
         inputs,

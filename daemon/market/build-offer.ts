@@ -47,6 +47,8 @@ export function buildOffer (init: { peerId: string, addrs: string[], resources: 
     diskFreeBytes: resources.disk.freeBytes,
     gpus,
     environments: [...new Set(resources.docker.environments.map(e => e.name))].slice(0, 256),
+    // an image needs room for its blocks, Docker's copy while loading and its layers: about 3× its size
+    ...(settings.acceptEnvironments && resources.docker.available ? { acceptsEnvironmentBytes: Math.max(0, Math.min(settings.maxEnvironmentsBytes, Math.floor(resources.disk.freeBytes / 3))) } : {}),
     prices: { perCpuHour: settings.prices.perCpuHour, perGiBHour: settings.prices.perGiBHour, perGpuHour },
     maxJobSeconds: settings.maxJobSeconds,
     maxConcurrentJobs: settings.maxConcurrentJobs,

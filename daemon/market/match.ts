@@ -75,7 +75,12 @@ function matchOffer (offer: Offer, req: Requirements, context: MatchContext): Ra
   const gpus = chooseGpus(offer, req)
   if (gpus.chosen == null) reasons.push(gpuShortage(req, gpus.matching, gpus.free))
   if (req.environment !== undefined && !offer.environments.includes(req.environment)) {
-    reasons.push(`environment "${req.environment}" not held`)
+    const brought = req.environmentBytes !== undefined && offer.acceptsEnvironmentBytes !== undefined && req.environmentBytes <= offer.acceptsEnvironmentBytes
+    if (!brought) {
+      reasons.push(req.environmentBytes === undefined || offer.acceptsEnvironmentBytes === undefined
+        ? `environment "${req.environment}" not held`
+        : `environment "${req.environment}" not held, and its ${formatSize(req.environmentBytes)} image is more than the ${formatSize(offer.acceptsEnvironmentBytes)} it takes`)
+    }
   }
   if (req.network === true && !offer.network) reasons.push('needs network access, not allowed')
   if (req.maxSeconds !== undefined && req.maxSeconds > offer.maxJobSeconds) {

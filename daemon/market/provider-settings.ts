@@ -21,7 +21,9 @@ export const SETTING_KEYS: Readonly<Record<string, string>> = {
   deny: 'peers that may not submit jobs, comma-separated',
   'max-output': 'the most a job may leave in /output, e.g. 10g',
   'max-input-cache': 'the most job inputs kept on disk for mounting, e.g. 20g (least recently used go first)',
-  'keep-output': 'how long a finished job\'s output is kept for its client to pick up, e.g. 24h'
+  'keep-output': 'how long a finished job\'s output is kept for its client to pick up, e.g. 24h',
+  'accept-environments': 'whether jobs may bring environments this node lacks (fetched and loaded): on or off',
+  'max-environments-disk': 'the most environments fetched for jobs may take, e.g. 20g (least recently used go first)'
 }
 
 function price (value: string): number {
@@ -75,6 +77,8 @@ export function applySetting (settings: ProviderSettings, key: string, value: st
     else if (key === 'max-output') next.maxOutputBytes = parseSize(value)
     else if (key === 'max-input-cache') next.maxInputCacheBytes = parseSize(value)
     else if (key === 'keep-output') next.keepOutputSeconds = parseDuration(value)
+    else if (key === 'accept-environments') next.acceptEnvironments = onOff(value)
+    else if (key === 'max-environments-disk') next.maxEnvironmentsBytes = parseSize(value)
     else throw new InvalidSettingError(`unknown setting "${key}"; the settings are: ${Object.keys(SETTING_KEYS).join(', ')}`)
   } catch (err: any) {
     if (err?.name === 'InvalidSettingError') throw err

@@ -16,6 +16,11 @@ export interface AdmissionContext {
   offer: Offer
   /** environment name → image reference, for those held */
   environments: ReadonlyMap<string, string>
+  /**
+   * For a spec that names its image (by CID and id): the image to run when it is held or may
+   * be brought here, else why not (daemon/environments/environment-cache.ts).
+   */
+  imageOf?: (spec: JobSpec) => Promise<{ image: string } | { refuse: string }>
   /** job ids already seen: a request is accepted once */
   known: (jobId: string) => boolean
   now: number
@@ -65,8 +70,12 @@ export async function admitJob (bytes: Uint8Array, signature: Uint8Array, contex
   if (resources.gpus > offer.gpus.length) bigger.push(`${resources.gpus} GPUs asked, ${offer.gpus.length} shared`)
   if (bigger.length > 0) return refuse('too-big', bigger.join('; '))
   if (spec.network && !settings.network) return refuse('not-allowed', 'jobs may not use the network here')
-  const image = context.environments.get(spec.environment)
-  if (image == null) return refuse('environment-missing', `environment "${spec.environment}" is not held here`)
+  const held = context.environments.get(spec.environment)
+  const plan: { image: string } | { refuse: string } = spec.image != null && context.imageOf != null
+    ? await context.imageOf(spec)
+    : held != null ? { image: held } : { refuse: `environment "${spec.environment}" is not held here` }
+  if ('refuse' in plan) return refuse('environment-missing', plan.refuse)
+  const image = plan.image
 
   const requirements = Requirements.parse(shapeRequirements(spec))
   // The offer with its expiry pushed out: admission is about capacity and price, not freshness.

@@ -19,6 +19,7 @@ import { signRecord } from '../p2p/signing.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
 import { syncBlocks } from '../store/stores.js'
+import type { EnvironmentCache, EnvironmentFetch } from '../environments/environment-cache.js'
 import { admitJob } from './admission.js'
 import { createJobContainer, followJobContainer, listJobContainers, prepareJobDirs, removeJobContainer, type ContainerOutcome } from './executor.js'
 import { inputCache } from './input-cache.js'
@@ -42,6 +43,8 @@ export interface ProviderJobsComponents {
   currentOffer: (allocated: Allocated) => Promise<Offer>
   /** environment name → image, for those held */
   environments: () => Promise<Map<string, string>>
+  /** images jobs bring (spec.image): whether one may come, and fetching and loading it */
+  environmentCache?: Pick<EnvironmentCache, 'plan' | 'prepare'>
   /** called when jobs start or end, so the offer follows */
   onCapacityChange: () => void
   /** folders: per-job work (code and output copies, log) and the shared input cache */
@@ -149,6 +152,7 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
   }
 
+  const imageCache = components.environmentCache
   const submit = async (bytes: Uint8Array, signature: Uint8Array, remotePeer: string): Promise<Submission> => {
     // One admission at a time: two requests must not both take the last free slot.
     const turn = admitting.then(async () => {
@@ -159,6 +163,7 @@ export function providerJobs (components: ProviderJobsComponents) {
         settings,
         offer: await components.currentOffer(allocated()),
         environments: await components.environments(),
+        imageOf: imageCache == null ? undefined : async spec => await imageCache.plan(spec),
         known: jobId => jobs.has(jobId),
         now: Date.now()
       })
@@ -211,13 +216,22 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
     let outcome: ContainerOutcome | undefined
     let failure: string | null = null
+    /** the environment's fetch and load, when the job brought one this provider lacked */
+    let environment: EnvironmentFetch | undefined
+    let releaseImage = (): void => {}
     try {
       const docker = await components.docker()
       if (job.record.containerId == null) {
         await setState(job, 'preparing')
         times.preparingAt = Date.now()
         await prepare(job, codeDir, outputDir, signal)
-        const image = options.image ?? (await components.environments()).get(job.spec.environment)
+        let image = options.image ?? (await components.environments()).get(job.spec.environment)
+        if (job.spec.image != null && imageCache != null) {
+          const prepared = await imageCache.prepare(job.spec, { signal, onLine: line => { systemLine(job, line) } })
+          releaseImage = prepared.release
+          image = prepared.image
+          if (prepared.fetched != null) environment = prepared.fetched
+        }
         if (image == null) throw new Error(`environment "${job.spec.environment}" is no longer held here`)
         signal.throwIfAborted()
         job.record.containerId = await createJobContainer(docker, {
@@ -234,6 +248,7 @@ export function providerJobs (components: ProviderJobsComponents) {
           gpus: await gpuUuids(job),
           network: job.spec.network
         })
+        releaseImage()
         await records.put(job.record)
       } else {
         // its inputs are mounted: held against eviction until it ends
@@ -259,15 +274,17 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (life.signal.aborted) return
       failure = signal.aborted ? null : (err?.message ?? String(err))
       if (failure != null) log.warn({ jobId, err: failure }, 'job failed before it ended in its container')
+    } finally {
+      releaseImage()
     }
-    await conclude(job, { outcome, failure, times, held })
+    await conclude(job, { outcome, failure, times, held, environment })
   }
 
   /**
    * Ends a job however it went: its output (when it ran) and log imported and pinned for
    * pickup, a signed receipt, then the container, the job's copies and its hold on inputs let go.
    */
-  const conclude = async (job: LiveJob, ended: { outcome?: ContainerOutcome, failure: string | null, times: PhaseTimes, held: CID[] }): Promise<void> => {
+  const conclude = async (job: LiveJob, ended: { outcome?: ContainerOutcome, failure: string | null, times: PhaseTimes, held: CID[], environment?: EnvironmentFetch }): Promise<void> => {
     const { outcome, failure, times, held } = ended
     const { jobId } = job.record
     const { codeDir, outputDir } = workDirs(jobId)
@@ -300,6 +317,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       times: { acceptedAt: job.record.acceptedAt, ...times, uploadedAt: Date.now() },
       preparingMs: times.preparingAt != null && times.runningAt != null ? Math.max(0, times.runningAt - times.preparingAt) : 0,
       runMs,
+      ...(ended.environment != null ? { environment: ended.environment } : {}),
       usage: {
         cpuSeconds: outcome?.usage.cpuSeconds ?? 0,
         peakMemoryBytes: outcome?.usage.peakMemoryBytes ?? 0,

@@ -9,6 +9,7 @@ import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 import { projectRoutes } from './project-routes.js'
 import { uiRoutes } from './ui-routes.js'
+import { envRoutes } from './env-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
@@ -357,7 +358,8 @@ export const routes = {
     progress: Progress
   }),
   ...projectRoutes,
-  ...uiRoutes
+  ...uiRoutes,
+  ...envRoutes
 } as const
 
 export type Routes = typeof routes

@@ -30,6 +30,11 @@ export const Receipt = z.object({
   /** preparing (fetching inputs and environment) and running, timed apart */
   preparingMs: ms,
   runMs: ms,
+  /**
+   * when the job's environment image was not held and was fetched for it: bytes moved, and
+   * the fetch and the `docker load` timed apart (both within preparingMs)
+   */
+  environment: z.object({ fetchedBytes: ms, fetchMs: ms, loadMs: ms }).strict().optional(),
   usage: z.object({ cpuSeconds: z.number().nonnegative(), peakMemoryBytes: ms, gpuSeconds: z.number().nonnegative() }).strict(),
   pricePerHour: z.number().nonnegative(),
   cost: z.number().nonnegative(),

@@ -41,11 +41,25 @@ export const JobResources = z.object({
 }).strict()
 export type JobResources = z.infer<typeof JobResources>
 
+/**
+ * The exact image a job runs in, when the client knows it as content: the root of its DAG
+ * (daemon/environments), the image id (the config's digest, checked after loading) and its
+ * size (what a provider lacking it checks against its disk before fetching it).
+ */
+export const JobImage = z.object({
+  cid: CidLink,
+  id: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: 'must be sha256: and 64 hex digits' }),
+  bytes: z.number().int().nonnegative().max(64 * TiB)
+}).strict()
+export type JobImage = z.infer<typeof JobImage>
+
 export const JobSpec = z.object({
   version: z.literal(1),
   code: CidLink,
   inputs: z.array(z.object({ cid: CidLink, mount: MountPath }).strict()).max(MAX_INPUTS),
   environment: z.string().min(1).max(128),
+  /** the environment's image as content; absent: whatever the provider holds under the name */
+  image: JobImage.optional(),
   command: z.array(z.string().max(16 * 1024)).min(1).max(1024),
   resources: JobResources,
   timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600),
@@ -77,7 +91,9 @@ export function encodeJobSpec (spec: JobSpec): Uint8Array {
   const checked = JobSpec.parse(spec)
   const resources: Record<string, unknown> = { ...checked.resources }
   for (const key of Object.keys(resources)) if (resources[key] === undefined) delete resources[key]
-  const bytes = dagCbor.encode({ ...checked, resources })
+  const block: Record<string, unknown> = { ...checked, resources }
+  if (block.image === undefined) delete block.image
+  const bytes = dagCbor.encode(block)
   if (bytes.byteLength > MAX_SPEC_BYTES) throw new RangeError(`the job spec takes ${bytes.byteLength} bytes; at most ${MAX_SPEC_BYTES} are allowed (a shorter command, fewer inputs)`)
   return bytes
 }
@@ -96,6 +112,7 @@ export const JobSpecView = z.object({
   code: z.string(),
   inputs: z.array(z.object({ cid: z.string(), mount: z.string() })),
   environment: z.string(),
+  image: z.object({ cid: z.string(), id: z.string(), bytes: z.number() }).strict().optional(),
   command: z.array(z.string()),
   resources: JobResources,
   timeoutSeconds: z.number(),
@@ -108,6 +125,7 @@ export function jobSpecView (spec: JobSpec): JobSpecView {
     code: spec.code.toString(),
     inputs: spec.inputs.map(input => ({ cid: input.cid.toString(), mount: input.mount })),
     environment: spec.environment,
+    ...(spec.image != null ? { image: { cid: spec.image.cid.toString(), id: spec.image.id, bytes: spec.image.bytes } } : {}),
     command: spec.command,
     resources: spec.resources,
     timeoutSeconds: spec.timeoutSeconds,

@@ -42,6 +42,8 @@ export const Offer = z.object({
   gpus: z.array(Gpu).max(64),
   /** environment names held (images labelled as floe environments) */
   environments: z.array(z.string().min(1).max(128)).max(256),
+  /** the largest environment image a job may bring here (fetched and loaded); absent: none */
+  acceptsEnvironmentBytes: bytes.optional(),
   prices: z.object({
     perCpuHour: price,
     perGiBHour: price,

@@ -32,6 +32,8 @@ export const Requirements = z.object({
   minGpuMemoryBytes: bytes.optional(),
   /** an environment name the provider must hold */
   environment: z.string().min(1).max(128).optional(),
+  /** the environment's image can be brought (by CID): a provider that takes images this big need not hold it */
+  environmentBytes: bytes.optional(),
   maxPricePerHour: price.optional(),
   /** the job's time limit; must fit the offer's maxJobSeconds */
   maxSeconds: z.number().int().positive().max(MAX_JOB_SECONDS).optional(),

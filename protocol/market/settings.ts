@@ -32,6 +32,10 @@ export const ProviderSettings = z.object({
   maxOutputBytes: z.number().int().positive().max(64 * 1024 ** 4).default(10 * 1024 ** 3),
   /** the most job inputs kept on disk, written out for mounting; least recently used go first */
   maxInputCacheBytes: z.number().int().positive().max(64 * 1024 ** 4).default(20 * 1024 ** 3),
+  /** whether a job may bring an environment this node lacks (fetched by CID, then `docker load`ed) */
+  acceptEnvironments: z.boolean().default(true),
+  /** the most environments fetched for jobs may take (their sizes summed); least recently used go first */
+  maxEnvironmentsBytes: z.number().int().positive().max(64 * 1024 ** 4).default(20 * 1024 ** 3),
   /** how long a finished job's output stays here for its client to pick up */
   keepOutputSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600)
 }).strict()

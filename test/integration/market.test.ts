@@ -25,7 +25,8 @@ describe('the market between three daemons', () => {
     expect(Date.now() - started).toBeLessThan(10_000)
     const listed = await floeJson(['providers', '--home', client.home])
     const cheapOffer = listed.providers.find((p: any) => p.offer.peerId === cheap.endpoint.peerId).offer
-    expect(cheapOffer).toMatchObject({ cpu: { shared: 1, free: 1 }, prices: { perCpuHour: 0.01, perGiBHour: 0.5 }, environments: ['busybox'] })
+    // other test files may hold more labelled images in the engine all tests share
+    expect(cheapOffer).toMatchObject({ cpu: { shared: 1, free: 1 }, prices: { perCpuHour: 0.01, perGiBHour: 0.5 }, environments: expect.arrayContaining(['busybox']) })
     expect(listed.providers.every((p: any) => typeof p.latencyMs === 'number')).toBe(true)
 
     const rank = async (...flags: string[]) => await floeJson(['run', '--dry-run', ...flags, '--home', client.home])

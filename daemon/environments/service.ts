@@ -1,0 +1,191 @@
+import { join } from 'node:path'
+import type Docker from 'dockerode'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+import { ENVIRONMENT_LABEL, type EnvironmentView, type RecipeName } from '../../protocol/environments/environment.js'
+import type { JobImage } from '../../protocol/jobs/spec.js'
+import type { Logger } from '../log.js'
+import type { GcGuard } from '../store/gc-guard.js'
+import type { PinSet } from '../store/pins.js'
+import { buildEnvironment, type BuildRequest } from './build.js'
+import { environmentTag, inspectImage, removeImage } from './docker-images.js'
+import { EnvironmentNotFoundError } from './errors.js'
+import { imageMetadata } from './image-dag.js'
+import { loadImageDag } from './load.js'
+import { publishImage, publishTarFile, type PublishOptions } from './publish.js'
+import { buildRecipe } from './recipes.js'
+import { environmentRecords, PUBLISHED_PIN, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
+
+export interface EnvironmentServiceComponents {
+  docker: () => Promise<Docker>
+  blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
+  blocksPath: string
+  index: EnvironmentIndex
+  pins: PinSet
+  guard: GcGuard
+  /** the daemon's home */
+  home: string
+  /** the environments held changed: the offer should say so */
+  onChange: () => void
+  log: Logger
+}
+
+/**
+ * Environments on this node: those it published or built (records name → image DAG), those
+ * it fetched for jobs as a provider (the cache), and images labelled as environments in its
+ * Docker. Publishing, building and recipes; the image a job in a named environment carries.
+ */
+export function environmentService (components: EnvironmentServiceComponents) {
+  const records = environmentRecords(components.index)
+  const { log } = components
+
+  /** Docker's images labelled as environments: id → name, tags, size, labels. */
+  const labelledImages = async (): Promise<Array<{ id: string, name: string, tags: string[], size: number, labels: Record<string, string> }>> => {
+    const docker = await components.docker()
+    const images = await docker.listImages({ filters: { label: [ENVIRONMENT_LABEL] } })
+    return images.flatMap(image => {
+      const name = image.Labels?.[ENVIRONMENT_LABEL]?.trim()
+      if (name == null || name === '') return []
+      return [{ id: image.Id, name, tags: (image.RepoTags ?? []).filter(t => t !== '<none>:<none>').sort(), size: image.Size, labels: image.Labels ?? {} }]
+    })
+  }
+
+  /** The image id an environment name runs as here, loading a published one from its blocks when Docker lacks it. */
+  const resolveBase = async (name: string, options: PublishOptions): Promise<string> => {
+    const docker = await components.docker()
+    const record = await records.get(name)
+    if (record != null) {
+      if (await inspectImage(docker, record.imageId) != null) return record.imageId
+      options.onProgress?.({ phase: 'load', bytes: 0, totalBytes: record.bytes, message: `loading ${name} from its blocks` })
+      return (await loadImageDag(docker, components.blockstore, CID.parse(record.cid), { name, expectId: record.imageId, signal: options.signal })).image.id
+    }
+    const cached = (await records.cache.all()).filter(e => e.name === name).sort((a, b) => b.lastUsedAt - a.lastUsedAt)[0]
+    if (cached != null && await inspectImage(docker, cached.imageId) != null) return cached.imageId
+    const labelled = (await labelledImages()).filter(image => image.name === name && image.tags.length > 0)
+    const chosen = labelled.find(image => image.tags.some(tag => tag.startsWith('floe-env/'))) ?? labelled[0]
+    if (chosen != null) return chosen.id
+    throw new EnvironmentNotFoundError(`unknown environment "${name}": this node neither published, built nor holds one by that name (floe env ls)`)
+  }
+
+  const recipeComponents = {
+    ...components,
+    records,
+    resolveBase,
+    workRoot: join(components.home, 'environments'),
+    holds: async (name: string) => {
+      try {
+        await resolveBase(name, {})
+        return true
+      } catch (err: any) {
+        if (err?.name === 'EnvironmentNotFoundError') return false
+        throw err
+      }
+    }
+  }
+
+  const changed = <T>(result: T): T => {
+    components.onChange()
+    return result
+  }
+
+  return {
+    records,
+
+    /** Every environment this node knows: published and built ones, fetched ones, and labelled images never published. */
+    async list (): Promise<EnvironmentView[]> {
+      const docker = await components.docker()
+      // without Docker the records are still listed, as not held
+      let dockerUp = true
+      const images = await labelledImages().catch((err: Error) => { dockerUp = false; log.warn({ err: err.message }, 'could not list Docker images'); return [] })
+      const inDocker = new Map(images.map(image => [image.id, image]))
+      const refOf = (name: string, imageId: string): string | null => {
+        const image = inDocker.get(imageId)
+        if (image == null) return null
+        const ours = environmentTag(name, imageId).ref
+        return image.tags.includes(ours) ? ours : (image.tags[0] ?? imageId)
+      }
+      const views: EnvironmentView[] = []
+      const seen = new Set<string>()
+      for (const record of await records.all()) {
+        seen.add(`${record.name}@${record.imageId}`)
+        const held = inDocker.has(record.imageId) || (dockerUp && await inspectImage(docker, record.imageId).catch(() => null) != null)
+        views.push({
+          name: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes, layers: record.layers,
+          accelerator: record.accelerator, description: record.description !== '' ? record.description : `from ${record.source}`, origin: record.origin,
+          held, image: held ? refOf(record.name, record.imageId) ?? record.imageId : null,
+          createdAt: new Date(record.createdAt).toISOString(), lastUsedAt: null
+        })
+      }
+      for (const entry of await records.cache.all()) {
+        if (seen.has(`${entry.name}@${entry.imageId}`)) continue
+        seen.add(`${entry.name}@${entry.imageId}`)
+        const held = inDocker.has(entry.imageId)
+        views.push({
+          name: entry.name, cid: entry.cid, imageId: entry.imageId, bytes: entry.bytes, layers: entry.layers,
+          accelerator: entry.accelerator, description: entry.description, origin: 'fetched',
+          held, image: held ? refOf(entry.name, entry.imageId) : null,
+          createdAt: new Date(entry.loadedAt).toISOString(), lastUsedAt: new Date(entry.lastUsedAt).toISOString()
+        })
+      }
+      // Labelled images never published: one per name (images built FROM one inherit its label),
+      // and none for a name listed above already.
+      const listed = new Set(views.map(view => view.name))
+      const local = images.filter(image => !seen.has(`${image.name}@${image.id}`) && image.tags.length > 0 && !listed.has(image.name))
+        .sort((a, b) => a.size - b.size || (a.tags[0] ?? '').localeCompare(b.tags[0] ?? ''))
+      for (const image of local) {
+        if (listed.has(image.name)) continue
+        listed.add(image.name)
+        const meta = imageMetadata(image.labels)
+        views.push({
+          name: image.name, cid: null, imageId: image.id, bytes: image.size, layers: null,
+          accelerator: meta.accelerator, description: meta.description, origin: 'local',
+          held: true, image: image.tags[0] ?? image.id, createdAt: null, lastUsedAt: null
+        })
+      }
+      return views.sort((a, b) => a.name.localeCompare(b.name) || a.origin.localeCompare(b.origin))
+    },
+
+    async publish (request: { image?: string, file?: string, name?: string }, options: PublishOptions = {}): Promise<EnvironmentRecord> {
+      const record = request.file != null
+        ? await publishTarFile({ ...components, records }, { file: request.file, name: request.name }, options)
+        : await publishImage({ ...components, records }, { image: request.image ?? '', name: request.name }, options)
+      log.info({ environment: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment published')
+      return changed(record)
+    },
+
+    async build (request: BuildRequest, options: PublishOptions = {}): Promise<EnvironmentRecord> {
+      const record = await buildEnvironment(recipeComponents, request, options)
+      log.info({ environment: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment built')
+      return changed(record)
+    },
+
+    async buildRecipe (recipe: RecipeName, options: PublishOptions = {}): Promise<EnvironmentRecord> {
+      const record = await buildRecipe(recipeComponents, recipe, options)
+      log.info({ environment: record.name, recipe, cid: record.cid, bytes: record.bytes }, 'environment built from its recipe')
+      return changed(record)
+    },
+
+    /** Forgets a published or built environment: its record and pin go (floe gc frees the blocks), and floe's tag of its image. */
+    async remove (name: string): Promise<EnvironmentRecord> {
+      const record = await records.get(name)
+      if (record == null) throw new EnvironmentNotFoundError(`no environment "${name}" was published or built here (floe env ls)`)
+      await records.del(name)
+      await components.pins.remove(CID.parse(record.cid), PUBLISHED_PIN(name))
+      await removeImage(await components.docker(), environmentTag(name, record.imageId).ref).catch(() => false)
+      return changed(record)
+    },
+
+    /** The image a job in environment `name` carries: this node's record of it, when it has one. */
+    async imageFor (name: string): Promise<JobImage | undefined> {
+      const record = await records.get(name)
+      return record == null ? undefined : { cid: CID.parse(record.cid), id: record.imageId, bytes: record.bytes }
+    },
+
+    /** Names of environments published or built here. */
+    async names (): Promise<string[]> {
+      return (await records.all()).map(record => record.name)
+    }
+  }
+}
+
+export type EnvironmentService = ReturnType<typeof environmentService>
