@@ -10,6 +10,8 @@ import { ApiError, DaemonNotRunningError } from './errors.js'
  */
 export interface ApiClient {
   readonly url: string
+  /** the bearer token, when not in a browser (a terminal's WebSocket sends it too) */
+  readonly token?: string
   call<K extends RouteName>(name: K, input: z.input<Routes[K]['input']>, options?: CallOptions<RouteProgress<Routes[K]>>): Promise<z.output<Routes[K]['output']>>
 }
 
@@ -79,6 +81,7 @@ export function createApiClient (options: ApiClientOptions): ApiClient {
   const doFetch = options.fetch ?? fetch
   return {
     url: options.url,
+    ...(options.token != null ? { token: options.token } : {}),
     async call (name, input, callOptions = {}) {
       const route: RouteDef = routes[name]
       const { url, init } = requestFor(route, options.url, route.input.parse(input))

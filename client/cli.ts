@@ -5,9 +5,10 @@ import { jobCommands } from './commands/jobs.js'
 import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
 import { projectCommands } from './commands/projects.js'
+import { workspaceCommands } from './commands/workspaces.js'
 import { repoCommands } from './commands/repo.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), envCommand()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), envCommand()]
 }

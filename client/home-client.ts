@@ -25,6 +25,7 @@ export async function clientForHome (home: string): Promise<ApiClient> {
   const client = createApiClient({ url: endpoint.url, token })
   return {
     url: client.url,
+    token,
     async call (name, input, options) {
       try {
         return await client.call(name, input, options)

@@ -24,6 +24,10 @@ import { projectSync } from './projects/sync.js'
 import { repairProjects } from './projects/repair.js'
 import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
+import { tunnelServer } from './provider/tunnel-server.js'
+import { workspaceService } from './workspaces/workspace-service.js'
+import { shellSockets } from './api/shell-socket.js'
+import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspaces/tunnel.js'
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
 import { resolveDataRef } from './datasets/ref.js'
 import type { FetchDagOutcome } from './content/fetch-dag.js'
@@ -218,6 +222,16 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     await jobs.start()
     undo.push(async () => { await jobs.close() })
 
+    const tunnels = tunnelServer({ libp2p: host, workspace: (jobId, client) => provider?.workspace(jobId, client), docker: dockerClient, log: log.child({ component: 'floe:provider' }) })
+    await tunnels.start()
+    undo.push(async () => { await tunnels.stop() })
+    const workspaces = workspaceService({
+      jobs,
+      openTunnel: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES }),
+      log: log.child({ component: 'floe:workspaces' })
+    })
+    undo.push(async () => { await workspaces.close() })
+
     const startedAt = new Date()
     let apiUrl = ''
     const datasets = datasetService({
@@ -244,6 +258,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       sessions,
       webuiRoot: WEBUI_ROOT,
       raw: uiRawRoutes(ui),
+      onUpgrade: shellSockets({ token, sessions, port: () => Number(new URL(apiUrl).port), tunnel: workspaces.tunnel, log: log.child({ component: 'floe:api' }) }),
       log: log.child({ component: 'floe:api' }),
       handlers: apiHandlers({
         host,
@@ -265,7 +280,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
           repairProjects: async opts => await repairProjects({ log: projects, blocksPath: stores.blocksPath, sharding: stores.sharding }, opts)
         },
         ui,
-        environments: envs
+        environments: envs,
+        workspaces
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

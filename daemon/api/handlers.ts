@@ -16,6 +16,7 @@ import type { ProviderDiscovery } from '../market/provider-discovery.js'
 import type { ApiHandlers } from './server.js'
 import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
 import { uiHandlers, type UiComponents } from './ui-handlers.js'
+import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 
 export interface ApiHandlerComponents {
@@ -35,10 +36,11 @@ export interface ApiHandlerComponents {
   projects: Omit<ProjectHandlerComponents, 'host'>
   ui: UiComponents
   environments: EnvHandlerComponents['environments']
+  workspaces: WorkspaceService
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -123,6 +125,10 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     jobClone: async ({ ref, dest }, { signal, progress }) => ({ ...await jobs.write(ref, dest, 'code', { signal, onProgress: progress }), dest }),
     ...projectHandlers({ host, ...projects }),
     ...uiHandlers(ui),
-    ...envHandlers({ environments })
+    ...envHandlers({ environments }),
+    workspaceStart: async (input) => await workspaces.start(input),
+    workspaceList: async () => await workspaces.list(),
+    workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),
+    workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local)
   }
 }

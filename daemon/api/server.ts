@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { serve, type ServerType } from '@hono/node-server'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -45,6 +47,8 @@ export interface ApiServerOptions {
   webuiRoot?: string
   /** routes that are not JSON (downloads, upload bodies): registered after the guard */
   raw?: (app: Hono) => void
+  /** WebSocket upgrades (terminals); they check their own requests as the guard does */
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 }
 
 export interface ApiServer {
@@ -169,6 +173,11 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
     })
   })
   port = (server.address() as AddressInfo).port
+  const onUpgrade = options.onUpgrade
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (onUpgrade != null) onUpgrade(req, socket, head)
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+  })
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host
   return {
     url: `http://${hostForUrl}:${port}`,

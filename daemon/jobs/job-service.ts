@@ -21,6 +21,7 @@ import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
 import { syncBlocks } from '../store/stores.js'
 import { readBlock } from '../transfer/index.js'
+import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import type { ProjectMeta } from '../projects/log-store.js'
 import type { ProjectLog } from '../projects/project-log.js'
 import { rowView, type JobRow } from '../projects/job-rows.js'
@@ -73,6 +74,8 @@ export interface RunRequest {
   project?: string
   /** the same spec gives the same output: `rerun --reuse` may return it without running */
   deterministic?: boolean
+  /** a workspace, not a batch job (its command keeps the container up) */
+  workspace?: { home: string | null, idleTimeoutSeconds: number, snapshotSeconds: number }
 }
 
 /** `floe rerun`: a job's spec again, with what is given changed. */
@@ -90,6 +93,8 @@ export interface RerunRequest {
   deterministic?: boolean
   /** return the output of an earlier success of the same spec marked deterministic, without running */
   reuse?: boolean
+  /** a workspace's restart: the home it starts from (its saved home) */
+  workspaceHome?: string | null
 }
 
 export { BUILTIN_ENVIRONMENT }
@@ -122,6 +127,7 @@ export function jobService (components: JobServiceComponents) {
   const save = async (record: JobRecord, lines: LogLine[] = []): Promise<void> => {
     const points = []
     for (const line of lines) {
+      if (line.stream === 'system' && line.line.startsWith(HOME_SAVED)) keepHome(record, line.line.slice(HOME_SAVED.length).trim().split(' ')[0] ?? '')
       const found = line.stream === 'stdout' ? parseMetricLine(line.line, line.at) : null
       if (found == null) continue
       points.push({ metric: found.metric, seq: line.seq, point: found.point })
@@ -135,6 +141,27 @@ export function jobService (components: JobServiceComponents) {
     // written beside the job, not in its way (a restart writes what a crash missed)
     if (lines.length === 0) void logProgress(record)
     notify(record, lines)
+  }
+
+  /**
+   * A workspace's home as its provider saved it while running: fetched here and pinned (the
+   * previous save let go), so a restart can start from it even if that provider is gone.
+   */
+  const keepHome = (record: JobRecord, cidText: string): void => {
+    let cid: CID
+    try {
+      cid = CID.parse(cidText)
+    } catch {
+      return
+    }
+    const previous = record.homeCid
+    record.homeCid = cid.toString()
+    void components.guard.shared(async () => {
+      await components.pins.add(cid, `workspace-home:${record.ref}`)
+      if (previous != null && previous !== record.homeCid) await components.pins.remove(CID.parse(previous), `workspace-home:${record.ref}`)
+      const fetched = await components.fetchDag(cid, {})
+      if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid.toString()}`)
+    }).catch((err: Error) => { log.warn({ ref: record.ref, home: cidText, err: err.message }, 'could not keep the workspace home here') })
   }
 
   /** Project-log entries for a job's progress, one job's at a time. */
@@ -278,6 +305,7 @@ export function jobService (components: JobServiceComponents) {
       return await components.guard.shared(async () => {
         const code = await snapshotCode(request.path, options)
         const spec: JobSpec = { version: 1, code: code.cid, inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
+        if (request.workspace != null) spec.workspace = { ...request.workspace, home: request.workspace.home == null ? null : CID.parse(request.workspace.home) }
         return await submit(project, spec, { ...request, inputs })
       })
     },
@@ -310,6 +338,11 @@ export function jobService (components: JobServiceComponents) {
       // the same environment is the same image: the spec (and --reuse) stays that of the source
       const sourceImage = source.spec.image
       if (request.environment == null && sourceImage != null) spec.image = { cid: CID.parse(sourceImage.cid), id: sourceImage.id, bytes: sourceImage.bytes }
+      const workspace = source.spec.workspace
+      if (workspace != null) {
+        const home = request.workspaceHome !== undefined ? request.workspaceHome : workspace.home
+        spec.workspace = { idleTimeoutSeconds: workspace.idleTimeoutSeconds, snapshotSeconds: workspace.snapshotSeconds, home: home == null ? null : CID.parse(home) }
+      }
       const meta = {
         message: request.message ?? source.message,
         inputs,
@@ -327,7 +360,7 @@ export function jobService (components: JobServiceComponents) {
       }
       // the code (and inputs) may be another member's: held here before a provider asks for them
       await components.guard.shared(async () => {
-        for (const root of [spec.code, ...spec.inputs.map(input => input.cid)]) {
+        for (const root of [spec.code, ...spec.inputs.map(input => input.cid), ...(spec.workspace?.home != null ? [spec.workspace.home] : [])]) {
           const fetched = await components.fetchDag(root, {})
           if (fetched.via === 'bitswap') throw new JobStateError(`${root} (of ${source.ref}) is not held here and no connected peer could send it`)
         }

@@ -10,14 +10,17 @@ export interface ProviderChannelComponents {
   addrsOf: (peerId: string) => string[]
   /** this node's own provider side, for jobs it runs itself */
   serveLocal: (channel: MessageChannel) => void
+  /** the protocol and its message cap: jobs' by default, or workspaces' tunnels */
+  protocol?: string
+  maxMessageBytes?: number
 }
 
 /**
- * Opens a job conversation with a provider: a `/floe/job/1.0.0` stream, dialled at the
+ * Opens a conversation with a provider (a job's, or a workspace's tunnel): a stream, dialled at the
  * addresses of its offer when not connected; or, for this node itself (libp2p does not dial
  * itself), an in-process channel to its own provider side.
  */
-export function providerChannel ({ libp2p, addrsOf, serveLocal }: ProviderChannelComponents) {
+export function providerChannel ({ libp2p, addrsOf, serveLocal, protocol = JOB_PROTOCOL, maxMessageBytes = MAX_JOB_MESSAGE_BYTES }: ProviderChannelComponents) {
   const self = libp2p.peerId.toString()
   return async (provider: string, signal: AbortSignal): Promise<MessageChannel> => {
     if (provider === self) {
@@ -28,7 +31,7 @@ export function providerChannel ({ libp2p, addrsOf, serveLocal }: ProviderChanne
     const peer = peerIdFromString(provider)
     const addrs = addrsOf(provider)
     if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
-    const stream = await libp2p.dialProtocol(peer, JOB_PROTOCOL, { signal })
-    return streamChannel(stream, provider, MAX_JOB_MESSAGE_BYTES)
+    const stream = await libp2p.dialProtocol(peer, protocol, { signal })
+    return streamChannel(stream, provider, maxMessageBytes)
   }
 }

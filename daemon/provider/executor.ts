@@ -8,6 +8,7 @@ import { followLogs, type LogLine } from './container-logs.js'
 import { UsageMeter, type Usage } from './container-usage.js'
 import { dockerTimeToMs } from './docker-time.js'
 import { dockerMessage, dockerStatus, ExecutorError } from './errors.js'
+import { HOME_MOUNT } from '../../protocol/jobs/spec.js'
 import { CODE_MOUNT, jobBinds } from './job-mounts.js'
 import { measureOutput } from './output-size.js'
 import { pause } from './pause.js'
@@ -55,6 +56,8 @@ export interface ContainerPlan {
   outputDir: string
   /** each bind-mounted read-only at its mount */
   inputs: Array<{ hostPath: string, mount: string }>
+  /** a workspace's home: bind-mounted read-write at /home/floe, its HOME and working directory */
+  homeDir?: string
   cpus: number
   /** the memory limit, swap included (there is no swap beyond it) */
   memoryBytes: number
@@ -132,10 +135,10 @@ export async function createJobContainer (docker: Docker, plan: ContainerPlan): 
       Image: plan.image,
       Cmd: plan.command,
       User: jobUser(),
-      WorkingDir: CODE_MOUNT,
+      WorkingDir: plan.homeDir != null ? HOME_MOUNT : CODE_MOUNT,
       Labels: { [JOB_LABEL]: plan.jobId, [CLIENT_LABEL]: plan.client, [PROVIDER_LABEL]: plan.provider },
       // a writable home whatever the image: the job runs as a user the image may not know
-      Env: ['HOME=/tmp'],
+      Env: [`HOME=${plan.homeDir != null ? HOME_MOUNT : '/tmp'}`],
       Tty: false,
       OpenStdin: false,
       AttachStdin: false,
@@ -317,14 +320,14 @@ export function jobUser (): string {
 }
 
 /**
- * When this process is root, hands the job's code and output folders, and everything in them,
+ * When this process is root, hands the job's folders (code, output, a workspace's home), and everything in them,
  * to NOBODY; otherwise does nothing. Links are changed themselves, never followed: the code
  * came from a client and may link anywhere on this host.
  */
-export async function prepareJobDirs (codeDir: string, outputDir: string): Promise<void> {
+export async function prepareJobDirs (...dirs: string[]): Promise<void> {
   if (process.getuid?.() !== 0) return
   const [uid, gid] = NOBODY.split(':').map(Number) as [number, number]
-  for (const dir of [codeDir, outputDir]) {
+  for (const dir of dirs) {
     try {
       await lchown(dir, uid, gid)
       for (const entry of await readdir(dir, { recursive: true })) await lchown(join(dir, entry), uid, gid)

@@ -2,7 +2,7 @@ import { realpath } from 'node:fs/promises'
 import { isAbsolute, posix } from 'node:path'
 import { ExecutorError } from './errors.js'
 
-import { CODE_MOUNT, OUTPUT_MOUNT } from '../../protocol/jobs/spec.js'
+import { CODE_MOUNT, HOME_MOUNT, OUTPUT_MOUNT } from '../../protocol/jobs/spec.js'
 
 export { CODE_MOUNT, OUTPUT_MOUNT }
 
@@ -15,6 +15,8 @@ export interface JobMounts {
   codeDir: string
   outputDir: string
   inputs: ReadonlyArray<{ hostPath: string, mount: string }>
+  /** a workspace's home, read-write at HOME_MOUNT */
+  homeDir?: string
 }
 
 /**
@@ -27,6 +29,7 @@ export async function jobBinds (mounts: JobMounts): Promise<string[]> {
   const code = await checkedHostPath(mounts.codeDir, 'the code folder', sockets)
   const output = await checkedHostPath(mounts.outputDir, 'the output folder', sockets)
   const binds = [`${code}:${CODE_MOUNT}:rw`, `${output}:${OUTPUT_MOUNT}:rw`]
+  if (mounts.homeDir != null) binds.push(`${await checkedHostPath(mounts.homeDir, 'the home folder', sockets)}:${HOME_MOUNT}:rw`)
   const seen = new Set<string>()
   for (const input of mounts.inputs) {
     const mount = checkedMount(input.mount)

@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type Docker from 'dockerode'
 import type { Blockstore } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { Offer } from '../../protocol/market/offer.js'
 import type { ProviderSettings } from '../../protocol/market/settings.js'
 import { isFinal, type JobState, type LogLine } from '../../protocol/jobs/job.js'
 import { decodeReceipt, encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
 import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
+import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import { decodeJobRequest, type JobRequest, type RefusalReason } from '../../protocol/jobs/wire.js'
 import { exportDag, importPath } from '../content/index.js'
 import type { FetchDagOutcome } from '../content/fetch-dag.js'
@@ -73,6 +74,10 @@ interface LiveJob {
   /** woken when the job's state changes or it finishes (new log lines: log.waitFor) */
   watchers: Set<() => void>
   receipt?: SignedReceipt
+  /** a workspace's last terminal or port traffic (ms since the epoch) */
+  activeAt: number
+  /** why it was stopped when not by its client (a workspace left idle) */
+  stopReason?: string
 }
 
 export type Submission =
@@ -81,6 +86,9 @@ export type Submission =
 
 /** When the job was being prepared, started and exited in its container (null: it did not get there). */
 type PhaseTimes = Pick<Receipt['times'], 'preparingAt' | 'runningAt' | 'exitedAt'>
+
+/** How often a running workspace checks whether it is idle or due a save of its home. */
+const WORKSPACE_TICK_MS = 1_000
 
 /** How often finished jobs past their pickup time are cleaned up. */
 const CLEANUP_INTERVAL_MS = 60_000
@@ -134,7 +142,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   const jobDir = (jobId: string): string => join(components.jobsRoot, jobId)
 
   /** where a job's code copy (/code) and output folder (/output) live on this machine */
-  const workDirs = (jobId: string): { codeDir: string, outputDir: string } => ({ codeDir: join(jobDir(jobId), 'code'), outputDir: join(jobDir(jobId), 'output') })
+  const workDirs = (jobId: string): { codeDir: string, outputDir: string, homeDir: string } => ({ codeDir: join(jobDir(jobId), 'code'), outputDir: join(jobDir(jobId), 'output'), homeDir: join(jobDir(jobId), 'home') })
 
   const receiptOf = (job: LiveJob): Receipt | null => job.receipt == null ? null : decodeReceipt(job.receipt.payload)
 
@@ -148,6 +156,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       log: await openJobLog(join(jobDir(record.jobId), 'log.ndjson')),
       cancel: new AbortController(),
       watchers: new Set(),
+      activeAt: Date.now(),
       ...(record.receipt != null ? { receipt: { payload: fromBase64(record.receipt.payload), signature: fromBase64(record.receipt.signature) } } : {})
     }
   }
@@ -204,7 +213,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   /** Runs (or, after a restart, resumes) one job to its receipt; never rejects. */
   const execute = async (job: LiveJob, options: { image: string | null, resume: boolean }): Promise<void> => {
     const { jobId } = job.record
-    const { codeDir, outputDir } = workDirs(jobId)
+    const { codeDir, outputDir, homeDir } = workDirs(jobId)
     const signal = job.cancel.signal
     const times: PhaseTimes = { preparingAt: null, runningAt: null, exitedAt: null }
     /** inputs held in the cache for this job, released when it ends */
@@ -224,7 +233,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (job.record.containerId == null) {
         await setState(job, 'preparing')
         times.preparingAt = Date.now()
-        await prepare(job, codeDir, outputDir, signal)
+        await prepare(job, { codeDir, outputDir, homeDir }, signal)
         let image = options.image ?? (await components.environments()).get(job.spec.environment)
         if (job.spec.image != null && imageCache != null) {
           const prepared = await imageCache.prepare(job.spec, { signal, onLine: line => { systemLine(job, line) } })
@@ -243,6 +252,7 @@ export function providerJobs (components: ProviderJobsComponents) {
           codeDir,
           outputDir,
           inputs: await mountsOf(job, hold),
+          ...(job.spec.workspace != null ? { homeDir } : {}),
           cpus: job.spec.resources.cpus,
           memoryBytes: job.spec.resources.memoryBytes,
           gpus: await gpuUuids(job),
@@ -257,16 +267,21 @@ export function providerJobs (components: ProviderJobsComponents) {
         systemLine(job, 'the provider restarted; following the job again')
       }
       if (job.record.state !== 'running') await setState(job, 'running')
-      outcome = await followJobContainer(docker, job.record.containerId, {
-        timeoutMs: job.spec.timeoutSeconds * 1000,
-        outputDir,
-        outputLimitBytes: components.settings().maxOutputBytes,
-        logsSince: options.resume ? job.log.lastContainerAt() : undefined,
-        onLog: line => { job.log.append(line) },
-        stop: signal,
-        detach: life.signal,
-        log
-      })
+      const watching = job.spec.workspace != null ? watchWorkspace(job, homeDir) : undefined
+      try {
+        outcome = await followJobContainer(docker, job.record.containerId, {
+          timeoutMs: job.spec.timeoutSeconds * 1000,
+          outputDir,
+          outputLimitBytes: components.settings().maxOutputBytes,
+          logsSince: options.resume ? job.log.lastContainerAt() : undefined,
+          onLog: line => { job.log.append(line) },
+          stop: signal,
+          detach: life.signal,
+          log
+        })
+      } finally {
+        watching?.stop()
+      }
       times.runningAt = outcome.startedAt
       times.exitedAt = outcome.exitedAt
     } catch (err: any) {
@@ -287,16 +302,17 @@ export function providerJobs (components: ProviderJobsComponents) {
   const conclude = async (job: LiveJob, ended: { outcome?: ContainerOutcome, failure: string | null, times: PhaseTimes, held: CID[], environment?: EnvironmentFetch }): Promise<void> => {
     const { outcome, failure, times, held } = ended
     const { jobId } = job.record
-    const { codeDir, outputDir } = workDirs(jobId)
+    const { codeDir, outputDir, homeDir } = workDirs(jobId)
     const signal = job.cancel.signal
     const state: Receipt['state'] = outcome != null ? endState(outcome) : signal.aborted ? 'stopped' : 'failed'
-    const reason = failure ?? (outcome != null ? endReason(outcome, components.settings().maxOutputBytes) : 'stopped before it ran')
+    const reason = failure ?? job.stopReason ?? (outcome != null ? endReason(outcome, components.settings().maxOutputBytes) : 'stopped before it ran')
     if (reason != null) systemLine(job, reason)
     await setState(job, 'uploading')
     let output: { cid: CID, bytes: number } | null = null
     let logs: CID | null = null
     try {
-      ;({ output, logs } = await upload(job, outputDir, outcome != null))
+      // a workspace's output is its home, saved however it ended
+      ;({ output, logs } = await upload(job, job.spec.workspace != null ? homeDir : outputDir, outcome != null || job.spec.workspace != null))
     } catch (err: any) {
       log.error({ jobId, err: err?.message }, 'could not import the output')
       systemLine(job, `could not import the output: ${err?.message ?? err}`)
@@ -336,12 +352,15 @@ export function providerJobs (components: ProviderJobsComponents) {
     }
     await rm(codeDir, { recursive: true, force: true })
     await rm(outputDir, { recursive: true, force: true })
+    await rm(homeDir, { recursive: true, force: true })
+    if (job.record.snapshot != null) await components.pins.remove(CID.parse(job.record.snapshot), `workspace-snapshot:${jobId}`)
     for (const cid of held) inputs.release(cid)
     await inputs.evict().catch((err: Error) => { log.warn({ err: err.message }, 'could not trim the input cache') })
   }
 
-  const prepare = async (job: LiveJob, codeDir: string, outputDir: string, signal: AbortSignal): Promise<void> => {
-    const roots = [job.spec.code, ...job.spec.inputs.map(input => input.cid)]
+  const prepare = async (job: LiveJob, dirs: { codeDir: string, outputDir: string, homeDir: string }, signal: AbortSignal): Promise<void> => {
+    const home = job.spec.workspace?.home ?? null
+    const roots = [job.spec.code, ...job.spec.inputs.map(input => input.cid), ...(home != null ? [home] : [])]
     await components.guard.shared(async () => {
       for (const root of roots) await components.pins.add(root, `job-input:${job.record.jobId}`)
     })
@@ -350,11 +369,58 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (fetched.via === 'bitswap') throw new Error(`could not fetch ${root} from the client or any connected peer`)
       if (fetched.via === 'bulk') systemLine(job, `fetched ${root} (${fetched.bytes} bytes) from ${fetched.peer ?? 'a peer'} in ${fetched.ms} ms`)
     }
-    await rm(codeDir, { recursive: true, force: true })
-    await rm(outputDir, { recursive: true, force: true })
-    await mkdir(outputDir, { recursive: true })
-    await exportDag(components.blockstore, job.spec.code, codeDir, { signal })
-    await prepareJobDirs(codeDir, outputDir)
+    for (const dir of [dirs.codeDir, dirs.outputDir, dirs.homeDir]) await rm(dir, { recursive: true, force: true })
+    await mkdir(dirs.outputDir, { recursive: true })
+    await exportDag(components.blockstore, job.spec.code, dirs.codeDir, { signal })
+    if (job.spec.workspace == null) return await prepareJobDirs(dirs.codeDir, dirs.outputDir)
+    if (home != null) {
+      await exportDag(components.blockstore, home, dirs.homeDir, { signal })
+      systemLine(job, `home restored from ${home.toString()}`)
+    } else {
+      await mkdir(dirs.homeDir)
+    }
+    await prepareJobDirs(dirs.codeDir, dirs.outputDir, dirs.homeDir)
+  }
+
+  /**
+   * While a workspace runs: its home saved every `snapshotSeconds` (a system line names each
+   * save, so the client fetches and keeps it: a crash here loses at most one interval), and
+   * the workspace stopped, home saved, after `idleTimeoutSeconds` without terminal or port
+   * traffic.
+   */
+  const watchWorkspace = (job: LiveJob, homeDir: string): { stop: () => void } => {
+    const spec = job.spec.workspace as NonNullable<JobSpec['workspace']>
+    job.activeAt = Date.now()
+    let saving = false
+    let lastSave = Date.now()
+    const tick = async (): Promise<void> => {
+      const now = Date.now()
+      if (now - job.activeAt > spec.idleTimeoutSeconds * 1000 && !job.cancel.signal.aborted) {
+        job.stopReason = `stopped: idle for ${spec.idleTimeoutSeconds} s (no terminal or port traffic)`
+        systemLine(job, job.stopReason)
+        job.cancel.abort(new Error(job.stopReason))
+        return
+      }
+      if (saving || now - lastSave < spec.snapshotSeconds * 1000) return
+      saving = true
+      try {
+        const saved = await components.guard.shared(async () => {
+          const imported = await importPath(components.blockstore, homeDir)
+          await syncBlocks(components.blocksPath)
+          await components.pins.add(imported.cid, `workspace-snapshot:${job.record.jobId}`)
+          if (job.record.snapshot != null && job.record.snapshot !== imported.cid.toString()) await components.pins.remove(CID.parse(job.record.snapshot), `workspace-snapshot:${job.record.jobId}`)
+          return imported
+        })
+        job.record.snapshot = saved.cid.toString()
+        await records.put(job.record)
+        lastSave = Date.now()
+        systemLine(job, `${HOME_SAVED} ${saved.cid.toString()} (${saved.bytes} bytes)`)
+      } finally {
+        saving = false
+      }
+    }
+    const timer = setInterval(() => { tick().catch((err: Error) => { log.warn({ jobId: job.record.jobId, err: err.message }, 'could not save the workspace home') }) }, WORKSPACE_TICK_MS)
+    return { stop: () => { clearInterval(timer) } }
   }
 
   /** each input's host path (held in the cache), in order */
@@ -498,6 +564,17 @@ export function providerJobs (components: ProviderJobsComponents) {
           }
         }
       }
+    },
+    /**
+     * A running workspace of this client's, for a terminal or a forwarded port: its container,
+     * and `touch` to count traffic (what keeps it from the idle stop).
+     */
+    workspace (jobId: string, client: string): { containerId: string, touch: () => void } | undefined {
+      const job = jobs.get(jobId)
+      if (job == null || job.record.client !== client || job.spec.workspace == null) return undefined
+      if (job.record.state !== 'running' || job.record.containerId == null || job.cancel.signal.aborted) return undefined
+      job.activeAt = Date.now()
+      return { containerId: job.record.containerId, touch: () => { job.activeAt = Date.now() } }
     },
     cancel (jobId: string, client: string): boolean {
       const job = jobs.get(jobId)

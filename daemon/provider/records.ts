@@ -20,6 +20,8 @@ export interface ProviderJobRecord {
   receipt: { payload: string, signature: string } | null
   /** when the output may be cleaned up (set when the job ends) */
   keepUntil: number | null
+  /** a workspace's latest saved home (CID), while it runs */
+  snapshot?: string | null
 }
 
 const PREFIX = 'provider-job!'

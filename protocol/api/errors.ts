@@ -45,6 +45,8 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   MissingBlockError: 404,
   FileChangedError: 409,
   JobStateError: 409,
+  WorkspaceStateError: 409,
+  PortInUseError: 409,
   NoProviderError: 409,
   UnsafeContentError: 422,
   UnsupportedCodecError: 422,

@@ -9,6 +9,7 @@ import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 import { projectRoutes } from './project-routes.js'
 import { uiRoutes } from './ui-routes.js'
+import { workspaceRoutes } from './workspace-routes.js'
 import { envRoutes } from './env-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
@@ -359,7 +360,8 @@ export const routes = {
   }),
   ...projectRoutes,
   ...uiRoutes,
-  ...envRoutes
+  ...envRoutes,
+  ...workspaceRoutes
 } as const
 
 export type Routes = typeof routes

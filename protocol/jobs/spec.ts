@@ -53,6 +53,23 @@ export const JobImage = z.object({
 }).strict()
 export type JobImage = z.infer<typeof JobImage>
 
+/** Where a workspace's home is mounted, read-write: saved as a DAG when it stops. */
+export const HOME_MOUNT = '/home/floe'
+
+/**
+ * A workspace: a long-running container reached through terminals and forwarded ports
+ * (`/floe/tunnel/1.0.0`) instead of a command that ends. Its home starts from `home` (a saved
+ * home's DAG) or empty, is saved every `snapshotSeconds` while it runs and when it stops (the
+ * saved home is the job's output), and it stops after `idleTimeoutSeconds` without terminal
+ * or port traffic.
+ */
+export const WorkspaceSpec = z.object({
+  home: CidLink.nullable(),
+  idleTimeoutSeconds: z.number().int().positive().max(366 * 24 * 3600),
+  snapshotSeconds: z.number().int().min(2).max(366 * 24 * 3600)
+}).strict()
+export type WorkspaceSpec = z.infer<typeof WorkspaceSpec>
+
 export const JobSpec = z.object({
   version: z.literal(1),
   code: CidLink,
@@ -63,7 +80,9 @@ export const JobSpec = z.object({
   command: z.array(z.string().max(16 * 1024)).min(1).max(1024),
   resources: JobResources,
   timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600),
-  network: z.boolean()
+  network: z.boolean(),
+  /** present: a workspace, not a batch job */
+  workspace: WorkspaceSpec.optional()
 }).strict().superRefine((spec, ctx) => {
   const problem = mountProblem(spec.inputs.map(input => input.mount))
   if (problem != null) ctx.addIssue({ code: 'custom', path: ['inputs'], message: problem })
@@ -93,6 +112,7 @@ export function encodeJobSpec (spec: JobSpec): Uint8Array {
   for (const key of Object.keys(resources)) if (resources[key] === undefined) delete resources[key]
   const block: Record<string, unknown> = { ...checked, resources }
   if (block.image === undefined) delete block.image
+  if (block.workspace === undefined) delete block.workspace
   const bytes = dagCbor.encode(block)
   if (bytes.byteLength > MAX_SPEC_BYTES) throw new RangeError(`the job spec takes ${bytes.byteLength} bytes; at most ${MAX_SPEC_BYTES} are allowed (a shorter command, fewer inputs)`)
   return bytes
@@ -116,7 +136,8 @@ export const JobSpecView = z.object({
   command: z.array(z.string()),
   resources: JobResources,
   timeoutSeconds: z.number(),
-  network: z.boolean()
+  network: z.boolean(),
+  workspace: z.object({ home: z.string().nullable(), idleTimeoutSeconds: z.number(), snapshotSeconds: z.number() }).strict().optional()
 })
 export type JobSpecView = z.infer<typeof JobSpecView>
 
@@ -129,7 +150,8 @@ export function jobSpecView (spec: JobSpec): JobSpecView {
     command: spec.command,
     resources: spec.resources,
     timeoutSeconds: spec.timeoutSeconds,
-    network: spec.network
+    network: spec.network,
+    ...(spec.workspace != null ? { workspace: { ...spec.workspace, home: spec.workspace.home?.toString() ?? null } } : {})
   }
 }
 

@@ -42,6 +42,8 @@ export const JobView = z.object({
   reason: z.string().nullable(),
   outputCid: z.string().nullable(),
   logsCid: z.string().nullable(),
+  /** a workspace's latest home saved while it runs (its output is the home as it stopped) */
+  homeCid: z.string().nullable().optional(),
   receipt: ReceiptView.nullable(),
   logLines: z.number().int().nonnegative(),
   /** the latest point of each training metric the job printed */

@@ -1,0 +1,171 @@
+import { PassThrough, type Duplex } from 'node:stream'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type Docker from 'dockerode'
+import { HOME_MOUNT } from '../../protocol/jobs/spec.js'
+import {
+  decodeTunnelMessage, encodeTunnelMessage, MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_CHUNK_BYTES, TUNNEL_MAX_INBOUND_STREAMS, TUNNEL_MAX_OUTBOUND_STREAMS,
+  TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL, TunnelProtocolError, type TunnelMessage, type TunnelOpen
+} from '../../protocol/workspaces/tunnel.js'
+import type { Logger } from '../log.js'
+import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
+import { jobUser } from './executor.js'
+
+export interface TunnelServerComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  /** a running workspace of this client's (and a touch that counts traffic), or undefined */
+  workspace: (jobId: string, client: string) => { containerId: string, touch: () => void } | undefined
+  docker: () => Promise<Docker>
+  log: Logger
+}
+
+/** What a process exec'd in a workspace gives: its byte stream both ways, resize, exit code. */
+interface ExecSession {
+  input: Duplex
+  output: NodeJS.ReadableStream
+  resize: (cols: number, rows: number) => Promise<void>
+  exitCode: () => Promise<number | null>
+}
+
+/**
+ * The provider's side of `/floe/tunnel/1.0.0`: a terminal (a process under a pseudo-terminal,
+ * `docker exec` with a TTY) or a TCP relay (busybox `nc` exec'd in the container, so it reaches
+ * the container's own loopback while the container has no network) for the workspace's
+ * client, bytes pumped both ways with the stream's backpressure.
+ */
+export function tunnelServer (components: TunnelServerComponents) {
+  const { log } = components
+
+  const exec = async (containerId: string, open: TunnelOpen): Promise<ExecSession> => {
+    const docker = await components.docker()
+    const tty = open.type === 'shell'
+    // A terminal's size is set from inside before the command runs: the engine's API (1.41)
+    // can only resize an exec once it has started, which a quick command would race.
+    const command = open.type === 'shell'
+      ? ['sh', '-c', 'stty cols "$1" rows "$2" 2>/dev/null; shift 2; exec "$@"', 'floe-shell', String(open.cols), String(open.rows), ...(open.command ?? ['sh'])]
+      : open.type === 'port'
+        ? ['nc', '127.0.0.1', String(open.port)]
+        // a connection opened and closed at once: exit 0 when something listens (busybox nc has no -z)
+        : ['sh', '-c', 'nc -w 1 127.0.0.1 "$1" </dev/null >/dev/null 2>&1', 'floe-probe', String(open.port)]
+    const proc = await docker.getContainer(containerId).exec({
+      Cmd: command,
+      AttachStdin: open.type !== 'probe',
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: tty,
+      User: jobUser(),
+      WorkingDir: HOME_MOUNT,
+      Env: [`HOME=${HOME_MOUNT}`, 'TERM=xterm-256color']
+    })
+    const stream = await proc.start({ hijack: true, stdin: open.type !== 'probe', Tty: tty }) as unknown as Duplex
+    let output: NodeJS.ReadableStream = stream
+    if (!tty) {
+      // without a TTY Docker multiplexes stdout and stderr with frame headers
+      const plain = new PassThrough()
+      docker.modem.demuxStream(stream, plain, plain)
+      stream.on('end', () => { plain.end() })
+      output = plain
+    }
+    return {
+      input: stream,
+      output,
+      resize: async (cols, rows) => { await proc.resize({ h: rows, w: cols }) },
+      exitCode: async () => {
+        for (let i = 0; i < 20; i++) {
+          const info = await proc.inspect()
+          if (info.Running !== true) return info.ExitCode ?? null
+          await new Promise(resolve => setTimeout(resolve, 50))
+        }
+        return null
+      }
+    }
+  }
+
+  const serve = async (channel: MessageChannel, client: string): Promise<void> => {
+    const first = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
+    if (first == null) return
+    const open = decodeTunnelMessage(first)
+    if (open.type !== 'shell' && open.type !== 'port' && open.type !== 'probe') throw new TunnelProtocolError(`a tunnel opens with shell, port or probe, not ${open.type}`)
+    const workspace = components.workspace(open.job, client)
+    const send = async (message: TunnelMessage): Promise<void> => { await channel.send(encodeTunnelMessage(message)) }
+    if (workspace == null) {
+      await send({ type: 'error', message: `no running workspace ${open.job} of yours on this provider` })
+      await channel.close()
+      return
+    }
+    let session: ExecSession
+    try {
+      session = await exec(workspace.containerId, open)
+      if (open.type === 'shell') await session.resize(open.cols, open.rows).catch(() => { /* a process that exited at once has nothing to resize */ })
+    } catch (err: any) {
+      await send({ type: 'error', message: `could not start it in the workspace: ${err?.message ?? err}` })
+      await channel.close()
+      return
+    }
+    await send({ type: 'ready' })
+
+    // process → client, a chunk at a time, the process paused while a send is pending
+    const pumpOut = (async () => {
+      for await (const chunk of session.output as AsyncIterable<Buffer>) {
+        workspace.touch()
+        for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) {
+          await send({ type: 'data', bytes: new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES)) })
+        }
+      }
+    })()
+    // client → process
+    const pumpIn = (async () => {
+      while (true) {
+        const bytes = await channel.read()
+        if (bytes == null) break
+        const message = decodeTunnelMessage(bytes)
+        workspace.touch()
+        if (message.type === 'data') {
+          if (!session.input.write(message.bytes)) await new Promise<void>(resolve => { session.input.once('drain', () => { resolve() }) })
+        } else if (message.type === 'resize') {
+          await session.resize(message.cols, message.rows).catch((err: Error) => { log.debug({ err: err.message }, 'terminal resize failed') })
+        } else if (message.type === 'eof') {
+          session.input.end()
+        } else {
+          throw new TunnelProtocolError(`unexpected ${message.type} from the client`)
+        }
+      }
+    })()
+    pumpIn.catch(() => { session.input.destroy() })
+    await pumpOut
+    await send({ type: 'exit', code: await session.exitCode() })
+    session.input.destroy()
+    await channel.close()
+  }
+
+  const serveLogged = (channel: MessageChannel, client: string): void => {
+    serve(channel, client).catch((err: Error) => {
+      log.debug({ client, err: err.message }, 'tunnel ended with an error')
+      channel.abort(err)
+    })
+  }
+
+  const handler = (stream: Stream, connection: Connection): void => {
+    const client = connection.remotePeer.toString()
+    serveLogged(streamChannel(stream, client, MAX_TUNNEL_MESSAGE_BYTES), client)
+  }
+
+  let started = false
+  return {
+    /** a tunnel from this node's own client side (it cannot dial itself) */
+    serveLocal (channel: MessageChannel, client: string): void {
+      serveLogged(channel, client)
+    },
+    async start (): Promise<void> {
+      if (started) return
+      started = true
+      await components.libp2p.handle(TUNNEL_PROTOCOL, handler, { maxInboundStreams: TUNNEL_MAX_INBOUND_STREAMS, maxOutboundStreams: TUNNEL_MAX_OUTBOUND_STREAMS })
+    },
+    async stop (): Promise<void> {
+      if (!started) return
+      started = false
+      await components.libp2p.unhandle(TUNNEL_PROTOCOL)
+    }
+  }
+}
+
+export type TunnelServer = ReturnType<typeof tunnelServer>

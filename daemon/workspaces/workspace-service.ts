@@ -1,0 +1,191 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { isFinal } from '../../protocol/jobs/job.js'
+import type { JobView } from '../../protocol/jobs/view.js'
+import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_CHUNK_BYTES, TUNNEL_OPEN_TIMEOUT_MS, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
+import type { RequirementsInput } from '../../protocol/market/requirements.js'
+import type { JobService, RunRequest } from '../jobs/job-service.js'
+import type { Logger } from '../log.js'
+import type { MessageChannel } from '../p2p/message-channel.js'
+import { PortInUseError, WorkspaceStateError } from './errors.js'
+
+/** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
+export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
+
+export interface WorkspaceStart {
+  name: string
+  path?: string
+  environment: string
+  requirements: RequirementsInput
+  data: Array<{ ref: string, mount: string }>
+  maxPricePerHour?: number
+  provider?: string
+  project?: string
+  timeoutSeconds: number
+  idleTimeoutSeconds: number
+  snapshotSeconds: number
+}
+
+export interface Forward { ref: string, remote: number, local: number }
+
+export interface WorkspaceServiceComponents {
+  jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stop'>
+  /** a tunnel conversation with the provider running the workspace */
+  openTunnel: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
+  log: Logger
+}
+
+/**
+ * Workspaces, the client's side: a workspace is a job whose spec says so (its container stays
+ * up, its home is saved as its output); this service starts, restarts (home restored, on any
+ * provider) and lists them, opens terminals and forwards local ports to them through
+ * `/floe/tunnel/1.0.0`.
+ */
+export function workspaceService (components: WorkspaceServiceComponents) {
+  const forwards = new Map<string, { forward: Forward, server: Server, sockets: Set<Socket> }>()
+
+  const running = async (ref: string): Promise<JobView> => {
+    const job = await components.jobs.show(ref)
+    if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
+    if (job.state === 'lost') throw new WorkspaceStateError(`workspace ${job.ref} is lost: its provider vanished${job.homeCid != null ? ` (its home was last saved as ${job.homeCid})` : ''}; restart it elsewhere with floe workspace restart ${job.ref}`)
+    if (isFinal(job.state)) throw new WorkspaceStateError(`workspace ${job.ref} is ${job.state}; restart it with floe workspace restart ${job.ref}`)
+    if (job.state !== 'running' || job.provider == null) throw new WorkspaceStateError(`workspace ${job.ref} is ${job.state}, not running yet; try again in a moment`)
+    return job
+  }
+
+  /** A tunnel to a running workspace, open and ready (the provider's exec started). */
+  const tunnel = async (ref: string, open: TunnelRequest, signal?: AbortSignal): Promise<{ channel: MessageChannel, job: JobView }> => {
+    const job = await running(ref)
+    const timeout = AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS)
+    const channel = await components.openTunnel(job.provider as string, signal == null ? timeout : AbortSignal.any([signal, timeout]))
+    try {
+      await channel.send(encodeTunnelMessage({ ...open, job: job.jobId } as TunnelOpen))
+      const first = await channel.read({ signal: timeout })
+      if (first == null) throw new WorkspaceStateError(`the provider of ${job.ref} closed the tunnel`)
+      const answer = decodeTunnelMessage(first)
+      if (answer.type === 'error') throw new WorkspaceStateError(`${job.ref}: ${answer.message}`)
+      if (answer.type !== 'ready') throw new WorkspaceStateError(`${job.ref}: the provider answered ${answer.type}`)
+      return { channel, job }
+    } catch (err) {
+      channel.abort(err as Error)
+      throw err
+    }
+  }
+
+  /** Whether anything listens on `port` inside the workspace. */
+  const probe = async (ref: string, port: number): Promise<boolean> => {
+    const { channel } = await tunnel(ref, { type: 'probe', port })
+    try {
+      while (true) {
+        const bytes = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
+        if (bytes == null) return false
+        const message = decodeTunnelMessage(bytes)
+        if (message.type === 'exit') return message.code === 0
+      }
+    } finally {
+      await channel.close().catch(() => {})
+    }
+  }
+
+  /** Pumps a local TCP connection through a tunnel to the port inside the workspace. */
+  const relay = async (socket: Socket, ref: string, port: number): Promise<void> => {
+    const { channel } = await tunnel(ref, { type: 'port', port })
+    socket.on('data', chunk => {
+      socket.pause()
+      const sends: Array<Promise<void>> = []
+      for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) sends.push(channel.send(encodeTunnelMessage({ type: 'data', bytes: new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES)) })))
+      Promise.all(sends).then(() => { socket.resume() }, () => { socket.destroy() })
+    })
+    socket.on('end', () => { void channel.send(encodeTunnelMessage({ type: 'eof' })).catch(() => {}) })
+    socket.on('error', () => { channel.abort(new Error('the local connection failed')) })
+    while (true) {
+      const bytes = await channel.read()
+      if (bytes == null) break
+      const message = decodeTunnelMessage(bytes)
+      if (message.type === 'data') {
+        if (!socket.write(message.bytes)) await new Promise<void>(resolve => { socket.once('drain', () => { resolve() }) })
+      } else if (message.type === 'exit') {
+        break
+      }
+    }
+    socket.end()
+    await channel.close().catch(() => {})
+  }
+
+  return {
+    tunnel,
+
+    async start (request: WorkspaceStart): Promise<JobView> {
+      const run: RunRequest = {
+        ...(request.path != null ? { path: request.path } : {}),
+        command: KEEPALIVE,
+        environment: request.environment,
+        requirements: request.requirements,
+        data: request.data,
+        timeoutSeconds: request.timeoutSeconds,
+        ...(request.maxPricePerHour != null ? { maxPricePerHour: request.maxPricePerHour } : {}),
+        ...(request.provider != null ? { provider: request.provider } : {}),
+        retries: 0,
+        message: request.name,
+        ...(request.project != null ? { project: request.project } : {}),
+        workspace: { home: null, idleTimeoutSeconds: request.idleTimeoutSeconds, snapshotSeconds: request.snapshotSeconds }
+      }
+      return await components.jobs.run(run)
+    },
+
+    /**
+     * A new workspace from this one's spec, its home restored (as saved when it stopped; for a
+     * lost one, as last saved while it ran), on the provider the shape now picks. A running one
+     * is stopped (and its home saved) first.
+     */
+    async restart (ref: string, changes: { requirements?: Partial<RequirementsInput>, environment?: string, provider?: string, maxPricePerHour?: number } = {}): Promise<JobView> {
+      let job = await components.jobs.show(ref)
+      if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
+      if (!isFinal(job.state)) job = await components.jobs.stop(job.ref)
+      const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
+      for (const [key, forward] of forwards) {
+        if (forward.forward.ref === job.ref) {
+          forward.server.close()
+          forwards.delete(key)
+        }
+      }
+      return await components.jobs.rerun({ ref: job.ref, ...changes, workspaceHome: home })
+    },
+
+    async list (): Promise<{ workspaces: JobView[], ports: Forward[] }> {
+      return { workspaces: (await components.jobs.list()).filter(job => job.spec.workspace != null), ports: [...forwards.values()].map(f => f.forward) }
+    },
+
+    /** Listens on 127.0.0.1:`local` (0: any free port) and relays each connection to `remote` inside the workspace. */
+    async forward (ref: string, remote: number, local = 0): Promise<Forward> {
+      const job = await running(ref)
+      if (!await probe(job.ref, remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${job.ref}; start the server there first (e.g. in floe shell ${job.ref})`)
+      const sockets = new Set<Socket>()
+      const server = createServer(socket => {
+        sockets.add(socket)
+        socket.on('close', () => { sockets.delete(socket) })
+        relay(socket, job.ref, remote).catch((err: Error) => {
+          components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed')
+          socket.destroy()
+        })
+      })
+      const port = await new Promise<number>((resolve, reject) => {
+        server.once('error', (err: any) => { reject(err?.code === 'EADDRINUSE' ? new PortInUseError(`local port ${local} is in use; choose another with --local, or leave it out for any free port`) : err) })
+        server.listen(local, '127.0.0.1', () => { resolve((server.address() as { port: number }).port) })
+      })
+      const forward = { ref: job.ref, remote, local: port }
+      forwards.set(`${job.ref}:${remote}:${port}`, { forward, server, sockets })
+      components.log.info(forward, 'forwarding a local port into a workspace')
+      return forward
+    },
+
+    async close (): Promise<void> {
+      for (const { server, sockets } of forwards.values()) {
+        for (const socket of sockets) socket.destroy()
+        server.close()
+      }
+      forwards.clear()
+    }
+  }
+}
+
+export type WorkspaceService = ReturnType<typeof workspaceService>

@@ -1,0 +1,73 @@
+import { z } from 'zod'
+import { JobView } from '../jobs/view.js'
+import { Requirements } from '../market/requirements.js'
+import { defineRoute } from './route.js'
+import { AbsolutePath, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
+
+const PREFIX = '/api/v1'
+
+/** The terminal's WebSocket: `?ref=&cols=&rows=[&command=JSON array]` (see daemon/api/shell-socket.ts). */
+export const SHELL_PATH = `${PREFIX}/workspaces/shell`
+
+/** Text frames of the terminal's WebSocket, both ways. */
+export const ShellControl = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('resize'), cols: z.number().int().min(1).max(10_000), rows: z.number().int().min(1).max(10_000) }),
+  z.object({ type: z.literal('eof') }),
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('exit'), code: z.number().int().nullable() }),
+  z.object({ type: z.literal('error'), message: z.string() })
+])
+export type ShellControl = z.infer<typeof ShellControl>
+
+const Forward = z.object({ ref: z.string(), remote: z.number(), local: z.number() })
+
+export const workspaceRoutes = {
+  workspaceStart: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/workspaces`,
+    summary: 'start a workspace: a container kept running on the best provider, its home at /home/floe',
+    input: z.object({
+      name: z.string().max(200).default(''),
+      path: AbsolutePath.optional(),
+      environment: z.string().min(1).max(128).default('busybox'),
+      requirements: Requirements,
+      data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).default([]),
+      maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
+      provider: PeerIdString.optional(),
+      project: ProjectRef.optional(),
+      /** the most it may run (the provider's max-duration applies too) */
+      timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(8 * 3600),
+      idleTimeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
+      snapshotSeconds: z.number().int().min(2).max(366 * 24 * 3600).default(600)
+    }).strict(),
+    output: JobView,
+    progress: Progress
+  }),
+  workspaceList: defineRoute({
+    method: 'GET',
+    path: `${PREFIX}/workspaces`,
+    summary: "this node's workspaces, and the local ports forwarded into them",
+    input: z.object({}),
+    output: z.object({ workspaces: z.array(JobView), ports: z.array(Forward) })
+  }),
+  workspaceRestart: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/workspaces/restart`,
+    summary: 'a workspace again (stopped first when running), its home restored, on the provider its shape picks now',
+    input: z.object({
+      ref: JobRef,
+      environment: z.string().min(1).max(128).optional(),
+      requirements: z.object({ cpus: z.number().optional(), memoryBytes: z.number().optional(), gpus: z.number().optional(), gpuModel: z.string().max(128).optional() }).strict().optional(),
+      provider: PeerIdString.optional(),
+      maxPricePerHour: z.number().nonnegative().max(1e9).optional()
+    }).strict(),
+    output: JobView
+  }),
+  workspacePort: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/workspaces/port`,
+    summary: 'forward a loopback port of this machine to a port inside a running workspace',
+    input: z.object({ ref: JobRef, port: z.number().int().min(1).max(65_535), local: z.number().int().min(0).max(65_535).default(0) }).strict(),
+    output: Forward
+  })
+} as const
