@@ -11,6 +11,9 @@ import { PortInUseError, WorkspaceStateError } from './errors.js'
 /** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
 export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
 
+/** How often forwards of workspaces that ended are closed. */
+const FORWARD_SWEEP_MS = 5_000
+
 export interface WorkspaceStart {
   name: string
   path?: string
@@ -42,6 +45,23 @@ export interface WorkspaceServiceComponents {
  */
 export function workspaceService (components: WorkspaceServiceComponents) {
   const forwards = new Map<string, { forward: Forward, server: Server, sockets: Set<Socket> }>()
+
+  const close = (key: string): void => {
+    const entry = forwards.get(key)
+    if (entry == null) return
+    for (const socket of entry.sockets) socket.destroy()
+    entry.server.close()
+    forwards.delete(key)
+  }
+  /** A forward lives as long as its workspace runs. */
+  const sweep = async (): Promise<void> => {
+    for (const [key, { forward }] of [...forwards]) {
+      const job = await components.jobs.show(forward.ref).catch(() => undefined)
+      if (job == null || isFinal(job.state)) close(key)
+    }
+  }
+  const sweeper = setInterval(() => { sweep().catch((err: Error) => { components.log.debug({ err: err.message }, 'could not check forwarded ports') }) }, FORWARD_SWEEP_MS)
+  sweeper.unref()
 
   const running = async (ref: string): Promise<JobView> => {
     const job = await components.jobs.show(ref)
@@ -142,16 +162,12 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
       if (!isFinal(job.state)) job = await components.jobs.stop(job.ref)
       const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
-      for (const [key, forward] of forwards) {
-        if (forward.forward.ref === job.ref) {
-          forward.server.close()
-          forwards.delete(key)
-        }
-      }
+      for (const [key, entry] of [...forwards]) if (entry.forward.ref === job.ref) close(key)
       return await components.jobs.rerun({ ref: job.ref, ...changes, workspaceHome: home })
     },
 
     async list (): Promise<{ workspaces: JobView[], ports: Forward[] }> {
+      await sweep()
       return { workspaces: (await components.jobs.list()).filter(job => job.spec.workspace != null), ports: [...forwards.values()].map(f => f.forward) }
     },
 
@@ -179,11 +195,8 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     },
 
     async close (): Promise<void> {
-      for (const { server, sockets } of forwards.values()) {
-        for (const socket of sockets) socket.destroy()
-        server.close()
-      }
-      forwards.clear()
+      clearInterval(sweeper)
+      for (const key of [...forwards.keys()]) close(key)
     }
   }
 }

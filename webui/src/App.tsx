@@ -11,6 +11,7 @@ import { Node } from './pages/Node.js'
 import { Project } from './pages/Project.js'
 import { Projects } from './pages/Projects.js'
 import { SignIn } from './pages/SignIn.js'
+import { Workspace, Workspaces } from './pages/Workspaces.js'
 
 function Layout ({ children, peerId }: { children: ReactNode, peerId: string }): ReactNode {
   return (
@@ -21,6 +22,7 @@ function Layout ({ children, peerId }: { children: ReactNode, peerId: string }):
         <nav aria-label='main'>
           <NavLink to='/' end>Projects</NavLink>
           <NavLink to='/launch'>Launch</NavLink>
+          <NavLink to='/workspaces'>Workspaces</NavLink>
           <NavLink to='/datasets'>Datasets</NavLink>
           <NavLink to='/market'>Market</NavLink>
           <NavLink to='/node'>Node</NavLink>
@@ -50,6 +52,8 @@ export function App (): ReactNode {
           <Route path='/projects/:id' element={<Project />} />
           <Route path='/jobs/:ref' element={<Job />} />
           <Route path='/launch' element={<Launch />} />
+          <Route path='/workspaces' element={<Workspaces />} />
+          <Route path='/workspaces/:ref' element={<Workspace />} />
           <Route path='/datasets' element={<Datasets />} />
           <Route path='/market' element={<Market />} />
           <Route path='/node' element={<Node />} />

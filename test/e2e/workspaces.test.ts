@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+
+/** Screenshots: test artifacts, not committed (.cache is ignored). */
+const ARTIFACTS = resolve(import.meta.dirname, '../../.cache/e2e-artifacts')
+
+const exec = promisify(execFile)
+const r = resources()
+/** every daemon started here: none may leave a container behind */
+const clients = new Set<string>()
+let browser: Browser
+beforeAll(async () => {
+  await mkdir(ARTIFACTS, { recursive: true })
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update']
+  })
+})
+afterEach(async () => { await r.cleanup() })
+afterAll(async () => {
+  await browser?.close()
+  const left: string[] = []
+  for (const peer of clients) {
+    const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${peer}`])
+    left.push(...stdout.split('\n').filter(Boolean))
+  }
+  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
+  expect(left, 'containers left behind').toEqual([])
+})
+
+/** What the terminal shows: xterm's rows as the DOM renderer draws them. */
+async function screen (page: Page): Promise<string> {
+  return (await page.locator('.xterm-rows').innerText()).replace(/\u00a0/g, ' ')
+}
+
+describe('the web UI: workspaces', () => {
+  it('starts a workspace from the page, runs commands in its terminal (resized with the panel, reconnectable), forwards a port as a link, and stops it', async () => {
+    const d: RunningDaemon = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
+    clients.add(d.endpoint.peerId)
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('console', msg => { if (msg.type() === 'error') errors.push(`${page.url()}: ${msg.text()}`) })
+    page.on('pageerror', err => { errors.push(`${page.url()}: ${err.message}`) })
+    let ref: string | undefined
+    try {
+      const { url } = await floeJson(['ui', '--no-open', '--home', d.home])
+      await page.goto(url)
+      await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Workspaces' }).click()
+      await page.getByRole('heading', { name: 'Workspaces', level: 1 }).waitFor()
+      await page.getByText('No workspaces yet').waitFor()
+
+      // start one from the form: its page opens, and its terminal connects once it runs
+      await page.getByLabel('Name').fill('webdev')
+      await page.getByLabel('Idle timeout').fill('20m')
+      await page.getByRole('button', { name: 'Start a workspace' }).click()
+      await page.getByRole('heading', { name: /^Workspace webdev/ }).waitFor()
+      ref = decodeURIComponent(new URL(page.url()).pathname.split('/').pop() ?? '')
+      expect(ref).toMatch(/\/1$/)
+      await expect.poll(async () => await page.locator('h1 .badge').innerText(), { timeout: 30_000 }).toBe('running')
+      const status = page.getByTestId('terminal-status')
+      await expect.poll(async () => await status.innerText(), { timeout: 15_000 }).toBe('Connected')
+      expect(await page.locator('main').innerText()).toContain('20m without terminal or port traffic')
+
+      // type into it as a user does
+      await page.locator('.terminal-screen').click()
+      await page.keyboard.type('echo hello-$((6*7))')
+      await page.keyboard.press('Enter')
+      await expect.poll(async () => await screen(page), { timeout: 10_000 }).toContain('hello-42')
+
+      // the remote terminal has the panel's size, and follows it when the panel narrows
+      const panel = page.getByTestId('terminal')
+      const size = async (): Promise<string> => `${await panel.getAttribute('data-rows')} ${await panel.getAttribute('data-cols')}`
+      const wide = await size()
+      expect(Number(wide.split(' ')[1])).toBeGreaterThan(100)
+      await page.keyboard.type('echo "size:$(stty size)"')
+      await page.keyboard.press('Enter')
+      await expect.poll(async () => await screen(page)).toContain(`size:${wide}`)
+      await page.setViewportSize({ width: 390, height: 844 })
+      await expect.poll(async () => Number((await size()).split(' ')[1])).toBeLessThan(60)
+      await page.keyboard.type('clear; echo "size:$(stty size)"')
+      await page.keyboard.press('Enter')
+      await expect.poll(async () => await screen(page)).toContain(`size:${await size()}`)
+      await page.screenshot({ path: join(ARTIFACTS, 'workspace-phone.png'), fullPage: true })
+      await page.setViewportSize({ width: 1280, height: 900 })
+
+      // keyboard: Ctrl+M lets Tab leave the terminal
+      await page.locator('.terminal-screen').click()
+      await page.keyboard.press('Control+m')
+      await expect.poll(async () => await page.getByRole('button', { name: 'Tab moves focus' }).getAttribute('aria-pressed')).toBe('true')
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate('document.activeElement?.classList.contains("xterm-helper-textarea")')).toBe(false)
+
+      // the shell's end is shown with its code, and Reconnect opens a new one
+      await page.locator('.terminal-screen').click()
+      await page.keyboard.type('echo served > /home/floe/index.html; httpd -p 8080 -h /home/floe; exit 3')
+      await page.keyboard.press('Enter')
+      await expect.poll(async () => await status.innerText()).toBe('exited with 3')
+      await page.getByRole('button', { name: 'Reconnect' }).click()
+      await expect.poll(async () => await status.innerText()).toBe('Connected')
+      await page.keyboard.type('echo again-$((2+3))')
+      await page.keyboard.press('Enter')
+      await expect.poll(async () => await screen(page)).toContain('again-5')
+
+      // forwarding a port where nothing listens shows the API's message; one that does, a link
+      await page.getByLabel('Port inside').fill('9099')
+      await page.getByRole('button', { name: 'Forward' }).click()
+      await page.getByRole('alert').filter({ hasText: 'nothing listens on port 9099' }).waitFor()
+      await page.getByLabel('Port inside').fill('8080')
+      await page.getByRole('button', { name: 'Forward' }).click()
+      const link = page.getByRole('link', { name: /^127\.0\.0\.1:\d+$/ })
+      await link.waitFor()
+      const href = await link.getAttribute('href') ?? ''
+      expect(href).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+      expect(await (await fetch(`${href}index.html`)).text()).toBe('served\n')
+      await page.screenshot({ path: join(ARTIFACTS, 'workspace.png'), fullPage: true })
+
+      // the list shows it with its port; stopping it saves its home
+      await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Workspaces' }).click()
+      const row = page.locator('tr', { has: page.getByRole('link', { name: ref, exact: true }) })
+      await expect.poll(async () => await row.innerText()).toContain('webdev')
+      expect(await row.getByRole('link', { name: /^127\.0\.0\.1:\d+$/ }).getAttribute('href')).toBe(href)
+      await page.screenshot({ path: join(ARTIFACTS, 'workspaces.png'), fullPage: true })
+      await row.getByRole('button', { name: 'Stop webdev' }).click()
+      await expect.poll(async () => await row.locator('.badge').innerText(), { timeout: 30_000 }).toBe('stopped')
+      await expect.poll(async () => await row.innerText()).toMatch(/baf[a-z0-9]{20,}/)
+      expect(await row.getByRole('link', { name: /^127\.0\.0\.1/ }).count()).toBe(0)
+      const stopped = await floeJson(['status', ref, '--home', d.home])
+      expect(stopped).toMatchObject({ state: 'stopped' })
+      expect(stopped.outputCid).toEqual(expect.any(String))
+      await page.getByRole('link', { name: ref, exact: true }).click()
+      await page.getByText('Restart it to open a terminal').waitFor()
+      await page.screenshot({ path: join(ARTIFACTS, 'workspace-stopped.png'), fullPage: true })
+
+      // the one deliberate failure (port 9099) is the only error the browser logged
+      expect(errors.filter(e => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e))).toEqual([])
+      expect(errors.length).toBeLessThanOrEqual(1)
+    } finally {
+      await context.close()
+      if (ref != null) {
+        const now = await floeJson(['status', ref, '--home', d.home]).catch(() => null)
+        if (now != null && !['success', 'failed', 'timeout', 'stopped', 'lost'].includes(now.state)) await floe(['workspace', 'stop', ref, '--home', d.home])
+      }
+    }
+  }, 180_000)
+})
