@@ -4,6 +4,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { SHELL_PATH, ShellControl } from '../../protocol/api/workspace-routes.js'
 import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_CHUNK_BYTES } from '../../protocol/workspaces/tunnel.js'
 import type { Logger } from '../log.js'
+import { tunnelCredit } from '../transfer/tunnel-credit.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import { isLoopbackHost, ownOrigins, tokenMatches } from './guard.js'
 import { SESSION_COOKIE, type UiSessions } from './ui-session.js'
@@ -52,13 +53,22 @@ export function shellSockets (components: ShellSocketComponents) {
       return
     }
     const { channel } = opened
+    const credit = tunnelCredit(async total => { await channel.send(encodeTunnelMessage({ type: 'ack', bytes: total })) })
+    const closed = new AbortController()
     control({ type: 'ready' })
+    // keystrokes (and pastes) go in order, each piece within the tunnel's window
+    let typing: Promise<void> = Promise.resolve()
     ws.on('message', (data: RawData, binary: boolean) => {
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
       if (binary) {
-        for (let at = 0; at < bytes.byteLength; at += TUNNEL_CHUNK_BYTES) {
-          void channel.send(encodeTunnelMessage({ type: 'data', bytes: new Uint8Array(bytes.subarray(at, at + TUNNEL_CHUNK_BYTES)) })).catch(() => { ws.close(1011) })
-        }
+        typing = typing.then(async () => {
+          for (let at = 0; at < bytes.byteLength; at += TUNNEL_CHUNK_BYTES) {
+            const piece = new Uint8Array(bytes.subarray(at, at + TUNNEL_CHUNK_BYTES))
+            await credit.reserve(piece.byteLength, closed.signal)
+            await channel.send(encodeTunnelMessage({ type: 'data', bytes: piece }))
+          }
+        })
+        typing.catch(() => { ws.close(1011) })
         return
       }
       const parsed = ShellControl.safeParse(JSON.parse(bytes.toString('utf8')))
@@ -66,7 +76,10 @@ export function shellSockets (components: ShellSocketComponents) {
       if (parsed.data.type === 'resize') void channel.send(encodeTunnelMessage({ type: 'resize', cols: parsed.data.cols, rows: parsed.data.rows })).catch(() => {})
       else if (parsed.data.type === 'eof') void channel.send(encodeTunnelMessage({ type: 'eof' })).catch(() => {})
     })
-    ws.on('close', () => { channel.abort(new Error('the terminal was closed')) })
+    ws.on('close', () => {
+      closed.abort(new Error('the terminal was closed'))
+      channel.abort(new Error('the terminal was closed'))
+    })
     try {
       while (true) {
         const bytes = await channel.read()
@@ -75,6 +88,9 @@ export function shellSockets (components: ShellSocketComponents) {
         if (message.type === 'data') {
           ws.send(message.bytes, { binary: true })
           while (ws.bufferedAmount > MAX_BUFFERED_BYTES && ws.readyState === ws.OPEN) await new Promise(resolve => setTimeout(resolve, 10))
+          await credit.handedOn(message.bytes.byteLength)
+        } else if (message.type === 'ack') {
+          credit.acknowledge(message.bytes)
         } else if (message.type === 'exit') {
           control({ type: 'exit', code: message.code })
           break

@@ -18,10 +18,26 @@ export interface MessageChannel {
   abort(err: Error): void
 }
 
-/** A message over `maxBytes` is a protocol error; the read rejects (and the caller aborts). */
+/**
+ * A message over `maxBytes` is a protocol error; the read rejects (and the caller aborts).
+ *
+ * Bytes the other side sends while this side is not reading are held up to a point, then
+ * the stream is paused (the muxer stops granting the sender window) until reads catch up:
+ * a slow reader makes the sender wait instead of overflowing a buffer.
+ */
 export function streamChannel (stream: Stream, remotePeer: string, maxBytes: number): MessageChannel {
-  const lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 16 })
+  const pauseAt = Math.max(2 * maxBytes, PAUSE_AT_BYTES)
+  const lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: 4 * pauseAt + maxBytes })
   let queue: Promise<void> = Promise.resolve()
+  let unread = 0
+  let paused = false
+  stream.addEventListener('message', event => {
+    unread += event.data.byteLength
+    if (!paused && unread > pauseAt) {
+      paused = true
+      stream.pause()
+    }
+  })
   return {
     remotePeer,
     async send (message, options) {
@@ -30,12 +46,19 @@ export function streamChannel (stream: Stream, remotePeer: string, maxBytes: num
       await next
     },
     async read (options) {
+      let message
       try {
-        return (await lp.read(options)).subarray()
+        message = (await lp.read(options)).subarray()
       } catch (err: any) {
-        if (err?.name === 'UnexpectedEOFError' && stream.readStatus !== 'readable') return null
+        if (err?.name === 'UnexpectedEOFError' && stream.readStatus !== 'readable' && stream.readStatus !== 'paused') return null
         throw err
       }
+      unread -= message.byteLength + varintLength(message.byteLength)
+      if (paused && unread < pauseAt / 2) {
+        paused = false
+        stream.resume()
+      }
+      return message
     },
     async close () {
       await queue
@@ -45,6 +68,16 @@ export function streamChannel (stream: Stream, remotePeer: string, maxBytes: num
       stream.abort(err)
     }
   }
+}
+
+/** Unread bytes past which a stream channel pauses its stream (at least two messages). */
+const PAUSE_AT_BYTES = 1024 * 1024
+
+/** The length prefix's size (an unsigned varint) of a message of `n` bytes. */
+function varintLength (n: number): number {
+  let length = 1
+  for (let rest = n >>> 7; rest > 0; rest >>>= 7) length++
+  return length
 }
 
 /** Messages one side may have waiting in the other's inbox before its sends wait (backpressure, as a stream has). */

@@ -7,8 +7,12 @@ import {
   TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL, TunnelProtocolError, type TunnelMessage, type TunnelOpen
 } from '../../protocol/workspaces/tunnel.js'
 import type { Logger } from '../log.js'
+import { tunnelCredit } from '../transfer/tunnel-credit.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import { jobUser } from './executor.js'
+
+/** How long a closed tunnel's process has after SIGHUP before SIGKILL. */
+const HANGUP_GRACE_MS = 2_000
 
 export interface TunnelServerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
@@ -24,6 +28,8 @@ interface ExecSession {
   output: NodeJS.ReadableStream
   resize: (cols: number, rows: number) => Promise<void>
   exitCode: () => Promise<number | null>
+  /** hangs the process up (SIGHUP, SIGKILL a moment later) when its tunnel closes first */
+  hangUp: () => Promise<void>
 }
 
 /**
@@ -44,8 +50,9 @@ export function tunnelServer (components: TunnelServerComponents) {
       ? ['sh', '-c', 'stty cols "$1" rows "$2" 2>/dev/null; shift 2; exec "$@"', 'floe-shell', String(open.cols), String(open.rows), ...(open.command ?? ['sh'])]
       : open.type === 'port'
         ? ['nc', '127.0.0.1', String(open.port)]
-        // a connection opened and closed at once: exit 0 when something listens (busybox nc has no -z)
-        : ['sh', '-c', 'nc -w 1 127.0.0.1 "$1" </dev/null >/dev/null 2>&1', 'floe-probe', String(open.port)]
+        // busybox nc has no -z: a connection still open after a moment, or one that ended
+        // well, means something listens; one refused ends at once with status 1
+        : ['sh', '-c', 'nc 127.0.0.1 "$1" </dev/null >/dev/null 2>&1 & pid=$!; sleep 0.3; if kill -0 $pid 2>/dev/null; then kill $pid; exit 0; fi; wait $pid', 'floe-probe', String(open.port)]
     const proc = await docker.getContainer(containerId).exec({
       Cmd: command,
       AttachStdin: open.type !== 'probe',
@@ -76,6 +83,22 @@ export function tunnelServer (components: TunnelServerComponents) {
           await new Promise(resolve => setTimeout(resolve, 50))
         }
         return null
+      },
+      hangUp: async () => {
+        // the engine has no way to signal an exec; its host pid does (the process runs as
+        // this daemon's user, or as nobody when the daemon is root)
+        const info = await proc.inspect()
+        if (info.Running !== true || info.Pid == null || info.Pid <= 0) return
+        const signal = (name: NodeJS.Signals): void => {
+          try {
+            globalThis.process.kill(info.Pid, name)
+          } catch (err: any) {
+            if (err?.code !== 'ESRCH') log.debug({ pid: info.Pid, err: err?.message }, 'could not signal a closed tunnel\'s process')
+          }
+        }
+        signal('SIGHUP')
+        await new Promise(resolve => setTimeout(resolve, HANGUP_GRACE_MS))
+        if ((await proc.inspect()).Running === true) signal('SIGKILL')
       }
     }
   }
@@ -103,12 +126,17 @@ export function tunnelServer (components: TunnelServerComponents) {
     }
     await send({ type: 'ready' })
 
-    // process → client, a chunk at a time, the process paused while a send is pending
+    // each way at most a window of data in flight, whatever either end's pace
+    const credit = tunnelCredit(async total => { await send({ type: 'ack', bytes: total }) })
+    const ended = new AbortController()
+    // process → client, a chunk at a time, the process paused while the window is full
     const pumpOut = (async () => {
       for await (const chunk of session.output as AsyncIterable<Buffer>) {
         workspace.touch()
         for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) {
-          await send({ type: 'data', bytes: new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES)) })
+          const piece = new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES))
+          await credit.reserve(piece.byteLength, ended.signal)
+          await send({ type: 'data', bytes: piece })
         }
       }
     })()
@@ -121,6 +149,9 @@ export function tunnelServer (components: TunnelServerComponents) {
         workspace.touch()
         if (message.type === 'data') {
           if (!session.input.write(message.bytes)) await new Promise<void>(resolve => { session.input.once('drain', () => { resolve() }) })
+          await credit.handedOn(message.bytes.byteLength)
+        } else if (message.type === 'ack') {
+          credit.acknowledge(message.bytes)
         } else if (message.type === 'resize') {
           await session.resize(message.cols, message.rows).catch((err: Error) => { log.debug({ err: err.message }, 'terminal resize failed') })
         } else if (message.type === 'eof') {
@@ -130,10 +161,16 @@ export function tunnelServer (components: TunnelServerComponents) {
         }
       }
     })()
-    pumpIn.catch(() => { session.input.destroy() })
-    await pumpOut
-    await send({ type: 'exit', code: await session.exitCode() })
-    session.input.destroy()
+    pumpIn.catch((err: Error) => { credit.fail(err); ended.abort(err) })
+    // the client gone first (a closed terminal, a dropped connection): its process goes too
+    const hangUp = (): void => { session.hangUp().catch((err: Error) => { log.debug({ err: err.message }, 'could not hang up a tunnel\'s process') }) }
+    pumpIn.then(() => { if (open.type === 'shell') hangUp() }, () => { session.input.destroy(); hangUp() })
+    try {
+      await pumpOut
+      await send({ type: 'exit', code: await session.exitCode() })
+    } finally {
+      session.input.destroy()
+    }
     await channel.close()
   }
 

@@ -1,8 +1,10 @@
 import { DAG_WINDOW_BYTES, DagProtocolError } from '../../protocol/dag-transfer.js'
 
 /**
- * The sender's side of the protocol's flow control: at most `size` block bytes sent and not
- * yet acknowledged (one block may always go when nothing is outstanding).
+ * The sender's side of a protocol's own flow control (`/floe/dag`'s blocks, a tunnel's
+ * bytes): at most `size` bytes sent and not yet acknowledged (one piece may always go when
+ * nothing is outstanding). A muxer grants window as bytes arrive, not as the receiver uses
+ * them, so a protocol whose receiver can be slower than the link needs its own.
  */
 export interface SendWindow {
   /** waits until `bytes` more may be sent, then counts them as sent */
@@ -13,7 +15,7 @@ export interface SendWindow {
   fail(err: Error): void
 }
 
-export function sendWindow (size = DAG_WINDOW_BYTES): SendWindow {
+export function sendWindow (size = DAG_WINDOW_BYTES, misuse: (message: string) => Error = message => new DagProtocolError(message)): SendWindow {
   let sent = 0
   let acked = 0
   let failure: Error | undefined
@@ -40,7 +42,7 @@ export function sendWindow (size = DAG_WINDOW_BYTES): SendWindow {
     },
     acknowledge (total) {
       if (total < acked || total > sent) {
-        this.fail(new DagProtocolError(`the receiver acknowledged ${total} bytes, but ${acked} were acknowledged and ${sent} sent`))
+        this.fail(misuse(`the receiver acknowledged ${total} bytes, but ${acked} were acknowledged and ${sent} sent`))
         return
       }
       acked = total

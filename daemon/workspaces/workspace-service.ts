@@ -1,11 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
-import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_CHUNK_BYTES, TUNNEL_OPEN_TIMEOUT_MS, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
+import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_CHUNK_BYTES, TUNNEL_OPEN_TIMEOUT_MS, type TunnelMessage, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
 import type { RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
+import { tunnelCredit } from '../transfer/tunnel-credit.js'
 import { PortInUseError, WorkspaceStateError } from './errors.js'
 
 /** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
@@ -109,24 +110,46 @@ export function workspaceService (components: WorkspaceServiceComponents) {
   /** Pumps a local TCP connection through a tunnel to the port inside the workspace. */
   const relay = async (socket: Socket, ref: string, port: number): Promise<void> => {
     const { channel } = await tunnel(ref, { type: 'port', port })
+    const send = async (message: TunnelMessage): Promise<void> => { await channel.send(encodeTunnelMessage(message)) }
+    const credit = tunnelCredit(async total => { await send({ type: 'ack', bytes: total }) })
+    const gone = new AbortController()
+    // local → workspace: the connection paused while a window is in flight
+    let outgoing: Promise<void> = Promise.resolve()
     socket.on('data', chunk => {
       socket.pause()
-      const sends: Array<Promise<void>> = []
-      for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) sends.push(channel.send(encodeTunnelMessage({ type: 'data', bytes: new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES)) })))
-      Promise.all(sends).then(() => { socket.resume() }, () => { socket.destroy() })
+      outgoing = outgoing.then(async () => {
+        for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) {
+          const piece = new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES))
+          await credit.reserve(piece.byteLength, gone.signal)
+          await send({ type: 'data', bytes: piece })
+        }
+        socket.resume()
+      })
+      outgoing.catch(() => { socket.resetAndDestroy() })
     })
-    socket.on('end', () => { void channel.send(encodeTunnelMessage({ type: 'eof' })).catch(() => {}) })
-    socket.on('error', () => { channel.abort(new Error('the local connection failed')) })
-    while (true) {
-      const bytes = await channel.read()
-      if (bytes == null) break
-      const message = decodeTunnelMessage(bytes)
-      if (message.type === 'data') {
-        if (!socket.write(message.bytes)) await new Promise<void>(resolve => { socket.once('drain', () => { resolve() }) })
-      } else if (message.type === 'exit') {
-        break
+    socket.on('end', () => { outgoing = outgoing.then(async () => { await send({ type: 'eof' }) }).catch(() => {}) })
+    socket.on('error', err => { gone.abort(err); channel.abort(new Error('the local connection failed')) })
+    // workspace → local
+    try {
+      while (true) {
+        const bytes = await channel.read()
+        if (bytes == null) break
+        const message = decodeTunnelMessage(bytes)
+        if (message.type === 'data') {
+          if (!socket.write(message.bytes)) await new Promise<void>(resolve => { socket.once('drain', () => { resolve() }) })
+          await credit.handedOn(message.bytes.byteLength)
+        } else if (message.type === 'ack') {
+          credit.acknowledge(message.bytes)
+        } else if (message.type === 'exit') {
+          break
+        }
       }
+    } catch (err) {
+      gone.abort(err)
+      credit.fail(err as Error)
+      throw err
     }
+    gone.abort(new Error('the tunnel ended'))
     socket.end()
     await channel.close().catch(() => {})
   }
@@ -176,12 +199,14 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       const job = await running(ref)
       if (!await probe(job.ref, remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${job.ref}; start the server there first (e.g. in floe shell ${job.ref})`)
       const sockets = new Set<Socket>()
-      const server = createServer(socket => {
+      // half-open: a client that ends its side (sends, then reads) still gets the answer
+      const server = createServer({ allowHalfOpen: true }, socket => {
         sockets.add(socket)
         socket.on('close', () => { sockets.delete(socket) })
         relay(socket, job.ref, remote).catch((err: Error) => {
           components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed')
-          socket.destroy()
+          // a reset, not an end: a cut transfer must not look complete
+          socket.resetAndDestroy()
         })
       })
       const port = await new Promise<number>((resolve, reject) => {

@@ -12,8 +12,8 @@ import { Bytes } from '../jobs/spec.js'
  *   (the container has no network: the provider relays from a process exec'd in its own
  *   network namespace, as `kubectl port-forward` does);
  * - `{ type: 'probe', job, port }`: whether anything listens there.
- * Then both sides send `{ type: 'data', bytes }`; the client also `{ type: 'resize', cols,
- * rows }` and `{ type: 'eof' }`. The provider answers `{ type: 'ready' }` once the process
+ * Then both sides send `{ type: 'data', bytes }` and `{ type: 'ack', bytes }` (flow control,
+ * below); the client also `{ type: 'resize', cols, rows }` and `{ type: 'eof' }`. The provider answers `{ type: 'ready' }` once the process
  * runs (or `{ type: 'error', message }`), and ends with `{ type: 'exit', code }`. Only the
  * workspace's client may open a tunnel to it; any traffic keeps the workspace from its idle
  * stop.
@@ -25,6 +25,13 @@ export const TUNNEL_OPEN_TIMEOUT_MS = 10_000
 /** data is sent in pieces of at most this */
 export const TUNNEL_CHUNK_BYTES = 32 * 1024
 export const MAX_TUNNEL_MESSAGE_BYTES = TUNNEL_CHUNK_BYTES + 1024
+/**
+ * Flow control, each way: at most TUNNEL_WINDOW_BYTES of data sent and not acknowledged; the
+ * receiver acknowledges the running total of data bytes it has handed on (to the process, to
+ * the local connection, to the terminal) at least every TUNNEL_ACK_EVERY_BYTES.
+ */
+export const TUNNEL_WINDOW_BYTES = 1024 * 1024
+export const TUNNEL_ACK_EVERY_BYTES = 256 * 1024
 
 /** The system log line a provider writes each time it saves a workspace's home: then its CID. */
 export const HOME_SAVED = 'home saved:'
@@ -40,6 +47,7 @@ export const TunnelMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('data'), bytes: Bytes }).strict(),
   z.object({ type: z.literal('resize'), cols: size, rows: size }).strict(),
   z.object({ type: z.literal('eof') }).strict(),
+  z.object({ type: z.literal('ack'), bytes: z.number().int().nonnegative() }).strict(),
   z.object({ type: z.literal('ready') }).strict(),
   z.object({ type: z.literal('error'), message: z.string().max(2048) }).strict(),
   z.object({ type: z.literal('exit'), code: z.number().int().nullable() }).strict()
