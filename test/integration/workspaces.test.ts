@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { promisify } from 'node:util'
 import WebSocket from 'ws'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -23,6 +23,25 @@ async function daemon (...flags: string[]): Promise<RunningDaemon> {
   const d = r.daemon(await startDaemon(r.folder(await tempHome()), flags))
   started.add(d.endpoint.peerId)
   return d
+}
+
+/** Connects to a local port, sends `body` (then half-closes), and counts what comes back. */
+async function transfer (port: number, body: Buffer | null): Promise<number> {
+  return (await exchange(port, body)).byteLength
+}
+async function transferText (port: number, body: Buffer): Promise<string> {
+  return (await exchange(port, body)).toString('utf8')
+}
+async function exchange (port: number, body: Buffer | null): Promise<Buffer> {
+  const socket = connect(port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  socket.on('data', chunk => { chunks.push(chunk) })
+  await new Promise<void>((resolve, reject) => {
+    socket.on('connect', () => { if (body != null) socket.write(body); socket.end() })
+    socket.on('close', hadError => { if (hadError) reject(new Error('the connection was reset')); else resolve() })
+    socket.on('error', reject)
+  })
+  return Buffer.concat(chunks)
 }
 
 const addr = async (d: RunningDaemon): Promise<string> => (await floeJson(['id', '--home', d.home])).addresses[0]
@@ -159,6 +178,15 @@ describe('workspaces', () => {
     expect((await floeJson(['status', moved.ref, '--home', client.home])).provider).toBe(second.endpoint.peerId)
     const read = await floe(['shell', moved.ref, '--home', client.home, '--', 'cat', 'notes/today.txt'])
     expect(read.stdout).toBe('kept across machines\r\n')
+    // megabytes both ways through a port forwarded to this remote provider, every byte there
+    const size = 12 * 1024 * 1024
+    const servers = await floe(['shell', moved.ref, '--home', client.home, '--', 'sh', '-c',
+      `(setsid nc -ll -p 9000 -e sh -c 'head -c ${size} /dev/zero' </dev/null >/dev/null 2>&1 &); (setsid nc -ll -p 9001 -e sh -c 'wc -c' </dev/null >/dev/null 2>&1 &); sleep 0.3`])
+    expect(servers.code).toBe(0)
+    const source = await floeJson(['workspace', 'port', moved.ref, '9000', '--home', client.home])
+    const sink = await floeJson(['workspace', 'port', moved.ref, '9001', '--home', client.home])
+    expect(await transfer(source.local, null)).toBe(size)
+    expect(Number((await transferText(sink.local, Buffer.alloc(size, 1))).trim())).toBe(size)
     await floeJson(['workspace', 'stop', moved.ref, '--home', client.home])
 
     // idle: no terminal or port traffic for 3 s → stopped, home saved
