@@ -1,21 +1,12 @@
-import { mkdir, readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { readFile } from 'node:fs/promises'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, screenshot } from '../helpers/browser.js'
 import { floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
-
-/** Screenshots of each main page: test artifacts, not committed (.cache is ignored). */
-const ARTIFACTS = resolve(import.meta.dirname, '../../.cache/e2e-artifacts')
 
 const r = resources()
 let browser: Browser
-beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update']
-  })
-})
+beforeAll(async () => { browser = await launchChromium() })
 afterAll(async () => { await browser?.close() })
 afterEach(async () => { await r.cleanup() })
 
@@ -29,9 +20,7 @@ async function watchedPage (): Promise<{ page: Page, errors: string[], close: ()
   return { page, errors, close: async () => { await context.close() } }
 }
 
-async function shot (page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
-}
+const shot = screenshot
 
 describe('the web UI', () => {
   it('serves no data without the sign-in link; through it, a job launched from the form streams its log, ends in success, charts its metric and serves its output', async () => {

@@ -1,36 +1,18 @@
-import { execFile } from 'node:child_process'
-import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, screenshot } from '../helpers/browser.js'
+import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
-/** Screenshots: test artifacts, not committed (.cache is ignored). */
-const ARTIFACTS = resolve(import.meta.dirname, '../../.cache/e2e-artifacts')
-
-const exec = promisify(execFile)
 const r = resources()
 /** every daemon started here: none may leave a container behind */
 const clients = new Set<string>()
 let browser: Browser
-beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update']
-  })
-})
+beforeAll(async () => { browser = await launchChromium() })
 afterEach(async () => { await r.cleanup() })
 afterAll(async () => {
   await browser?.close()
-  const left: string[] = []
-  for (const peer of clients) {
-    const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${peer}`])
-    left.push(...stdout.split('\n').filter(Boolean))
-  }
-  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
-  expect(left, 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(clients), 'containers left behind').toEqual([])
 })
 
 /** What the terminal shows: xterm's rows as the DOM renderer draws them. */
@@ -86,7 +68,7 @@ describe('the web UI: workspaces', () => {
       await page.keyboard.type('clear; echo "size:$(stty size)"')
       await page.keyboard.press('Enter')
       await expect.poll(async () => await screen(page)).toContain(`size:${await size()}`)
-      await page.screenshot({ path: join(ARTIFACTS, 'workspace-phone.png'), fullPage: true })
+      await screenshot(page, 'workspace-phone')
       await page.setViewportSize({ width: 1280, height: 900 })
 
       // keyboard: Ctrl+M lets Tab leave the terminal
@@ -118,14 +100,14 @@ describe('the web UI: workspaces', () => {
       const href = await link.getAttribute('href') ?? ''
       expect(href).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
       expect(await (await fetch(`${href}index.html`)).text()).toBe('served\n')
-      await page.screenshot({ path: join(ARTIFACTS, 'workspace.png'), fullPage: true })
+      await screenshot(page, 'workspace')
 
       // the list shows it with its port; stopping it saves its home
       await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Workspaces' }).click()
       const row = page.locator('tr', { has: page.getByRole('link', { name: ref, exact: true }) })
       await expect.poll(async () => await row.innerText()).toContain('webdev')
       expect(await row.getByRole('link', { name: /^127\.0\.0\.1:\d+$/ }).getAttribute('href')).toBe(href)
-      await page.screenshot({ path: join(ARTIFACTS, 'workspaces.png'), fullPage: true })
+      await screenshot(page, 'workspaces')
       await row.getByRole('button', { name: 'Stop webdev' }).click()
       await expect.poll(async () => await row.locator('.badge').innerText(), { timeout: 30_000 }).toBe('stopped')
       await expect.poll(async () => await row.innerText()).toMatch(/baf[a-z0-9]{20,}/)
@@ -135,7 +117,7 @@ describe('the web UI: workspaces', () => {
       expect(stopped.outputCid).toEqual(expect.any(String))
       await page.getByRole('link', { name: ref, exact: true }).click()
       await page.getByText('Restart it to open a terminal').waitFor()
-      await page.screenshot({ path: join(ARTIFACTS, 'workspace-stopped.png'), fullPage: true })
+      await screenshot(page, 'workspace-stopped')
 
       // the one deliberate failure (port 9099) is the only error the browser logged
       expect(errors.filter(e => !/Failed to load resource: the server responded with a status of 4\d\d/.test(e))).toEqual([])

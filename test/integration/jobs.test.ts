@@ -1,31 +1,18 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
-import { execFile } from 'node:child_process'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '../../client/api-client.js'
+import { containersOf, removeLeftContainers } from '../helpers/containers.js'
 import { FLOE_BIN, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
-const exec = promisify(execFile)
 const r = resources()
 /** every daemon the file started: their containers are checked at the end */
 const clients = new Set<string>()
 afterEach(async () => { await r.cleanup() })
 
-async function containersOf (peers: Iterable<string>): Promise<string[]> {
-  const ids: string[] = []
-  for (const peer of peers) {
-    const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${peer}`])
-    ids.push(...stdout.split('\n').filter(line => line !== ''))
-  }
-  return ids
-}
-
 afterAll(async () => {
-  const left = await containersOf(clients)
-  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
-  expect(left, 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(clients), 'containers left behind').toEqual([])
 })
 
 async function daemon (...flags: string[]): Promise<RunningDaemon> {

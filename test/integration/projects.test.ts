@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -12,21 +10,14 @@ import { createApiClient } from '../../client/api-client.js'
 import { readCar, writeCar } from '../../daemon/store/car.js'
 import { signRecord } from '../../daemon/p2p/signing.js'
 import { encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, type Entry, type EntryBody } from '../../protocol/projects/entry.js'
+import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
-const exec = promisify(execFile)
 const r = resources()
 const started = new Set<string>()
 afterEach(async () => { await r.cleanup() })
 afterAll(async () => {
-  // every container these daemons' jobs ran is gone
-  const left: string[] = []
-  for (const peer of started) {
-    const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${peer}`])
-    left.push(...stdout.split('\n').filter(Boolean))
-  }
-  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
-  expect(left, 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(started), 'containers left behind').toEqual([])
 })
 
 async function daemon (home?: string, ...flags: string[]): Promise<RunningDaemon> {

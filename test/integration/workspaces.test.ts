@@ -3,6 +3,7 @@ import { connect, createServer } from 'node:net'
 import { promisify } from 'node:util'
 import WebSocket from 'ws'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const exec = promisify(execFile)
@@ -10,13 +11,7 @@ const r = resources()
 const started = new Set<string>()
 afterEach(async () => { await r.cleanup() })
 afterAll(async () => {
-  const left: string[] = []
-  for (const peer of started) {
-    const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${peer}`])
-    left.push(...stdout.split('\n').filter(Boolean))
-  }
-  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
-  expect(left, 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(started), 'containers left behind').toEqual([])
 })
 
 async function daemon (...flags: string[]): Promise<RunningDaemon> {
