@@ -10,7 +10,7 @@ import type { ProjectView } from '../../protocol/projects/view.js'
 import type { Logger } from '../log.js'
 import { signRecord } from '../p2p/signing.js'
 import { AmbiguousProjectError, InvalidProjectRequestError, ProjectNotFoundError, ProjectPermissionError } from './errors.js'
-import { ingestEntry } from './ingest.js'
+import { checkAhead, ingestEntry } from './ingest.js'
 import type { JobRow } from './job-rows.js'
 import { keys, Overlay, type EntryMeta, type Index, type LogState, type Membership, type ProjectMeta } from './log-store.js'
 
@@ -110,9 +110,11 @@ export function projectLog (components: ProjectLogComponents) {
     for (let start = 0; start < entries.length; start += RECEIVE_BATCH) {
       const overlay = new Overlay(index)
       const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
-      for (const block of entries.slice(start, start + RECEIVE_BATCH)) {
+      const batch = entries.slice(start, start + RECEIVE_BATCH)
+      const ahead = batch.map(block => checkAhead(block.bytes))
+      for (const [i, block] of batch.entries()) {
         try {
-          const ingested = await ingestEntry(overlay, block.cid, block.bytes, newEpoch)
+          const ingested = await ingestEntry(overlay, block.cid, block.bytes, newEpoch, ahead[i])
           if (!ingested.added) { result.held++; continue }
           result.added++
           result.projects.add(ingested.pid)
