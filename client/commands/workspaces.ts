@@ -9,6 +9,10 @@ import { runShell } from '../shell.js'
 import { action } from './action.js'
 import { parseDataMount } from './jobs.js'
 
+/** States a workspace passes through before it runs, and how long `floe shell` waits on them. */
+const STARTING = new Set(['queued', 'matching', 'preparing'])
+const START_WAIT_MS = 120_000
+
 function describe (ws: JobView): string {
   return `${ws.ref} ${ws.state}${ws.provider != null ? ` on ${shortPeer(ws.provider)}` : ''}${ws.reason != null ? ` (${ws.reason})` : ''}${ws.outputCid != null ? `; home saved as ${ws.outputCid}` : ''}`
 }
@@ -118,7 +122,14 @@ export function workspaceCommands (): Command[] {
     .argument('[command...]', 'run this instead of the shell (after --)')
     .action(action(async (client, args) => {
       const [ref, ...command] = args
-      process.exitCode = await runShell(client, await expandJobRef(ref ?? ''), command.length > 0 ? command : null)
+      const target = await expandJobRef(ref ?? '')
+      // a workspace still starting is waited for (its state on stderr), not refused
+      const deadline = Date.now() + START_WAIT_MS
+      for (let job = await client.call('jobShow', { ref: target }); STARTING.has(job.state) && Date.now() < deadline; job = await client.call('jobShow', { ref: target })) {
+        process.stderr.write(`floe: ${job.ref} is ${job.state}; waiting for it to run\n`)
+        await new Promise(resolve => setTimeout(resolve, 1000))
+      }
+      process.exitCode = await runShell(client, target, command.length > 0 ? command : null)
     }))
 
   return [workspace, shell]

@@ -185,8 +185,10 @@ describe('workspaces', () => {
     await floeJson(['workspace', 'stop', moved.ref, '--home', client.home])
 
     // idle: no terminal or port traffic for 3 s → stopped, home saved
-    const idle = await startWorkspace(client, second.endpoint.peerId, ['--idle-timeout', '3s'])
-    const touched = await floe(['shell', idle.ref, '--home', client.home, '--', 'sh', '-c', 'echo idle-home > marker'])
+    // `floe shell` right after the start waits for it to run
+    const code = r.folder(await tempHome('floe-code-'))
+    const idle = await floeJson(['workspace', 'start', 'idler', '--path', code, '--provider', second.endpoint.peerId, '--idle-timeout', '3s', '--home', client.home])
+    const touched = await floe(['shell', idle.ref, '--home', client.home, '--', 'sh', '-c', 'echo idle-home > marker'], { timeoutMs: 60_000 })
     expect(touched.code).toBe(0)
     await expect.poll(async () => (await floeJson(['status', idle.ref, '--home', client.home])).state, { timeout: 20_000 }).toBe('stopped')
     const final = await floeJson(['status', idle.ref, '--home', client.home])
