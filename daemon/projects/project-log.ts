@@ -76,28 +76,56 @@ export function projectLog (components: ProjectLogComponents) {
     return found
   }
 
-  /** Appends an entry written by this node; resolves once it is durable. */
+  /**
+   * Appends an entry written by this node; resolves once it is durable. Appends that arrive
+   * while one is being written wait for it, then are written together: each links the one
+   * before (so they chain as if written one by one) and all share one synced index write.
+   */
   const append = async <T extends EntryType>(pid: string | null, type: T, payload: EntryPayload<T>): Promise<Appended> => {
-    const appended = await inTurn(async () => {
-      let prev: CID[] = []
-      let clock = 0
-      if (pid != null) {
-        // the newest heads first; past MAX_PREV the rest are merged by later entries
-        const current = (await heads(pid)).sort((a, b) => b.clock - a.clock || (a.cid < b.cid ? -1 : 1)).slice(0, MAX_PREV)
-        prev = sortLinks(current.map(h => CID.parse(h.cid)))
-        clock = Math.max(...current.map(h => h.clock)) + 1
-      }
-      const body: EntryBody = { v: 1, project: pid == null ? null : CID.parse(pid), prev, clock, author: self, at: Date.now(), type, payload: payload as Record<string, unknown> }
-      const sig = await signRecord(components.privateKey, ENTRY_SIGNING_DOMAIN, entrySigningPayload(body))
-      const bytes = encodeEntry({ ...body, sig })
-      const overlay = new Overlay(index)
-      const ingested = await ingestEntry(overlay, undefined, bytes, newEpoch)
-      await components.blockstore.put(ingested.cid, bytes)
-      await overlay.commit({ sync: true })
-      return { pid: ingested.pid, cid: ingested.cid, entry: ingested.entry }
+    const appended = await new Promise<Appended>((resolve, reject) => {
+      waiting.push({ pid, type, payload: payload as Record<string, unknown>, resolve, reject })
+      if (waiting.length === 1) void inTurn(writeWaiting)
     })
     for (const listener of listeners) listener(appended)
     return appended
+  }
+  const waiting: Array<{ pid: string | null, type: EntryType, payload: Record<string, unknown>, resolve: (appended: Appended) => void, reject: (err: Error) => void }> = []
+
+  /** The appends waiting, written as one group (see append). */
+  const writeWaiting = async (): Promise<void> => {
+    const group = waiting.splice(0)
+    const overlay = new Overlay(index)
+    /** each project's heads as the group's entries change them */
+    const current = new Map<string, Array<{ cid: string, clock: number }>>()
+    const written: Array<{ request: (typeof group)[number], appended: Appended, bytes: Uint8Array }> = []
+    for (const request of group) {
+      try {
+        const { pid } = request
+        const known = pid == null ? [] : current.get(pid) ?? await heads(pid)
+        // the newest heads first; past MAX_PREV the rest are merged by later entries
+        const linked = [...known].sort((a, b) => b.clock - a.clock || (a.cid < b.cid ? -1 : 1)).slice(0, MAX_PREV)
+        const prev = sortLinks(linked.map(h => CID.parse(h.cid)))
+        const clock = pid == null ? 0 : Math.max(...linked.map(h => h.clock)) + 1
+        const body: EntryBody = { v: 1, project: pid == null ? null : CID.parse(pid), prev, clock, author: self, at: Date.now(), type: request.type, payload: request.payload }
+        const sig = await signRecord(components.privateKey, ENTRY_SIGNING_DOMAIN, entrySigningPayload(body))
+        const bytes = encodeEntry({ ...body, sig })
+        const ingested = await ingestEntry(overlay, undefined, bytes, newEpoch)
+        const gone = new Set(linked.map(h => h.cid))
+        current.set(ingested.pid, [...known.filter(h => !gone.has(h.cid)), { cid: ingested.cid.toString(), clock }])
+        written.push({ request, appended: { pid: ingested.pid, cid: ingested.cid, entry: ingested.entry }, bytes })
+      } catch (err) {
+        // refused: it wrote nothing to the group (an entry's writes come after all its checks)
+        request.reject(err as Error)
+      }
+    }
+    try {
+      await Promise.all(written.map(async w => { await components.blockstore.put(w.appended.cid, w.bytes) }))
+      await overlay.commit({ sync: true })
+    } catch (err) {
+      for (const w of written) w.request.reject(err as Error)
+      return
+    }
+    for (const w of written) w.request.resolve(w.appended)
   }
 
   /**

@@ -101,4 +101,19 @@ describe('the project log', () => {
     expect(await other.log.receive(reordered)).toMatchObject({ added: all.length, refused: [] })
     expect((await other.log.heads(pid)).map(h => h.cid)).toEqual((await owner.log.heads(pid)).map(h => h.cid))
   })
+
+  it('writes appends that arrive together as one group that chains as if written one by one', async () => {
+    const owner = await node()
+    const { project } = await owner.log.init('burst')
+    const pid = project.id
+    const appended = await Promise.all(Array.from({ length: 50 }, async (_, i) => await owner.log.write(pid, 'note', { text: `note ${i}` })))
+    expect(new Set(appended.map(a => a.cid.toString())).size).toBe(50)
+    // one chain: clocks 1..50, each entry linking the one before, one head at the end
+    expect(appended.map(a => a.entry.clock).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    for (const a of appended.filter(a => a.entry.clock > 1)) expect(a.entry.prev).toHaveLength(1)
+    expect(await owner.log.heads(pid)).toEqual([{ cid: appended.find(a => a.entry.clock === 50)?.cid.toString(), clock: 50 }])
+    // a replica takes them all
+    const other = await node()
+    expect(await other.log.receive(await everything(owner.log, pid))).toMatchObject({ added: 51, refused: [] })
+  })
 })
