@@ -231,8 +231,9 @@ describe('the job executor', { timeout: 30_000 }, () => {
 
   it('reports a job killed for memory', async () => {
     // The shell outlives the killed `tail` a moment: Docker learns of the OOM kill and of the
-    // container's exit by separate events, and an exit handled first leaves OOMKilled false.
-    const plan = await planFor('head -c 100000000 /dev/zero | tail -c 60000000 > /dev/null; code=$?; sleep 1; exit $code', { memoryBytes: 16 * 1024 * 1024 })
+    // container's exit by separate events, and an exit handled first leaves OOMKilled false
+    // (on a loaded machine a second was once not enough).
+    const plan = await planFor('head -c 100000000 /dev/zero | tail -c 60000000 > /dev/null; code=$?; sleep 3; exit $code', { memoryBytes: 16 * 1024 * 1024 })
     const { outcome } = await run(plan)
     expect(outcome.oomKilled).toBe(true)
     expect(outcome.exitCode).not.toBe(0)
