@@ -53,7 +53,7 @@ export function shellSockets (components: ShellSocketComponents) {
       return
     }
     const { channel } = opened
-    const credit = tunnelCredit(async total => { await channel.send(encodeTunnelMessage({ type: 'ack', bytes: total })) })
+    const credit = tunnelCredit(async message => { await channel.send(encodeTunnelMessage(message)) })
     const closed = new AbortController()
     control({ type: 'ready' })
     // keystrokes (and pastes) go in order, each piece within the tunnel's window
@@ -61,13 +61,7 @@ export function shellSockets (components: ShellSocketComponents) {
     ws.on('message', (data: RawData, binary: boolean) => {
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
       if (binary) {
-        typing = typing.then(async () => {
-          for (let at = 0; at < bytes.byteLength; at += TUNNEL_CHUNK_BYTES) {
-            const piece = new Uint8Array(bytes.subarray(at, at + TUNNEL_CHUNK_BYTES))
-            await credit.reserve(piece.byteLength, closed.signal)
-            await channel.send(encodeTunnelMessage({ type: 'data', bytes: piece }))
-          }
-        })
+        typing = typing.then(async () => { await credit.sendData(bytes, closed.signal) })
         typing.catch(() => { ws.close(1011) })
         return
       }

@@ -3,7 +3,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type Docker from 'dockerode'
 import { HOME_MOUNT } from '../../protocol/jobs/spec.js'
 import {
-  decodeTunnelMessage, encodeTunnelMessage, MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_CHUNK_BYTES, TUNNEL_MAX_INBOUND_STREAMS, TUNNEL_MAX_OUTBOUND_STREAMS,
+  decodeTunnelMessage, encodeTunnelMessage, MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_MAX_INBOUND_STREAMS, TUNNEL_MAX_OUTBOUND_STREAMS,
   TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL, TunnelProtocolError, type TunnelMessage, type TunnelOpen
 } from '../../protocol/workspaces/tunnel.js'
 import type { Logger } from '../log.js'
@@ -127,17 +127,13 @@ export function tunnelServer (components: TunnelServerComponents) {
     await send({ type: 'ready' })
 
     // each way at most a window of data in flight, whatever either end's pace
-    const credit = tunnelCredit(async total => { await send({ type: 'ack', bytes: total }) })
+    const credit = tunnelCredit(send)
     const ended = new AbortController()
     // process → client, a chunk at a time, the process paused while the window is full
     const pumpOut = (async () => {
       for await (const chunk of session.output as AsyncIterable<Buffer>) {
         workspace.touch()
-        for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) {
-          const piece = new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES))
-          await credit.reserve(piece.byteLength, ended.signal)
-          await send({ type: 'data', bytes: piece })
-        }
+        await credit.sendData(chunk, ended.signal)
       }
     })()
     // client → process

@@ -1,25 +1,31 @@
-import { TUNNEL_ACK_EVERY_BYTES, TUNNEL_WINDOW_BYTES, TunnelProtocolError } from '../../protocol/workspaces/tunnel.js'
+import { TUNNEL_ACK_EVERY_BYTES, TUNNEL_CHUNK_BYTES, TUNNEL_WINDOW_BYTES, TunnelProtocolError, type TunnelMessage } from '../../protocol/workspaces/tunnel.js'
 import { sendWindow } from './send-window.js'
 
 /**
- * One side of a tunnel's flow control (protocol/workspaces/tunnel.ts): `reserve` before
- * sending data (waits while a window is outstanding), `acknowledge` the other side's acks,
- * and `handedOn` each piece of received data once it is passed on, which acknowledges it
- * every TUNNEL_ACK_EVERY_BYTES.
+ * One side of a tunnel's flow control (protocol/workspaces/tunnel.ts), over `send`:
+ * `sendData` sends bytes in pieces, each waiting while a window is outstanding;
+ * `acknowledge` takes the other side's acks; `handedOn` counts received data once it is
+ * passed on, and acknowledges it every TUNNEL_ACK_EVERY_BYTES.
  */
-export function tunnelCredit (sendAck: (total: number) => Promise<void>) {
+export function tunnelCredit (send: (message: TunnelMessage) => Promise<void>) {
   const window = sendWindow(TUNNEL_WINDOW_BYTES, message => new TunnelProtocolError(message))
   let received = 0
   let acked = 0
   return {
-    reserve: async (bytes: number, signal: AbortSignal): Promise<void> => { await window.reserve(bytes, signal) },
+    async sendData (bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+      for (let at = 0; at < bytes.byteLength; at += TUNNEL_CHUNK_BYTES) {
+        const piece = new Uint8Array(bytes.subarray(at, at + TUNNEL_CHUNK_BYTES))
+        await window.reserve(piece.byteLength, signal)
+        await send({ type: 'data', bytes: piece })
+      }
+    },
     acknowledge: (total: number): void => { window.acknowledge(total) },
     fail: (err: Error): void => { window.fail(err) },
     async handedOn (bytes: number): Promise<void> {
       received += bytes
       if (received - acked < TUNNEL_ACK_EVERY_BYTES) return
       acked = received
-      await sendAck(received)
+      await send({ type: 'ack', bytes: received })
     }
   }
 }

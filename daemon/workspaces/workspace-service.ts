@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
-import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_CHUNK_BYTES, TUNNEL_OPEN_TIMEOUT_MS, type TunnelMessage, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
+import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_OPEN_TIMEOUT_MS, type TunnelMessage, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
 import type { RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
@@ -111,18 +111,14 @@ export function workspaceService (components: WorkspaceServiceComponents) {
   const relay = async (socket: Socket, ref: string, port: number): Promise<void> => {
     const { channel } = await tunnel(ref, { type: 'port', port })
     const send = async (message: TunnelMessage): Promise<void> => { await channel.send(encodeTunnelMessage(message)) }
-    const credit = tunnelCredit(async total => { await send({ type: 'ack', bytes: total }) })
+    const credit = tunnelCredit(send)
     const gone = new AbortController()
     // local → workspace: the connection paused while a window is in flight
     let outgoing: Promise<void> = Promise.resolve()
     socket.on('data', chunk => {
       socket.pause()
       outgoing = outgoing.then(async () => {
-        for (let at = 0; at < chunk.byteLength; at += TUNNEL_CHUNK_BYTES) {
-          const piece = new Uint8Array(chunk.subarray(at, at + TUNNEL_CHUNK_BYTES))
-          await credit.reserve(piece.byteLength, gone.signal)
-          await send({ type: 'data', bytes: piece })
-        }
+        await credit.sendData(chunk, gone.signal)
         socket.resume()
       })
       outgoing.catch(() => { socket.resetAndDestroy() })
