@@ -30,6 +30,7 @@ import { InvalidJobError, JobNotFoundError, JobStateError } from './errors.js'
 import { BUILTIN_ENVIRONMENT, jobChecks } from './job-checks.js'
 import { logJobProgress, signedReceiptOf } from './job-entries.js'
 import { readStoredLog } from './stored-log.js'
+import { takeTurns } from '../turns.js'
 import { runJob, type RunnerComponents } from './job-runner.js'
 import { jobRecords, type JobRecord } from './records.js'
 import { reliabilityTally } from './reliability.js'
@@ -110,7 +111,7 @@ export function jobService (components: JobServiceComponents) {
   const records = jobRecords(components.index)
   const active = new Map<string, { stop: AbortController, channel: MessageChannel | null, done: Promise<void> }>()
   const listeners = new Map<string, Set<(event: { line?: LogLine, record: JobRecord }) => void>>()
-  let numbering: Promise<unknown> = Promise.resolve()
+  const numbering = takeTurns()
   const shutdown = new AbortController()
 
   const notify = (record: JobRecord, lines: LogLine[] = []): void => {
@@ -260,7 +261,7 @@ export function jobService (components: JobServiceComponents) {
     const cid = await specCid(bytes)
     await components.blockstore.put(cid, bytes)
     await syncBlocks(components.blocksPath)
-    const turn = numbering.then(async () => {
+    const record = await numbering(async () => {
       const jobId = randomBytes(16).toString('hex')
       const number = await components.projects.nextJobNumber(project.id)
       const inputs = meta.inputs.map(input => ({ ref: input.ref, cid: input.cid.toString(), mount: input.mount }))
@@ -288,8 +289,6 @@ export function jobService (components: JobServiceComponents) {
       }
       return record
     })
-    numbering = turn.catch(() => {})
-    const record = await turn
     log.info({ jobId: record.jobId, ref: record.ref, specCid: record.specCid, reusedFrom: record.reusedFrom }, record.reusedFrom != null ? 'job reused an earlier output' : 'job created')
     if (reused == null) start(record)
     return view(record)

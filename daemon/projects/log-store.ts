@@ -1,6 +1,6 @@
 import type { ClassicLevel } from 'classic-level'
 
-export type Index = Pick<ClassicLevel<string, string>, 'get' | 'getMany' | 'put' | 'del' | 'batch' | 'keys' | 'values' | 'iterator'>
+export type Index = Pick<ClassicLevel<string, string>, 'get' | 'put' | 'del' | 'batch' | 'keys' | 'values' | 'iterator'>
 
 /** What this node keeps of a project besides its entries. */
 export interface ProjectMeta {
@@ -83,10 +83,6 @@ export class Overlay {
 
   del (key: string): void {
     this.#pending.set(key, null)
-  }
-
-  get size (): number {
-    return this.#pending.size
   }
 
   /** Writes everything gathered in one batch (`sync`: durable before it resolves). */

@@ -9,6 +9,7 @@ import {
 import type { ProjectView } from '../../protocol/projects/view.js'
 import type { Logger } from '../log.js'
 import { signRecord } from '../p2p/signing.js'
+import { takeTurns } from '../turns.js'
 import { AmbiguousProjectError, InvalidProjectRequestError, ProjectNotFoundError, ProjectPermissionError } from './errors.js'
 import { checkAhead, ingestEntry } from './ingest.js'
 import type { JobRow } from './job-rows.js'
@@ -44,15 +45,10 @@ const RECEIVE_BATCH = 4_000
  */
 export function projectLog (components: ProjectLogComponents) {
   const { index, log, self } = components
-  let writes: Promise<unknown> = Promise.resolve()
   const listeners = new Set<(appended: Appended) => void>()
   const newEpoch = (): string => randomBytes(8).toString('hex')
 
-  const inTurn = async <T>(work: () => Promise<T>): Promise<T> => {
-    const turn = writes.then(work)
-    writes = turn.catch(() => {})
-    return await turn
-  }
+  const inTurn = takeTurns()
 
   const meta = async (pid: string): Promise<ProjectMeta | undefined> => {
     const value = await index.get(keys.project(pid))
@@ -160,12 +156,7 @@ export function projectLog (components: ProjectLogComponents) {
   })
 
   // creating a project takes turns, so two `floe init mnist` (or two first jobs) make one
-  let creating: Promise<unknown> = Promise.resolve()
-  const createOnce = async <T>(work: () => Promise<T>): Promise<T> => {
-    const turn = creating.then(work)
-    creating = turn.catch(() => {})
-    return await turn
-  }
+  const createOnce = takeTurns()
 
   const resolve = async (ref: string): Promise<ProjectMeta> => {
     const projects = await all()
@@ -315,12 +306,7 @@ export function projectLog (components: ProjectLogComponents) {
       })
       const sorted = [...entries].sort((a, b) => a.clock - b.clock || (a.cid.toString() < b.cid.toString() ? -1 : 1))
       return await receive(sorted)
-    },
-    /** waits for the writes queued so far (tests, shutdown) */
-    async settled (): Promise<void> {
-      await writes
-    },
-    inTurn
+    }
   }
 }
 

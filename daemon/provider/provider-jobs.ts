@@ -21,6 +21,7 @@ import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
 import { syncBlocks } from '../store/stores.js'
 import type { EnvironmentCache, EnvironmentFetch } from '../environments/environment-cache.js'
+import { takeTurns } from '../turns.js'
 import { admitJob } from './admission.js'
 import { createJobContainer, followJobContainer, listJobContainers, prepareJobDirs, removeJobContainer, type ContainerOutcome } from './executor.js'
 import { inputCache } from './input-cache.js'
@@ -108,7 +109,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   const running = new Set<Promise<void>>()
   let cleanupTimer: NodeJS.Timeout | undefined
   const expiries = new Set<NodeJS.Timeout>()
-  let admitting: Promise<unknown> = Promise.resolve()
+  const admitting = takeTurns()
   let life = new AbortController()
 
   const allocated = (): Allocated => {
@@ -164,7 +165,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   const imageCache = components.environmentCache
   const submit = async (bytes: Uint8Array, signature: Uint8Array, remotePeer: string): Promise<Submission> => {
     // One admission at a time: two requests must not both take the last free slot.
-    const turn = admitting.then(async () => {
+    return await admitting(async () => {
       const settings = components.settings()
       const admission = await admitJob(bytes, signature, {
         self: components.self,
@@ -201,8 +202,6 @@ export function providerJobs (components: ProviderJobsComponents) {
       components.onCapacityChange()
       return { accepted: true as const, jobId: record.jobId, leaseId: record.leaseId, pricePerHour: record.pricePerHour, gpus: record.gpus }
     })
-    admitting = turn.catch(() => {})
-    return await turn
   }
 
   const track = (work: Promise<void>): void => {
