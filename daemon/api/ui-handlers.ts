@@ -39,12 +39,14 @@ const parseCid = (text: string | undefined): CID => {
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/
 
+/** Makes content whole here (from peers when needed) before it is browsed or downloaded. */
+async function held (components: Pick<UiComponents, 'ensureDag'>, cid: CID, signal?: AbortSignal): Promise<void> {
+  const fetched = await components.ensureDag(cid, { signal })
+  if (fetched.via === 'bitswap') throw new ContentPathError(`${cid.toString()} is not held here and no connected peer could send it`)
+}
+
 /** The web UI's JSON routes: its sign-in link, browsing, uploads. */
 export function uiHandlers (components: UiComponents): Pick<ApiHandlers, 'uiToken' | 'contentList' | 'uploadCreate' | 'uploadFinish'> {
-  const held = async (cid: CID, signal?: AbortSignal): Promise<void> => {
-    const fetched = await components.ensureDag(cid, { signal })
-    if (fetched.via === 'bitswap') throw new ContentPathError(`${cid.toString()} is not held here and no connected peer could send it`)
-  }
   return {
     uiToken: async () => ({
       url: `${components.apiUrl()}${RAW_PATHS.uiLogin}?token=${components.sessions.issueToken()}`,
@@ -52,7 +54,7 @@ export function uiHandlers (components: UiComponents): Pick<ApiHandlers, 'uiToke
     }),
     contentList: async ({ cid, path }, { signal }) => {
       const root = parseCid(cid)
-      await held(root, signal)
+      await held(components, root, signal)
       return { cid, path, entries: await listContent(components.blockstore, root, path, { signal }) }
     },
     uploadCreate: async () => {
@@ -75,17 +77,13 @@ export function uiHandlers (components: UiComponents): Pick<ApiHandlers, 'uiToke
 /** Downloads (a file, a .tar, a .car) and upload bodies: bytes, not JSON. */
 export function uiRawRoutes (components: UiComponents) {
   return (app: Hono): void => {
-    const held = async (cid: CID, signal: AbortSignal): Promise<void> => {
-      const fetched = await components.ensureDag(cid, { signal })
-      if (fetched.via === 'bitswap') throw new ContentPathError(`${cid.toString()} is not held here and no connected peer could send it`)
-    }
     const attachment = (name: string): string => `attachment; filename*=UTF-8''${encodeURIComponent(name)}`
     const stream = (source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> => Readable.toWeb(Readable.from(source)) as ReadableStream<Uint8Array>
 
     app.get(RAW_PATHS.contentFile, async c => {
       const root = parseCid(c.req.query('cid'))
       const signal = c.req.raw.signal
-      await held(root, signal)
+      await held(components, root, signal)
       const file = await readContentFile(components.blockstore, root, c.req.query('path') ?? '', { signal })
       const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(file.size), 'x-content-type-options': 'nosniff' }
       if (c.req.query('download') != null) headers['content-disposition'] = attachment(file.name || root.toString())
@@ -94,14 +92,14 @@ export function uiRawRoutes (components: UiComponents) {
     app.get(RAW_PATHS.contentTar, async c => {
       const root = parseCid(c.req.query('cid'))
       const signal = c.req.raw.signal
-      await held(root, signal)
+      await held(components, root, signal)
       const name = (c.req.query('name') ?? '').replace(/[^A-Za-z0-9._-]/g, '_') || root.toString()
       return new Response(stream(tarContent(components.blockstore, root, name, { signal })), { headers: { 'content-type': 'application/x-tar', 'content-disposition': attachment(`${name}.tar`) } })
     })
     app.get(RAW_PATHS.contentCar, async c => {
       const root = parseCid(c.req.query('cid'))
       const signal = c.req.raw.signal
-      await held(root, signal)
+      await held(components, root, signal)
       const { writer, out } = CarWriter.create([root])
       void (async () => {
         try {

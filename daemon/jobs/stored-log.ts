@@ -1,10 +1,7 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { LogLine } from '../../protocol/jobs/job.js'
-import { exportDag } from '../content/index.js'
+import { readContentFile } from '../content/browse.js'
 import type { FetchDagOutcome } from '../content/fetch-dag.js'
 import type { JobRow } from '../projects/job-rows.js'
 import { JobStateError } from './errors.js'
@@ -15,12 +12,10 @@ export async function readStoredLog (components: { blockstore: Pick<Blockstore, 
   const root = CID.parse(row.logsCid)
   const fetched = await components.fetchDag(root, { signal })
   if (fetched.via === 'bitswap') throw new JobStateError(`the log of ${row.ref} (${row.logsCid}) is not held here and no connected peer could send it`)
-  const dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
-  try {
-    await exportDag(components.blockstore, root, join(dir, 'log.ndjson'), { signal })
-    const text = await readFile(join(dir, 'log.ndjson'), 'utf8')
-    return text.split('\n').filter(line => line !== '').map(line => LogLine.parse(JSON.parse(line)))
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+  const file = await readContentFile(components.blockstore, root, '', { signal })
+  const decoder = new TextDecoder()
+  let text = ''
+  for await (const chunk of file.content) text += decoder.decode(chunk, { stream: true })
+  text += decoder.decode()
+  return text.split('\n').filter(line => line !== '').map(line => LogLine.parse(JSON.parse(line)))
 }

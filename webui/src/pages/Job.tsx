@@ -8,7 +8,7 @@ import { ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { ContentBrowser } from '../components/ContentBrowser.js'
 import { LogView } from '../components/LogView.js'
 import { MetricChart } from '../components/MetricChart.js'
-import { FINAL, formatSize, jobDuration, money } from '../format.js'
+import { isFinal, formatSize, jobDuration, money } from '../format.js'
 
 /** The job's log, pushed as the daemon streams it (jobLogs with follow), and the metric points in it. */
 function useLiveLog (ref: string): { lines: LogLine[], series: Record<string, MetricPoint[]>, error: Error | undefined, ended: JobView | undefined } {
@@ -55,10 +55,10 @@ export function Job (): ReactNode {
   const log = useLiveLog(ref)
   const { busy, error: actionError, run: act } = useAction()
   const j = log.ended ?? job.data
-  useEffect(() => { if (j != null && FINAL.has(j.state) && log.ended != null) setLive(false) }, [j?.state, log.ended])
+  useEffect(() => { if (j != null && isFinal(j.state) && log.ended != null) setLive(false) }, [j?.state, log.ended])
 
   if (j == null) return <main id='main'><h1>Job {ref}</h1><ErrorBox error={job.error} />{job.error == null && <Loading />}</main>
-  const final = FINAL.has(j.state)
+  const final = isFinal(j.state)
   return (
     <main id='main'>
       <h1>Job {j.ref} <StatusBadge state={j.state} /></h1>

@@ -6,7 +6,7 @@ import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { Terminal } from '../components/Terminal.js'
-import { ago, FINAL, formatSize, money, shortPeer } from '../format.js'
+import { ago, isFinal, formatSize, money, shortPeer } from '../format.js'
 
 interface Forward { ref: string, remote: number, local: number }
 
@@ -36,7 +36,7 @@ function WorkspaceActions ({ ws, onChange, onRestarted }: { ws: JobView, onChang
   return (
     <>
       <div className='actions'>
-        {!FINAL.has(ws.state) && <button type='button' disabled={busy} aria-label={`Stop ${label}`} onClick={() => { void run(async () => { await api.call('jobStop', { ref: ws.ref }); onChange() }) }}>Stop</button>}
+        {!isFinal(ws.state) && <button type='button' disabled={busy} aria-label={`Stop ${label}`} onClick={() => { void run(async () => { await api.call('jobStop', { ref: ws.ref }); onChange() }) }}>Stop</button>}
         <button type='button' disabled={busy} aria-label={`Restart ${label}`} onClick={() => { void run(async () => { onRestarted(await api.call('workspaceRestart', { ref: ws.ref })) }) }}>Restart</button>
       </div>
       <ErrorBox error={error} />
@@ -164,7 +164,7 @@ export function Workspace (): ReactNode {
     return <main id='main'><h1>Workspace {ref}</h1><Empty>{ref} is a job, not a workspace: see <Link to={`/jobs/${encodeURIComponent(ref)}`}>its page</Link>.</Empty></main>
   }
   const settings = ws.spec.workspace
-  const final = FINAL.has(ws.state)
+  const final = isFinal(ws.state)
   const ports = portsOf(ws, list.data?.ports ?? [])
   const resources = ws.spec.resources
   return (
