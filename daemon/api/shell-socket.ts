@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { SHELL_PATH, ShellControl } from '../../protocol/api/workspace-routes.js'
-import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_CHUNK_BYTES } from '../../protocol/workspaces/tunnel.js'
+import { encodeTunnelMessage, TUNNEL_CHUNK_BYTES } from '../../protocol/workspaces/tunnel.js'
 import type { Logger } from '../log.js'
-import { tunnelCredit } from '../transfer/tunnel-credit.js'
+import { readTunnel, tunnelCredit } from '../transfer/tunnel-credit.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import { isLoopbackHost, ownOrigins, tokenMatches } from './guard.js'
 import { SESSION_COOKIE, type UiSessions } from './ui-session.js'
@@ -75,21 +75,11 @@ export function shellSockets (components: ShellSocketComponents) {
       channel.abort(new Error('the terminal was closed'))
     })
     try {
-      while (true) {
-        const bytes = await channel.read()
-        if (bytes == null) break
-        const message = decodeTunnelMessage(bytes)
-        if (message.type === 'data') {
-          ws.send(message.bytes, { binary: true })
-          while (ws.bufferedAmount > MAX_BUFFERED_BYTES && ws.readyState === ws.OPEN) await new Promise(resolve => setTimeout(resolve, 10))
-          await credit.handedOn(message.bytes.byteLength)
-        } else if (message.type === 'ack') {
-          credit.acknowledge(message.bytes)
-        } else if (message.type === 'exit') {
-          control({ type: 'exit', code: message.code })
-          break
-        }
-      }
+      const exit = await readTunnel(channel, credit, async bytes => {
+        ws.send(bytes, { binary: true })
+        while (ws.bufferedAmount > MAX_BUFFERED_BYTES && ws.readyState === ws.OPEN) await new Promise(resolve => setTimeout(resolve, 10))
+      })
+      if (exit != null) control({ type: 'exit', code: exit.code })
       ws.close(1000)
     } catch (err: any) {
       if (ws.readyState === ws.OPEN) {

@@ -1,4 +1,5 @@
-import { TUNNEL_ACK_EVERY_BYTES, TUNNEL_CHUNK_BYTES, TUNNEL_WINDOW_BYTES, TunnelProtocolError, type TunnelMessage } from '../../protocol/workspaces/tunnel.js'
+import { decodeTunnelMessage, TUNNEL_ACK_EVERY_BYTES, TUNNEL_CHUNK_BYTES, TUNNEL_WINDOW_BYTES, TunnelProtocolError, type TunnelMessage } from '../../protocol/workspaces/tunnel.js'
+import type { MessageChannel } from '../p2p/message-channel.js'
 import { sendWindow } from './send-window.js'
 
 /**
@@ -31,3 +32,24 @@ export function tunnelCredit (send: (message: TunnelMessage) => Promise<void>) {
 }
 
 export type TunnelCredit = ReturnType<typeof tunnelCredit>
+
+/**
+ * A client reading its tunnel until the provider ends it: data handed to `deliver` (and then
+ * acknowledged), acks taken in. Resolves with the process's exit code, or undefined when the
+ * stream ended without one.
+ */
+export async function readTunnel (channel: MessageChannel, credit: TunnelCredit, deliver: (bytes: Uint8Array) => Promise<void>): Promise<{ code: number | null } | undefined> {
+  while (true) {
+    const bytes = await channel.read()
+    if (bytes == null) return undefined
+    const message = decodeTunnelMessage(bytes)
+    if (message.type === 'data') {
+      await deliver(message.bytes)
+      await credit.handedOn(message.bytes.byteLength)
+    } else if (message.type === 'ack') {
+      credit.acknowledge(message.bytes)
+    } else if (message.type === 'exit') {
+      return { code: message.code }
+    }
+  }
+}

@@ -6,7 +6,7 @@ import type { RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
-import { tunnelCredit } from '../transfer/tunnel-credit.js'
+import { readTunnel, tunnelCredit } from '../transfer/tunnel-credit.js'
 import { PortInUseError, WorkspaceStateError } from './errors.js'
 
 /** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
@@ -127,19 +127,9 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     socket.on('error', err => { gone.abort(err); channel.abort(new Error('the local connection failed')) })
     // workspace → local
     try {
-      while (true) {
-        const bytes = await channel.read()
-        if (bytes == null) break
-        const message = decodeTunnelMessage(bytes)
-        if (message.type === 'data') {
-          if (!socket.write(message.bytes)) await new Promise<void>(resolve => { socket.once('drain', () => { resolve() }) })
-          await credit.handedOn(message.bytes.byteLength)
-        } else if (message.type === 'ack') {
-          credit.acknowledge(message.bytes)
-        } else if (message.type === 'exit') {
-          break
-        }
-      }
+      await readTunnel(channel, credit, async bytes => {
+        if (!socket.write(bytes)) await new Promise<void>(resolve => { socket.once('drain', () => { resolve() }) })
+      })
     } catch (err) {
       gone.abort(err)
       credit.fail(err as Error)
