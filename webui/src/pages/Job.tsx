@@ -21,8 +21,8 @@ function useLiveLog (ref: string): { lines: LogLine[], series: Record<string, Me
     setLines([])
     setSeries({})
     let pending: LogLine[] = []
-    // lines arrive in bursts: the page takes them at most every 100 ms
-    const flush = setInterval(() => {
+    // lines arrive in bursts: the page takes them at most every 100 ms, and all at the end
+    const takePending = (): void => {
       if (pending.length === 0) return
       const batch = pending
       pending = []
@@ -38,9 +38,14 @@ function useLiveLog (ref: string): { lines: LogLine[], series: Record<string, Me
           return next
         })
       }
-    }, 100)
+    }
+    const flush = setInterval(takePending, 100)
     api.call('jobLogs', { ref, after: 0, follow: true }, { signal: controller.signal, onProgress: line => { pending.push(line) } })
-      .then(job => { if (!controller.signal.aborted) setEnded(job) })
+      .then(job => {
+        if (controller.signal.aborted) return
+        takePending()
+        setEnded(job)
+      })
       .catch((err: Error) => { if (!controller.signal.aborted) setError(err) })
     return () => { controller.abort(); clearInterval(flush) }
   }, [ref])
