@@ -76,7 +76,10 @@ export interface ContainerOutcome {
   /** the container's exit code (137 when killed); null when it never ran */
   exitCode: number | null
   oomKilled: boolean
-  /** ms since the epoch, Docker's State.StartedAt; 0 when it never ran */
+  /**
+   * ms since the epoch, Docker's State.StartedAt, or the first line's time when that is earlier
+   * (the engine stamps StartedAt after the process may already have printed); 0 when it never ran
+   */
   startedAt: number
   /** ms since the epoch, Docker's State.FinishedAt (never before startedAt); 0 when it never ran */
   exitedAt: number
@@ -232,12 +235,17 @@ async function supervise (container: Container, options: FollowOptions, startedA
   if (options.detach?.aborted === true) onDetach()
 
   try {
-    const stopped = await followLogs(container, { sinceMs: options.logsSince, onLog: options.onLog, signal: halt.signal })
+    let firstLineAt: number | undefined
+    const onLog = (line: LogLine): void => {
+      firstLineAt ??= line.at
+      options.onLog(line)
+    }
+    const stopped = await followLogs(container, { sinceMs: options.logsSince, onLog, signal: halt.signal })
     watching.abort()
     await ticking
     await killing
     if (ending == null && await outputOverLimit()) ending = 'output-limit'
-    return outcomeOf(stopped, ending ?? 'exited', usage.usage)
+    return outcomeOf(stopped, ending ?? 'exited', usage.usage, firstLineAt)
   } finally {
     watching.abort()
     clearDeadline()
@@ -249,8 +257,9 @@ async function supervise (container: Container, options: FollowOptions, startedA
   }
 }
 
-function outcomeOf (info: ContainerInspectInfo, ending: Ending, usage: Usage): ContainerOutcome {
-  const startedAt = dockerTimeToMs(info.State.StartedAt)
+function outcomeOf (info: ContainerInspectInfo, ending: Ending, usage: Usage, firstLineAt?: number): ContainerOutcome {
+  const stampedAt = dockerTimeToMs(info.State.StartedAt)
+  const startedAt = stampedAt === 0 ? 0 : Math.min(stampedAt, firstLineAt ?? stampedAt)
   // The engine stamps StartedAt once it has seen the start, FinishedAt from containerd's exit
   // event: for a job that ends at once the second can precede the first by a millisecond.
   const exitedAt = startedAt === 0 ? 0 : Math.max(startedAt, dockerTimeToMs(info.State.FinishedAt))

@@ -115,7 +115,7 @@ describe('the job executor', { timeout: 30_000 }, () => {
       ['stdout', 'tail']
     ])
     for (const [index, line] of lines.entries()) {
-      expect(line.at).toBeGreaterThanOrEqual(outcome.startedAt - 1)
+      expect(line.at).toBeGreaterThanOrEqual(outcome.startedAt)
       expect(line.at).toBeGreaterThanOrEqual(lines[index - 1]?.at ?? 0)
     }
   })
