@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, screenshot } from '../helpers/browser.js'
@@ -31,6 +34,9 @@ describe('the web UI: workspaces', () => {
     page.on('pageerror', err => { errors.push(`${page.url()}: ${err.message}`) })
     let ref: string | undefined
     try {
+      const corpus = r.folder(await mkdtemp(join(tmpdir(), 'floe-corpus-')))
+      await writeFile(join(corpus, 'words.txt'), 'alpha beta\n')
+      await floeJson(['data', 'upload', corpus, '--name', 'corpus', '--home', d.home])
       const { url } = await floeJson(['ui', '--no-open', '--home', d.home])
       await page.goto(url)
       await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Workspaces' }).click()
@@ -40,6 +46,10 @@ describe('the web UI: workspaces', () => {
       // start one from the form: its page opens, and its terminal connects once it runs
       await page.getByLabel('Name').fill('webdev')
       await page.getByLabel('Idle timeout').fill('20m')
+      await page.getByLabel('Max price /h').fill('1000')
+      await page.getByRole('button', { name: 'Add a mount' }).click()
+      await page.getByLabel('source of mount 1').selectOption('corpus:1')
+      await page.getByLabel('mount point 1').fill('/corpus')
       await page.getByRole('button', { name: 'Start a workspace' }).click()
       await page.getByRole('heading', { name: /^Workspace webdev/ }).waitFor()
       ref = decodeURIComponent(new URL(page.url()).pathname.split('/').pop() ?? '')
@@ -48,12 +58,18 @@ describe('the web UI: workspaces', () => {
       const status = page.getByTestId('terminal-status')
       await expect.poll(async () => await status.innerText(), { timeout: 15_000 }).toBe('Connected')
       expect(await page.locator('main').innerText()).toContain('20m without terminal or port traffic')
+      expect(await page.locator('main').innerText()).toContain('corpus:1 → /corpus')
 
       // type into it as a user does
       await page.locator('.terminal-screen').click()
       await page.keyboard.type('echo hello-$((6*7))')
       await page.keyboard.press('Enter')
       await expect.poll(async () => await screen(page), { timeout: 10_000 }).toContain('hello-42')
+      // the dataset picked in the form is mounted read-only
+      await page.keyboard.type('cat /corpus/words.txt; touch /corpus/x || echo read-only')
+      await page.keyboard.press('Enter')
+      await expect.poll(async () => await screen(page)).toContain('read-only')
+      expect(await screen(page)).toContain('alpha beta')
 
       // the remote terminal has the panel's size, and follows it when the panel narrows
       const panel = page.getByTestId('terminal')

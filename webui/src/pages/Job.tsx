@@ -6,6 +6,7 @@ import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useAction, useLoad } from '../api.js'
 import { ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { ContentBrowser } from '../components/ContentBrowser.js'
+import { InputList } from '../components/JobForm.js'
 import { LogView } from '../components/LogView.js'
 import { MetricChart } from '../components/MetricChart.js'
 import { isFinal, formatSize, jobDuration, money } from '../format.js'
@@ -82,7 +83,7 @@ export function Job (): ReactNode {
             <dt>Command</dt><dd><code>{j.spec.command.join(' ')}</code></dd>
             <dt>Environment</dt><dd>{j.spec.environment}</dd>
             <dt>Resources</dt><dd>{j.spec.resources.cpus} CPU · {formatSize(j.spec.resources.memoryBytes)} · {j.spec.resources.gpus} GPU · limit {Math.round(j.spec.timeoutSeconds / 60)} min</dd>
-            <dt>Inputs</dt><dd>{j.inputs.length === 0 ? 'none' : <ul className='plain'>{j.inputs.map(input => <li key={input.mount}><InputLink inputRef={input.ref} /> → <code>{input.mount}</code></li>)}</ul>}</dd>
+            <dt>Inputs</dt><dd><InputList inputs={j.inputs} /></dd>
             <dt>Provider</dt><dd>{j.provider == null ? '–' : <Mono>{j.provider}</Mono>}{j.pricePerHour != null && ` at ${money(j.pricePerHour)}/h`}</dd>
             <dt>Duration</dt><dd>{jobDuration(j)}{j.receipt != null && ` (prepared in ${j.receipt.preparingMs} ms) · cost ${money(j.receipt.cost)}`}</dd>
             <dt>Exit code</dt><dd>{j.exitCode ?? '–'}{j.reason != null && ` — ${j.reason}`}</dd>
@@ -115,10 +116,4 @@ export function Job (): ReactNode {
         : <ContentBrowser cid={j.outputCid} name={`${j.ref.split('/').slice(-2).join('-')}-output`} />}
     </main>
   )
-}
-
-function InputLink ({ inputRef }: { inputRef: string }): ReactNode {
-  const job = /^(.+)\/output$/.exec(inputRef)
-  if (job != null) return <Link to={`/jobs/${encodeURIComponent(job[1] ?? '')}`}>{inputRef}</Link>
-  return <Link to={`/datasets?name=${encodeURIComponent(inputRef.split(':')[0] ?? '')}`}>{inputRef}</Link>
 }

@@ -3,9 +3,8 @@ import { useNavigate, useSearchParams } from 'react-router'
 import { parseDuration, parseSize, type RequirementsInput } from '../../../protocol/market/requirements.js'
 import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Mono } from '../components/common.js'
+import { chosenMounts, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
 import { money, shortPeer } from '../format.js'
-
-interface Mount { ref: string, mount: string }
 
 /** The command as `floe run` takes it: one text with spaces runs through `sh -c`. */
 function commandOf (text: string): string[] {
@@ -17,8 +16,6 @@ export function Launch (): ReactNode {
   const [params] = useSearchParams()
   const navigate = useNavigate()
   const projects = useLoad(async signal => (await api.call('projectList', {}, { signal })).projects, [])
-  const datasets = useLoad(async signal => (await api.call('datasetList', {}, { signal })).datasets, [])
-  const jobs = useLoad(async signal => (await api.call('jobList', {}, { signal })).jobs, [])
   const offers = useLoad(async signal => (await api.call('providers', {}, { signal })).providers, [], 5000)
   const [form, setForm] = useState({ project: params.get('project') ?? '', env: 'busybox', cpus: '1', memory: '1g', gpus: '0', timeout: '1h', maxPrice: '', command: '', message: '', path: '' })
   const [mounts, setMounts] = useState<Mount[]>([])
@@ -28,18 +25,14 @@ export function Launch (): ReactNode {
 
   const requirements = (): RequirementsInput => ({ cpus: Number(form.cpus), memoryBytes: parseSize(form.memory), gpus: Number(form.gpus) })
   const environments = [...new Set((offers.data ?? []).flatMap(o => o.offer.environments).concat('busybox'))].sort()
-  const sources = [
-    ...(datasets.data ?? []).map(d => `${d.name}:${d.version}`),
-    ...(jobs.data ?? []).filter(j => j.outputCid != null).map(j => `${j.ref}/output`)
-  ]
 
   const run = async (event: FormEvent, dryRun: boolean): Promise<void> => {
     event.preventDefault()
     await act(async () => {
       const timeoutSeconds = parseDuration(form.timeout)
-      const maxPricePerHour = form.maxPrice.trim() === '' ? undefined : Number(form.maxPrice)
+      const maxPrice = maxPriceOf(form.maxPrice)
       if (dryRun) {
-        setDry(await api.call('match', { requirements: { ...requirements(), environment: form.env, maxSeconds: timeoutSeconds, ...(maxPricePerHour != null ? { maxPricePerHour } : {}) } }))
+        setDry(await api.call('match', { requirements: { ...requirements(), environment: form.env, maxSeconds: timeoutSeconds, ...maxPrice } }))
         return
       }
       const job = await api.call('jobRun', {
@@ -47,9 +40,9 @@ export function Launch (): ReactNode {
         command: commandOf(form.command),
         environment: form.env,
         requirements: requirements(),
-        data: mounts.filter(m => m.ref !== ''),
+        data: chosenMounts(mounts),
         timeoutSeconds,
-        ...(maxPricePerHour != null ? { maxPricePerHour } : {}),
+        ...maxPrice,
         message: form.message,
         ...(form.project !== '' ? { project: form.project } : {})
       })
@@ -78,23 +71,7 @@ export function Launch (): ReactNode {
           <label>Time limit<input name='timeout' value={form.timeout} onChange={set('timeout')} required /></label>
           <label>Max price /h<input name='maxPrice' type='number' min='0' step='any' value={form.maxPrice} onChange={set('maxPrice')} placeholder='any' /></label>
         </div>
-        <fieldset>
-          <legend>Data mounts (read-only)</legend>
-          {mounts.length === 0 && <p className='muted'>None. Mount a dataset or an earlier job's output.</p>}
-          {mounts.map((m, i) => (
-            <div className='row' key={i}>
-              <label>Data
-                <select value={m.ref} onChange={e => { setMounts(mounts.map((x, k) => k === i ? { ...x, ref: e.target.value } : x)) }}>
-                  <option value=''>choose…</option>
-                  {sources.map(s => <option key={s} value={s}>{s}</option>)}
-                </select>
-              </label>
-              <label>at<input value={m.mount} onChange={e => { setMounts(mounts.map((x, k) => k === i ? { ...x, mount: e.target.value } : x)) }} placeholder='/data' /></label>
-              <button type='button' onClick={() => { setMounts(mounts.filter((_, k) => k !== i)) }} aria-label={`remove mount ${i + 1}`}>Remove</button>
-            </div>
-          ))}
-          <button type='button' onClick={() => { setMounts([...mounts, { ref: '', mount: `/data${mounts.length === 0 ? '' : mounts.length + 1}` }]) }}>Add a mount</button>
-        </fieldset>
+        <MountPicker mounts={mounts} onChange={setMounts} />
         <label>Command<input name='command' value={form.command} onChange={set('command')} placeholder='python train.py' required /></label>
         <label>Code folder on this machine (optional)<input name='path' value={form.path} onChange={set('path')} placeholder='/home/me/mnist' /></label>
         <label>Message<input name='message' value={form.message} onChange={set('message')} /></label>

@@ -5,6 +5,7 @@ import { formatDuration, parseDuration, parseSize } from '../../../protocol/mark
 import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
+import { chosenMounts, InputList, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
 import { Terminal } from '../components/Terminal.js'
 import { ago, isFinal, formatSize, money, shortPeer } from '../format.js'
 
@@ -46,7 +47,8 @@ function WorkspaceActions ({ ws, onChange, onRestarted }: { ws: JobView, onChang
 
 function StartForm ({ onStarted }: { onStarted: (ws: JobView) => void }): ReactNode {
   const offers = useLoad(async signal => (await api.call('providers', {}, { signal })).providers, [], 10_000)
-  const [form, setForm] = useState({ name: '', env: 'busybox', cpus: '1', memory: '1g', gpus: '0', idle: '1h' })
+  const [form, setForm] = useState({ name: '', env: 'busybox', cpus: '1', memory: '1g', gpus: '0', idle: '1h', maxPrice: '' })
+  const [mounts, setMounts] = useState<Mount[]>([])
   const { busy, error, run } = useAction()
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => { setForm({ ...form, [key]: e.target.value }) }
   const environments = [...new Set((offers.data ?? []).flatMap(o => o.offer.environments).concat('busybox'))].sort()
@@ -57,7 +59,9 @@ function StartForm ({ onStarted }: { onStarted: (ws: JobView) => void }): ReactN
         name: form.name.trim(),
         environment: form.env.trim(),
         requirements: { cpus: Number(form.cpus), memoryBytes: parseSize(form.memory), gpus: Number(form.gpus) },
-        idleTimeoutSeconds: parseDuration(form.idle)
+        idleTimeoutSeconds: parseDuration(form.idle),
+        data: chosenMounts(mounts),
+        ...maxPriceOf(form.maxPrice)
       }))
     })
   }
@@ -75,8 +79,10 @@ function StartForm ({ onStarted }: { onStarted: (ws: JobView) => void }): ReactN
         <label>Memory<input name='memory' value={form.memory} onChange={set('memory')} required aria-describedby='ws-memory-hint' /></label>
         <label>GPUs<input name='gpus' type='number' min='0' value={form.gpus} onChange={set('gpus')} required /></label>
         <label>Idle timeout<input name='idle' value={form.idle} onChange={set('idle')} required aria-describedby='ws-idle-hint' /></label>
+        <label>Max price /h<input name='maxPrice' type='number' min='0' step='any' value={form.maxPrice} onChange={set('maxPrice')} placeholder='any' /></label>
       </div>
       <p className='muted hint'><span id='ws-memory-hint'>Memory as 512m or 4g.</span> <span id='ws-idle-hint'>It stops (and saves its home) after this long without terminal or port traffic, e.g. 30m or 2h.</span></p>
+      <MountPicker mounts={mounts} onChange={setMounts} />
       <div className='actions'><button type='submit' className='primary' disabled={busy}>{busy ? 'Starting…' : 'Start a workspace'}</button></div>
       <ErrorBox error={error} />
     </form>
@@ -195,6 +201,7 @@ export function Workspace (): ReactNode {
         <dt>Workspace</dt><dd><Link to={`/jobs/${encodeURIComponent(ws.ref)}`}>{ws.ref}</Link> (its job page: log, timeline)</dd>
         <dt>Environment</dt><dd>{ws.spec.environment}</dd>
         <dt>Resources</dt><dd>{resources.cpus} CPU · {formatSize(resources.memoryBytes)} · {resources.gpus} GPU{resources.gpuModel != null && ` (${resources.gpuModel})`} · limit {formatDuration(ws.spec.timeoutSeconds)}</dd>
+        <dt>Inputs</dt><dd><InputList inputs={ws.inputs} /></dd>
         <dt>Provider</dt><dd>{ws.provider == null ? '–' : <Mono>{ws.provider}</Mono>}{ws.pricePerHour != null && ` at ${money(ws.pricePerHour)}/h`}</dd>
         <dt>Started</dt><dd><time dateTime={ws.createdAt}>{ago(ws.createdAt)}</time></dd>
         <dt>Idle timeout</dt><dd>{formatDuration(settings.idleTimeoutSeconds)} without terminal or port traffic</dd>
