@@ -14,6 +14,12 @@ const command = args.find((arg, i) => !arg.startsWith('-') && args[i - 1] !== '-
 if (command !== 'daemon') {
   const { enableCompileCache } = await import('node:module')
   enableCompileCache?.()
+} else if (!`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('--max-semi-space-size') && typeof process.execve === 'function') {
+  // The daemon's young generation is held to 4 MiB a semi-space (V8 grows it to 16 MiB or
+  // more): ~28 MiB less resident, idle or not, with no cost that import or sync measured
+  // (BENCHMARKS.md). V8 reads the flag only at start, so the process becomes itself with it,
+  // keeping its pid, stdio and arguments. A flag given by the user is left as it is.
+  process.execve(process.execPath, [process.execPath, '--max-semi-space-size=4', ...process.execArgv, ...process.argv.slice(1)])
 }
 
 const { Command } = await import('commander')

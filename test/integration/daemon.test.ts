@@ -83,6 +83,15 @@ describe('floe daemon', () => {
     expect(second.endpoint.peerId).toBe(first.endpoint.peerId)
   })
 
+  it('keeps the pid it was started with while it takes on its V8 flag (a small young generation)', async () => {
+    const d = r.daemon(await startDaemon(r.folder(await tempHome())))
+    expect(d.endpoint.pid).toBe(d.process.pid)
+    const args = readFileSync(`/proc/${d.endpoint.pid}/cmdline`, 'utf8').split('\0')
+    expect(args.filter(arg => arg.startsWith('--max-semi-space-size'))).toEqual(['--max-semi-space-size=4'])
+    expect(args).toContain('daemon')
+    expect((await floeJson(['id', '--home', d.home])).peerId).toBe(d.endpoint.peerId)
+  })
+
   it('stops gracefully on SIGINT, and a second signal forces the exit', async () => {
     const d = await startDaemon(r.folder(await tempHome()))
     expect(await d.stop('SIGINT')).toBe(0)
