@@ -21,14 +21,27 @@ export interface CallOptions<P = never> {
   onProgress?: (event: P) => void
 }
 
+/** What the client asks of fetch: the browser's fetch is one, the CLI's node:http one another. */
+export type ApiFetch = (url: string, init: ApiRequestInit) => Promise<ApiResponse>
+export interface ApiRequestInit { method: string, body?: string, headers: Record<string, string>, signal?: AbortSignal }
+export interface ApiResponse {
+  ok: boolean
+  status: number
+  /** read as an async iterable of byte chunks (a ReadableStream is one in Node and browsers) */
+  body: unknown
+  text: () => Promise<string>
+  json: () => Promise<unknown>
+}
+
 export interface ApiClientOptions {
   url: string
   /** omitted in the browser, where the session cookie authenticates */
   token?: string
-  fetch?: typeof fetch
+  /** the global fetch when omitted */
+  fetch?: ApiFetch
 }
 
-function requestFor (route: RouteDef, baseUrl: string, input: unknown): { url: string, init: RequestInit } {
+function requestFor (route: RouteDef, baseUrl: string, input: unknown): { url: string, init: ApiRequestInit } {
   const url = new URL(route.path, baseUrl)
   if (route.method === 'POST') {
     return { url: url.toString(), init: { method: route.method, body: JSON.stringify(input), headers: { 'content-type': 'application/json' } } }
@@ -36,10 +49,10 @@ function requestFor (route: RouteDef, baseUrl: string, input: unknown): { url: s
   for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
     if (value != null) url.searchParams.set(key, String(value))
   }
-  return { url: url.toString(), init: { method: route.method } }
+  return { url: url.toString(), init: { method: route.method, headers: {} } }
 }
 
-async function errorFrom (response: Response): Promise<ApiError> {
+async function errorFrom (response: ApiResponse): Promise<ApiError> {
   const text = await response.text()
   try {
     const body = ApiErrorBody.parse(JSON.parse(text))
@@ -50,7 +63,7 @@ async function errorFrom (response: Response): Promise<ApiError> {
 }
 
 /** Reads an NDJSON answer (see protocol/api/route.ts): progress lines, then result or error. */
-async function readProgressStream (route: RouteDef, response: Response, onProgress?: (event: any) => void): Promise<unknown> {
+async function readProgressStream (route: RouteDef, response: ApiResponse, onProgress?: (event: any) => void): Promise<unknown> {
   if (response.body == null) throw new ApiError('InvalidResponseError', 'the daemon sent an empty answer', response.status)
   const decoder = new TextDecoder()
   let buffered = ''
@@ -78,21 +91,20 @@ async function readProgressStream (route: RouteDef, response: Response, onProgre
 }
 
 export function createApiClient (options: ApiClientOptions): ApiClient {
-  const doFetch = options.fetch ?? fetch
+  const doFetch: ApiFetch = options.fetch ?? (async (url, init) => await fetch(url, init))
   return {
     url: options.url,
     ...(options.token != null ? { token: options.token } : {}),
     async call (name, input, callOptions = {}) {
       const route: RouteDef = routes[name]
       const { url, init } = requestFor(route, options.url, route.input.parse(input))
-      const headers = new Headers(init.headers)
-      if (options.token != null) headers.set('authorization', `Bearer ${options.token}`)
-      let response: Response
+      if (options.token != null) init.headers.authorization = `Bearer ${options.token}`
+      let response: ApiResponse
       try {
-        response = await doFetch(url, { ...init, headers, signal: callOptions.signal })
+        response = await doFetch(url, { ...init, ...(callOptions.signal != null ? { signal: callOptions.signal } : {}) })
       } catch (err: any) {
         if (callOptions.signal?.aborted === true) throw err
-        throw new DaemonNotRunningError(`no floe daemon answers at ${options.url} (${err?.cause?.code ?? err?.message ?? err})`)
+        throw new DaemonNotRunningError(`no floe daemon answers at ${options.url} (${err?.cause?.code ?? err?.code ?? err?.message ?? err})`)
       }
       if (!response.ok) throw await errorFrom(response)
       if (route.progress != null) return await readProgressStream(route, response, callOptions.onProgress as never) as never

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { ApiEndpoint, homePaths } from '../protocol/home.js'
 import { createApiClient, type ApiClient } from './api-client.js'
+import { nodeFetch } from './node-fetch.js'
 import { DaemonNotRunningError } from './errors.js'
 
 function notRunning (home: string, why: string): DaemonNotRunningError {
@@ -22,7 +23,7 @@ export async function clientForHome (home: string): Promise<ApiClient> {
   } catch (err: any) {
     throw notRunning(home, `cannot read its API token: ${err?.message ?? err}`)
   }
-  const client = createApiClient({ url: endpoint.url, token })
+  const client = createApiClient({ url: endpoint.url, token, fetch: nodeFetch })
   return {
     url: client.url,
     token,
