@@ -30,3 +30,8 @@ export class EntryRefusedError extends Error {
 export class ProjectSyncError extends Error {
   override name = 'ProjectSyncError'
 }
+
+/** A peer offered a project without showing that its owner added this node to it. */
+export class NotInvitedError extends Error {
+  override name = 'NotInvitedError'
+}

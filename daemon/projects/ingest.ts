@@ -7,7 +7,7 @@ import {
 } from '../../protocol/projects/entry.js'
 import { verifySignature } from '../p2p/verify-signature.js'
 import { pinKey } from '../store/pins.js'
-import { EntryRefusedError } from './errors.js'
+import { EntryRefusedError, NotInvitedError } from './errors.js'
 import { applyJobEntry, jobCreatedRow, type JobRow } from './job-rows.js'
 import { keys, type EntryMeta, type LogState, type Membership, type Overlay, type ProjectMeta } from './log-store.js'
 
@@ -42,6 +42,30 @@ export function checkAhead (bytes: Uint8Array): CheckedEntry | undefined {
   const signed = signatureOk(entry)
   signed.catch(() => {})
   return { entry, signed }
+}
+
+/**
+ * Checks what a peer shows before this node pulls a project it does not hold: `genesis` must
+ * be the project's genesis entry and `added` a `member.added` of it naming `self`, both signed
+ * by the project's owner. Throws NotInvitedError saying what is wrong.
+ */
+export async function checkInvitation (pid: string, self: string, genesisBytes: Uint8Array, addedBytes: Uint8Array): Promise<void> {
+  const refuse = (why: string): never => { throw new NotInvitedError(`project ${pid} refused: ${why}`) }
+  let genesis: Entry
+  let added: Entry
+  try {
+    genesis = decodeEntry(genesisBytes)
+    added = decodeEntry(addedBytes)
+  } catch (err: any) {
+    return refuse(`its invitation does not decode: ${err?.message ?? err}`)
+  }
+  if (genesis.type !== 'project.created' || (await entryCid(genesisBytes)).toString() !== pid) refuse('the entry shown as its genesis is not that project\'s')
+  if (added.type !== 'member.added' || added.project?.toString() !== pid || (added.payload as EntryPayload<'member.added'>).peer !== self) {
+    refuse('nothing shows that this node was added to it (no member.added entry naming this node)')
+  }
+  if (added.author !== genesis.author) refuse(`this node was added by ${added.author}, not by the project's owner ${genesis.author}`)
+  const [genesisSigned, addedSigned] = await Promise.all([signatureOk(genesis), signatureOk(added)])
+  if (!genesisSigned || !addedSigned) refuse('a signature of its invitation does not verify')
 }
 
 /** Makes the epoch of a project this node starts to hold. */

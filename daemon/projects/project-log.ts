@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
+import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import {
   encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, JOB_NUMBER_RANGE, MAX_PREV, ProjectName, sortLinks,
@@ -284,6 +285,24 @@ export function projectLog (components: ProjectLogComponents) {
         const { cid, bytes } = JSON.parse(value) as { cid: string, bytes: string }
         yield { seq: Number(key.slice(prefix.length)), cid, bytes: Buffer.from(bytes, 'base64') }
       }
+    },
+    /**
+     * What shows `peer` it was added to a project (the sync's invite): the genesis entry, the
+     * first in every node's order, and the latest member.added naming `peer`; undefined when
+     * there is none. Reads the whole log, for the rare first pull of a project.
+     */
+    async invitation (pid: string, peer: string): Promise<{ genesis: Uint8Array, added: Uint8Array } | undefined> {
+      let genesis: Uint8Array | undefined
+      let added: Uint8Array | undefined
+      for await (const item of this.entriesAfter(pid, 0)) {
+        if (genesis == null) {
+          genesis = item.bytes
+          continue
+        }
+        const entry = dagCbor.decode<{ type?: unknown, payload?: { peer?: unknown } }>(item.bytes)
+        if (entry.type === 'member.added' && entry.payload?.peer === peer) added = item.bytes
+      }
+      return genesis != null && added != null ? { genesis, added } : undefined
     },
     state,
     async entryMeta (pid: string, cid: string): Promise<EntryMeta | undefined> {

@@ -10,6 +10,7 @@ import {
 } from '../../protocol/projects/sync.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
+import { checkInvitation } from './ingest.js'
 import { keys, type Index } from './log-store.js'
 import type { Appended, ProjectLog } from './project-log.js'
 
@@ -68,7 +69,7 @@ export function projectSync (components: ProjectSyncComponents) {
         return await work()
       } catch (err: any) {
         const connected = libp2p.getConnections().some(c => c.remotePeer.toString() === peer)
-        if (attempt + 1 >= PULL_ATTEMPTS || !connected || shutdown.signal.aborted || err?.name === 'ProjectNotFoundError') throw err
+        if (attempt + 1 >= PULL_ATTEMPTS || !connected || shutdown.signal.aborted || err?.name === 'ProjectNotFoundError' || err?.name === 'NotInvitedError') throw err
         log.info({ peer, err: err?.message, attempt: attempt + 1 }, 'project pull cut short: trying again')
         await sleep(PULL_RETRY_MS * (attempt + 1), undefined, { signal: shutdown.signal }).catch(() => {})
       }
@@ -102,6 +103,22 @@ export function projectSync (components: ProjectSyncComponents) {
     return await entry.running
   }
 
+  /** Before the first pull of a project this node does not hold: the peer shows it was added. */
+  const askInvitation = async (peer: string, pid: string): Promise<void> => {
+    const channel = await open(peerIdFromString(peer))
+    let frame: SyncFrame
+    try {
+      await channel.send(encodeSyncMessage({ type: 'invite', project: pid }))
+      frame = await readFrame(channel)
+      await channel.close()
+    } catch (err) {
+      channel.abort(err as Error)
+      throw err
+    }
+    if (frame.type !== 'invitation') throw new SyncProtocolError(`unexpected ${frame.type} frame to an invite`)
+    await checkInvitation(pid, self, frame.genesis, frame.added)
+  }
+
   /** One page of a pull: its entries as sent, and the server's end frame. */
   const fetchPage = async (peer: string, pid: string, after: number, epoch: string | null): Promise<{ entries: Uint8Array[], end: Extract<SyncFrame, { type: 'end' }> }> => {
     const channel = await open(peerIdFromString(peer))
@@ -131,6 +148,7 @@ export function projectSync (components: ProjectSyncComponents) {
    */
   const pullOnce = async (peer: string, pid: string): Promise<PullResult> => {
     const mark = JSON.parse(await components.index.get(keys.peer(pid, peer)) ?? 'null') as { epoch: string, after: number } | null
+    if (await projects.meta(pid) == null) await askInvitation(peer, pid)
     const result = { added: 0, refused: 0 }
     let next = fetchPage(peer, pid, mark?.after ?? 0, mark?.epoch ?? null)
     while (true) {
@@ -152,7 +170,10 @@ export function projectSync (components: ProjectSyncComponents) {
   }
 
   const pullLogged = (peer: string, pid: string): void => {
-    pull(peer, pid).catch((err: Error) => { log.debug({ peer, project: pid, err: err.message }, 'could not pull a project log') })
+    pull(peer, pid).catch((err: Error) => {
+      if (err.name === 'NotInvitedError') log.warn({ peer, project: pid, err: err.message }, 'a peer offered a project this node was not added to')
+      else log.debug({ peer, project: pid, err: err.message }, 'could not pull a project log')
+    })
   }
 
   /** On connect: which of the peer's projects this node is a member of, and pull those it lags on. */
@@ -195,6 +216,13 @@ export function projectSync (components: ProjectSyncComponents) {
     if (meta == null || !await isMember(request.project, peer)) {
       // the same answer whether the project is unknown or closed to the peer
       await channel.send(encodeSyncMessage({ type: 'error', name: 'ProjectNotFoundError', message: `no project ${request.project} that ${peer} is a member of here` }))
+      return
+    }
+    if (request.type === 'invite') {
+      const invitation = await projects.invitation(request.project, peer)
+      await channel.send(encodeSyncMessage(invitation == null
+        ? { type: 'error', name: 'ProjectNotFoundError', message: `no project ${request.project} that ${peer} is a member of here` }
+        : { type: 'invitation', ...invitation }))
       return
     }
     if (request.type === 'announce') {

@@ -23,6 +23,11 @@ import { Bytes } from '../jobs/spec.js'
  *   sent, its heads, and whether entries remain: the puller takes the page in, keeps its
  *   place, and asks for the next on a new stream. A page bounds what a puller holds and
  *   is the backpressure: the server sends no more than the puller asked for.
+ * - `{ type: 'invite', project }`: show me that I was added to this project (asked before the
+ *   first pull of a project the asker does not hold) → `{ type: 'invitation', genesis, added }`:
+ *   the project's genesis entry and the owner's latest `member.added` naming the asker. The
+ *   asker pulls only when both are the owner's, signed, and name it: a peer cannot push a
+ *   project onto a node that nobody added to it.
  * - `{ type: 'error', name, message }`: refused (not a member, unknown project).
  * The puller checks every entry (signature, author, links, clock) before it takes it in.
  * Gossip on the project's topic (`PROJECT_TOPIC_PREFIX` + id) carries `{ heads }` after each
@@ -51,7 +56,8 @@ const Heads = z.array(cidText).min(1).max(MAX_ANNOUNCED_HEADS)
 export const SyncRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('list') }).strict(),
   z.object({ type: z.literal('announce'), project: cidText, heads: Heads }).strict(),
-  z.object({ type: z.literal('pull'), project: cidText, after: z.number().int().nonnegative(), epoch: z.string().max(64).nullable() }).strict()
+  z.object({ type: z.literal('pull'), project: cidText, after: z.number().int().nonnegative(), epoch: z.string().max(64).nullable() }).strict(),
+  z.object({ type: z.literal('invite'), project: cidText }).strict()
 ])
 export type SyncRequest = z.infer<typeof SyncRequest>
 
@@ -60,6 +66,7 @@ export const SyncFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('end'), epoch: z.string().max(64), seq: z.number().int().nonnegative(), heads: z.array(cidText).max(MAX_ANNOUNCED_HEADS), more: z.boolean() }).strict(),
   z.object({ type: z.literal('projects'), projects: z.array(z.object({ id: cidText, heads: Heads }).strict()).max(4096) }).strict(),
   z.object({ type: z.literal('ok') }).strict(),
+  z.object({ type: z.literal('invitation'), genesis: Bytes, added: Bytes }).strict(),
   z.object({ type: z.literal('error'), name: z.string().max(128), message: z.string().max(1024) }).strict()
 ])
 export type SyncFrame = z.infer<typeof SyncFrame>

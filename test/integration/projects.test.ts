@@ -1,6 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as dagCbor from '@ipld/dag-cbor'
 import { ClassicLevel } from 'classic-level'
@@ -8,8 +14,10 @@ import { CID } from 'multiformats/cid'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '../../client/api-client.js'
 import { readCar, writeCar } from '../../daemon/store/car.js'
+import { streamChannel } from '../../daemon/p2p/message-channel.js'
 import { signRecord } from '../../daemon/p2p/signing.js'
 import { encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, type Entry, type EntryBody } from '../../protocol/projects/entry.js'
+import { decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_SYNC_FRAME_BYTES, PROJECT_SYNC_PROTOCOL, type SyncRequest } from '../../protocol/projects/sync.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
@@ -171,6 +179,81 @@ describe('a project log under attack and after a crash', () => {
     expect(JSON.parse(refused.stdout).refused[0].reason).toMatch(/its author \S+ is not a member/)
     const whole = await floeJson(['project', 'show', '--project', pid, '--home', c.home])
     expect(whole).toMatchObject({ entries: 4, heads: [head] }) // the genesis and three notes
+  })
+
+  it('a peer cannot push a project onto a node nobody added to it, by listing it or announcing it', async () => {
+    const d = await daemon()
+    const self = d.endpoint.peerId
+    const owner = await generateKeyPair('Ed25519')
+    const other = await generateKeyPair('Ed25519')
+    const ownerId = peerIdFromPrivateKey(owner).toString()
+    /** a project by `owner` whose member.added is signed by `adder` and names `added` */
+    const project = async (name: string, adder: typeof owner, added: string): Promise<{ pid: string, genesis: { cid: CID, bytes: Uint8Array }, member: { cid: CID, bytes: Uint8Array } }> => {
+      const genesis = await signEntry(owner, { v: 1, project: null, prev: [], clock: 0, at: Date.now(), type: 'project.created', payload: { owner: 'mallory', name } })
+      const member = await signEntry(adder, { v: 1, project: genesis.cid, prev: [genesis.cid], clock: 1, at: Date.now(), type: 'member.added', payload: { peer: added, slot: 1 } })
+      return { pid: genesis.cid.toString(), genesis, member }
+    }
+    const listed = await project('listed', owner, peerIdFromPrivateKey(other).toString()) // adds someone else
+    const announced = await project('announced', other, self) // "adds" this node, signed by a non-owner
+    const invited = await project('invited', owner, self) // the real thing
+    const projects = new Map([listed, announced, invited].map(p => [p.pid, p]))
+
+    // a libp2p peer that speaks the sync protocol as it likes, and notes what it is asked
+    const asked: Array<{ type: string, project?: string }> = []
+    const mallory = await createLibp2p({
+      privateKey: owner,
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    })
+    try {
+      await mallory.handle(PROJECT_SYNC_PROTOCOL, async (stream, connection) => {
+        const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_SYNC_FRAME_BYTES)
+        const request: SyncRequest = decodeSyncRequest((await channel.read()) as Uint8Array)
+        asked.push({ type: request.type, ...('project' in request ? { project: request.project } : {}) })
+        if (request.type === 'list') {
+          await channel.send(encodeSyncMessage({ type: 'projects', projects: [{ id: listed.pid, heads: [listed.member.cid.toString()] }] }))
+        } else if (request.type === 'invite' || request.type === 'pull') {
+          const p = projects.get(request.project)
+          if (p == null) throw new Error(`asked for an unknown project ${request.project}`)
+          await channel.send(encodeSyncMessage(request.type === 'invite'
+            ? { type: 'invitation', genesis: p.genesis.bytes, added: p.member.bytes }
+            : { type: 'entries', entries: [p.genesis.bytes, p.member.bytes] }))
+          if (request.type === 'pull') await channel.send(encodeSyncMessage({ type: 'end', epoch: 'm', seq: 2, heads: [p.member.cid.toString()], more: false }))
+        } else {
+          await channel.send(encodeSyncMessage({ type: 'ok' }))
+        }
+        await channel.close()
+      })
+      await mallory.dial(multiaddr(await addr(d)))
+      // the announce path: mallory says it has new heads of a project
+      for (const p of [announced, invited]) {
+        const channel = streamChannel(await mallory.dialProtocol(multiaddr(await addr(d)), PROJECT_SYNC_PROTOCOL), self, MAX_SYNC_FRAME_BYTES)
+        await channel.send(encodeSyncMessage({ type: 'announce', project: p.pid, heads: [p.member.cid.toString()] }))
+        expect(decodeSyncFrame((await channel.read()) as Uint8Array)).toEqual({ type: 'ok' })
+        await channel.close()
+      }
+
+      // the invited project arrives; the others were asked to show an invitation, never pulled
+      await expect.poll(async () => (await floeJson(['projects', '--home', d.home])).map((p: any) => p.id), { timeout: 15_000 }).toContain(invited.pid)
+      expect(asked.filter(a => a.type === 'invite').map(a => a.project)).toContain(invited.pid)
+      // the others were asked to show an invitation, refused with a reason, and never pulled
+      const warnings = async (): Promise<Record<string, string>> => Object.fromEntries((await readFile(join(d.home, 'logs', 'daemon.log'), 'utf8')).trim().split('\n')
+        .map(line => JSON.parse(line)).filter(line => line.msg === 'a peer offered a project this node was not added to').map(w => [w.project, w.err]))
+      await expect.poll(warnings, { timeout: 15_000 }).toEqual({
+        [listed.pid]: expect.stringContaining('nothing shows that this node was added to it'),
+        [announced.pid]: expect.stringContaining("not by the project's owner")
+      })
+      expect(asked.filter(a => a.type === 'invite').map(a => a.project).sort()).toEqual([listed.pid, announced.pid, invited.pid].sort())
+      expect(asked.filter(a => a.type === 'pull').map(a => a.project)).toEqual([invited.pid])
+      const held = await floeJson(['projects', '--home', d.home])
+      expect(held.map((p: any) => p.id)).toEqual([invited.pid])
+      expect(held[0]).toMatchObject({ name: 'mallory/invited', ownerPeer: ownerId, writable: true })
+    } finally {
+      await mallory.stop()
+    }
   })
 
   it('after kill -9 during a burst of appends, the restarted log verifies and holds every acknowledged entry; repair rebuilds a damaged index', async () => {

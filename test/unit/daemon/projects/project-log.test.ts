@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -10,10 +11,11 @@ import { CID } from 'multiformats/cid'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { signRecord } from '../../../../daemon/p2p/signing.js'
+import { checkInvitation } from '../../../../daemon/projects/ingest.js'
 import { projectLog, type ProjectLog } from '../../../../daemon/projects/project-log.js'
 import {
   encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, JOB_NUMBER_RANGE, MAX_PREV, sortLinks,
-  type EntryBody, type EntryType
+  type Entry, type EntryBody, type EntryType
 } from '../../../../protocol/projects/entry.js'
 
 const cleanup: Array<() => Promise<void>> = []
@@ -115,5 +117,33 @@ describe('the project log', () => {
     // a replica takes them all
     const other = await node()
     expect(await other.log.receive(await everything(owner.log, pid))).toMatchObject({ added: 51, refused: [] })
+  })
+
+  it('shows a member its invitation (genesis and member.added), which checks out only for that member and untampered', async () => {
+    const owner = await node()
+    const member = await node()
+    const stranger = await node()
+    const { project } = await owner.log.init('mnist')
+    const pid = project.id
+    await owner.log.write(pid, 'note', { text: 'before' })
+    await owner.log.write(pid, 'member.added', { peer: member.peer, slot: 1 })
+    await owner.log.write(pid, 'note', { text: 'after' })
+    expect(await owner.log.invitation(pid, stranger.peer)).toBeUndefined()
+    const invitation = await owner.log.invitation(pid, member.peer)
+    if (invitation == null) throw new Error('no invitation for the member')
+    await checkInvitation(pid, member.peer, invitation.genesis, invitation.added)
+
+    const other = await owner.log.init('other')
+    const added = dagCbor.decode<Entry>(invitation.added)
+    added.sig[0] = (added.sig[0] as number) ^ 1
+    const forged = dagCbor.encode(added)
+    const cases: Array<[() => Promise<void>, RegExp]> = [
+      [async () => { await checkInvitation(pid, stranger.peer, invitation.genesis, invitation.added) }, /nothing shows that this node was added to it/],
+      [async () => { await checkInvitation(other.project.id, member.peer, invitation.genesis, invitation.added) }, /the entry shown as its genesis is not that project's/],
+      [async () => { await checkInvitation(pid, member.peer, invitation.genesis, forged) }, /a signature of its invitation does not verify/],
+      [async () => { await checkInvitation(pid, member.peer, invitation.genesis, invitation.genesis) }, /nothing shows that this node was added/],
+      [async () => { await checkInvitation(pid, member.peer, invitation.genesis, Uint8Array.of(1, 2, 3)) }, /its invitation does not decode/]
+    ]
+    for (const [check, reason] of cases) await expect(check()).rejects.toThrow(reason)
   })
 })
