@@ -62,6 +62,20 @@ export function projectSync (components: ProjectSyncComponents) {
     return frame
   }
 
+  /** One request on a stream of its own, and the one frame that answers it. */
+  const ask = async (peer: PeerId, request: SyncRequest): Promise<SyncFrame> => {
+    const channel = await open(peer)
+    try {
+      await channel.send(encodeSyncMessage(request))
+      const frame = await readFrame(channel)
+      await channel.close()
+      return frame
+    } catch (err) {
+      channel.abort(err as Error)
+      throw err
+    }
+  }
+
   /** A pull cut short is tried again (it resumes from the last page kept) while the peer stays connected. */
   const withRetries = async <T>(peer: string, work: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
@@ -105,16 +119,7 @@ export function projectSync (components: ProjectSyncComponents) {
 
   /** Before the first pull of a project this node does not hold: the peer shows it was added. */
   const askInvitation = async (peer: string, pid: string): Promise<void> => {
-    const channel = await open(peerIdFromString(peer))
-    let frame: SyncFrame
-    try {
-      await channel.send(encodeSyncMessage({ type: 'invite', project: pid }))
-      frame = await readFrame(channel)
-      await channel.close()
-    } catch (err) {
-      channel.abort(err as Error)
-      throw err
-    }
+    const frame = await ask(peerIdFromString(peer), { type: 'invite', project: pid })
     if (frame.type !== 'invitation') throw new SyncProtocolError(`unexpected ${frame.type} frame to an invite`)
     await checkInvitation(pid, self, frame.genesis, frame.added)
   }
@@ -178,16 +183,7 @@ export function projectSync (components: ProjectSyncComponents) {
 
   /** On connect: which of the peer's projects this node is a member of, and pull those it lags on. */
   const exchange = async (peer: PeerId): Promise<void> => {
-    const channel = await open(peer)
-    let frame: SyncFrame
-    try {
-      await channel.send(encodeSyncMessage({ type: 'list' }))
-      frame = await readFrame(channel)
-      await channel.close()
-    } catch (err) {
-      channel.abort(err as Error)
-      throw err
-    }
+    const frame = await ask(peer, { type: 'list' })
     if (frame.type !== 'projects') throw new SyncProtocolError(`unexpected ${frame.type} frame to a list`)
     for (const project of frame.projects) {
       if (await lacksAny(project.id, project.heads)) pullLogged(peer.toString(), project.id)
@@ -315,17 +311,7 @@ export function projectSync (components: ProjectSyncComponents) {
     const peers = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
     for (const [id, peer] of peers) {
       if (id === self || onTopic.has(id) || !Object.hasOwn(members, id)) continue
-      void (async () => {
-        const channel = await open(peer)
-        try {
-          await channel.send(encodeSyncMessage({ type: 'announce', project: pid, heads }))
-          await readFrame(channel)
-          await channel.close()
-        } catch (err) {
-          channel.abort(err as Error)
-          throw err
-        }
-      })().catch((err: Error) => { log.debug({ peer: id, err: err.message }, 'could not announce heads') })
+      ask(peer, { type: 'announce', project: pid, heads }).catch((err: Error) => { log.debug({ peer: id, err: err.message }, 'could not announce heads') })
     }
   }
 
