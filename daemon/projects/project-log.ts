@@ -288,21 +288,21 @@ export function projectLog (components: ProjectLogComponents) {
     },
     /**
      * What shows `peer` it was added to a project (the sync's invite): the genesis entry, the
-     * first in every node's order, and the latest member.added naming `peer`; undefined when
-     * there is none. Reads the whole log, for the rare first pull of a project.
+     * first in every node's order, and the first member.added naming `peer` (proof enough that
+     * the owner added it; whether it still may read is the pull's own check). Undefined when
+     * there is none. Reads the log up to that entry, for the rare first pull of a project.
      */
     async invitation (pid: string, peer: string): Promise<{ genesis: Uint8Array, added: Uint8Array } | undefined> {
       let genesis: Uint8Array | undefined
-      let added: Uint8Array | undefined
       for await (const item of this.entriesAfter(pid, 0)) {
         if (genesis == null) {
           genesis = item.bytes
           continue
         }
         const entry = dagCbor.decode<{ type?: unknown, payload?: { peer?: unknown } }>(item.bytes)
-        if (entry.type === 'member.added' && entry.payload?.peer === peer) added = item.bytes
+        if (entry.type === 'member.added' && entry.payload?.peer === peer) return { genesis, added: item.bytes }
       }
-      return genesis != null && added != null ? { genesis, added } : undefined
+      return undefined
     },
     state,
     async entryMeta (pid: string, cid: string): Promise<EntryMeta | undefined> {

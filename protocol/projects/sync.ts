@@ -25,7 +25,7 @@ import { Bytes } from '../jobs/spec.js'
  *   is the backpressure: the server sends no more than the puller asked for.
  * - `{ type: 'invite', project }`: show me that I was added to this project (asked before the
  *   first pull of a project the asker does not hold) → `{ type: 'invitation', genesis, added }`:
- *   the project's genesis entry and the owner's latest `member.added` naming the asker. The
+ *   the project's genesis entry and the owner's first `member.added` naming the asker. The
  *   asker pulls only when both are the owner's, signed, and name it: a peer cannot push a
  *   project onto a node that nobody added to it.
  * - `{ type: 'error', name, message }`: refused (not a member, unknown project).
