@@ -27,6 +27,20 @@ export function jobCommand (args: string[]): string[] {
   return args.length === 1 && /\s/.test(args[0] ?? '') ? ['sh', '-c', args[0] as string] : args
 }
 
+/**
+ * `requirements` for rerun and workspace restart: only the parts of the shape given as
+ * --cpu, --memory, --gpu and --gpu-model (the rest stays as it was); none when none is given.
+ */
+export function requirementChanges (opts: { cpu?: string, memory?: string, gpu?: string, gpuModel?: string, [other: string]: unknown }): { requirements?: Partial<RequirementsInput> } {
+  const requirements = {
+    ...(opts.cpu != null ? { cpus: Number(opts.cpu) } : {}),
+    ...(opts.memory != null ? { memoryBytes: parseSize(opts.memory) } : {}),
+    ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
+    ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {})
+  }
+  return Object.keys(requirements).length > 0 ? { requirements } : {}
+}
+
 /** The exit status `floe run --follow` ends with: 124 past its time limit (as timeout(1)), 130 stopped, else the job's own (1 when it has none). */
 export function exitStatus (job: JobView): number {
   if (job.state === 'success') return 0
@@ -152,18 +166,12 @@ export function jobCommands (): Command[] {
     .option('--follow', 'stream the log and exit with the job\'s exit code')
     .action(action(async (client, args, opts) => {
       const [ref, ...command] = args
-      const requirements = {
-        ...(opts.cpu != null ? { cpus: Number(opts.cpu) } : {}),
-        ...(opts.memory != null ? { memoryBytes: parseSize(opts.memory) } : {}),
-        ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
-        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {})
-      }
       const data = (opts.data as string[]).length > 0 ? await dataMounts(opts.data as string[], '.') : undefined
       const job = await client.call('jobRerun', {
         ref: await expandJobRef(ref ?? ''),
         ...(command.length > 0 ? { command: jobCommand(command) } : {}),
         ...(opts.env != null ? { environment: opts.env } : {}),
-        ...(Object.keys(requirements).length > 0 ? { requirements } : {}),
+        ...requirementChanges(opts),
         ...(data != null ? { data } : {}),
         ...(opts.timeout != null ? { timeoutSeconds: parseDuration(opts.timeout) } : {}),
         ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),

@@ -7,7 +7,7 @@ import { printJson, printLines, printTable } from '../output.js'
 import { expandJobRef, findProjectLink } from '../project-link.js'
 import { runShell } from '../shell.js'
 import { action } from './action.js'
-import { parseDataMount } from './jobs.js'
+import { parseDataMount, requirementChanges } from './jobs.js'
 
 /** States a workspace passes through before it runs, and how long `floe shell` waits on them. */
 const STARTING = new Set(['queued', 'matching', 'preparing'])
@@ -88,16 +88,10 @@ export function workspaceCommands (): Command[] {
     .option('--provider <peer>', 'this provider only')
     .option('--max-price <credits>', 'most to pay per hour')
     .action(action(async (client, args, opts) => {
-      const requirements = {
-        ...(opts.cpu != null ? { cpus: Number(opts.cpu) } : {}),
-        ...(opts.memory != null ? { memoryBytes: parseSize(opts.memory) } : {}),
-        ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
-        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {})
-      }
       const ws = await client.call('workspaceRestart', {
         ref: await expandJobRef(args[0] ?? ''),
         ...(opts.env != null ? { environment: opts.env } : {}),
-        ...(Object.keys(requirements).length > 0 ? { requirements } : {}),
+        ...requirementChanges(opts),
         ...(opts.provider != null ? { provider: opts.provider } : {}),
         ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {})
       })
