@@ -40,6 +40,19 @@ function summary (env: EnvironmentView): string {
   return `${env.name}  ${env.cid ?? '(not published)'}  (${formatSize(env.bytes)}, ${env.layers ?? '?'} layers, ${env.accelerator}${env.image != null ? `, image ${env.image}` : ''})`
 }
 
+/** publish and build: progress while the daemon works, then the environment (or its JSON). */
+async function reportEnv (json: boolean, run: (onProgress: (p: EnvProgress) => void) => Promise<EnvironmentView>): Promise<void> {
+  const progress = envProgress(!json)
+  let env: EnvironmentView
+  try {
+    env = await run(p => { progress.update(p) })
+  } finally {
+    progress.stop()
+  }
+  if (json) printJson(env)
+  else printLines([summary(env)])
+}
+
 export function envCommand (): Command {
   const env = new Command('env').description('environments: named Docker images that travel between peers as content')
 
@@ -62,14 +75,7 @@ export function envCommand (): Command {
     .action(action(async (client, args, opts) => {
       const given = args[0] ?? ''
       const file = await isFile(given) ? resolve(given) : undefined
-      const progress = envProgress(opts.json !== true)
-      try {
-        const published = await client.call('envPublish', { ...(file != null ? { file } : { image: given }), name: opts.name }, { onProgress: p => { progress.update(p) } })
-        if (opts.json === true) return printJson(published)
-        printLines([summary(published)])
-      } finally {
-        progress.stop()
-      }
+      await reportEnv(opts.json === true, async onProgress => await client.call('envPublish', { ...(file != null ? { file } : { image: given }), name: opts.name }, { onProgress }))
     }))
 
   env.command('build')
@@ -80,20 +86,13 @@ export function envCommand (): Command {
     .option('--file <dockerfile>', 'a Dockerfile without FROM: its instructions follow FROM ENV; its folder is the build context')
     .addOption(new Option('--recipe <recipe>', 'a built-in recipe, built offline from Debian (python-3.11 and pytorch-1.13-cpu: minutes, GBs, root)').choices([...RECIPES]))
     .action(action(async (client, args, opts) => {
-      const progress = envProgress(opts.json !== true)
-      try {
-        const built = await client.call('envBuild', {
-          ...(opts.recipe != null ? { recipe: opts.recipe } : {}),
-          ...(args[0] != null ? { name: args[0] } : {}),
-          ...(opts.from != null ? { from: opts.from } : {}),
-          apt: opts.apt ?? [],
-          ...(opts.file != null ? { file: resolve(opts.file) } : {})
-        }, { onProgress: p => { progress.update(p) } })
-        if (opts.json === true) return printJson(built)
-        printLines([summary(built)])
-      } finally {
-        progress.stop()
-      }
+      await reportEnv(opts.json === true, async onProgress => await client.call('envBuild', {
+        ...(opts.recipe != null ? { recipe: opts.recipe } : {}),
+        ...(args[0] != null ? { name: args[0] } : {}),
+        ...(opts.from != null ? { from: opts.from } : {}),
+        apt: opts.apt ?? [],
+        ...(opts.file != null ? { file: resolve(opts.file) } : {})
+      }, { onProgress }))
     }))
 
   env.command('rm')

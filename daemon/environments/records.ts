@@ -42,44 +42,32 @@ const CACHE = 'env-cache!'
 export const PUBLISHED_PIN = (name: string): string => `env:${name}`
 export const CACHE_PIN = 'env-cache'
 
-async function * values<T> (index: EnvironmentIndex, prefix: string): AsyncGenerator<T> {
-  for await (const [, value] of index.iterator({ gte: prefix, lt: `${prefix}\xff` })) yield JSON.parse(value) as T
+/** JSON values under `prefix`, each keyed by `keyOf(value)`; puts and deletes are synced. */
+function jsonMap<T> (index: EnvironmentIndex, prefix: string, keyOf: (value: T) => string) {
+  return {
+    async get (key: string): Promise<T | undefined> {
+      const value = await index.get(prefix + key)
+      return value == null ? undefined : JSON.parse(value) as T
+    },
+    async put (value: T): Promise<void> {
+      await index.put(prefix + keyOf(value), JSON.stringify(value), { sync: true })
+    },
+    async del (key: string): Promise<void> {
+      await index.del(prefix + key, { sync: true })
+    },
+    async all (): Promise<T[]> {
+      const all: T[] = []
+      for await (const [, value] of index.iterator({ gte: prefix, lt: `${prefix}\xff` })) all.push(JSON.parse(value) as T)
+      return all
+    }
+  }
 }
 
+/** Environments published or built here (by name), and those fetched for jobs (`cache`, by image CID). */
 export function environmentRecords (index: EnvironmentIndex) {
   return {
-    async get (name: string): Promise<EnvironmentRecord | undefined> {
-      const value = await index.get(RECORD + name)
-      return value == null ? undefined : JSON.parse(value) as EnvironmentRecord
-    },
-    async put (record: EnvironmentRecord): Promise<void> {
-      await index.put(RECORD + record.name, JSON.stringify(record), { sync: true })
-    },
-    async del (name: string): Promise<void> {
-      await index.del(RECORD + name, { sync: true })
-    },
-    async all (): Promise<EnvironmentRecord[]> {
-      const all: EnvironmentRecord[] = []
-      for await (const record of values<EnvironmentRecord>(index, RECORD)) all.push(record)
-      return all
-    },
-    cache: {
-      async get (cid: string): Promise<CachedEnvironment | undefined> {
-        const value = await index.get(CACHE + cid)
-        return value == null ? undefined : JSON.parse(value) as CachedEnvironment
-      },
-      async put (entry: CachedEnvironment): Promise<void> {
-        await index.put(CACHE + entry.cid, JSON.stringify(entry), { sync: true })
-      },
-      async del (cid: string): Promise<void> {
-        await index.del(CACHE + cid, { sync: true })
-      },
-      async all (): Promise<CachedEnvironment[]> {
-        const all: CachedEnvironment[] = []
-        for await (const entry of values<CachedEnvironment>(index, CACHE)) all.push(entry)
-        return all
-      }
-    }
+    ...jsonMap<EnvironmentRecord>(index, RECORD, record => record.name),
+    cache: jsonMap<CachedEnvironment>(index, CACHE, entry => entry.cid)
   }
 }
 

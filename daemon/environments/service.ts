@@ -1,28 +1,20 @@
 import { join } from 'node:path'
-import type Docker from 'dockerode'
-import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { ENVIRONMENT_LABEL, type EnvironmentView, type RecipeName } from '../../protocol/environments/environment.js'
 import type { JobImage } from '../../protocol/jobs/spec.js'
 import type { Logger } from '../log.js'
-import type { GcGuard } from '../store/gc-guard.js'
-import type { PinSet } from '../store/pins.js'
 import { buildEnvironment, type BuildRequest } from './build.js'
 import { environmentTag, inspectImage, removeImage } from './docker-images.js'
 import { EnvironmentNotFoundError } from './errors.js'
 import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
-import { publishImage, publishTarFile, type PublishOptions } from './publish.js'
+import { publishImage, publishTarFile, type PublishComponents, type PublishOptions } from './publish.js'
 import { buildRecipe } from './recipes.js'
 import { environmentRecords, PUBLISHED_PIN, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
 
-export interface EnvironmentServiceComponents {
-  docker: () => Promise<Docker>
-  blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
-  blocksPath: string
+/** What publishing needs, less the records (made here from `index`), and the rest. */
+export interface EnvironmentServiceComponents extends Omit<PublishComponents, 'records'> {
   index: EnvironmentIndex
-  pins: PinSet
-  guard: GcGuard
   /** the daemon's home */
   home: string
   /** the environments held changed: the offer should say so */
