@@ -29,7 +29,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import Docker from 'dockerode'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import WebSocket from 'ws'
-import { jobUser } from '../daemon/provider/executor.js'
+import { NOBODY } from '../daemon/provider/executor.js'
 import { SHELL_PATH } from '../protocol/api/workspace-routes.js'
 import { ApiEndpoint, homePaths } from '../protocol/home.js'
 import { FLOE_BIN, floeJson, mib, startBenchDaemon, timed, type BenchDaemon } from './helpers.js'
@@ -171,7 +171,7 @@ async function containerOf (docker: Docker, jobId: string): Promise<Docker.Conta
 
 /** `docker exec` of `command` in the container with the provider's options; its hijacked stream, demuxed when there is no TTY. */
 async function dockerExec (docker: Docker, container: Docker.Container, command: string[], tty: boolean): Promise<{ input: Duplex, output: NodeJS.ReadableStream }> {
-  const exec = await container.exec({ Cmd: command, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: tty, User: jobUser() })
+  const exec = await container.exec({ Cmd: command, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: tty, User: NOBODY })
   const stream = await exec.start({ hijack: true, stdin: true, Tty: tty }) as unknown as Duplex
   if (tty) return { input: stream, output: stream }
   const plain = new PassThrough()

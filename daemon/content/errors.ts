@@ -14,3 +14,8 @@ export class ContentNotFoundError extends Error {
 export class UnsafeContentError extends Error {
   override name = 'UnsafeContentError'
 }
+
+/** Content larger than the budget of the place it is written to (bytes or entries). */
+export class ContentTooLargeError extends Error {
+  override name = 'ContentTooLargeError'
+}

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type { Blockstore } from 'interface-blockstore'
 import { importer, type ImportCandidate, type ImporterOptions } from 'ipfs-unixfs-importer'
 import { rabin } from 'ipfs-unixfs-importer/chunker'
@@ -7,8 +7,8 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { FileChangedError } from './errors.js'
-import { walkTree, type TreeEntry } from './walk.js'
+import { FileChangedError, UnsafeContentError } from './errors.js'
+import { walkTree, type TreeEntry, type WalkOptions } from './walk.js'
 import type { Ignore } from 'ignore'
 
 export type CidVersion = 0 | 1
@@ -25,6 +25,9 @@ export interface ImportOptions {
   /** fixed-size chunks (default), or content-defined (rabin) for data that changes by insertion */
   chunker?: ChunkerName
   ignore?: Ignore
+  /** see WalkOptions: a budget, and one file system for folders a job could write */
+  budget?: WalkOptions['budget']
+  oneFileSystem?: boolean
   signal?: AbortSignal
   onProgress?: (progress: ImportProgress) => void
 }
@@ -51,18 +54,34 @@ function importerOptions (cidVersion: CidVersion, chunker: ChunkerName): Importe
 
 /**
  * Reads a file for the importer, and fails if it changes while being read (size, mtime, or
- * bytes seen differ), so a half-written file is never recorded.
+ * bytes seen differ), so a half-written file is never recorded. The file opened must be the
+ * one walked (same device and inode, never through a link): a path swapped meanwhile for a
+ * link elsewhere is refused, not read.
  */
 async function * fileContent (entry: Extract<TreeEntry, { kind: 'file' }>, onBytes: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  let seen = 0
-  for await (const chunk of createReadStream(entry.absolute, { highWaterMark: READ_CHUNK, signal })) {
-    seen += chunk.length
-    onBytes(chunk.length)
-    yield chunk
-  }
-  const after = await stat(entry.absolute)
-  if (seen !== entry.size || after.size !== entry.size || after.mtimeMs !== entry.mtimeMs) {
-    throw new FileChangedError(`${entry.absolute} changed while it was being imported; import it again once it is complete`)
+  const handle = await open(entry.absolute, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    const opened = await handle.stat()
+    if (!opened.isFile() || opened.dev !== entry.dev || opened.ino !== entry.ino) {
+      throw new UnsafeContentError(`${entry.absolute} is not the file that was listed (it was replaced while being imported); refusing to read it`)
+    }
+    let seen = 0
+    const buffer = Buffer.allocUnsafe(READ_CHUNK)
+    while (true) {
+      signal?.throwIfAborted()
+      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, seen)
+      if (bytesRead === 0) break
+      seen += bytesRead
+      if (seen > entry.size) break
+      onBytes(bytesRead)
+      yield Uint8Array.prototype.slice.call(buffer, 0, bytesRead)
+    }
+    const after = await handle.stat()
+    if (seen !== entry.size || after.size !== entry.size || after.mtimeMs !== entry.mtimeMs) {
+      throw new FileChangedError(`${entry.absolute} changed while it was being imported; import it again once it is complete`)
+    }
+  } finally {
+    await handle.close()
   }
 }
 
@@ -81,7 +100,7 @@ async function putEmptyDirectory (blockstore: Pick<Blockstore, 'put'>, cidVersio
 export async function importPath (blockstore: Pick<Blockstore, 'put'>, path: string, options: ImportOptions = {}): Promise<ImportSummary> {
   const cidVersion = options.cidVersion ?? 1
   const chunker = options.chunker ?? 'fixed'
-  const tree = await walkTree(path, { ignore: options.ignore })
+  const tree = await walkTree(path, { ignore: options.ignore, budget: options.budget, oneFileSystem: options.oneFileSystem })
   let bytes = 0
   const onBytes = (n: number): void => {
     bytes += n

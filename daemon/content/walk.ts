@@ -1,10 +1,22 @@
 import { lstat, opendir, readFile, readlink } from 'node:fs/promises'
 import { join, posix } from 'node:path'
 import ignore, { type Ignore } from 'ignore'
-import { ContentPathError } from './errors.js'
+import { ContentPathError, ContentTooLargeError, UnsafeContentError } from './errors.js'
+
+export interface WalkOptions {
+  ignore?: Ignore
+  /** refused past either (ContentTooLargeError), as soon as the walk sees it */
+  budget?: { maxBytes: number, maxEntries: number }
+  /**
+   * Refuse anything on another file system than the root's: a folder a job could write is
+   * walked as one file system (its own), so a folder swapped for a link to the host while it
+   * is walked is caught by its device, not followed.
+   */
+  oneFileSystem?: boolean
+}
 
 export type TreeEntry =
-  | { kind: 'file', path: string, absolute: string, size: number, mtimeMs: number }
+  | { kind: 'file', path: string, absolute: string, size: number, mtimeMs: number, dev: number, ino: number }
   | { kind: 'dir', path: string }
   | { kind: 'symlink', path: string, target: string }
 
@@ -44,7 +56,7 @@ function describeFsError (path: string, err: any): ContentPathError {
  * never followed; sockets, FIFOs and devices are refused. `ignore` takes POSIX paths
  * relative to the root (folders with a trailing slash).
  */
-export async function walkTree (root: string, options: { ignore?: Ignore } = {}): Promise<WalkResult> {
+export async function walkTree (root: string, options: WalkOptions = {}): Promise<WalkResult> {
   let info
   try {
     info = await lstat(root)
@@ -52,11 +64,19 @@ export async function walkTree (root: string, options: { ignore?: Ignore } = {})
     throw describeFsError(root, err)
   }
   if (info.isFile()) {
-    return { entries: [{ kind: 'file', path: '', absolute: root, size: info.size, mtimeMs: info.mtimeMs }], single: true, files: 1, bytes: info.size }
+    if (options.budget != null && info.size > options.budget.maxBytes) throw new ContentTooLargeError(`${root} is ${info.size} bytes, more than its budget of ${options.budget.maxBytes}`)
+    return { entries: [{ kind: 'file', path: '', absolute: root, size: info.size, mtimeMs: info.mtimeMs, dev: info.dev, ino: info.ino }], single: true, files: 1, bytes: info.size }
   }
   if (!info.isDirectory()) throw new ContentPathError(`${root} is neither a file nor a folder`)
+  const rootDev = info.dev
 
   const result: WalkResult = { entries: [], single: false, files: 0, bytes: 0 }
+  const checkBudget = (): void => {
+    const budget = options.budget
+    if (budget == null) return
+    if (result.bytes > budget.maxBytes) throw new ContentTooLargeError(`${root} holds more than ${budget.maxBytes} bytes, its budget`)
+    if (result.entries.length > budget.maxEntries) throw new ContentTooLargeError(`${root} holds more than ${budget.maxEntries} files and folders, its budget`)
+  }
   const visit = async (dir: string, rel: string): Promise<void> => {
     let names: string[]
     try {
@@ -77,18 +97,20 @@ export async function walkTree (root: string, options: { ignore?: Ignore } = {})
         throw describeFsError(absolute, err)
       }
       if (options.ignore?.ignores(entry.isDirectory() ? `${path}/` : path) === true) continue
+      if (options.oneFileSystem === true && entry.dev !== rootDev) throw new UnsafeContentError(`${absolute} is on another file system than ${root}; refusing to read it`)
       if (entry.isSymbolicLink()) {
         result.entries.push({ kind: 'symlink', path, target: await readlink(absolute) })
       } else if (entry.isDirectory()) {
         result.entries.push({ kind: 'dir', path })
         await visit(absolute, path)
       } else if (entry.isFile()) {
-        result.entries.push({ kind: 'file', path, absolute, size: entry.size, mtimeMs: entry.mtimeMs })
+        result.entries.push({ kind: 'file', path, absolute, size: entry.size, mtimeMs: entry.mtimeMs, dev: entry.dev, ino: entry.ino })
         result.files++
         result.bytes += entry.size
       } else {
         throw new ContentPathError(`${absolute} is not a regular file, folder or symlink; remove it or ignore it`)
       }
+      checkBudget()
     }
   }
   await visit(root, '')

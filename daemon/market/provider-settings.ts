@@ -20,6 +20,9 @@ export const SETTING_KEYS: Readonly<Record<string, string>> = {
   allow: 'peers that may submit jobs, comma-separated ("" for anyone not denied)',
   deny: 'peers that may not submit jobs, comma-separated',
   'max-output': 'the most a job may leave in /output, e.g. 10g',
+  scratch: 'each job\'s disk beside /output (its code copy, /tmp), a hard limit, e.g. 2g',
+  'max-files': 'files and folders a job may create, and its code, inputs or home may hold, e.g. 500000',
+  runtime: 'container runtime for jobs: auto (runsc when installed), runsc (gVisor) or runc',
   'max-input-cache': 'the most job inputs kept on disk for mounting, e.g. 20g (least recently used go first)',
   'keep-output': 'how long a finished job\'s output is kept for its client to pick up, e.g. 24h',
   'accept-environments': 'whether jobs may bring environments this node lacks (fetched and loaded): on or off',
@@ -76,6 +79,12 @@ export function applySetting (settings: ProviderSettings, key: string, value: st
     else if (key === 'deny') next.deny = peers(value)
     else if (key === 'max-output') next.maxOutputBytes = parseSize(value)
     else if (key === 'max-input-cache') next.maxInputCacheBytes = parseSize(value)
+    else if (key === 'scratch') next.scratchBytes = parseSize(value)
+    else if (key === 'max-files') next.maxJobFiles = positiveInt(value, 'file count')
+    else if (key === 'runtime') {
+      if (value !== 'auto' && value !== 'runsc' && value !== 'runc') throw new InvalidSettingError(`"${value}" is not a runtime: use auto, runsc or runc`)
+      next.runtime = value
+    }
     else if (key === 'keep-output') next.keepOutputSeconds = parseDuration(value)
     else if (key === 'accept-environments') next.acceptEnvironments = onOff(value)
     else if (key === 'max-environments-disk') next.maxEnvironmentsBytes = parseSize(value)

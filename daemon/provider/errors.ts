@@ -18,3 +18,8 @@ export function dockerMessage (err: unknown): string {
   const text = typeof body?.message === 'string' ? body.message : err instanceof Error ? err.message : String(err)
   return text.split('\n').map(line => line.trim()).filter(line => line !== '').join(' ')
 }
+
+/** A job's own disk could not be made, mounted or removed. */
+export class JobDiskError extends Error {
+  override name = 'JobDiskError'
+}

@@ -1,5 +1,3 @@
-import { lchown, readdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import type Docker from 'dockerode'
 import type { Container, ContainerInspectInfo, HostConfig } from 'dockerode'
 import type { Logger } from '../log.js'
@@ -10,7 +8,6 @@ import { dockerTimeToMs } from './docker-time.js'
 import { dockerMessage, dockerStatus, ExecutorError } from './errors.js'
 import { HOME_MOUNT } from '../../protocol/jobs/spec.js'
 import { CODE_MOUNT, jobBinds } from './job-mounts.js'
-import { measureOutput } from './output-size.js'
 import { pause } from './pause.js'
 
 export { ExecutorError } from './errors.js'
@@ -28,8 +25,14 @@ export const DEFAULT_PIDS_LIMIT = 512
 export const STOP_GRACE_MS = 5_000
 /** SIGTERM to SIGKILL when a job overran its time or output: it had its chance already. */
 export const LIMIT_GRACE_MS = 2_000
-/** The unprivileged user jobs run as when the daemon runs as root (`nobody` on most systems). */
+/** The unprivileged user every job runs as (`nobody` on most systems), never the daemon's own. */
 export const NOBODY = '65534:65534'
+
+/**
+ * Container runtimes a provider may use: runc (Linux namespaces and cgroups, the host's
+ * kernel) or runsc (gVisor: a user-space kernel between the job and the host's).
+ */
+export type Runtime = 'runc' | 'runsc'
 
 /** How often a running job's usage is sampled and its output measured. */
 const TICK_MS = 1_000
@@ -50,12 +53,20 @@ export interface ContainerPlan {
   image: string
   /** argv (Cmd); the entrypoint is the image's */
   command: string[]
+  /** the job's own folder on this host: every read-write mount lies inside it (job-mounts.ts proves it) */
+  jobRoot: string
+  /** the input cache's folder: every input lies inside it */
+  inputsRoot: string
   /** host folder, bind-mounted read-write at /code, the working directory */
   codeDir: string
   /** host folder, empty, bind-mounted read-write at /output */
   outputDir: string
+  /** host folder, empty, bind-mounted read-write at /tmp (the root file system is read-only) */
+  tmpDir: string
   /** each bind-mounted read-only at its mount */
   inputs: Array<{ hostPath: string, mount: string }>
+  /** the container runtime; runc when not given */
+  runtime?: Runtime
   /** a workspace's home: bind-mounted read-write at /home/floe, its HOME and working directory */
   homeDir?: string
   cpus: number
@@ -69,7 +80,7 @@ export interface ContainerPlan {
   pidsLimit?: number
 }
 
-export type Ending = 'exited' | 'timeout' | 'stopped' | 'output-limit'
+export type Ending = 'exited' | 'timeout' | 'stopped'
 
 export interface ContainerOutcome {
   ending: Ending
@@ -89,9 +100,6 @@ export interface ContainerOutcome {
 export interface FollowOptions {
   /** wall-clock limit counted from the container's StartedAt, so a resumed follow keeps the original deadline */
   timeoutMs: number
-  outputDir: string
-  /** total bytes of the files under outputDir, measured every second and once after exit */
-  outputLimitBytes: number
   /**
    * Called in order, once per line: lines end at `\n` (or `\r\n`), a final unterminated line is
    * delivered too, and lines over MAX_LINE_BYTES come in pieces of that size. A throw stops
@@ -107,7 +115,7 @@ export interface FollowOptions {
    * named 'AbortError'. Follow it again later with `logsSince` set to the last line's `at`.
    */
   detach?: AbortSignal
-  /** where failures that do not end the job are reported (a usage sample, an output measurement) */
+  /** where failures that do not end the job are reported (a usage sample) */
   log?: Pick<Logger, 'warn'>
 }
 
@@ -126,8 +134,10 @@ export async function createJobContainer (docker: Docker, plan: ContainerPlan): 
     NanoCpus: Math.round(plan.cpus * 1e9),
     // Docker's 64 MiB /dev/shm starves data-loader workers (PyTorch); half the memory, at most 2 GiB
     ShmSize: Math.min(Math.floor(plan.memoryBytes / 2), 2 * 1024 ** 3),
-    // A writable root keeps /tmp and the image's caches working; /code and /output are the job's real places.
-    ReadonlyRootfs: false,
+    // Nothing a job writes lands on the host's disk outside its own size-limited one: /code,
+    // /output, /tmp (and a workspace's home) are folders of the job disk, the rest is read-only.
+    ReadonlyRootfs: true,
+    ...(plan.runtime != null && plan.runtime !== 'runc' ? { Runtime: plan.runtime } : {}),
     // The caller removes the container once it has the outcome and the logs.
     AutoRemove: false,
     LogConfig: LOG_CONFIG,
@@ -137,7 +147,7 @@ export async function createJobContainer (docker: Docker, plan: ContainerPlan): 
     const container = await docker.createContainer({
       Image: plan.image,
       Cmd: plan.command,
-      User: jobUser(),
+      User: NOBODY,
       WorkingDir: plan.homeDir != null ? HOME_MOUNT : CODE_MOUNT,
       Labels: { [JOB_LABEL]: plan.jobId, [CLIENT_LABEL]: plan.client, [PROVIDER_LABEL]: plan.provider },
       // a writable home whatever the image: the job runs as a user the image may not know
@@ -199,16 +209,6 @@ async function supervise (container: Container, options: FollowOptions, startedA
     }, (err: unknown) => { halt.abort(err) })
   }
 
-  const outputOverLimit = async (): Promise<boolean> => {
-    try {
-      return await measureOutput(options.outputDir) > options.outputLimitBytes
-    } catch (err) {
-      // Output that cannot be measured (say, a folder the job made unreadable) cannot be bounded.
-      options.log?.warn({ err, container: shortId(container.id) }, 'could not measure the output of a job; counting it as over its limit')
-      return true
-    }
-  }
-
   const sampleUsage = async (): Promise<void> => {
     try {
       await usage.sample(container)
@@ -220,8 +220,7 @@ async function supervise (container: Container, options: FollowOptions, startedA
   const ticking = (async () => {
     while (!watching.signal.aborted) {
       const began = Date.now()
-      const [, over] = await Promise.all([sampleUsage(), outputOverLimit()])
-      if (over) end('output-limit', LIMIT_GRACE_MS)
+      await sampleUsage()
       await pause(TICK_MS - (Date.now() - began), watching.signal)
     }
   })()
@@ -244,7 +243,6 @@ async function supervise (container: Container, options: FollowOptions, startedA
     watching.abort()
     await ticking
     await killing
-    if (ending == null && await outputOverLimit()) ending = 'output-limit'
     return outcomeOf(stopped, ending ?? 'exited', usage.usage, firstLineAt)
   } finally {
     watching.abort()
@@ -313,35 +311,5 @@ export async function listJobContainers (docker: Docker, provider?: string): Pro
     }))
   } catch (err) {
     throw new ExecutorError(`could not list the job containers: ${dockerMessage(err)}`, { cause: err })
-  }
-}
-
-/**
- * The uid:gid a job runs as. A daemon running as root does not hand root to a client's code,
- * even a root without capabilities: jobs run as nobody, and prepareJobDirs gives them their
- * folders. Otherwise jobs run as the daemon's own user, which owns the folders already.
- */
-export function jobUser (): string {
-  const uid = process.getuid?.()
-  const gid = process.getgid?.()
-  if (uid == null || gid == null || uid === 0) return NOBODY
-  return `${uid}:${gid}`
-}
-
-/**
- * When this process is root, hands the job's folders (code, output, a workspace's home), and everything in them,
- * to NOBODY; otherwise does nothing. Links are changed themselves, never followed: the code
- * came from a client and may link anywhere on this host.
- */
-export async function prepareJobDirs (...dirs: string[]): Promise<void> {
-  if (process.getuid?.() !== 0) return
-  const [uid, gid] = NOBODY.split(':').map(Number) as [number, number]
-  for (const dir of dirs) {
-    try {
-      await lchown(dir, uid, gid)
-      for (const entry of await readdir(dir, { recursive: true })) await lchown(join(dir, entry), uid, gid)
-    } catch (err: any) {
-      throw new ExecutorError(`could not hand ${dir} to the job's user ${NOBODY}: ${err?.message ?? err}`, { cause: err })
-    }
   }
 }

@@ -1,10 +1,10 @@
-import { realpath } from 'node:fs/promises'
-import { isAbsolute, posix } from 'node:path'
+import { lstat, realpath } from 'node:fs/promises'
+import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
 import { ExecutorError } from './errors.js'
 
-import { CODE_MOUNT, HOME_MOUNT, OUTPUT_MOUNT } from '../../protocol/jobs/spec.js'
+import { CODE_MOUNT, HOME_MOUNT, OUTPUT_MOUNT, TMP_MOUNT } from '../../protocol/jobs/spec.js'
 
-export { CODE_MOUNT, OUTPUT_MOUNT }
+export { CODE_MOUNT, OUTPUT_MOUNT, TMP_MOUNT }
 
 /** Whoever holds the engine's socket holds the host; it must never reach a job. */
 const DOCKER_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock']
@@ -12,8 +12,14 @@ const DOCKER_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock']
 const KERNEL_MOUNTS = ['/proc', '/sys', '/dev']
 
 export interface JobMounts {
+  /** the job's own folder: every read-write mount must be a real folder inside it */
+  jobRoot: string
+  /** the input cache's folder: every input must be a real file or folder inside it */
+  inputsRoot: string
   codeDir: string
   outputDir: string
+  /** read-write at /tmp (the root file system is read-only) */
+  tmpDir: string
   inputs: ReadonlyArray<{ hostPath: string, mount: string }>
   /** a workspace's home, read-write at HOME_MOUNT */
   homeDir?: string
@@ -21,21 +27,29 @@ export interface JobMounts {
 
 /**
  * Docker `Binds` for a job: its code read-write at /code, its output folder read-write at
- * /output, each input read-only at its mount. Everything is checked here although the caller
- * checks too: a refused plan costs an error message, a wrong mount costs the host.
+ * /output, its scratch folder at /tmp, each input read-only at its mount. Every host path is
+ * proven to lie inside the folder it belongs to (the job's, or the input cache) through real
+ * folders only — no component may be a link, so content can never point a mount elsewhere.
+ * Everything is checked here although the caller checks too: a refused plan costs an error
+ * message, a wrong mount costs the host.
  */
 export async function jobBinds (mounts: JobMounts): Promise<string[]> {
   const sockets = await dockerSocketPaths()
-  const code = await checkedHostPath(mounts.codeDir, 'the code folder', sockets)
-  const output = await checkedHostPath(mounts.outputDir, 'the output folder', sockets)
-  const binds = [`${code}:${CODE_MOUNT}:rw`, `${output}:${OUTPUT_MOUNT}:rw`]
-  if (mounts.homeDir != null) binds.push(`${await checkedHostPath(mounts.homeDir, 'the home folder', sockets)}:${HOME_MOUNT}:rw`)
+  const jobRoot = { given: mounts.jobRoot, root: await ownerRoot(mounts.jobRoot, 'the job folder') }
+  const inputsRoot = { given: mounts.inputsRoot, root: await ownerRoot(mounts.inputsRoot, 'the input cache') }
+  const rw = async (path: string, what: string): Promise<string> => await provenHostPath(path, jobRoot, what, sockets, { folder: true })
+  const binds = [
+    `${await rw(mounts.codeDir, 'the code folder')}:${CODE_MOUNT}:rw`,
+    `${await rw(mounts.outputDir, 'the output folder')}:${OUTPUT_MOUNT}:rw`,
+    `${await rw(mounts.tmpDir, 'the scratch folder')}:${TMP_MOUNT}:rw`
+  ]
+  if (mounts.homeDir != null) binds.push(`${await rw(mounts.homeDir, 'the home folder')}:${HOME_MOUNT}:rw`)
   const seen = new Set<string>()
   for (const input of mounts.inputs) {
     const mount = checkedMount(input.mount)
     if (seen.has(mount)) throw new ExecutorError(`input mount ${mount} is given twice; each input needs its own mount point`)
     seen.add(mount)
-    const host = await checkedHostPath(input.hostPath, `input ${mount}`, sockets)
+    const host = await provenHostPath(input.hostPath, inputsRoot, `input ${mount}`, sockets, { folder: false })
     binds.push(`${host}:${mount}:ro`)
   }
   return binds
@@ -55,6 +69,7 @@ function checkedMount (mount: string): string {
     throw new ExecutorError(`input mount ${mount} is not a plain path (it has '.', '..' or '//'); write it as ${normal}`)
   }
   if (normal === '/') throw new ExecutorError('an input cannot be mounted at /; mount it at a path such as /data')
+  if (normal === TMP_MOUNT || normal === HOME_MOUNT) throw new ExecutorError(`input mount ${normal} is the job's own ${normal === TMP_MOUNT ? 'scratch' : 'home'} folder; mount it inside, such as ${normal}/data`)
   for (const reserved of [CODE_MOUNT, OUTPUT_MOUNT]) {
     if (within(normal, reserved)) throw new ExecutorError(`input mount ${normal} is ${reserved} or inside it, which is reserved for the job's ${reserved.slice(1)}`)
   }
@@ -65,20 +80,48 @@ function checkedMount (mount: string): string {
   return normal
 }
 
-/** The host path, resolved through symbolic links, so that what is checked is what Docker mounts. */
-async function checkedHostPath (path: string, what: string, sockets: readonly string[]): Promise<string> {
+/**
+ * A folder the owner configured (the daemon's home, which may sit behind a link the owner
+ * made): resolved once, as the trusted root below which nothing is followed.
+ */
+async function ownerRoot (path: string, what: string): Promise<string> {
   if (typeof path !== 'string' || !isAbsolute(path)) throw new ExecutorError(`${what}: host path ${JSON.stringify(path)} is not absolute`)
-  let real: string
   try {
-    real = await realpath(path)
+    return await realpath(path)
   } catch (err: any) {
-    if (err?.code === 'ENOENT') throw new ExecutorError(`${what}: host path ${path} does not exist`)
     throw new ExecutorError(`${what}: host path ${path} cannot be resolved (${err?.code ?? err?.message})`, { cause: err })
   }
-  if (real.includes(':') || real.includes(',')) throw new ExecutorError(`${what}: host path ${real} contains ':' or ','; Docker cannot mount such a path`)
+}
+
+/**
+ * `path`, proven to lie inside `root` through real folders: it is written relative to the
+ * root (after resolving the root alone), and every component below the root is lstat'ed,
+ * never followed — a link anywhere on the way is refused, and so is the root itself.
+ */
+async function provenHostPath (path: string, { given, root }: { given: string, root: string }, what: string, sockets: readonly string[], options: { folder: boolean }): Promise<string> {
+  if (typeof path !== 'string' || !isAbsolute(path)) throw new ExecutorError(`${what}: host path ${JSON.stringify(path)} is not absolute`)
+  const rel = relative(resolve(given), resolve(path))
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new ExecutorError(`${what}: host path ${path} is not inside ${given}`)
+  let current = root
+  const parts = rel.split(sep)
+  for (const [i, part] of parts.entries()) {
+    current = join(current, part)
+    let stats
+    try {
+      stats = await lstat(current)
+    } catch (err: any) {
+      if (err?.code === 'ENOENT') throw new ExecutorError(`${what}: host path ${current} does not exist`)
+      throw new ExecutorError(`${what}: host path ${current} cannot be checked (${err?.code ?? err?.message})`, { cause: err })
+    }
+    const last = i === parts.length - 1
+    if (stats.isSymbolicLink()) throw new ExecutorError(`${what}: host path ${current} is a symbolic link; a job's mounts never follow links`)
+    if (!last && !stats.isDirectory()) throw new ExecutorError(`${what}: host path ${current} is not a folder`)
+    if (last && !stats.isDirectory() && (options.folder || !stats.isFile())) throw new ExecutorError(`${what}: host path ${current} is not a ${options.folder ? 'folder' : 'file or folder'}`)
+  }
+  if (current.includes(':') || current.includes(',')) throw new ExecutorError(`${what}: host path ${current} contains ':' or ','; Docker cannot mount such a path`)
   // A folder holding the socket hands it over as surely as the socket itself.
-  if (sockets.some(socket => within(socket, real))) throw new ExecutorError(`${what}: host path ${path} is or holds the Docker socket; jobs never get a Docker socket`)
-  return real
+  if (sockets.some(socket => within(socket, current))) throw new ExecutorError(`${what}: host path ${path} is or holds the Docker socket; jobs never get a Docker socket`)
+  return current
 }
 
 /** The socket's well-known paths, and where they lead (on most hosts /var/run is a link to /run). */

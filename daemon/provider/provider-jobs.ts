@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, rm } from 'node:fs/promises'
+import { lchown, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type Docker from 'dockerode'
@@ -12,7 +12,7 @@ import { decodeReceipt, encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt, typ
 import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
 import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import { decodeJobRequest, type JobRequest, type RefusalReason } from '../../protocol/jobs/wire.js'
-import { exportDag, importPath } from '../content/index.js'
+import { exportDag, importPath, type ImportSummary } from '../content/index.js'
 import type { FetchDagOutcome } from '../content/fetch-dag.js'
 import type { Logger } from '../log.js'
 import type { Allocated } from '../market/build-offer.js'
@@ -23,7 +23,8 @@ import { syncBlocks } from '../store/stores.js'
 import type { EnvironmentCache, EnvironmentFetch } from '../environments/environment-cache.js'
 import { takeTurns } from '../turns.js'
 import { admitJob } from './admission.js'
-import { createJobContainer, followJobContainer, listJobContainers, prepareJobDirs, removeJobContainer, type ContainerOutcome } from './executor.js'
+import { createJobContainer, followJobContainer, listJobContainers, removeJobContainer, type ContainerOutcome, type Runtime } from './executor.js'
+import { canMakeJobDisks, createJobDisk, JOB_OWNER, jobDiskPaths, openJobDisk, removeJobDisk, type JobDisk } from './job-disk.js'
 import { inputCache } from './input-cache.js'
 import { openJobLog, type JobLog } from './job-log.js'
 import type { ServedJob } from '../../protocol/jobs/view.js'
@@ -142,8 +143,32 @@ export function providerJobs (components: ProviderJobsComponents) {
 
   const jobDir = (jobId: string): string => join(components.jobsRoot, jobId)
 
-  /** where a job's code copy (/code) and output folder (/output) live on this machine */
-  const workDirs = (jobId: string): { codeDir: string, outputDir: string, homeDir: string } => ({ codeDir: join(jobDir(jobId), 'code'), outputDir: join(jobDir(jobId), 'output'), homeDir: join(jobDir(jobId), 'home') })
+  /** where a job's code copy (/code), output (/output), scratch (/tmp) and home live: folders of its own disk */
+  const workDirs = (jobId: string): JobDisk => jobDiskPaths(jobDir(jobId))
+
+  /** the job's budgets: its disk holds its code, /tmp and /output; inputs and a home are bounded too */
+  const budgets = () => {
+    const settings = components.settings()
+    return {
+      disk: { bytes: settings.scratchBytes + settings.maxOutputBytes, inodes: settings.maxJobFiles },
+      code: { maxBytes: settings.scratchBytes, maxEntries: settings.maxJobFiles },
+      output: { maxBytes: settings.maxOutputBytes, maxEntries: settings.maxJobFiles },
+      input: { maxBytes: settings.maxInputCacheBytes, maxEntries: settings.maxJobFiles }
+    }
+  }
+
+  /** the engine's runtimes, asked once: whether runsc (gVisor) is there */
+  let engineRuntimes: Promise<Set<string>> | undefined
+  const runtimeFor = async (docker: Docker, job: LiveJob): Promise<Runtime> => {
+    const wanted = components.settings().runtime
+    if (wanted !== 'auto') return wanted
+    if (job.record.gpus.length > 0) return 'runc'
+    engineRuntimes ??= docker.info().then((info: { Runtimes?: Record<string, unknown> }) => new Set(Object.keys(info.Runtimes ?? {})), (err: Error) => {
+      engineRuntimes = undefined
+      throw err
+    })
+    return (await engineRuntimes).has('runsc') ? 'runsc' : 'runc'
+  }
 
   const receiptOf = (job: LiveJob): Receipt | null => job.receipt == null ? null : decodeReceipt(job.receipt.payload)
 
@@ -167,6 +192,9 @@ export function providerJobs (components: ProviderJobsComponents) {
     // One admission at a time: two requests must not both take the last free slot.
     return await admitting(async () => {
       const settings = components.settings()
+      if (settings.enabled && !canMakeJobDisks()) {
+        return { accepted: false as const, reason: 'not-allowed' as const, message: 'this provider cannot run jobs safely: its daemon is not root, and jobs need their own user and a size-limited disk' }
+      }
       const admission = await admitJob(bytes, signature, {
         self: components.self,
         remotePeer,
@@ -212,7 +240,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   /** Runs (or, after a restart, resumes) one job to its receipt; never rejects. */
   const execute = async (job: LiveJob, options: { image: string | null, resume: boolean }): Promise<void> => {
     const { jobId } = job.record
-    const { codeDir, outputDir, homeDir } = workDirs(jobId)
+    const disk = workDirs(jobId)
     const signal = job.cancel.signal
     const times: PhaseTimes = { preparingAt: null, runningAt: null, exitedAt: null }
     /** inputs held in the cache for this job, released when it ends */
@@ -232,7 +260,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (job.record.containerId == null) {
         await setState(job, 'preparing')
         times.preparingAt = Date.now()
-        await prepare(job, { codeDir, outputDir, homeDir }, signal)
+        await prepare(job, signal)
         let image = options.image ?? (await components.environments()).get(job.spec.environment)
         if (job.spec.image != null && imageCache != null) {
           const prepared = await imageCache.prepare(job.spec, { signal, onLine: line => { systemLine(job, line) } })
@@ -242,16 +270,22 @@ export function providerJobs (components: ProviderJobsComponents) {
         }
         if (image == null) throw new Error(`environment "${job.spec.environment}" is no longer held here`)
         signal.throwIfAborted()
+        const runtime = await runtimeFor(docker, job)
+        systemLine(job, `runtime: ${runtime === 'runsc' ? 'runsc (gVisor)' : 'runc'}`)
         job.record.containerId = await createJobContainer(docker, {
           jobId,
           client: job.record.client,
           provider: components.self,
           image,
           command: job.spec.command,
-          codeDir,
-          outputDir,
+          jobRoot: jobDir(jobId),
+          inputsRoot: components.inputsRoot,
+          codeDir: disk.code,
+          outputDir: disk.output,
+          tmpDir: disk.tmp,
+          runtime,
           inputs: await mountsOf(job, hold),
-          ...(job.spec.workspace != null ? { homeDir } : {}),
+          ...(job.spec.workspace != null ? { homeDir: disk.home } : {}),
           cpus: job.spec.resources.cpus,
           memoryBytes: job.spec.resources.memoryBytes,
           gpus: await gpuUuids(job),
@@ -260,18 +294,17 @@ export function providerJobs (components: ProviderJobsComponents) {
         releaseImage()
         await records.put(job.record)
       } else {
-        // its inputs are mounted: held against eviction until it ends
+        // its disk (mounted again after a machine restart) and inputs are in use: held until it ends
+        await openJobDisk(jobDir(jobId))
         await mountsOf(job, hold)
         times.preparingAt = job.record.states.find(s => s.state === 'preparing')?.at ?? null
         systemLine(job, 'the provider restarted; following the job again')
       }
       if (job.record.state !== 'running') await setState(job, 'running')
-      const watching = job.spec.workspace != null ? watchWorkspace(job, homeDir) : undefined
+      const watching = job.spec.workspace != null ? watchWorkspace(job, disk.home, docker) : undefined
       try {
         outcome = await followJobContainer(docker, job.record.containerId, {
           timeoutMs: job.spec.timeoutSeconds * 1000,
-          outputDir,
-          outputLimitBytes: components.settings().maxOutputBytes,
           logsSince: options.resume ? job.log.lastContainerAt() : undefined,
           onLog: line => { job.log.append(line) },
           stop: signal,
@@ -301,20 +334,34 @@ export function providerJobs (components: ProviderJobsComponents) {
   const conclude = async (job: LiveJob, ended: { outcome?: ContainerOutcome, failure: string | null, times: PhaseTimes, held: CID[], environment?: EnvironmentFetch }): Promise<void> => {
     const { outcome, failure, times, held } = ended
     const { jobId } = job.record
-    const { codeDir, outputDir, homeDir } = workDirs(jobId)
+    const disk = workDirs(jobId)
     const signal = job.cancel.signal
-    const state: Receipt['state'] = outcome != null ? endState(outcome) : signal.aborted ? 'stopped' : 'failed'
-    const reason = failure ?? job.stopReason ?? (outcome != null ? endReason(outcome, components.settings().maxOutputBytes) : 'stopped before it ran')
+    let state: Receipt['state'] = outcome != null ? endState(outcome) : signal.aborted ? 'stopped' : 'failed'
+    let reason = failure ?? job.stopReason ?? (outcome != null ? endReason(outcome) : 'stopped before it ran')
     if (reason != null) systemLine(job, reason)
     await setState(job, 'uploading')
     let output: { cid: CID, bytes: number } | null = null
     let logs: CID | null = null
+    // a workspace's output is its home, saved however it ended
+    const ran = outcome != null || job.spec.workspace != null
+    if (ran) {
+      try {
+        const imported = await importJobFolder(job.spec.workspace != null ? disk.home : disk.output)
+        output = { cid: imported.cid, bytes: imported.bytes }
+      } catch (err: any) {
+        const why = err?.name === 'ContentTooLargeError'
+          ? `${err.message as string}: past the provider's max-output of ${components.settings().maxOutputBytes} bytes, nothing was imported`
+          : `could not import the output: ${err?.message ?? err}`
+        log.warn({ jobId, err: err?.message }, 'could not import the output')
+        systemLine(job, why)
+        state = 'failed'
+        reason = why
+      }
+    }
     try {
-      // a workspace's output is its home, saved however it ended
-      ;({ output, logs } = await upload(job, job.spec.workspace != null ? homeDir : outputDir, outcome != null || job.spec.workspace != null))
+      logs = await uploadLog(job, output)
     } catch (err: any) {
-      log.error({ jobId, err: err?.message }, 'could not import the output')
-      systemLine(job, `could not import the output: ${err?.message ?? err}`)
+      log.error({ jobId, err: err?.message }, 'could not import the log')
     }
     await unpinInputs(job)
 
@@ -326,9 +373,9 @@ export function providerJobs (components: ProviderJobsComponents) {
       specCid: job.request.specCid,
       provider: components.self,
       client: job.record.client,
-      state: output == null && state === 'success' ? 'failed' : state,
+      state,
       exitCode: outcome?.exitCode ?? null,
-      reason: output == null && state === 'success' ? 'the output could not be imported' : reason,
+      reason,
       times: { acceptedAt: job.record.acceptedAt, ...times, uploadedAt: Date.now() },
       preparingMs: times.preparingAt != null && times.runningAt != null ? Math.max(0, times.runningAt - times.preparingAt) : 0,
       runMs,
@@ -349,15 +396,18 @@ export function providerJobs (components: ProviderJobsComponents) {
     if (job.record.containerId != null) {
       await removeJobContainer(await components.docker(), job.record.containerId).catch((err: Error) => { log.warn({ jobId, err: err.message }, 'could not remove the container') })
     }
-    await rm(codeDir, { recursive: true, force: true })
-    await rm(outputDir, { recursive: true, force: true })
-    await rm(homeDir, { recursive: true, force: true })
+    await removeJobDisk(jobDir(jobId)).catch((err: Error) => { log.warn({ jobId, err: err.message }, 'could not remove the job disk') })
     if (job.record.snapshot != null) await components.pins.remove(CID.parse(job.record.snapshot), `workspace-snapshot:${jobId}`)
     for (const cid of held) inputs.release(cid)
     await inputs.evict().catch((err: Error) => { log.warn({ err: err.message }, 'could not trim the input cache') })
   }
 
-  const prepare = async (job: LiveJob, dirs: { codeDir: string, outputDir: string, homeDir: string }, signal: AbortSignal): Promise<void> => {
+  /**
+   * Fetches the job's code, inputs and home, makes its disk, and writes its code (and home)
+   * into it for the job's user. Every write is bounded by the job's budgets (declared sizes
+   * before, bytes written while), and no link in the content is ever followed.
+   */
+  const prepare = async (job: LiveJob, signal: AbortSignal): Promise<void> => {
     const home = job.spec.workspace?.home ?? null
     const roots = [job.spec.code, ...job.spec.inputs.map(input => input.cid), ...(home != null ? [home] : [])]
     await components.guard.shared(async () => {
@@ -368,17 +418,31 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (fetched.via === 'bitswap') throw new Error(`could not fetch ${root} from the client or any connected peer`)
       if (fetched.via === 'bulk') systemLine(job, `fetched ${root} (${fetched.bytes} bytes) from ${fetched.peer ?? 'a peer'} in ${fetched.ms} ms`)
     }
-    for (const dir of [dirs.codeDir, dirs.outputDir, dirs.homeDir]) await rm(dir, { recursive: true, force: true })
-    await mkdir(dirs.outputDir, { recursive: true })
-    await exportDag(components.blockstore, job.spec.code, dirs.codeDir, { signal })
-    if (job.spec.workspace == null) return await prepareJobDirs(dirs.codeDir, dirs.outputDir)
+    const limits = budgets()
+    const disk = await createJobDisk(jobDir(job.record.jobId), limits.disk)
+    await exportDag(components.blockstore, job.spec.code, disk.code, { signal, budget: limits.code, owner: JOB_OWNER })
+    if (job.spec.workspace == null) return
     if (home != null) {
-      await exportDag(components.blockstore, home, dirs.homeDir, { signal })
+      await exportDag(components.blockstore, home, disk.home, { signal, budget: limits.output, owner: JOB_OWNER })
       systemLine(job, `home restored from ${home.toString()}`)
     } else {
-      await mkdir(dirs.homeDir)
+      await mkdir(disk.home)
+      await lchown(disk.home, JOB_OWNER.uid, JOB_OWNER.gid)
     }
-    await prepareJobDirs(dirs.codeDir, dirs.outputDir, dirs.homeDir)
+  }
+
+  /**
+   * Imports a folder of a job's disk: walked as one file system (a link, or a folder swapped
+   * for one, never leads off the job's disk), each file opened without following links and
+   * checked to be the file listed, within the output budget. Called when the job's container
+   * has stopped, or while it is paused.
+   */
+  const importJobFolder = async (folder: string): Promise<ImportSummary> => {
+    return await components.guard.shared(async () => {
+      const imported = await importPath(components.blockstore, folder, { budget: budgets().output, oneFileSystem: true })
+      await syncBlocks(components.blocksPath)
+      return imported
+    })
   }
 
   /**
@@ -387,7 +451,7 @@ export function providerJobs (components: ProviderJobsComponents) {
    * the workspace stopped, home saved, after `idleTimeoutSeconds` without terminal or port
    * traffic.
    */
-  const watchWorkspace = (job: LiveJob, homeDir: string): { stop: () => void } => {
+  const watchWorkspace = (job: LiveJob, homeDir: string, docker: Docker): { stop: () => void } => {
     const spec = job.spec.workspace as NonNullable<JobSpec['workspace']>
     job.activeAt = Date.now()
     let saving = false
@@ -403,9 +467,16 @@ export function providerJobs (components: ProviderJobsComponents) {
       if (saving || now - lastSave < spec.snapshotSeconds * 1000) return
       saving = true
       try {
+        // Frozen while its home is read: nothing in the container can change what is walked.
+        const container = docker.getContainer(job.record.containerId as string)
+        await container.pause()
+        let imported: ImportSummary
+        try {
+          imported = await importJobFolder(homeDir)
+        } finally {
+          await container.unpause()
+        }
         const saved = await components.guard.shared(async () => {
-          const imported = await importPath(components.blockstore, homeDir)
-          await syncBlocks(components.blocksPath)
           await components.pins.add(imported.cid, `workspace-snapshot:${job.record.jobId}`)
           if (job.record.snapshot != null && job.record.snapshot !== imported.cid.toString()) await components.pins.remove(CID.parse(job.record.snapshot), `workspace-snapshot:${job.record.jobId}`)
           return imported
@@ -430,27 +501,23 @@ export function providerJobs (components: ProviderJobsComponents) {
   }
 
   const unpinInputs = async (job: LiveJob): Promise<void> => {
-    for (const root of [job.spec.code, ...job.spec.inputs.map(input => input.cid)]) {
+    const home = job.spec.workspace?.home ?? null
+    for (const root of [job.spec.code, ...job.spec.inputs.map(input => input.cid), ...(home != null ? [home] : [])]) {
       await components.pins.remove(root, `job-input:${job.record.jobId}`)
     }
   }
 
-  /** Imports /output (when the container ran) and the log; both pinned for pickup. */
-  const upload = async (job: LiveJob, outputDir: string, ran: boolean): Promise<{ output: { cid: CID, bytes: number } | null, logs: CID | null }> => {
+  /** Imports the job's log, and pins it and the output (already imported) for pickup. */
+  const uploadLog = async (job: LiveJob, output: { cid: CID } | null): Promise<CID | null> => {
     return await components.guard.shared(async () => {
       const reason = `job-output:${job.record.jobId}`
-      let output: { cid: CID, bytes: number } | null = null
-      if (ran) {
-        const imported = await importPath(components.blockstore, outputDir)
-        output = { cid: imported.cid, bytes: imported.bytes }
-      }
       await job.log.close()
       let logs: CID | null = null
       if (job.log.lastSeq() > 0) logs = (await importPath(components.blockstore, job.log.path)).cid
       await syncBlocks(components.blocksPath)
       if (output != null) await components.pins.add(output.cid, reason)
       if (logs != null) await components.pins.add(logs, reason)
-      return { output, logs }
+      return logs
     })
   }
 
@@ -495,6 +562,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       const receipt = receiptOf(job)
       jobs.delete(job.record.jobId)
       for (const cid of [receipt?.outputCid, receipt?.logsCid]) if (cid != null) await components.pins.remove(cid, `job-output:${job.record.jobId}`)
+      await removeJobDisk(jobDir(job.record.jobId))
       await rm(jobDir(job.record.jobId), { recursive: true, force: true })
       await records.del(job.record.jobId)
       log.info({ jobId: job.record.jobId }, 'job output past its pickup time: cleaned up')
@@ -640,16 +708,14 @@ function endState (outcome: ContainerOutcome): Receipt['state'] {
   switch (outcome.ending) {
     case 'timeout': return 'timeout'
     case 'stopped': return 'stopped'
-    case 'output-limit': return 'failed'
     default: return outcome.exitCode === 0 ? 'success' : 'failed'
   }
 }
 
-function endReason (outcome: ContainerOutcome, maxOutputBytes: number): string | null {
+function endReason (outcome: ContainerOutcome): string | null {
   switch (outcome.ending) {
     case 'timeout': return 'killed: past its time limit'
     case 'stopped': return 'stopped by the client'
-    case 'output-limit': return `killed: /output grew past the provider's limit of ${maxOutputBytes} bytes`
     default:
       if (outcome.oomKilled) return `killed: out of memory (exit code ${outcome.exitCode ?? 'none'})`
       return outcome.exitCode === 0 ? null : `exit code ${outcome.exitCode ?? 'none'}`

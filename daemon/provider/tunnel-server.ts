@@ -9,7 +9,7 @@ import {
 import type { Logger } from '../log.js'
 import { tunnelCredit } from '../transfer/tunnel-credit.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
-import { jobUser } from './executor.js'
+import { NOBODY } from './executor.js'
 
 /** How long a closed tunnel's process has after SIGHUP before SIGKILL. */
 const HANGUP_GRACE_MS = 2_000
@@ -59,7 +59,7 @@ export function tunnelServer (components: TunnelServerComponents) {
       AttachStdout: true,
       AttachStderr: true,
       Tty: tty,
-      User: jobUser(),
+      User: NOBODY,
       WorkingDir: HOME_MOUNT,
       Env: [`HOME=${HOME_MOUNT}`, 'TERM=xterm-256color']
     })

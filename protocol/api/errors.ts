@@ -49,6 +49,7 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   PortInUseError: 409,
   NoProviderError: 409,
   UnsafeContentError: 422,
+  ContentTooLargeError: 413,
   UnsupportedCodecError: 422,
   UnsupportedHashError: 422,
   DialError: 502,

@@ -18,8 +18,10 @@ export const MAX_INPUTS = 64
 /** The working directory and the output folder: no input may be mounted over them. */
 export const CODE_MOUNT = '/code'
 export const OUTPUT_MOUNT = '/output'
+/** The job's scratch folder, on its own size-limited disk (the root file system is read-only). */
+export const TMP_MOUNT = '/tmp'
 /** Kernel and device trees no input may hide. */
-const FORBIDDEN_MOUNTS = ['/', '/proc', '/sys', '/dev']
+const FORBIDDEN_MOUNTS = ['/', '/proc', '/sys', '/dev', '/tmp']
 
 /** Bytes as dag-cbor decodes them (any Uint8Array). */
 export const Bytes = z.custom<Uint8Array>(value => value instanceof Uint8Array, { message: 'not bytes' })

@@ -30,6 +30,19 @@ export const ProviderSettings = z.object({
   deny: z.array(z.string().min(1).max(128)).default([]),
   /** the most a job may leave in /output; past it the job is killed */
   maxOutputBytes: z.number().int().positive().max(64 * 1024 ** 4).default(10 * 1024 ** 3),
+  /**
+   * each job's disk beside /output: its code copy, /tmp and anything else it writes (the
+   * container's root file system is read-only); a hard limit, as is /output's
+   */
+  scratchBytes: z.number().int().positive().max(64 * 1024 ** 4).default(2 * 1024 ** 3),
+  /** files and folders a job may create in all (its disk's inodes), and that its code, inputs or home may hold */
+  maxJobFiles: z.number().int().min(1000).max(100_000_000).default(500_000),
+  /**
+   * the container runtime: runsc (gVisor, a user-space kernel between jobs and the host's),
+   * runc (namespaces and cgroups on the host's kernel), or auto: runsc when the Docker engine
+   * has it, runc for GPU jobs (this gVisor cannot pass GPUs through)
+   */
+  runtime: z.enum(['auto', 'runsc', 'runc']).default('auto'),
   /** the most job inputs kept on disk, written out for mounting; least recently used go first */
   maxInputCacheBytes: z.number().int().positive().max(64 * 1024 ** 4).default(20 * 1024 ** 3),
   /** whether a job may bring an environment this node lacks (fetched by CID, then `docker load`ed) */

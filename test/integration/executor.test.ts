@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, lchown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type Docker from 'dockerode'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDockerClient } from '../../daemon/market/resources/docker.js'
 import {
-  CLIENT_LABEL, createJobContainer, DEFAULT_PIDS_LIMIT, ExecutorError, followJobContainer, jobUser, JOB_LABEL,
-  listJobContainers, MAX_LINE_BYTES, prepareJobDirs, removeJobContainer,
+  CLIENT_LABEL, createJobContainer, DEFAULT_PIDS_LIMIT, ExecutorError, followJobContainer, JOB_LABEL,
+  listJobContainers, MAX_LINE_BYTES, NOBODY, removeJobContainer,
   type ContainerOutcome, type ContainerPlan, type FollowOptions, type LogLine
 } from '../../daemon/provider/executor.js'
+import { createJobDisk, JOB_OWNER, removeJobDisk } from '../../daemon/provider/job-disk.js'
 
 const IMAGE = 'floe/busybox'
 const CLIENT = '12D3KooWTestClient'
@@ -18,6 +19,7 @@ const PROVIDER = '12D3KooWTestProvider'
 let docker: Docker
 const jobIds = new Set<string>()
 const folders: string[] = []
+const disks: string[] = []
 
 beforeAll(async () => {
   // The daemon's own client, with its 5 s request timeout: following must survive it.
@@ -27,6 +29,8 @@ beforeAll(async () => {
 afterEach(async () => {
   const mine = (await listJobContainers(docker)).filter(container => jobIds.has(container.jobId))
   await Promise.all(mine.map(async container => { await removeJobContainer(docker, container.id) }))
+  for (const jobDir of disks.splice(0)) await removeJobDisk(jobDir)
+  inputsRoot = undefined
   await Promise.all(folders.splice(0).map(async folder => { await rm(folder, { recursive: true, force: true }) }))
   jobIds.clear()
 })
@@ -37,24 +41,40 @@ async function tempFolder (): Promise<string> {
   return folder
 }
 
-/** A plan for `sh -c script` with fresh code and output folders, prepared for the job's user. */
+/** The input cache of every plan here: inputs must lie inside it. */
+let inputsRoot: string | undefined
+
+/** A folder in the input cache, readable by the job's user as the cache's entries are. */
+async function inputFolder (): Promise<string> {
+  inputsRoot ??= await tempFolder()
+  const input = await mkdtemp(join(inputsRoot, 'input-'))
+  await chmod(input, 0o755)
+  return input
+}
+
+/** A plan for `sh -c script` on a fresh 64 MiB job disk of 4,000 inodes, as the provider makes them. */
 async function planFor (script: string, overrides: Partial<ContainerPlan> = {}): Promise<ContainerPlan> {
   const jobId = `test-${randomUUID()}`
   jobIds.add(jobId)
-  const root = await tempFolder()
-  const codeDir = join(root, 'code')
-  const outputDir = join(root, 'output')
-  await mkdir(codeDir)
-  await mkdir(outputDir)
-  await prepareJobDirs(codeDir, outputDir)
+  inputsRoot ??= await tempFolder()
+  const jobRoot = join(await tempFolder(), jobId)
+  await mkdir(jobRoot)
+  const disk = await createJobDisk(jobRoot, { bytes: 48 * 1024 * 1024, inodes: 4_000 })
+  disks.push(jobRoot)
+  await mkdir(disk.code)
+  await lchown(disk.code, JOB_OWNER.uid, JOB_OWNER.gid)
   return {
     jobId,
     client: CLIENT,
     provider: PROVIDER,
     image: IMAGE,
     command: ['sh', '-c', script],
-    codeDir,
-    outputDir,
+    jobRoot,
+    inputsRoot,
+    codeDir: disk.code,
+    outputDir: disk.output,
+    tmpDir: disk.tmp,
+    runtime: process.env.FLOE_TEST_RUNTIME === 'runsc' ? 'runsc' : 'runc',
     inputs: [],
     cpus: 1,
     memoryBytes: 256 * 1024 * 1024,
@@ -75,8 +95,6 @@ async function run (plan: ContainerPlan, options: Partial<FollowOptions> = {}): 
   const lines: LogLine[] = []
   const outcome = await followJobContainer(docker, id, {
     timeoutMs: 20_000,
-    outputDir: plan.outputDir,
-    outputLimitBytes: 10 * 1024 * 1024,
     onLog: line => { lines.push(line) },
     ...options
   })
@@ -126,8 +144,6 @@ describe('the job executor', { timeout: 30_000 }, () => {
     const seen: Array<{ line: string, receivedAt: number }> = []
     const outcome = await followJobContainer(docker, id, {
       timeoutMs: 20_000,
-      outputDir: plan.outputDir,
-      outputLimitBytes: 1024,
       onLog: line => { seen.push({ line: line.line, receivedAt: Date.now() }) }
     })
     expect(outcome).toMatchObject({ ending: 'exited', exitCode: 0 })
@@ -165,21 +181,31 @@ describe('the job executor', { timeout: 30_000 }, () => {
     expect(lines).toEqual([])
   })
 
-  it('kills a job whose output outgrows its limit while it runs, and flags one that did so just before exiting', async () => {
-    const running = await planFor('head -c 5000000 /dev/zero > /output/big; sleep 30')
-    const { outcome: killed } = await run(running, { outputLimitBytes: 1024 * 1024 })
-    expect(killed).toMatchObject({ ending: 'output-limit', exitCode: 137 })
-
-    const quick = await planFor('head -c 5000000 /dev/zero > /output/big')
-    const { outcome: exited } = await run(quick, { outputLimitBytes: 1024 * 1024 })
-    expect(exited).toMatchObject({ ending: 'output-limit', exitCode: 0 })
+  it('holds a job to its disk: the root file system is read-only, and /output, /code, /tmp share a hard size and file limit', async () => {
+    const plan = await planFor([
+      'echo x > /etc/x 2>/dev/null || echo root-ro',
+      'echo x > /bin/x 2>/dev/null || echo bin-ro',
+      'head -c 200000000 /dev/zero > /output/big 2>/dev/null || echo output-full',
+      'rm /output/big',
+      'head -c 200000000 /dev/zero > /tmp/big 2>/dev/null || echo tmp-full',
+      'rm /tmp/big',
+      'head -c 200000000 /dev/zero > /code/big 2>/dev/null || echo code-full',
+      'rm /code/big',
+      'i=0; while [ $i -lt 5000 ]; do echo -n 2>/dev/null >/tmp/f$i || { echo inodes-out; break; }; i=$((i+1)); done',
+      'df -k /output | tail -1'
+    ].join('; '))
+    const { outcome, lines } = await run(plan)
+    expect(outcome.exitCode, text(lines).join('\n')).toBe(0)
+    const out = text(lines, 'stdout')
+    expect(out.slice(0, 5)).toEqual(['root-ro', 'bin-ro', 'output-full', 'tmp-full', 'code-full'])
+    expect(out).toContain('inodes-out')
+    // nothing past the disk reached the host: the whole disk is about 48 MiB
+    expect(Number(out.at(-1)?.trim().split(/\s+/)[1])).toBeLessThan(64 * 1024)
   })
 
   it('mounts inputs read-only', async () => {
-    const input = await tempFolder()
+    const input = await inputFolder()
     await writeFile(join(input, 'data.txt'), 'input bytes\n')
-    // The job may run as nobody: the input must be readable by others, as a store's blocks are.
-    await chmod(input, 0o755)
     const plan = await planFor('cat /data/data.txt; echo changed > /data/data.txt', { inputs: [{ hostPath: input, mount: '/data' }] })
     const { outcome, lines } = await run(plan)
     expect(outcome.exitCode).not.toBe(0)
@@ -201,7 +227,7 @@ describe('the job executor', { timeout: 30_000 }, () => {
     expect(out).toContain('CapEff:\t0000000000000000')
     expect(out).toContain('CapBnd:\t0000000000000000')
     expect(out).toContain('NoNewPrivs:\t1')
-    expect(out).toContain(jobUser().split(':')[0])
+    expect(out).toContain(NOBODY.split(':')[0])
     expect(out).toContain('tmp-ok')
     expect(out.at(-1)).toBe('/code')
 
@@ -218,7 +244,8 @@ describe('the job executor', { timeout: 30_000 }, () => {
       LogConfig: { Type: 'json-file' }
     })
     expect(host.Binds?.join(' ')).not.toMatch(/docker\.sock/)
-    expect(config).toMatchObject({ User: jobUser(), WorkingDir: '/code', Tty: false })
+    expect(config).toMatchObject({ User: NOBODY, WorkingDir: '/code', Tty: false })
+    expect(host.ReadonlyRootfs).toBe(true)
   })
 
   it('reports the CPU time and memory a job used', async () => {
@@ -244,7 +271,7 @@ describe('the job executor', { timeout: 30_000 }, () => {
     const id = await createJobContainer(docker, plan)
     const detach = new AbortController()
     const first: LogLine[] = []
-    const options = { timeoutMs: 20_000, outputDir: plan.outputDir, outputLimitBytes: 1024 }
+    const options = { timeoutMs: 20_000 }
     await expect(followJobContainer(docker, id, {
       ...options,
       detach: detach.signal,
@@ -290,7 +317,7 @@ describe('the job executor', { timeout: 30_000 }, () => {
   })
 
   it('refuses bad mounts, and names a missing image', async () => {
-    const input = await tempFolder()
+    const input = await inputFolder()
     const refusals: Array<[Partial<ContainerPlan>, RegExp]> = [
       [{ inputs: [{ hostPath: input, mount: 'data' }] }, /not an absolute path/],
       [{ inputs: [{ hostPath: input, mount: '/code' }] }, /reserved/],
@@ -301,8 +328,11 @@ describe('the job executor', { timeout: 30_000 }, () => {
       [{ inputs: [{ hostPath: 'relative/path', mount: '/data' }] }, /not absolute/],
       [{ inputs: [{ hostPath: join(input, 'missing'), mount: '/data' }] }, /does not exist/],
       [{ inputs: [{ hostPath: input, mount: '/var/run/docker.sock' }] }, /Docker socket/],
-      [{ inputs: [{ hostPath: '/var/run/docker.sock', mount: '/data' }] }, /Docker socket/],
-      [{ inputs: [{ hostPath: '/run', mount: '/data' }] }, /Docker socket/],
+      [{ inputs: [{ hostPath: input, mount: '/tmp' }] }, /scratch/],
+      [{ inputs: [{ hostPath: '/var/run/docker.sock', mount: '/data' }] }, /not inside/],
+      [{ inputs: [{ hostPath: '/run', mount: '/data' }] }, /not inside/],
+      [{ inputs: [{ hostPath: join(input, '..', '..'), mount: '/data' }] }, /not inside/],
+      [{ codeDir: '/etc' }, /not inside/],
       [{ image: 'floe/no-such-image:1' }, /image floe\/no-such-image:1 is not on this machine/]
     ]
     for (const [overrides, message] of refusals) {
