@@ -2,7 +2,7 @@ import { access, lstat, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { exportDag } from '../content/index.js'
+import { exportDag, type ExportBudget } from '../content/index.js'
 import type { Logger } from '../log.js'
 import { measureOutput } from './output-size.js'
 
@@ -13,7 +13,7 @@ import { measureOutput } from './output-size.js'
  * Entries in use by a job are held; when the cache grows past `maxBytes`, the least recently
  * used of the others go first.
  */
-export function inputCache (root: string, blockstore: Pick<Blockstore, 'get'>, options: { maxBytes: () => number, log: Pick<Logger, 'info' | 'warn'> }) {
+export function inputCache (root: string, blockstore: Pick<Blockstore, 'get'>, options: { maxBytes: () => number, maxEntries: () => number, log: Pick<Logger, 'info' | 'warn'> }) {
   const pending = new Map<string, Promise<string>>()
   const users = new Map<string, number>()
   const lastUsed = new Map<string, number>()
@@ -23,7 +23,10 @@ export function inputCache (root: string, blockstore: Pick<Blockstore, 'get'>, o
     try {
       await access(path)
     } catch {
-      await exportDag(blockstore, cid, path, { signal })
+      // One input may take the whole cache, never more: checked on its declared size before
+      // writing and on the bytes written while writing (a DAG bomb is refused, not expanded).
+      const budget: ExportBudget = { maxBytes: options.maxBytes(), maxEntries: options.maxEntries() }
+      await exportDag(blockstore, cid, path, { signal, budget })
     }
     return path
   }

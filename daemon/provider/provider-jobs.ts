@@ -105,7 +105,7 @@ const CLEANUP_INTERVAL_MS = 60_000
 export function providerJobs (components: ProviderJobsComponents) {
   const { log } = components
   const records = providerJobRecords(components.index)
-  const inputs = inputCache(components.inputsRoot, components.blockstore, { maxBytes: () => components.settings().maxInputCacheBytes, log })
+  const inputs = inputCache(components.inputsRoot, components.blockstore, { maxBytes: () => components.settings().maxInputCacheBytes, maxEntries: () => components.settings().maxJobFiles, log })
   const jobs = new Map<string, LiveJob>()
   const running = new Set<Promise<void>>()
   let cleanupTimer: NodeJS.Timeout | undefined
@@ -152,8 +152,7 @@ export function providerJobs (components: ProviderJobsComponents) {
     return {
       disk: { bytes: settings.scratchBytes + settings.maxOutputBytes, inodes: settings.maxJobFiles },
       code: { maxBytes: settings.scratchBytes, maxEntries: settings.maxJobFiles },
-      output: { maxBytes: settings.maxOutputBytes, maxEntries: settings.maxJobFiles },
-      input: { maxBytes: settings.maxInputCacheBytes, maxEntries: settings.maxJobFiles }
+      output: { maxBytes: settings.maxOutputBytes, maxEntries: settings.maxJobFiles }
     }
   }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -119,7 +119,21 @@ export function resources (): { daemon(d: RunningDaemon): RunningDaemon, folder(
     folder (path) { folders.push(path); return path },
     async cleanup () {
       await Promise.all(daemons.splice(0).map(async d => await d.stop('SIGKILL')))
+      for (const folder of folders) await unmountUnder(folder)
       await Promise.all(folders.splice(0).map(async f => { await rm(f, { recursive: true, force: true }) }))
     }
+  }
+}
+
+/**
+ * Detaches every mount under `folder`: a provider killed mid-job leaves its jobs' disks
+ * mounted (a restarted one would use them again), which a test's clean-up must undo.
+ */
+export async function unmountUnder (folder: string): Promise<void> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')
+  const prefix = folder.endsWith('/') ? folder : `${folder}/`
+  const mounts = table.split('\n').map(line => line.split(' ')[4] ?? '').filter(mount => mount.startsWith(prefix))
+  for (const mount of mounts.sort().reverse()) {
+    await new Promise<void>(resolve => { spawn('umount', ['-l', mount], { stdio: 'ignore' }).on('close', () => { resolve() }).on('error', () => { resolve() }) })
   }
 }

@@ -17,7 +17,7 @@ describe('the input cache', () => {
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async name => (await importBytes(Buffer.from(name.repeat(1000)), blocks)).cid))
     if (a == null || b == null || c == null) throw new Error('no CIDs')
     let budget = 10_000
-    const cache = inputCache(dir, blocks, { maxBytes: () => budget, log: pino({ level: 'silent' }) })
+    const cache = inputCache(dir, blocks, { maxBytes: () => budget, maxEntries: () => 100_000, log: pino({ level: 'silent' }) })
     const pathA = await cache.acquire(a)
     expect(await readFile(pathA, 'utf8')).toBe('a'.repeat(1000))
     expect(await cache.acquire(a)).toBe(pathA)
