@@ -501,7 +501,7 @@ export function jobService (components: JobServiceComponents) {
 export type JobService = ReturnType<typeof jobService>
 
 function view (record: JobRecord): JobView {
-  const { signedReceipt: _s, leaseId: _l, logBase: _b, ...rest } = record
+  const { signedReceipt: _s, disputedReceipt: _d, leaseId: _l, logBase: _b, ...rest } = record
   // records written before metrics were kept have none
   return { ...rest, metrics: rest.metrics ?? {} }
 }
