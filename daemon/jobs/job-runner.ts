@@ -9,6 +9,7 @@ import type { MessageChannel } from '../p2p/message-channel.js'
 import { signRecord } from '../p2p/signing.js'
 import { checkReceipt, type ReceiptCheck } from './receipt-check.js'
 import type { JobRecord } from './records.js'
+import { stallClock } from './stall-clock.js'
 
 /** How the runner reaches providers and keeps what it learns; wired by the job service. */
 export interface RunnerComponents {
@@ -51,6 +52,9 @@ type StreamEnd = { kind: 'finished', receipt: Receipt } | { kind: 'refused', che
  * accepts, follows it (state, log lines, heartbeats), reattaches after a broken stream,
  * calls it lost when the provider stays silent, and retries elsewhere while `retries`
  * allows. `cancel` aborts before a provider holds the job; after, the provider is told.
+ * Silence is counted less this daemon's own stalls (stall-clock.ts); this node's own
+ * provider, in the same process, is never silent: its stream is reattached until it
+ * answers, or says it no longer knows the job.
  */
 export function runJob (components: RunnerComponents, record: JobRecord, control: { stop: AbortSignal, shutdown: AbortSignal, onChannel: (channel: MessageChannel | null) => void }): Promise<void> {
   const { log } = components
@@ -136,13 +140,14 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   /** Follows the job on its provider until the receipt, reattaching after a broken stream. */
   const follow = async (first: MessageChannel | null): Promise<Ending> => {
     const provider = record.provider as string
+    const local = provider === components.self
     let channel = first
     let lastHeard = Date.now()
     let reattachError = ''
     while (true) {
       if (channel == null) {
         control.shutdown.throwIfAborted()
-        if (Date.now() - lastHeard > REATTACH_WINDOW_MS) {
+        if (!local && clock.quietMs(lastHeard) > REATTACH_WINDOW_MS) {
           return { kind: 'lost', reason: `provider ${provider} went silent${reattachError === '' ? '' : ` (${reattachError})`}` }
         }
         try {
@@ -171,9 +176,11 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   /** One stream's messages until the receipt, or until it breaks or falls silent. */
   const listen = async (channel: MessageChannel, heard: () => void): Promise<StreamEnd | { kind: 'broken', why: string }> => {
     const silence = new AbortController()
+    const local = record.provider === components.self
     let lastMessage = Date.now()
     const beat = setInterval(() => {
-      if (Date.now() - lastMessage > JOB_SILENCE_MS) silence.abort(new Error('silent'))
+      // this node's own provider runs in this process: if it is quiet, so was the whole loop
+      if (!local && clock.quietMs(lastMessage) > JOB_SILENCE_MS) silence.abort(new Error('silent'))
       // a send that fails needs no handling here: the read below sees the broken stream
       else channel.send(encodeJobMessage({ type: 'heartbeat' })).catch(() => {})
     }, JOB_HEARTBEAT_MS)
@@ -332,6 +339,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     })
   }
 
+  const clock = stallClock()
   return (async () => {
     const exclude = new Set<string>()
     let retriesLeft = record.retries - record.attempts.filter(a => a.outcome === 'lost').length
@@ -388,6 +396,8 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         log.error({ jobId: record.jobId, err: err?.message }, 'job failed on the client side')
         await setState('failed', { reason: err?.message ?? String(err) })
       }
+    } finally {
+      clock.stop()
     }
   })()
 }

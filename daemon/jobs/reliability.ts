@@ -24,7 +24,11 @@ export function reliabilityTally () {
       const now = {
         ended: isFinal(record.state) && record.receipt != null ? record.receipt.provider : null,
         // a refused receipt (a dispute) counts against its provider as a loss does
-        lost: [...record.attempts.filter(a => a.outcome === 'lost').map(a => a.provider), ...(record.dispute != null ? [record.dispute.provider] : [])]
+        // a loss its provider disproved (it still had the job, which was followed again) is not counted
+        lost: [
+          ...record.attempts.filter((a, i) => a.outcome === 'lost' && !record.attempts.slice(i + 1).some(b => b.outcome === 'accepted' && b.provider === a.provider)).map(a => a.provider),
+          ...(record.dispute != null ? [record.dispute.provider] : [])
+        ]
       }
       jobs.set(record.jobId, now)
       if (now.ended != null) add(ended, now.ended, 1)
