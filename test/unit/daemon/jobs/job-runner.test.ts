@@ -2,11 +2,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { LogLine } from '../../../../protocol/jobs/job.js'
 import { encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt } from '../../../../protocol/jobs/receipt.js'
-import { decodeClientMessage, encodeJobMessage, type ProviderMessage } from '../../../../protocol/jobs/wire.js'
-import { runJob, type RunnerComponents } from '../../../../daemon/jobs/job-runner.js'
+import { decodeClientMessage, encodeJobMessage, JOB_SILENCE_MS, type ProviderMessage } from '../../../../protocol/jobs/wire.js'
+import { REATTACH_WINDOW_MS, runJob, type RunnerComponents } from '../../../../daemon/jobs/job-runner.js'
 import type { JobRecord } from '../../../../daemon/jobs/records.js'
 import { localChannelPair, type MessageChannel } from '../../../../daemon/p2p/message-channel.js'
 import { signRecord } from '../../../../daemon/p2p/signing.js'
@@ -196,5 +196,57 @@ describe('the job runner with a provider that overcharges', () => {
     expect(job.state).toBe('failed')
     expect(job.attempts).toMatchObject([{ provider, outcome: 'refused', reason: 'accepted at 999/h, above the 0.1/h asked' }])
     expect(heard).toEqual(['cancel'])
+  })
+})
+
+describe('the job runner with this node\'s own provider', () => {
+  it('never calls it silent: a quiet spell far past the heartbeat timeout (its side stalled) leaves the job running, and the receipt still ends it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const key = await generateKeyPair('Ed25519')
+      const self = peerIdFromPrivateKey(key).toString()
+      let provider: MessageChannel | undefined
+      let opened = 0
+      const job = record()
+      const done = runJob({
+        self,
+        privateKey: key,
+        open: async () => {
+          opened++
+          const [ours, theirs] = localChannelPair(self, self)
+          provider = theirs
+          void (async () => {
+            await theirs.read()
+            await theirs.send(encodeJobMessage({ type: 'accepted', jobId: JOB, leaseId: 'lease', pricePerHour: 0.1, gpus: [] }))
+            await theirs.send(encodeJobMessage({ type: 'state', state: 'running', at: Date.now() }))
+          })()
+          return ours
+        },
+        candidates: () => ({ providers: [{ peerId: self, costPerHour: 0.1 }], why: '', busy: false }),
+        specBytes: async () => new Uint8Array([0xa0]),
+        save: async () => {},
+        collect: async () => {},
+        log: pino({ level: 'silent' })
+      }, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
+      await vi.advanceTimersByTimeAsync(100)
+      expect(job.state).toBe('running')
+      // three times the silence and reattach windows, not a word from the provider side
+      await vi.advanceTimersByTimeAsync(3 * (JOB_SILENCE_MS + REATTACH_WINDOW_MS))
+      expect(job.state).toBe('running')
+      expect(job.attempts.map(a => a.outcome)).toEqual(['accepted'])
+      expect(opened).toBe(1)
+      const t = Date.now()
+      const payload = encodeReceipt({
+        version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider: self, client: self, state: 'success', exitCode: 0, reason: null,
+        times: { acceptedAt: t - 40_000, preparingAt: t - 40_000, runningAt: t - 39_000, exitedAt: t - 1_000, uploadedAt: t }, preparingMs: 1_000, runMs: 38_000,
+        usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 0.1, cost: Math.round(0.1 * 38_000 / 3_600_000 * 1e6) / 1e6, outputCid: CID.parse(SPEC), outputBytes: 0, logsCid: null
+      })
+      await provider?.send(encodeJobMessage({ type: 'finished', receipt: { payload, signature: await signRecord(key, RECEIPT_SIGNING_DOMAIN, payload) } }))
+      await vi.advanceTimersByTimeAsync(100)
+      await done
+      expect(job).toMatchObject({ state: 'success', receipt: { cost: 0.001056 } })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
