@@ -267,6 +267,10 @@ function describe (job: JobView): string[] {
     lines.push(`usage        ${r.usage.cpuSeconds.toFixed(2)} CPU s, peak ${formatSize(r.usage.peakMemoryBytes)}, ${r.usage.gpuSeconds.toFixed(1)} GPU s; prepared in ${r.preparingMs} ms, ran ${r.runMs} ms; cost ${money(r.cost)}`)
     if (r.environment != null) lines.push(`environment  fetched ${formatSize(r.environment.fetchedBytes)} in ${r.environment.fetchMs} ms, loaded in ${r.environment.loadMs} ms (part of preparing)`)
   }
+  if (job.dispute != null) {
+    const d = job.dispute
+    lines.push(`dispute      ${d.at}  receipt of ${d.provider} refused (${d.refusal}): ${d.message}${d.claimed != null ? `; it claimed ${money(d.claimed.cost)} at ${money(d.claimed.pricePerHour)}/h, not counted` : ''}${d.outputFetched ? '; its output was kept as evidence' : ''}`)
+  }
   lines.push('timeline')
   for (const s of job.states) lines.push(`  ${s.at}  ${s.state}`)
   for (const a of job.attempts) lines.push(`  attempt on ${a.provider}: ${a.outcome}${a.reason != null ? ` (${a.reason})` : ''}`)

@@ -15,14 +15,18 @@ export function signedReceiptOf (record: Pick<JobRecord, 'signedReceipt'>): Sign
  * that took it, a job.lost for each that was lost, and how it ended (job.finished with the
  * receipt, else stopped, lost or failed). The log's row says what is logged already, so this
  * is safe to call again (after a crash, after each save). Calls for one job must take turns.
+ * A job logged lost and then followed again (daemon/jobs/reconcile.ts) gets a job.started.
  */
 export async function logJobProgress (projects: ProjectLog, record: JobRecord): Promise<void> {
   const row = await projects.jobRowById(record.jobId)
-  if (row == null || isFinal(row.state)) return
-  const pid = row.projectId
-  const job = record.jobId
+  if (row == null) return
   const steps = record.attempts.filter(a => a.outcome === 'accepted' || a.outcome === 'lost')
   const logged = row.attempts.length
+  // an ended job is logged once; only a job logged lost that its provider turned out to
+  // still have (followed again: a new start) goes on
+  if (isFinal(row.state) && !(row.state === 'lost' && steps.length > logged)) return
+  const pid = row.projectId
+  const job = record.jobId
   for (let i = logged; i < steps.length; i++) {
     const step = steps[i] as JobRecord['attempts'][number]
     const last = i === steps.length - 1

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PrivateKey } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { openReceipt } from '../../protocol/jobs/open-receipt.js'
 import { receiptView, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
 import { decodeProviderMessage, encodeJobMessage, encodeJobRequest, JOB_HEARTBEAT_MS, JOB_REQUEST_SIGNING_DOMAIN, JOB_SILENCE_MS, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { signRecord } from '../p2p/signing.js'
+import { checkReceipt, type ReceiptCheck } from './receipt-check.js'
 import type { JobRecord } from './records.js'
+import { stallClock } from './stall-clock.js'
 
 /** How the runner reaches providers and keeps what it learns; wired by the job service. */
 export interface RunnerComponents {
@@ -42,13 +43,18 @@ export const QUEUE_POLL_MS = 500
 export const REATTACH_WINDOW_MS = JOB_SILENCE_MS
 const REATTACH_PAUSE_MS = 500
 
-type Ending = { kind: 'finished', receipt: Receipt } | { kind: 'lost', reason: string }
+type Refused = Extract<ReceiptCheck, { ok: false }>
+type Ending = { kind: 'finished', receipt: Receipt } | { kind: 'refused', check: Refused, signed: SignedReceipt } | { kind: 'lost', reason: string }
+type StreamEnd = { kind: 'finished', receipt: Receipt } | { kind: 'refused', check: Refused, signed: SignedReceipt } | { kind: 'unknown' }
 
 /**
  * Takes one job from matching to its end: tries the ranked providers in turn until one
  * accepts, follows it (state, log lines, heartbeats), reattaches after a broken stream,
  * calls it lost when the provider stays silent, and retries elsewhere while `retries`
  * allows. `cancel` aborts before a provider holds the job; after, the provider is told.
+ * Silence is counted less this daemon's own stalls (stall-clock.ts); this node's own
+ * provider, in the same process, is never silent: its stream is reattached until it
+ * answers, or says it no longer knows the job.
  */
 export function runJob (components: RunnerComponents, record: JobRecord, control: { stop: AbortSignal, shutdown: AbortSignal, onChannel: (channel: MessageChannel | null) => void }): Promise<void> {
   const { log } = components
@@ -90,6 +96,18 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         await channel.send(encodeJobMessage({ type: 'submit', request, signature }))
         const first = await channel.read({ signal: AbortSignal.any([control.stop, AbortSignal.timeout(JOB_SILENCE_MS * 2)]) })
         const answer = first == null ? null : decodeProviderMessage(first)
+        const maxPricePerHour = record.maxPricePerHour ?? candidate.costPerHour
+        if (answer?.type === 'accepted' && answer.pricePerHour > maxPricePerHour) {
+          // the deal is the request's price cap: a provider that accepts above it is told no
+          await channel.send(encodeJobMessage({ type: 'cancel' })).catch(() => {})
+          const reason = `accepted at ${answer.pricePerHour}/h, above the ${maxPricePerHour}/h asked`
+          channel.abort(new Error(reason))
+          refusals.push(`${candidate.peerId}: ${reason}`)
+          record.attempts.push({ provider: candidate.peerId, outcome: 'refused', reason, at: now() })
+          await components.save(record)
+          exclude.add(candidate.peerId)
+          continue
+        }
         if (answer?.type === 'accepted') {
           record.attempts.push({ provider: candidate.peerId, outcome: 'accepted', reason: null, at: now() })
           record.leaseId = answer.leaseId
@@ -122,13 +140,14 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   /** Follows the job on its provider until the receipt, reattaching after a broken stream. */
   const follow = async (first: MessageChannel | null): Promise<Ending> => {
     const provider = record.provider as string
+    const local = provider === components.self
     let channel = first
     let lastHeard = Date.now()
     let reattachError = ''
     while (true) {
       if (channel == null) {
         control.shutdown.throwIfAborted()
-        if (Date.now() - lastHeard > REATTACH_WINDOW_MS) {
+        if (!local && clock.quietMs(lastHeard) > REATTACH_WINDOW_MS) {
           return { kind: 'lost', reason: `provider ${provider} went silent${reattachError === '' ? '' : ` (${reattachError})`}` }
         }
         try {
@@ -145,7 +164,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
       control.onChannel(channel)
       const ended = await listen(channel, () => { lastHeard = Date.now() })
       control.onChannel(null)
-      if (ended.kind === 'finished') return ended
+      if (ended.kind === 'finished' || ended.kind === 'refused') return ended
       if (ended.kind === 'unknown') return { kind: 'lost', reason: `provider ${provider} no longer knows the job` }
       log.info({ jobId: record.jobId, provider, why: ended.why }, 'lost the job stream; reattaching')
       channel = null
@@ -155,11 +174,13 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   let stopSent = false
 
   /** One stream's messages until the receipt, or until it breaks or falls silent. */
-  const listen = async (channel: MessageChannel, heard: () => void): Promise<{ kind: 'finished', receipt: Receipt } | { kind: 'unknown' } | { kind: 'broken', why: string }> => {
+  const listen = async (channel: MessageChannel, heard: () => void): Promise<StreamEnd | { kind: 'broken', why: string }> => {
     const silence = new AbortController()
+    const local = record.provider === components.self
     let lastMessage = Date.now()
     const beat = setInterval(() => {
-      if (Date.now() - lastMessage > JOB_SILENCE_MS) silence.abort(new Error('silent'))
+      // this node's own provider runs in this process: if it is quiet, so was the whole loop
+      if (!local && clock.quietMs(lastMessage) > JOB_SILENCE_MS) silence.abort(new Error('silent'))
       // a send that fails needs no handling here: the read below sees the broken stream
       else channel.send(encodeJobMessage({ type: 'heartbeat' })).catch(() => {})
     }, JOB_HEARTBEAT_MS)
@@ -196,7 +217,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   }
 
   let pending: LogLine[] = []
-  const handle = async (message: ProviderMessage): Promise<{ kind: 'finished', receipt: Receipt } | { kind: 'unknown' } | null> => {
+  const handle = async (message: ProviderMessage): Promise<StreamEnd | null> => {
     switch (message.type) {
       case 'lines': {
         for (const received of message.lines) {
@@ -216,9 +237,11 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
           await setState(message.state)
         }
         return null
-      case 'finished':
+      case 'finished': {
         await flush()
-        return { kind: 'finished', receipt: await checkReceipt(message.receipt) }
+        const check = await checkReceipt(message.receipt, deal())
+        return check.ok ? { kind: 'finished', receipt: keep(check.receipt, message.receipt) } : { kind: 'refused', check, signed: message.receipt }
+      }
       case 'refused':
         return message.reason === 'unknown-job' ? { kind: 'unknown' } : null
       default:
@@ -238,10 +261,64 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     flushTimer ??= setTimeout(() => { flush().catch((err: Error) => { log.warn({ err: err.message }, 'could not save log lines') }) }, 20)
   }
 
-  const checkReceipt = async (signed: SignedReceipt): Promise<Receipt> => {
-    const receipt = await openReceipt(signed, { jobId: record.jobId, specCid: record.specCid, client: components.self, provider: record.provider as string })
-    record.signedReceipt = { payload: Buffer.from(signed.payload).toString('base64'), signature: Buffer.from(signed.signature).toString('base64') }
+  const base64 = (signed: SignedReceipt): { payload: string, signature: string } => ({ payload: Buffer.from(signed.payload).toString('base64'), signature: Buffer.from(signed.signature).toString('base64') })
+
+  /** The deal a receipt is checked against: the provider and lease of this attempt, its price, the job's caps. */
+  const deal = (): Parameters<typeof checkReceipt>[1] => {
+    const provider = record.provider as string
+    const accepted = record.attempts.findLast(a => a.provider === provider && a.outcome === 'accepted')
+    const pricePerHour = record.pricePerHour ?? 0
+    return {
+      client: components.self,
+      provider,
+      jobId: record.jobId,
+      leaseId: record.leaseId ?? '',
+      specCid: record.specCid,
+      acceptedPricePerHour: pricePerHour,
+      // without --max-price the cap was the offer's price, which the accepted price was checked against
+      maxPricePerHour: record.maxPricePerHour ?? pricePerHour,
+      timeoutSeconds: record.spec.timeoutSeconds,
+      acceptedAt: accepted != null ? Date.parse(accepted.at) : Date.now(),
+      now: Date.now()
+    }
+  }
+
+  const keep = (receipt: Receipt, signed: SignedReceipt): Receipt => {
+    record.signedReceipt = base64(signed)
     return receipt
+  }
+
+  /**
+   * A receipt that does not match the deal: not the job's receipt and its cost not counted;
+   * the job fails with the reason, the dispute is kept with the record (and the provider's
+   * reliability counts it). What it names is fetched as evidence when the receipt is the
+   * provider's genuine statement about this job (signed, this job's); a forged or foreign
+   * one proves nothing, so nothing it names is fetched.
+   */
+  const dispute = async (check: Refused, signed: SignedReceipt): Promise<void> => {
+    const provider = record.provider as string
+    const message = `receipt refused: ${check.message}`
+    log.warn({ jobId: record.jobId, provider, refusal: check.refusal, reason: check.message }, 'receipt refused; dispute recorded')
+    let outputFetched = false
+    const genuine = check.receipt != null && !['invalid', 'provider', 'signature', 'job'].includes(check.refusal)
+    if (genuine && check.receipt != null) {
+      try {
+        await components.collect(record, check.receipt)
+        outputFetched = true
+      } catch (err: any) {
+        log.warn({ jobId: record.jobId, provider, err: err?.message ?? String(err) }, 'could not fetch the output a refused receipt names')
+      }
+    }
+    const claimed = check.receipt
+    await setState('failed', {
+      reason: message,
+      receipt: null,
+      signedReceipt: null,
+      disputedReceipt: base64(signed),
+      dispute: { provider, refusal: check.refusal, message: check.message, at: now(), claimed: claimed == null ? null : receiptView(claimed), outputFetched },
+      outputCid: outputFetched ? claimed?.outputCid?.toString() ?? null : null,
+      logsCid: outputFetched ? claimed?.logsCid?.toString() ?? null : null
+    })
   }
 
   const finish = async (receipt: Receipt): Promise<void> => {
@@ -262,6 +339,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     })
   }
 
+  const clock = stallClock()
   return (async () => {
     const exclude = new Set<string>()
     let retriesLeft = record.retries - record.attempts.filter(a => a.outcome === 'lost').length
@@ -290,6 +368,10 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
           await finish(ending.receipt)
           return
         }
+        if (ending.kind === 'refused') {
+          await dispute(ending.check, ending.signed)
+          return
+        }
         const provider = record.provider as string
         record.attempts.push({ provider, outcome: 'lost', reason: ending.reason, at: now() })
         log.warn({ jobId: record.jobId, provider, reason: ending.reason }, 'job lost')
@@ -314,6 +396,8 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         log.error({ jobId: record.jobId, err: err?.message }, 'job failed on the client side')
         await setState('failed', { reason: err?.message ?? String(err) })
       }
+    } finally {
+      clock.stop()
     }
   })()
 }

@@ -32,6 +32,7 @@ import { logJobProgress, signedReceiptOf } from './job-entries.js'
 import { readStoredLog } from './stored-log.js'
 import { takeTurns } from '../turns.js'
 import { runJob, type RunnerComponents } from './job-runner.js'
+import { lostJobReconciler } from './reconcile.js'
 import { jobRecords, type JobRecord } from './records.js'
 import { reliabilityTally } from './reliability.js'
 import { parseJobOutputRef, parseJobRef } from './refs.js'
@@ -138,6 +139,7 @@ export function jobService (components: JobServiceComponents) {
     // lines alone need no sync: after a crash the provider sends again what was not kept
     await records.put(record, { sync: lines.length === 0 })
     reliability.update(record)
+    reconciler.note(record)
     // a state change (saves of lines alone change none) may be news for the project log;
     // written beside the job, not in its way (a restart writes what a crash missed)
     if (lines.length === 0) void logProgress(record)
@@ -218,6 +220,15 @@ export function jobService (components: JobServiceComponents) {
       .finally(() => { active.delete(record.jobId) })
     active.set(record.jobId, entry)
   }
+
+  const reconciler = lostJobReconciler({
+    open: components.open,
+    get: async jobId => await records.get(jobId),
+    save: async record => { await save(record) },
+    follow: record => { start(record) },
+    following: jobId => active.has(jobId),
+    log
+  })
 
   /** Fetches the output and logs from the provider and pins them under the job's ref. */
   const collect = async (record: JobRecord, output: CID | null, logs: CID | null): Promise<void> => {
@@ -441,7 +452,10 @@ export function jobService (components: JobServiceComponents) {
     },
 
     async stop (ref: string): Promise<JobView> {
-      const record = await find(ref)
+      let record = await find(ref)
+      // a job called lost here may still run on its provider: then it is followed again, and stopped
+      if (record.state === 'lost' && record.author === components.self && await reconciler.reconcile(record.jobId, 'asked to stop')) record = await find(ref)
+      if (record.state === 'lost') throw new JobStateError(`job ${record.ref} has already ended (lost): its provider${record.provider != null ? ` ${record.provider}` : ''} does not have it running, or could not be reached`)
       if (isFinal(record.state)) throw new JobStateError(`job ${record.ref} has already ended (${record.state})`)
       const entry = active.get(record.jobId)
       if (entry == null) throw new JobStateError(`job ${record.ref} is not being followed by this daemon${record.author !== components.self ? ` (it is ${record.author}'s: its own daemon stops it)` : ''}`)
@@ -473,6 +487,7 @@ export function jobService (components: JobServiceComponents) {
     async start (): Promise<void> {
       for await (const record of records.all()) {
         reliability.update(record)
+        reconciler.note(record)
         await logProgress(record)
         if (!isFinal(record.state) && !active.has(record.jobId)) {
           log.info({ jobId: record.jobId, ref: record.ref, state: record.state }, 'resuming a job after a restart')
@@ -486,11 +501,14 @@ export function jobService (components: JobServiceComponents) {
           await components.projects.write(project.id, 'job.failed', { job: row.jobId, reason: 'the daemon stopped before the job was sent' })
         }
       }
+      // lost jobs whose providers may still have them: asked in the background (a dial may take seconds)
+      reconciler.start()
     },
 
     /** Stops following jobs (they go on at their providers; the next start follows them again). */
     async close (): Promise<void> {
       shutdown.abort(new Error('the daemon is stopping'))
+      await reconciler.stop()
       for (const entry of active.values()) entry.channel?.abort(new Error('the daemon is stopping'))
       await Promise.all([...active.values()].map(async entry => await entry.done))
       await Promise.all([...progressTurns.values()])
@@ -501,7 +519,7 @@ export function jobService (components: JobServiceComponents) {
 export type JobService = ReturnType<typeof jobService>
 
 function view (record: JobRecord): JobView {
-  const { signedReceipt: _s, leaseId: _l, logBase: _b, ...rest } = record
+  const { signedReceipt: _s, disputedReceipt: _d, leaseId: _l, logBase: _b, ...rest } = record
   // records written before metrics were kept have none
   return { ...rest, metrics: rest.metrics ?? {} }
 }

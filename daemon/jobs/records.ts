@@ -7,6 +7,8 @@ import type { JobView } from '../../protocol/jobs/view.js'
 export interface JobRecord extends JobView {
   /** the signed receipt (base64), kept to prove what the provider stated */
   signedReceipt: { payload: string, signature: string } | null
+  /** a refused receipt (base64) as received: the evidence of the dispute */
+  disputedReceipt?: { payload: string, signature: string } | null
   /** the lease of the current attempt */
   leaseId: string | null
   /** log lines held from earlier attempts: the current provider's line N is the job's line logBase + N */

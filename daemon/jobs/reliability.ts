@@ -3,7 +3,8 @@ import type { JobRecord } from './records.js'
 
 /**
  * Each provider's record as this node saw it: of the jobs it took, the share it carried to
- * an end (a receipt, whatever the job's own exit) rather than losing them. Fed every job
+ * an end (a receipt, whatever the job's own exit) rather than losing them or ending them
+ * with a receipt this node refused (a dispute). Fed every job
  * record as it changes; a provider never seen has no record (matching then counts 0.5).
  */
 export function reliabilityTally () {
@@ -14,7 +15,7 @@ export function reliabilityTally () {
   const add = (counts: Map<string, number>, peer: string, n: number): void => { counts.set(peer, (counts.get(peer) ?? 0) + n) }
 
   return {
-    update (record: Pick<JobRecord, 'jobId' | 'state' | 'provider' | 'receipt' | 'attempts'>): void {
+    update (record: Pick<JobRecord, 'jobId' | 'state' | 'provider' | 'receipt' | 'attempts' | 'dispute'>): void {
       const before = jobs.get(record.jobId)
       if (before != null) {
         if (before.ended != null) add(ended, before.ended, -1)
@@ -22,7 +23,12 @@ export function reliabilityTally () {
       }
       const now = {
         ended: isFinal(record.state) && record.receipt != null ? record.receipt.provider : null,
-        lost: record.attempts.filter(a => a.outcome === 'lost').map(a => a.provider)
+        // a refused receipt (a dispute) counts against its provider as a loss does
+        // a loss its provider disproved (it still had the job, which was followed again) is not counted
+        lost: [
+          ...record.attempts.filter((a, i) => a.outcome === 'lost' && !record.attempts.slice(i + 1).some(b => b.outcome === 'accepted' && b.provider === a.provider)).map(a => a.provider),
+          ...(record.dispute != null ? [record.dispute.provider] : [])
+        ]
       }
       jobs.set(record.jobId, now)
       if (now.ended != null) add(ended, now.ended, 1)

@@ -11,6 +11,24 @@ import { Bytes, CidLink } from './spec.js'
 export const RECEIPT_SIGNING_DOMAIN = 'floe-receipt/1:'
 export const MAX_RECEIPT_BYTES = 16 * 1024
 
+/**
+ * How far a receipt's cost may be from price × metered running time: the provider rounds the
+ * cost to a millionth of a credit (half of that at most), and the product in floating point
+ * adds far less; a millionth covers both and no more (daemon/jobs/receipt-check.ts).
+ */
+export const RECEIPT_COST_TOLERANCE = 1e-6
+/**
+ * How far past its time limit a job may be metered: a provider stops a container with
+ * SIGTERM and SIGKILL up to 5 s later (`docker stop`'s grace, the longer of the two it uses),
+ * and the kill landing and the engine stamping the exit take a moment more under load.
+ */
+export const RECEIPT_KILL_GRACE_MS = 10_000
+/**
+ * How far a receipt's times may be from this client's clock (its acceptance, now): the same
+ * skew a provider allows a job request (wire.ts, JOB_REQUEST_MAX_SKEW_MS).
+ */
+export const RECEIPT_CLOCK_SKEW_MS = 5 * 60_000
+
 const ms = z.number().int().nonnegative()
 const time = ms.nullable()
 

@@ -4,6 +4,23 @@ import { MetricPoint } from './metrics.js'
 import { ReceiptView } from './receipt.js'
 import { JobSpecView } from './spec.js'
 
+/**
+ * A receipt this client refused (daemon/jobs/receipt-check.ts): the provider's claim, kept
+ * as evidence and not counted; the provider's reliability counts it against it.
+ */
+export const JobDispute = z.object({
+  provider: z.string(),
+  /** which check the receipt failed: invalid, provider, signature, job, times, running-time, price, cost, state */
+  refusal: z.string(),
+  message: z.string(),
+  at: z.string(),
+  /** the receipt as the provider stated it, when it decoded */
+  claimed: ReceiptView.nullable(),
+  /** whether the output and logs it names were fetched and pinned here, as evidence */
+  outputFetched: z.boolean()
+})
+export type JobDispute = z.infer<typeof JobDispute>
+
 /** A job as the client's daemon knows it: what `floe status JOB --json` prints. */
 export const JobView = z.object({
   jobId: z.string(),
@@ -45,6 +62,8 @@ export const JobView = z.object({
   /** a workspace's latest home saved while it runs (its output is the home as it stopped) */
   homeCid: z.string().nullable().optional(),
   receipt: ReceiptView.nullable(),
+  /** a receipt refused as not matching the deal (its cost does not count) */
+  dispute: JobDispute.nullable().optional(),
   logLines: z.number().int().nonnegative(),
   /** the latest point of each training metric the job printed */
   metrics: z.record(z.string(), MetricPoint)

@@ -2,11 +2,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { LogLine } from '../../../../protocol/jobs/job.js'
 import { encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt } from '../../../../protocol/jobs/receipt.js'
-import { decodeClientMessage, encodeJobMessage, type ProviderMessage } from '../../../../protocol/jobs/wire.js'
-import { runJob, type RunnerComponents } from '../../../../daemon/jobs/job-runner.js'
+import { decodeClientMessage, encodeJobMessage, JOB_SILENCE_MS, type ProviderMessage } from '../../../../protocol/jobs/wire.js'
+import { REATTACH_WINDOW_MS, runJob, type RunnerComponents } from '../../../../daemon/jobs/job-runner.js'
 import type { JobRecord } from '../../../../daemon/jobs/records.js'
 import { localChannelPair, type MessageChannel } from '../../../../daemon/p2p/message-channel.js'
 import { signRecord } from '../../../../daemon/p2p/signing.js'
@@ -30,10 +30,11 @@ describe('the job runner', () => {
     const client = peerIdFromPrivateKey(clientKey).toString()
     const provider = peerIdFromPrivateKey(providerKey).toString()
     const line = (seq: number): ProviderMessage => ({ type: 'lines', lines: [{ seq, at: 1000 + seq, stream: 'stdout', line: `line ${seq}` }] })
+    const t = Date.now()
     const receipt: Receipt = {
       version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider, client, state: 'success', exitCode: 0, reason: null,
-      times: { acceptedAt: 1, preparingAt: 2, runningAt: 3, exitedAt: 4, uploadedAt: 5 }, preparingMs: 1, runMs: 1,
-      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 0.1, cost: 0, outputCid: null, outputBytes: 0, logsCid: null
+      times: { acceptedAt: t, preparingAt: t + 1, runningAt: t + 2, exitedAt: t + 3, uploadedAt: t + 4 }, preparingMs: 1, runMs: 1,
+      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 0.1, cost: 0, outputCid: CID.parse(SPEC), outputBytes: 0, logsCid: null
     }
     const payload = encodeReceipt(receipt)
     const signed = { payload, signature: await signRecord(providerKey, RECEIPT_SIGNING_DOMAIN, payload) }
@@ -118,6 +119,134 @@ describe('the job runner with a hostile provider', () => {
       collect: async () => { throw new Error('nothing may be fetched on a forged receipt') },
       log: pino({ level: 'silent' })
     }, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
-    expect(job).toMatchObject({ state: 'failed', reason: `the receipt is not signed by provider ${provider}`, outputCid: null })
+    expect(job).toMatchObject({ state: 'failed', reason: `receipt refused: it is not signed by provider ${provider}`, outputCid: null, receipt: null, dispute: { provider, refusal: 'signature', outputFetched: false } })
+  })
+})
+
+describe('the job runner with a provider that overcharges', () => {
+  it('refuses a receipt at 999/h costing 1,000,000 for a 2 s job: failed, a dispute, the output kept as evidence, no cost', async () => {
+    const clientKey = await generateKeyPair('Ed25519')
+    const providerKey = await generateKeyPair('Ed25519')
+    const client = peerIdFromPrivateKey(clientKey).toString()
+    const provider = peerIdFromPrivateKey(providerKey).toString()
+    const t = Date.now()
+    const payload = encodeReceipt({
+      version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider, client, state: 'success', exitCode: 0, reason: null,
+      times: { acceptedAt: t, preparingAt: t, runningAt: t + 10, exitedAt: t + 2_010, uploadedAt: t + 2_020 }, preparingMs: 10, runMs: 2_000,
+      usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 999, cost: 1_000_000, outputCid: CID.parse(SPEC), outputBytes: 0, logsCid: null
+    })
+    const signed = { payload, signature: await signRecord(providerKey, RECEIPT_SIGNING_DOMAIN, payload) }
+    const job = { ...record(), maxPricePerHour: 0.1 }
+    const collected: string[] = []
+    await runJob({
+      self: client,
+      privateKey: clientKey,
+      open: async () => {
+        const [ours, theirs] = localChannelPair(client, provider)
+        void (async () => {
+          await theirs.read()
+          await theirs.send(encodeJobMessage({ type: 'accepted', jobId: JOB, leaseId: 'lease', pricePerHour: 0.06, gpus: [] }))
+          await theirs.send(encodeJobMessage({ type: 'finished', receipt: signed }))
+        })()
+        return ours
+      },
+      candidates: () => ({ providers: [{ peerId: provider, costPerHour: 0.06 }], why: '', busy: false }),
+      specBytes: async () => new Uint8Array([0xa0]),
+      save: async () => {},
+      collect: async (_r, receipt) => { collected.push(receipt.outputCid?.toString() ?? '') },
+      log: pino({ level: 'silent' })
+    }, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
+    expect(job).toMatchObject({
+      state: 'failed',
+      reason: 'receipt refused: its price 999/h is not the 0.06/h the provider accepted the job at',
+      receipt: null,
+      signedReceipt: null,
+      exitCode: null,
+      outputCid: SPEC,
+      dispute: { provider, refusal: 'price', outputFetched: true, claimed: { cost: 1_000_000, pricePerHour: 999 } }
+    })
+    expect(collected).toEqual([SPEC])
+  })
+
+  it('turns down an acceptance above the price it asked for, telling the provider to cancel', async () => {
+    const clientKey = await generateKeyPair('Ed25519')
+    const client = peerIdFromPrivateKey(clientKey).toString()
+    const provider = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const heard: string[] = []
+    const job = { ...record(), maxPricePerHour: 0.1 }
+    await runJob({
+      self: client,
+      privateKey: clientKey,
+      open: async () => {
+        const [ours, theirs] = localChannelPair(client, provider)
+        void (async () => {
+          await theirs.read()
+          await theirs.send(encodeJobMessage({ type: 'accepted', jobId: JOB, leaseId: 'lease', pricePerHour: 999, gpus: [] }))
+          const next = await theirs.read().catch(() => null)
+          if (next != null) heard.push(decodeClientMessage(next).type)
+        })()
+        return ours
+      },
+      candidates: (_r, exclude) => ({ providers: exclude.has(provider) ? [] : [{ peerId: provider, costPerHour: 0.06 }], why: 'none left', busy: false }),
+      specBytes: async () => new Uint8Array([0xa0]),
+      save: async () => {},
+      collect: async () => {},
+      log: pino({ level: 'silent' })
+    }, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
+    expect(job.state).toBe('failed')
+    expect(job.attempts).toMatchObject([{ provider, outcome: 'refused', reason: 'accepted at 999/h, above the 0.1/h asked' }])
+    expect(heard).toEqual(['cancel'])
+  })
+})
+
+describe('the job runner with this node\'s own provider', () => {
+  it('never calls it silent: a quiet spell far past the heartbeat timeout (its side stalled) leaves the job running, and the receipt still ends it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const key = await generateKeyPair('Ed25519')
+      const self = peerIdFromPrivateKey(key).toString()
+      let provider: MessageChannel | undefined
+      let opened = 0
+      const job = record()
+      const done = runJob({
+        self,
+        privateKey: key,
+        open: async () => {
+          opened++
+          const [ours, theirs] = localChannelPair(self, self)
+          provider = theirs
+          void (async () => {
+            await theirs.read()
+            await theirs.send(encodeJobMessage({ type: 'accepted', jobId: JOB, leaseId: 'lease', pricePerHour: 0.1, gpus: [] }))
+            await theirs.send(encodeJobMessage({ type: 'state', state: 'running', at: Date.now() }))
+          })()
+          return ours
+        },
+        candidates: () => ({ providers: [{ peerId: self, costPerHour: 0.1 }], why: '', busy: false }),
+        specBytes: async () => new Uint8Array([0xa0]),
+        save: async () => {},
+        collect: async () => {},
+        log: pino({ level: 'silent' })
+      }, job, { stop: new AbortController().signal, shutdown: new AbortController().signal, onChannel: () => {} })
+      await vi.advanceTimersByTimeAsync(100)
+      expect(job.state).toBe('running')
+      // three times the silence and reattach windows, not a word from the provider side
+      await vi.advanceTimersByTimeAsync(3 * (JOB_SILENCE_MS + REATTACH_WINDOW_MS))
+      expect(job.state).toBe('running')
+      expect(job.attempts.map(a => a.outcome)).toEqual(['accepted'])
+      expect(opened).toBe(1)
+      const t = Date.now()
+      const payload = encodeReceipt({
+        version: 1, jobId: JOB, leaseId: 'lease', specCid: CID.parse(SPEC), provider: self, client: self, state: 'success', exitCode: 0, reason: null,
+        times: { acceptedAt: t - 40_000, preparingAt: t - 40_000, runningAt: t - 39_000, exitedAt: t - 1_000, uploadedAt: t }, preparingMs: 1_000, runMs: 38_000,
+        usage: { cpuSeconds: 0, peakMemoryBytes: 0, gpuSeconds: 0 }, pricePerHour: 0.1, cost: Math.round(0.1 * 38_000 / 3_600_000 * 1e6) / 1e6, outputCid: CID.parse(SPEC), outputBytes: 0, logsCid: null
+      })
+      await provider?.send(encodeJobMessage({ type: 'finished', receipt: { payload, signature: await signRecord(key, RECEIPT_SIGNING_DOMAIN, payload) } }))
+      await vi.advanceTimersByTimeAsync(100)
+      await done
+      expect(job).toMatchObject({ state: 'success', receipt: { cost: 0.001056 } })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

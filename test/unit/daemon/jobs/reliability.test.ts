@@ -21,4 +21,12 @@ describe('provider reliability', () => {
     tally.update({ jobId: '3', state: 'success', provider: 'A', receipt: { provider: 'A' } as any, attempts: [] })
     expect(tally.of('A')).toBeCloseTo(2 / 3)
   })
+
+  it('counts a refused receipt (a dispute) against its provider, and a loss the provider disproved (the job was followed again) not at all', () => {
+    const tally = reliabilityTally()
+    tally.update({ jobId: '1', state: 'failed', provider: 'A', receipt: null, attempts: [{ provider: 'A', outcome: 'accepted', reason: null, at }], dispute: { provider: 'A', refusal: 'cost', message: 'cost 1000000 is not price × time', at, claimed: null, outputFetched: false } })
+    expect(tally.of('A')).toBe(0)
+    tally.update({ jobId: '2', state: 'success', provider: 'B', receipt: { provider: 'B' } as any, attempts: [{ provider: 'B', outcome: 'accepted', reason: null, at }, { provider: 'B', outcome: 'lost', reason: 'silent', at }, { provider: 'B', outcome: 'accepted', reason: 'followed again', at }] })
+    expect(tally.of('B')).toBe(1)
+  })
 })
