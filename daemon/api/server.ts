@@ -173,10 +173,14 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
     })
   })
   port = (server.address() as AddressInfo).port
+  // once listening, a server's 'error' is a failed accept (EMFILE under a flood of
+  // connections): that connection is lost, the server still listens
+  server.on('error', (err: Error) => { options.log.warn({ err: err.message }, 'the API could not accept a connection') })
   const onUpgrade = options.onUpgrade
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (onUpgrade != null) onUpgrade(req, socket, head)
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    if (onUpgrade != null) return onUpgrade(req, socket, head)
+    socket.on('error', (err: Error) => { options.log.debug({ err: err.message }, 'a refused upgrade\'s connection failed') })
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
   })
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host
   return {
