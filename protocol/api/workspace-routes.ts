@@ -21,6 +21,13 @@ export const SHELL_MAX_FRAME_BYTES = 128 * 1024
  */
 export const SHELL_INPUT_CHUNK_BYTES = 16 * 1024
 
+/** Terminal input as the frames it is sent in: pieces of at most SHELL_INPUT_CHUNK_BYTES. */
+export function shellInputFrames<B extends ArrayBufferLike> (bytes: Uint8Array<B>): Array<Uint8Array<B>> {
+  const frames: Array<Uint8Array<B>> = []
+  for (let at = 0; at < bytes.length; at += SHELL_INPUT_CHUNK_BYTES) frames.push(bytes.subarray(at, at + SHELL_INPUT_CHUNK_BYTES))
+  return frames
+}
+
 /** Text frames of the terminal's WebSocket, both ways. */
 export const ShellControl = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resize'), cols: z.number().int().min(1).max(10_000), rows: z.number().int().min(1).max(10_000) }),
