@@ -52,6 +52,7 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   JobStateError: 409,
   WorkspaceStateError: 409,
   PortInUseError: 409,
+  ForwardHostError: 503,
   NoProviderError: 409,
   UnsafeContentError: 422,
   UnsupportedCodecError: 422,

@@ -38,7 +38,8 @@ export const ShellControl = z.discriminatedUnion('type', [
 ])
 export type ShellControl = z.infer<typeof ShellControl>
 
-const Forward = z.object({ ref: z.string(), remote: z.number(), local: z.number() })
+/** A forwarded port: `http://HOST:LOCAL/` here reaches REMOTE in the workspace (HOST is a loopback address of its own, see FORWARD_HOST). */
+const Forward = z.object({ ref: z.string(), host: z.string(), remote: z.number(), local: z.number() })
 
 export const workspaceRoutes = {
   workspaceStart: defineRoute({
