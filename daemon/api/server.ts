@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
-import { RouteNotFoundError } from './errors.js'
+import { RequestAbortedError, RouteNotFoundError } from './errors.js'
 import { requestGuard } from './guard.js'
 import { SESSION_COOKIE, UI_SESSION_IDLE_MS, type UiSessions } from './ui-session.js'
 
@@ -101,7 +101,14 @@ function progressResponse (route: RouteDef, path: string, signal: AbortSignal, l
 
 async function readInput (c: Context, route: RouteDef): Promise<unknown> {
   if (route.method !== 'POST') return c.req.query()
-  const text = await c.req.text()
+  let text: string
+  try {
+    text = await c.req.text()
+  } catch (err: any) {
+    // a body cut off by the client is its doing, not a fault of the daemon's
+    if (c.req.raw.signal.aborted || err?.code === 'ECONNRESET' || err?.message === 'aborted') throw new RequestAbortedError('the request body was cut off before it arrived whole')
+    throw err
+  }
   if (text === '') return {}
   try {
     return JSON.parse(text)

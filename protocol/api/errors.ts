@@ -15,6 +15,7 @@ export type ApiErrorBody = z.infer<typeof ApiErrorBody>
  */
 const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   InvalidRequestError: 400,
+  RequestAbortedError: 400,
   InvalidSettingError: 400,
   InvalidRequirementError: 400,
   InvalidMultiaddrError: 400,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -47,6 +48,20 @@ describe('the terminal WebSocket survives bad frames', () => {
     await stillServing(d)
     expect(closed.code).toBe(1009)
     expect(closed.reason).toMatch(/at most 131072 bytes/)
+  })
+})
+
+describe('the HTTP API', () => {
+  it('a JSON body cut off by the client (content-length 1000, 10 bytes sent, then gone) is not logged as a fault', async () => {
+    const d = r.daemon(await startDaemon(r.folder(await tempHome())))
+    const url = new URL(d.endpoint.url)
+    const socket = connect(Number(url.port), url.hostname)
+    await new Promise(resolve => socket.once('connect', resolve))
+    socket.write(`POST /api/v1/jobs HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":12345`)
+    await sleep(200)
+    socket.destroy()
+    await stillServing(d)
+    expect(errorLines(d)).toEqual([])
   })
 })
 
