@@ -113,7 +113,11 @@ export async function openRawShell (apiUrl: string, token: string, query: string
       const payload = pending.subarray(offset, offset + length)
       pending = pending.subarray(offset + length)
       frames.push({ opcode, payload })
-      if (opcode === 8 && closeFrame == null) closeFrame = { code: payload.length >= 2 ? payload.readUInt16BE(0) : null, reason: payload.subarray(2).toString('utf8') }
+      if (opcode === 8 && closeFrame == null) {
+        closeFrame = { code: payload.length >= 2 ? payload.readUInt16BE(0) : null, reason: payload.subarray(2).toString('utf8') }
+        // answer the close as a client does, so the server ends the connection at once
+        if (!socket.destroyed && socket.writable) socket.end(encodeFrame({ opcode: 8, payload: payload.subarray(0, 2) }))
+      }
     }
   }
   socket.on('data', (chunk: Buffer) => {
