@@ -25,8 +25,9 @@ beforeAll(async () => {
   const data = r.folder(await mkdtemp(join(tmpdir(), 'floe-fuzz-data-')))
   await writeFile(join(data, 'a.txt'), 'alpha\n')
   await floeJson(['data', 'upload', data, '--name', 'kept', '--home', d.home])
-  const init = await floe(['init', 'fuzzed', '--home', d.home])
-  expect(init.code, init.stderr).toBe(0)
+  // through the API: `floe init` would leave a .floeproject in the test's working folder
+  const init = await fetch(`${d.endpoint.url}/api/v1/projects`, { method: 'POST', body: JSON.stringify({ name: 'fuzzed' }), headers: { authorization: `Bearer ${d.token}` } })
+  expect(init.status).toBe(200)
   before = await storedState(d)
 })
 afterAll(async () => { await r.cleanup() })
