@@ -1,5 +1,5 @@
 import WebSocket from 'ws'
-import { SHELL_PATH, ShellControl } from '../protocol/api/workspace-routes.js'
+import { SHELL_PATH, ShellControl, shellInputFrames } from '../protocol/api/workspace-routes.js'
 import type { ApiClient } from './api-client.js'
 
 /**
@@ -20,7 +20,8 @@ export async function runShell (client: ApiClient, ref: string, command: string[
   return await new Promise<number>((resolve, reject) => {
     let code: number | null = null
     let failure: Error | undefined
-    const onInput = (chunk: Buffer): void => { ws.send(chunk, { binary: true }) }
+    // stdin's chunks can be any size (a pipe, a paste): sent in frames the daemon takes
+    const onInput = (chunk: Buffer): void => { for (const frame of shellInputFrames(chunk)) ws.send(frame, { binary: true }) }
     // the end of local input is a terminal's end-of-file character (Ctrl-D), as a keyboard
     // gives it: closing the terminal's input would hang up the process before its output
     const onEnd = (): void => { if (ws.readyState === ws.OPEN) ws.send(Buffer.from([4]), { binary: true }) }
@@ -53,7 +54,9 @@ export async function runShell (client: ApiClient, ref: string, command: string[
         failure = new Error(message.message)
       }
     })
-    ws.on('close', () => {
+    ws.on('close', (closeCode: number, reason: Buffer) => {
+      // the daemon says why it closed the socket on a frame it refused (1002, 1007, 1009)
+      if (failure == null && closeCode !== 1000 && closeCode !== 1005 && reason.length > 0) failure = new Error(`the daemon closed the terminal (${closeCode}): ${reason.toString('utf8')}`)
       restore()
       if (failure != null) reject(failure)
       else resolve(code ?? 0)

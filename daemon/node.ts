@@ -27,6 +27,7 @@ import { jobServer } from './provider/job-server.js'
 import { tunnelServer } from './provider/tunnel-server.js'
 import { workspaceService } from './workspaces/workspace-service.js'
 import { shellSockets } from './api/shell-socket.js'
+import { uploadFolders, UPLOAD_TTL_MS } from './api/upload-folders.js'
 import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspaces/tunnel.js'
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
 import { resolveDataRef } from './datasets/ref.js'
@@ -78,6 +79,12 @@ function withOverrides (config: Config, options: NodeOptions): Config {
     dht: options.dht ?? config.dht,
     logLevel: options.logLevel ?? config.logLevel
   }
+}
+
+/** FLOE_UPLOAD_TTL_MS: a shorter upload TTL, for tests that watch an upload expire. */
+function uploadTtlMs (): number {
+  const set = Number(process.env.FLOE_UPLOAD_TTL_MS)
+  return Number.isSafeInteger(set) && set > 0 ? set : UPLOAD_TTL_MS
 }
 
 function describeListenError (err: any, what: string, flag: string): Error {
@@ -243,13 +250,16 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       guard
     })
     const sessions = uiSessions()
+    const uploads = uploadFolders({ root: join(paths.root, 'uploads'), ttlMs: uploadTtlMs(), log: log.child({ component: 'floe:api' }) })
+    await uploads.start()
+    undo.push(async () => { uploads.stop() })
     const ui: UiComponents = {
       apiUrl: () => apiUrl,
       sessions,
       blockstore: stores.blockstore,
       ensureDag: fetchDag,
       datasets,
-      uploadsRoot: join(paths.root, 'uploads')
+      uploads
     }
     const api = await startApiServer({
       host: apiAddress.host,

@@ -64,7 +64,7 @@ export function workspaceCommands (): Command[] {
       printTable(['WORKSPACE', 'NAME', 'STATUS', 'PROVIDER', 'STARTED', 'PRICE/H', 'HOME', 'PORTS'], workspaces.map(ws => [
         ws.ref, ws.message || '-', ws.state, ws.provider == null ? '-' : shortPeer(ws.provider), ago(ws.createdAt),
         ws.pricePerHour == null ? '-' : money(ws.pricePerHour), ws.outputCid ?? ws.homeCid ?? '-',
-        ports.filter(p => p.ref === ws.ref).map(p => `127.0.0.1:${p.local}→${p.remote}`).join(' ') || '-'
+        ports.filter(p => p.ref === ws.ref).map(p => `${p.host}:${p.local}→${p.remote}`).join(' ') || '-'
       ]))
     }))
 
@@ -107,7 +107,7 @@ export function workspaceCommands (): Command[] {
     .action(action(async (client, args, opts) => {
       const forward = await client.call('workspacePort', { ref: await expandJobRef(args[0] ?? ''), port: Number(args[1]), ...(opts.local != null ? { local: Number(opts.local) } : {}) })
       if (opts.json === true) return printJson(forward)
-      printLines([`http://127.0.0.1:${forward.local}/ → port ${forward.remote} in ${forward.ref} (until it stops)`])
+      printLines([`http://${forward.host}:${forward.local}/ → port ${forward.remote} in ${forward.ref} (until it stops)`])
     }))
 
   const shell = new Command('shell')

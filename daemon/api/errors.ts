@@ -13,3 +13,8 @@ export class ForbiddenOriginError extends Error {
 export class RouteNotFoundError extends Error {
   override name = 'RouteNotFoundError'
 }
+
+/** The client went away (or stalled until its socket closed) before its request body arrived whole. */
+export class RequestAbortedError extends Error {
+  override name = 'RequestAbortedError'
+}

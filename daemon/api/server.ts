@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
-import { RouteNotFoundError } from './errors.js'
+import { RequestAbortedError, RouteNotFoundError } from './errors.js'
 import { requestGuard } from './guard.js'
 import { SESSION_COOKIE, UI_SESSION_IDLE_MS, type UiSessions } from './ui-session.js'
 
@@ -101,7 +101,14 @@ function progressResponse (route: RouteDef, path: string, signal: AbortSignal, l
 
 async function readInput (c: Context, route: RouteDef): Promise<unknown> {
   if (route.method !== 'POST') return c.req.query()
-  const text = await c.req.text()
+  let text: string
+  try {
+    text = await c.req.text()
+  } catch (err: any) {
+    // a body cut off by the client is its doing, not a fault of the daemon's
+    if (c.req.raw.signal.aborted || err?.code === 'ECONNRESET' || err?.message === 'aborted') throw new RequestAbortedError('the request body was cut off before it arrived whole')
+    throw err
+  }
   if (text === '') return {}
   try {
     return JSON.parse(text)
@@ -173,10 +180,14 @@ export async function startApiServer (options: ApiServerOptions): Promise<ApiSer
     })
   })
   port = (server.address() as AddressInfo).port
+  // once listening, a server's 'error' is a failed accept (EMFILE under a flood of
+  // connections): that connection is lost, the server still listens
+  server.on('error', (err: Error) => { options.log.warn({ err: err.message }, 'the API could not accept a connection') })
   const onUpgrade = options.onUpgrade
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (onUpgrade != null) onUpgrade(req, socket, head)
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    if (onUpgrade != null) return onUpgrade(req, socket, head)
+    socket.on('error', (err: Error) => { options.log.debug({ err: err.message }, 'a refused upgrade\'s connection failed') })
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
   })
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host
   return {

@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { access, mkdir, rm } from 'node:fs/promises'
-import { dirname, join, normalize } from 'node:path'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import type { Hono } from 'hono'
@@ -17,6 +12,7 @@ import { walkDag } from '../store/dag-walk.js'
 import { CarWriter } from '@ipld/car'
 import type { ApiHandlers } from './server.js'
 import { UI_TOKEN_TTL_MS, type UiSessions } from './ui-session.js'
+import type { UploadFolders } from './upload-folders.js'
 
 export interface UiComponents {
   apiUrl: () => string
@@ -25,8 +21,8 @@ export interface UiComponents {
   /** makes a DAG whole here, from peers when needed */
   ensureDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
   datasets: Pick<ReturnType<typeof datasetService>, 'upload'>
-  /** where browser uploads wait until they are imported */
-  uploadsRoot: string
+  /** where browser uploads wait until they are imported (and expire when abandoned) */
+  uploads: Pick<UploadFolders, 'create' | 'write' | 'claim'>
 }
 
 const parseCid = (text: string | undefined): CID => {
@@ -36,8 +32,6 @@ const parseCid = (text: string | undefined): CID => {
     throw new InvalidRefError(`"${text ?? ''}" is not a CID`)
   }
 }
-
-const UPLOAD_ID = /^[0-9a-f]{32}$/
 
 /** Makes content whole here (from peers when needed) before it is browsed or downloaded. */
 async function held (components: Pick<UiComponents, 'ensureDag'>, cid: CID, signal?: AbortSignal): Promise<void> {
@@ -57,18 +51,14 @@ export function uiHandlers (components: UiComponents): Pick<ApiHandlers, 'uiToke
       await held(components, root, signal)
       return { cid, path, entries: await listContent(components.blockstore, root, path, { signal }) }
     },
-    uploadCreate: async () => {
-      const id = randomBytes(16).toString('hex')
-      await mkdir(join(components.uploadsRoot, id), { recursive: true, mode: 0o700 })
-      return { id }
-    },
+    uploadCreate: async () => ({ id: await components.uploads.create() }),
     uploadFinish: async ({ id, name, message }, { signal, progress }) => {
-      const folder = join(components.uploadsRoot, id)
+      const { folder, done } = components.uploads.claim(id)
       try {
         const dataset = await components.datasets.upload({ path: folder, name, message, cidVersion: 1, chunker: 'fixed' }, { signal, onProgress: progress })
         return { name: dataset.name, version: dataset.version, cid: dataset.cid, bytes: dataset.bytes, files: dataset.files }
       } finally {
-        await rm(folder, { recursive: true, force: true })
+        await done()
       }
     }
   }
@@ -113,21 +103,7 @@ export function uiRawRoutes (components: UiComponents) {
       return new Response(stream(out), { headers: { 'content-type': 'application/vnd.ipld.car', 'content-disposition': attachment(`${root.toString()}.car`) } })
     })
     app.put(RAW_PATHS.uploadFile, async c => {
-      const id = c.req.query('id') ?? ''
-      if (!UPLOAD_ID.test(id)) throw new ContentPathError('no such upload; start one first')
-      const relative = normalize(c.req.query('path') ?? '')
-      if (relative === '' || relative.startsWith('..') || relative.startsWith('/') || relative.includes('\0')) throw new ContentPathError(`"${c.req.query('path') ?? ''}" is not a relative file path`)
-      const folder = join(components.uploadsRoot, id)
-      const target = join(folder, relative)
-      try {
-        await access(folder)
-      } catch {
-        throw new ContentPathError('no such upload; start one first')
-      }
-      await mkdir(dirname(target), { recursive: true })
-      const body = c.req.raw.body
-      if (body == null) throw new ContentPathError('the upload has no body')
-      await pipeline(Readable.fromWeb(body as any), createWriteStream(target, { flags: 'wx' }), { signal: c.req.raw.signal })
+      const relative = await components.uploads.write(c.req.query('id') ?? '', c.req.query('path') ?? '', c.req.raw.body, c.req.raw.signal)
       return c.json({ path: relative })
     })
   }

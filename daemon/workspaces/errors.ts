@@ -7,3 +7,8 @@ export class WorkspaceStateError extends Error {
 export class PortInUseError extends Error {
   override name = 'PortInUseError'
 }
+
+/** The loopback address forwarded ports listen on is missing (macOS has only 127.0.0.1 unless told). */
+export class ForwardHostError extends Error {
+  override name = 'ForwardHostError'
+}

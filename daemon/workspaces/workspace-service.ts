@@ -7,10 +7,21 @@ import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { readTunnel, tunnelCredit } from '../transfer/tunnel-credit.js'
-import { PortInUseError, WorkspaceStateError } from './errors.js'
+import { ForwardHostError, PortInUseError, WorkspaceStateError } from './errors.js'
 
 /** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
 export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
+
+/**
+ * The loopback address forwarded ports listen on: never one the web UI is served on.
+ * Browsers scope cookies by host, not by port, so on 127.0.0.1 a workspace's web server
+ * (code we must treat as hostile) would be sent the web UI's session cookie, and would be
+ * the same site as the UI (SameSite=Strict would not keep it out either). 127.0.0.2 is
+ * another host and another site, and the API refuses it as a Host (see api/guard.ts), so no
+ * page can ever hold a session cookie for it. Linux and Windows route all of 127.0.0.0/8 to
+ * the loopback device; macOS needs `sudo ifconfig lo0 alias 127.0.0.2` once.
+ */
+export const FORWARD_HOST = '127.0.0.2'
 
 /** How often forwards of workspaces that ended are closed. */
 const FORWARD_SWEEP_MS = 5_000
@@ -29,7 +40,7 @@ export interface WorkspaceStart {
   snapshotSeconds: number
 }
 
-export interface Forward { ref: string, remote: number, local: number }
+export interface Forward { ref: string, host: string, remote: number, local: number }
 
 export interface WorkspaceServiceComponents {
   jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stop'>
@@ -180,7 +191,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       return { workspaces: (await components.jobs.list()).filter(job => job.spec.workspace != null), ports: [...forwards.values()].map(f => f.forward) }
     },
 
-    /** Listens on 127.0.0.1:`local` (0: any free port) and relays each connection to `remote` inside the workspace. */
+    /** Listens on FORWARD_HOST:`local` (0: any free port) and relays each connection to `remote` inside the workspace. */
     async forward (ref: string, remote: number, local = 0): Promise<Forward> {
       const job = await running(ref)
       if (!await probe(job.ref, remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${job.ref}; start the server there first (e.g. in floe shell ${job.ref})`)
@@ -189,6 +200,8 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       const server = createServer({ allowHalfOpen: true }, socket => {
         sockets.add(socket)
         socket.on('close', () => { sockets.delete(socket) })
+        // a reset while the tunnel opens must end this connection only
+        socket.on('error', (err: Error) => { components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed') })
         relay(socket, job.ref, remote).catch((err: Error) => {
           components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed')
           // a reset, not an end: a cut transfer must not look complete
@@ -196,10 +209,18 @@ export function workspaceService (components: WorkspaceServiceComponents) {
         })
       })
       const port = await new Promise<number>((resolve, reject) => {
-        server.once('error', (err: any) => { reject(err?.code === 'EADDRINUSE' ? new PortInUseError(`local port ${local} is in use; choose another with --local, or leave it out for any free port`) : err) })
-        server.listen(local, '127.0.0.1', () => { resolve((server.address() as { port: number }).port) })
+        server.once('error', (err: any) => {
+          reject(err?.code === 'EADDRINUSE'
+            ? new PortInUseError(`local port ${local} is in use; choose another with --local, or leave it out for any free port`)
+            : err?.code === 'EADDRNOTAVAIL'
+              ? new ForwardHostError(`forwarded ports listen on ${FORWARD_HOST}, which this machine does not have (on macOS: sudo ifconfig lo0 alias ${FORWARD_HOST})`)
+              : err)
+        })
+        server.listen(local, FORWARD_HOST, () => { resolve((server.address() as { port: number }).port) })
       })
-      const forward = { ref: job.ref, remote, local: port }
+      // once listening, an 'error' is a failed accept: that connection is lost, the port stays
+      server.on('error', (err: Error) => { components.log.warn({ ref: job.ref, port: remote, err: err.message }, 'a forwarded port could not accept a connection') })
+      const forward = { ref: job.ref, host: FORWARD_HOST, remote, local: port }
       forwards.set(`${job.ref}:${remote}:${port}`, { forward, server, sockets })
       components.log.info(forward, 'forwarding a local port into a workspace')
       return forward

@@ -9,6 +9,25 @@ const PREFIX = '/api/v1'
 /** The terminal's WebSocket: `?ref=&cols=&rows=[&command=JSON array]` (see daemon/api/shell-socket.ts). */
 export const SHELL_PATH = `${PREFIX}/workspaces/shell`
 
+/**
+ * The largest frame the terminal's WebSocket takes: four tunnel pieces (32 KiB each), so one
+ * frame is never more than the tunnel's window holds in flight. A larger frame closes the
+ * socket with 1009.
+ */
+export const SHELL_MAX_FRAME_BYTES = 128 * 1024
+/**
+ * Terminal input is sent in frames of at most this (the web UI and `floe shell` split pastes):
+ * well under SHELL_MAX_FRAME_BYTES, and small enough that a paste does not hold up keystrokes.
+ */
+export const SHELL_INPUT_CHUNK_BYTES = 16 * 1024
+
+/** Terminal input as the frames it is sent in: pieces of at most SHELL_INPUT_CHUNK_BYTES. */
+export function shellInputFrames<B extends ArrayBufferLike> (bytes: Uint8Array<B>): Array<Uint8Array<B>> {
+  const frames: Array<Uint8Array<B>> = []
+  for (let at = 0; at < bytes.length; at += SHELL_INPUT_CHUNK_BYTES) frames.push(bytes.subarray(at, at + SHELL_INPUT_CHUNK_BYTES))
+  return frames
+}
+
 /** Text frames of the terminal's WebSocket, both ways. */
 export const ShellControl = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resize'), cols: z.number().int().min(1).max(10_000), rows: z.number().int().min(1).max(10_000) }),
@@ -19,7 +38,8 @@ export const ShellControl = z.discriminatedUnion('type', [
 ])
 export type ShellControl = z.infer<typeof ShellControl>
 
-const Forward = z.object({ ref: z.string(), remote: z.number(), local: z.number() })
+/** A forwarded port: `http://HOST:LOCAL/` here reaches REMOTE in the workspace (HOST is a loopback address of its own, see FORWARD_HOST). */
+const Forward = z.object({ ref: z.string(), host: z.string(), remote: z.number(), local: z.number() })
 
 export const workspaceRoutes = {
   workspaceStart: defineRoute({

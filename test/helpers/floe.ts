@@ -61,12 +61,13 @@ export const TEST_DAEMON_FLAGS = ['--api', '127.0.0.1:0', '--listen', '/ip4/127.
 
 /**
  * Starts `floe daemon` on a home and waits until its API endpoint is published. `flags`
- * replaces TEST_DAEMON_FLAGS; `netns` runs it in a network namespace.
+ * replaces TEST_DAEMON_FLAGS; `netns` runs it in a network namespace; `env` adds variables.
  */
-export async function startDaemon (home: string, extraArgs: string[] = [], options: { flags?: string[], netns?: string } = {}): Promise<RunningDaemon> {
+export async function startDaemon (home: string, extraArgs: string[] = [], options: { flags?: string[], netns?: string, env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
   const paths = homePaths(home)
   const child = spawn(...command(['daemon', '--home', home, ...(options.flags ?? TEST_DAEMON_FLAGS), ...extraArgs], options.netns), {
-    stdio: ['ignore', 'ignore', 'pipe']
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...options.env }
   })
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += chunk })

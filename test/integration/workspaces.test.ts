@@ -27,8 +27,10 @@ async function transfer (port: number, body: Buffer | null): Promise<number> {
 async function transferText (port: number, body: Buffer): Promise<string> {
   return (await exchange(port, body)).toString('utf8')
 }
+/** where forwarded ports listen: a loopback address of their own, not the web UI's */
+const FORWARD_HOST = '127.0.0.2'
 async function exchange (port: number, body: Buffer | null): Promise<Buffer> {
-  const socket = connect(port, '127.0.0.1')
+  const socket = connect(port, FORWARD_HOST)
   const chunks: Buffer[] = []
   socket.on('data', chunk => { chunks.push(chunk) })
   await new Promise<void>((resolve, reject) => {
@@ -129,20 +131,21 @@ describe('workspaces', () => {
     const started = await floe(['shell', ws.ref, '--home', d.home, '--', 'sh', '-c', 'httpd -p 8080 -h /home/floe; sleep 0.3'])
     expect(started.code).toBe(0)
     const forward = await floeJson(['workspace', 'port', ws.ref, '8080', '--home', d.home])
-    const page = await fetch(`http://127.0.0.1:${forward.local as number}/index.html`)
+    expect(forward.host).toBe(FORWARD_HOST)
+    const page = await fetch(`http://${FORWARD_HOST}:${forward.local as number}/index.html`)
     expect(await page.text()).toBe('<html>served from the workspace</html>\n')
     const job = await floeJson(['status', ws.ref, '--home', d.home])
     const { stdout: containers } = await exec('docker', ['ps', '-q', '--filter', `label=org.floe.job=${job.jobId as string}`])
     const { stdout: network } = await exec('docker', ['inspect', '-f', '{{.HostConfig.NetworkMode}}', containers.trim()])
     expect(network.trim()).toBe('none')
     const listed = await floeJson(['workspace', 'ls', '--home', d.home])
-    expect(listed.ports).toEqual([{ ref: ws.ref, remote: 8080, local: forward.local }])
+    expect(listed.ports).toEqual([{ ref: ws.ref, host: FORWARD_HOST, remote: 8080, local: forward.local }])
 
     // bad input, each with one clear line
     const nothing = await floe(['workspace', 'port', ws.ref, '9099', '--home', d.home])
     expect(nothing.stderr).toMatch(/nothing listens on port 9099 inside workspace/)
     const taken = createServer()
-    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>(resolve => taken.listen(0, FORWARD_HOST, resolve))
     const busy = await floe(['workspace', 'port', ws.ref, '8080', '--local', String((taken.address() as { port: number }).port), '--home', d.home])
     taken.close()
     expect(busy.stderr).toMatch(/local port \d+ is in use/)

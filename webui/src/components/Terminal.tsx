@@ -2,7 +2,7 @@ import { FitAddon } from '@xterm/addon-fit'
 import { Terminal as XTerm } from '@xterm/xterm'
 import '@xterm/xterm/css/xterm.css'
 import { useEffect, useRef, useState, type ReactNode } from 'react'
-import { SHELL_PATH, ShellControl } from '../../../protocol/api/workspace-routes.js'
+import { SHELL_PATH, ShellControl, shellInputFrames } from '../../../protocol/api/workspace-routes.js'
 import { ErrorBox } from './common.js'
 
 type Phase =
@@ -75,8 +75,11 @@ export function Terminal ({ workspace }: { workspace: string }): ReactNode {
     const pending: Array<Uint8Array<ArrayBuffer>> = []
     const send = (bytes: Uint8Array<ArrayBuffer>): void => {
       if (ended) return
-      if (ready && ws.readyState === WebSocket.OPEN) ws.send(bytes)
-      else pending.push(bytes)
+      // a paste is one onData call: it goes in frames the daemon takes (at most 128 KiB each)
+      for (const frame of shellInputFrames(bytes)) {
+        if (ready && ws.readyState === WebSocket.OPEN) ws.send(frame)
+        else pending.push(frame)
+      }
     }
     const sendSize = (): void => {
       if (ready && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }))
@@ -111,7 +114,7 @@ export function Terminal ({ workspace }: { workspace: string }): ReactNode {
     }
     ws.onclose = (event: CloseEvent) => {
       end(ready
-        ? { phase: 'failed', message: `the terminal's connection closed (WebSocket code ${event.code})` }
+        ? { phase: 'failed', message: `the terminal's connection closed (WebSocket code ${event.code}${event.reason !== '' ? `: ${event.reason}` : ''})` }
         : { phase: 'failed', message: 'could not open the terminal: the daemon refused the connection or is not reachable (sign in again if your session ended)' })
     }
 

@@ -9,21 +9,21 @@ import { chosenMounts, InputList, maxPriceOf, MountPicker, type Mount } from '..
 import { Terminal } from '../components/Terminal.js'
 import { ago, isFinal, formatSize, money, shortPeer } from '../format.js'
 
-interface Forward { ref: string, remote: number, local: number }
+interface Forward { ref: string, host: string, remote: number, local: number }
 
 const pageOf = (ref: string): string => `/workspaces/${encodeURIComponent(ref)}`
 
 /** A workspace's forwarded ports: only a running one answers on them. */
 const portsOf = (ws: JobView, ports: Forward[]): Forward[] => ws.state === 'running' ? ports.filter(p => p.ref === ws.ref) : []
 
-/** Forwarded ports as links: each is a loopback port of this machine. */
+/** Forwarded ports as links: each is a port of this machine, on a loopback address other than the UI's (so it never gets the UI's cookie). */
 function PortLinks ({ ports }: { ports: Forward[] }): ReactNode {
   if (ports.length === 0) return <span className='muted'>–</span>
   return (
     <ul className='plain'>
       {ports.map(p => (
         <li key={`${p.remote}:${p.local}`}>
-          <a href={`http://127.0.0.1:${p.local}/`} target='_blank' rel='noreferrer'>127.0.0.1:{p.local}</a> → port {p.remote}
+          <a href={`http://${p.host}:${p.local}/`} target='_blank' rel='noreferrer'>{p.host}:{p.local}</a> → port {p.remote}
         </li>
       ))}
     </ul>
