@@ -32,7 +32,7 @@ const MiB = 1024 * 1024
 beforeAll(async () => {
   provider = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
   clients.add(provider.endpoint.peerId)
-  for (const [key, value] of [['max-input-cache', '100m'], ['max-output', '20m'], ['scratch', '64m'], ['max-files', '5000']]) {
+  for (const [key, value] of [['max-input-cache', '100m'], ['max-output', '20m'], ['scratch', '64m'], ['max-files', '5000']] as Array<[string, string]>) {
     const set = await floe(['provider', 'set', key, value, '--home', provider.home])
     expect(set.code, set.stderr).toBe(0)
   }
