@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto'
-import { chmod, lchown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Docker from 'dockerode'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -10,79 +8,21 @@ import {
   listJobContainers, MAX_LINE_BYTES, NOBODY, removeJobContainer,
   type ContainerOutcome, type ContainerPlan, type FollowOptions, type LogLine
 } from '../../daemon/provider/executor.js'
-import { createJobDisk, JOB_OWNER, removeJobDisk } from '../../daemon/provider/job-disk.js'
+import { jobPlans, TEST_CLIENT, TEST_PROVIDER } from '../helpers/job-plan.js'
 
-const IMAGE = 'floe/busybox'
-const CLIENT = '12D3KooWTestClient'
-const PROVIDER = '12D3KooWTestProvider'
+const CLIENT = TEST_CLIENT
+const PROVIDER = TEST_PROVIDER
 
 let docker: Docker
-const jobIds = new Set<string>()
-const folders: string[] = []
-const disks: string[] = []
+const plans = jobPlans(() => docker)
+const { planFor, inputFolder } = plans
 
 beforeAll(async () => {
   // The daemon's own client, with its 5 s request timeout: following must survive it.
   docker = await createDockerClient()
 })
 
-afterEach(async () => {
-  const mine = (await listJobContainers(docker)).filter(container => jobIds.has(container.jobId))
-  await Promise.all(mine.map(async container => { await removeJobContainer(docker, container.id) }))
-  for (const jobDir of disks.splice(0)) await removeJobDisk(jobDir)
-  inputsRoot = undefined
-  await Promise.all(folders.splice(0).map(async folder => { await rm(folder, { recursive: true, force: true }) }))
-  jobIds.clear()
-})
-
-async function tempFolder (): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), 'floe-executor-'))
-  folders.push(folder)
-  return folder
-}
-
-/** The input cache of every plan here: inputs must lie inside it. */
-let inputsRoot: string | undefined
-
-/** A folder in the input cache, readable by the job's user as the cache's entries are. */
-async function inputFolder (): Promise<string> {
-  inputsRoot ??= await tempFolder()
-  const input = await mkdtemp(join(inputsRoot, 'input-'))
-  await chmod(input, 0o755)
-  return input
-}
-
-/** A plan for `sh -c script` on a fresh 64 MiB job disk of 4,000 inodes, as the provider makes them. */
-async function planFor (script: string, overrides: Partial<ContainerPlan> = {}): Promise<ContainerPlan> {
-  const jobId = `test-${randomUUID()}`
-  jobIds.add(jobId)
-  inputsRoot ??= await tempFolder()
-  const jobRoot = join(await tempFolder(), jobId)
-  await mkdir(jobRoot)
-  const disk = await createJobDisk(jobRoot, { bytes: 48 * 1024 * 1024, inodes: 4_000 })
-  disks.push(jobRoot)
-  await mkdir(disk.code)
-  await lchown(disk.code, JOB_OWNER.uid, JOB_OWNER.gid)
-  return {
-    jobId,
-    client: CLIENT,
-    provider: PROVIDER,
-    image: IMAGE,
-    command: ['sh', '-c', script],
-    jobRoot,
-    inputsRoot,
-    codeDir: disk.code,
-    outputDir: disk.output,
-    tmpDir: disk.tmp,
-    runtime: process.env.FLOE_TEST_RUNTIME === 'runsc' ? 'runsc' : 'runc',
-    inputs: [],
-    cpus: 1,
-    memoryBytes: 256 * 1024 * 1024,
-    gpus: [],
-    network: false,
-    ...overrides
-  }
-}
+afterEach(async () => { await plans.cleanup() })
 
 interface Run {
   id: string

@@ -32,7 +32,7 @@ const MiB = 1024 * 1024
 beforeAll(async () => {
   provider = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
   clients.add(provider.endpoint.peerId)
-  for (const [key, value] of [['max-input-cache', '100m'], ['max-output', '20m'], ['scratch', '64m'], ['max-files', '5000']] as Array<[string, string]>) {
+  for (const [key, value] of [['max-input-cache', '100m'], ['max-output', '8m'], ['scratch', '24m'], ['max-files', '5000']] as Array<[string, string]>) {
     const set = await floe(['provider', 'set', key, value, '--home', provider.home])
     expect(set.code, set.stderr).toBe(0)
   }
@@ -127,11 +127,11 @@ describe('a hostile job, sent with the stock CLI', () => {
     const full = await runFollow(await codeFolder({ 'run.sh': 'head -c 200000000 /dev/zero > /output/big; echo exit=$?\n' }), ['--', 'sh', 'run.sh'])
     const fullLog = await logText(full.job.ref)
     expect(fullLog).toMatch(/exit=1/)
-    expect(full.job.outputCid).toBeNull() // 64 MiB of /output cannot be imported under a 20 MiB max-output
-    // 30 MiB fits the disk (64m scratch + 20m output) but not max-output (20m): nothing of it comes back
-    const over = await runFollow(await codeFolder({ 'run.sh': 'head -c 31457280 /dev/zero > /output/big\n' }), ['--', 'sh', 'run.sh'])
+    expect(full.job.outputCid).toBeNull() // 32 MiB of /output cannot be imported under an 8 MiB max-output
+    // 12 MiB fits the disk (24m scratch + 8m output) but not max-output (8m): nothing of it comes back
+    const over = await runFollow(await codeFolder({ 'run.sh': 'head -c 12582912 /dev/zero > /output/big\n' }), ['--', 'sh', 'run.sh'])
     expect(over.job.state).toBe('failed')
-    expect(over.job.reason).toMatch(/past the provider's max-output of 20971520 bytes, nothing was imported/)
+    expect(over.job.reason).toMatch(/past the provider's max-output of 8388608 bytes, nothing was imported/)
     expect(over.job.outputCid).toBeNull()
     const root = await runFollow(await codeFolder({ 'run.sh': 'echo x > /etc/passwd-floe || echo refused\n' }), ['--', 'sh', 'run.sh'])
     expect(await logText(root.job.ref)).toContain('refused')
