@@ -41,6 +41,8 @@ export const QUEUE_POLL_MS = 500
 /** How long after losing its provider's stream the client keeps trying to reattach. */
 export const REATTACH_WINDOW_MS = JOB_SILENCE_MS
 const REATTACH_PAUSE_MS = 500
+/** Log lines received are saved once this many bytes of text wait (or 256 lines, or 20 ms): 1 MiB per job followed. */
+const PENDING_LOG_BYTES = 1024 * 1024
 
 type Ending = { kind: 'finished', receipt: Receipt } | { kind: 'lost', reason: string }
 
@@ -196,6 +198,8 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   }
 
   let pending: LogLine[] = []
+  /** text bytes of `pending`: lines of up to 64 KiB make a count alone no bound (256 of them are 16 MiB) */
+  let pendingBytes = 0
   const handle = async (message: ProviderMessage): Promise<{ kind: 'finished', receipt: Receipt } | { kind: 'unknown' } | null> => {
     switch (message.type) {
       case 'lines': {
@@ -205,8 +209,9 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
           if (seq !== record.logLines + 1) continue
           record.logLines = seq
           pending.push({ ...received, seq })
+          pendingBytes += received.line.length
         }
-        if (pending.length >= 256) await flush()
+        if (pending.length >= 256 || pendingBytes >= PENDING_LOG_BYTES) await flush()
         else queueFlush()
         return null
       }
@@ -232,6 +237,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     flushTimer = undefined
     const lines = pending
     pending = []
+    pendingBytes = 0
     if (lines.length > 0) await components.save(record, lines)
   }
   const queueFlush = (): void => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openJobLog } from '../../../../daemon/provider/job-log.js'
+import { MEMORY_BYTES, openJobLog, READ_BYTES } from '../../../../daemon/provider/job-log.js'
 
 let dir: string | undefined
 afterEach(async () => { if (dir != null) await rm(dir, { recursive: true, force: true }) })
@@ -54,5 +54,31 @@ describe('a job log on the provider', () => {
     expect(lines.filter(l => l.stream === 'system').map(l => l.line)).toEqual(['the log reached 2000 bytes; further lines are dropped'])
     expect(log.append({ at: 1, stream: 'stdout', line: 'late' })).toBeNull()
     await log.close()
+  })
+})
+
+describe('a job log printing long lines', () => {
+  it('holds at most MEMORY_BYTES of them in memory and returns at most READ_BYTES a read, the rest from the file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+    const path = join(dir, 'log.ndjson')
+    const log = await openJobLog(path)
+    const long = 'x'.repeat(60 * 1024)
+    for (let i = 1; i <= 1000; i++) log.append({ at: 1000 + i, stream: 'stdout', line: `${i} ${long}` })
+    expect(log.lastSeq()).toBe(1000)
+    // 60 MiB printed: lines alone would keep all 1000 (MEMORY_LINES is 10,000)
+    expect(log.heldBytes()).toBeLessThanOrEqual(MEMORY_BYTES)
+    expect(log.heldBytes()).toBeGreaterThan(MEMORY_BYTES - 64 * 1024)
+    const recent = await log.read(990, 1024)
+    expect(recent.map(l => l.seq)).toEqual([991, 992, 993, 994, 995, 996, 997, 998, 999, 1000])
+    const fromFile = await log.read(0, 1024)
+    expect(fromFile[0]?.seq).toBe(1)
+    expect(fromFile.length).toBe(Math.floor(READ_BYTES / (long.length + 70)))
+    // one line longer than a read's bytes still comes, alone
+    expect((await log.read(5, 1024, 1000)).map(l => l.seq)).toEqual([6])
+    await log.close()
+    const reopened = await openJobLog(path)
+    expect(reopened.heldBytes()).toBeLessThanOrEqual(MEMORY_BYTES)
+    expect((await reopened.read(999, 10)).map(l => l.seq)).toEqual([1000])
+    await reopened.close()
   })
 })
