@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MEMORY_BYTES, openJobLog, READ_BYTES } from '../../../../daemon/provider/job-log.js'
 
@@ -81,4 +83,26 @@ describe('a job log printing long lines', () => {
     expect((await reopened.read(999, 10)).map(l => l.seq)).toEqual([1000])
     await reopened.close()
   })
+})
+
+describe('a job log\'s memory', () => {
+  it('does not grow the heap with what a job prints: 120 MiB of 60 KiB lines leave it within 16 MiB', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+    const log = await openJobLog(join(dir, 'log.ndjson'))
+    gc()
+    const before = process.memoryUsage().heapUsed
+    for (let i = 1; i <= 2000; i++) {
+      // a fresh string each line, as Docker's bytes decoded are
+      log.append({ at: i, stream: 'stdout', line: `${i} ${'x'.repeat(60 * 1024)}` })
+      if (i % 100 === 0) await new Promise(resolve => setImmediate(resolve))
+    }
+    await log.close()
+    gc()
+    const grown = process.memoryUsage().heapUsed - before
+    // before the bound the newest 10,000 lines were held, whatever their size: +120 MiB here
+    expect(grown).toBeLessThan(16 * 1024 * 1024)
+    expect(log.lastSeq()).toBe(2000)
+  }, 60_000)
 })
