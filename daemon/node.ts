@@ -12,9 +12,11 @@ import { createLogger, type Logger } from './log.js'
 import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
 import { datasetService } from './datasets/index.js'
 import { createImageClient, environmentCache, environmentService } from './environments/index.js'
+import { installedEnvironments, withInstalled, type InstalledEnvironment } from './environments/installed.js'
+import { environmentRecords } from './environments/records.js'
 import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
-import { createDockerClient, detectDocker, detectResources, type Resources } from './market/resources/index.js'
+import { createDockerClient, detectResources, type Resources } from './market/resources/index.js'
 import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
 import { asIdle, matchOffers } from './market/match.js'
 import { providerDiscovery } from './market/provider-discovery.js'
@@ -139,7 +141,10 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const providerSettings = providerSettingsStore({ configPath: paths.config, initial: config.provider, enabledOverride: options.provider === true ? true : undefined })
     let docker: Promise<Docker> | undefined
     const dockerClient = async (): Promise<Docker> => await (docker ??= createDockerClient())
-    const detect = async (): Promise<Resources> => await detectResources({ home: paths.root, docker: await dockerClient() })
+    // environment names map only to what this node's owner installed (published, built, or tagged by hand)
+    const envRecords = environmentRecords(stores.index)
+    const installed = async (): Promise<InstalledEnvironment[]> => await installedEnvironments(await dockerClient(), envRecords)
+    const detect = async (): Promise<Resources> => withInstalled(await detectResources({ home: paths.root, docker: await dockerClient() }), installed)
     let provider: ProviderJobs | undefined
     const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, allocated: () => provider?.allocated() ?? NOTHING_ALLOCATED, log: log.child({ component: 'floe:market' }) })
     await market.start()
@@ -158,7 +163,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     let held: { at: number, environments: Promise<Map<string, string>> } | undefined
     const environments = async (): Promise<Map<string, string>> => {
       if (held == null || Date.now() - held.at > ENVIRONMENTS_TTL_MS) {
-        held = { at: Date.now(), environments: detectDocker({ docker: await dockerClient() }).then(d => new Map(d.environments.map(e => [e.name, e.image]))) }
+        held = { at: Date.now(), environments: installed().then(list => new Map(list.map(e => [e.name, e.id]))) }
       }
       return await held.environments
     }

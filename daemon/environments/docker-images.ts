@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import type Docker from 'dockerode'
 import type { ImageInspectInfo } from 'dockerode'
-import { ENVIRONMENT_REPOSITORY } from '../../protocol/environments/environment.js'
+import { ENVIRONMENT_REPOSITORY, FETCHED_REPOSITORY } from '../../protocol/environments/environment.js'
 import { ImageEngineError } from './errors.js'
 
 /**
@@ -14,11 +14,23 @@ export async function createImageClient (): Promise<Docker> {
   return new DockerClient()
 }
 
-/** The tag floe gives an environment's image: `floe-env/NAME:<12 hex of the id>`. */
-export function environmentTag (name: string, imageId: string): { repo: string, tag: string, ref: string } {
+export interface ImageTag { repo: string, tag: string, ref: string }
+
+/** The tag floe gives an environment's image published or built here: `floe-env/NAME:<12 hex of the id>`. */
+export function environmentTag (name: string, imageId: string): ImageTag {
   const repo = `${ENVIRONMENT_REPOSITORY}/${name}`
   const tag = imageId.replace(/^sha256:/, '').slice(0, 12)
   return { repo, tag, ref: `${repo}:${tag}` }
+}
+
+/**
+ * The tag of an image a job brought: `floe-fetched:<64 hex of the id>`. It names no
+ * environment (the name a job gives is the job's word, not the provider's), so a fetched
+ * image never stands for an environment name (installed.ts).
+ */
+export function fetchedTag (imageId: string): ImageTag {
+  const tag = imageId.replace(/^sha256:/, '')
+  return { repo: FETCHED_REPOSITORY, tag, ref: `${FETCHED_REPOSITORY}:${tag}` }
 }
 
 function oneLine (text: string): string {

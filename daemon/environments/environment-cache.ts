@@ -9,7 +9,7 @@ import type { FetchDagOutcome } from '../content/fetch-dag.js'
 import type { Logger } from '../log.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
-import { environmentTag, inspectImage, removeImage } from './docker-images.js'
+import { fetchedTag, inspectImage, removeImage } from './docker-images.js'
 import { EnvironmentDiskError } from './errors.js'
 import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
@@ -57,7 +57,8 @@ const DISK_FACTOR = { blocks: 1, docker: 2 }
  * it (accept-environments, the max-environments-disk budget, free disk: all checked before
  * anything is fetched, the refusal saying the sizes), and fetching, checking and loading it
  * for the job (one fetch per image however many jobs wait for it). Environments fetched this
- * way are kept (pinned `env-cache`, tagged `floe-env/NAME:…`) for the next job; past the
+ * way are kept (pinned `env-cache`, tagged `floe-fetched:<id>`: a fetched image never stands
+ * for an environment name, only for its own id) for the next job; past the
  * budget, the least recently used that no job holds are removed (image untagged, blocks
  * unpinned for `floe gc`).
  */
@@ -133,8 +134,9 @@ export function environmentCache (components: EnvironmentCacheComponents) {
     for (const entry of entries) {
       if (used + bytes <= max) break
       if (entry.cid === keep || holds.has(entry.imageId) || inflight.has(entry.cid)) continue
-      const removed = await removeImage(docker, environmentTag(entry.name, entry.imageId).ref)
-      if (!removed && await inspectImage(docker, environmentTag(entry.name, entry.imageId).ref) != null) continue
+      const ref = fetchedTag(entry.imageId).ref
+      const removed = await removeImage(docker, ref)
+      if (!removed && await inspectImage(docker, ref) != null) continue
       await components.pins.remove(CID.parse(entry.cid), CACHE_PIN)
       await records.cache.del(entry.cid)
       used -= entry.bytes
@@ -167,7 +169,7 @@ export function environmentCache (components: EnvironmentCacheComponents) {
       options.onLine?.(fetched.via === 'local'
         ? `${label(spec, image)}: every block held here already`
         : `fetched ${label(spec, image)}: ${formatSize(fetched.bytes)} moved${fetched.bytes < image.bytes * 0.99 ? ' (the rest held here)' : ''} from ${fetched.peer ?? 'a peer'} in ${(fetchMs / 1000).toFixed(1)} s`)
-      const loaded = await loadImageDag(await components.docker(), components.blockstore, image.cid, { name: spec.environment, expectId: image.id, signal })
+      const loaded = await loadImageDag(await components.docker(), components.blockstore, image.cid, { tag: fetchedTag, expectId: image.id, signal })
       if (loaded.image.bytes > image.bytes) {
         throw new EnvironmentDiskError(`${label(spec, image)} is ${formatSize(loaded.image.bytes)}, more than the job declared`)
       }

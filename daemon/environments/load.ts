@@ -3,7 +3,7 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import { describeImageDag, type ImageDescription } from './image-dag.js'
 import { imageTarStream } from './image-stream.js'
-import { environmentTag, inspectImage, loadImage, removeImage, tagImage } from './docker-images.js'
+import { inspectImage, loadImage, removeImage, tagImage, type ImageTag } from './docker-images.js'
 import { NotAnImageError } from './errors.js'
 
 export interface LoadedImage {
@@ -16,19 +16,20 @@ export interface LoadedImage {
 }
 
 /**
- * Loads an image DAG (held whole in `blockstore`) into Docker as environment `name`. First
+ * Loads an image DAG (held whole in `blockstore`) into Docker, tagged `tag(its id)` (floe's
+ * tag of an environment published here, or the fetched tag of one a job brought). First
  * the DAG is checked (describeImageDag; with `expectId`, it must be that image); then its tar
  * is streamed from the store into `docker load`, and Docker must then hold exactly the image
  * id the config's digest names. An image Docker holds already is only tagged. On any failure
  * the image is removed again unless it was there before, so nothing half-loaded stays.
  */
-export async function loadImageDag (docker: Docker, blockstore: Pick<Blockstore, 'get'>, root: CID, options: { name: string, expectId?: string, signal?: AbortSignal, onProgress?: (bytes: number, totalBytes: number) => void }): Promise<LoadedImage> {
+export async function loadImageDag (docker: Docker, blockstore: Pick<Blockstore, 'get'>, root: CID, options: { tag: (imageId: string) => ImageTag, expectId?: string, signal?: AbortSignal, onProgress?: (bytes: number, totalBytes: number) => void }): Promise<LoadedImage> {
   const started = Date.now()
   const image = await describeImageDag(blockstore, root, { signal: options.signal })
   if (options.expectId != null && image.id !== options.expectId) {
     throw new NotAnImageError(`${root} holds image ${image.id}, not ${options.expectId} as the job says`)
   }
-  const { repo, tag, ref } = environmentTag(options.name, image.id)
+  const { repo, tag, ref } = options.tag(image.id)
   if (await inspectImage(docker, image.id) != null) {
     await tagImage(docker, image.id, repo, tag)
     return { image, ref, loaded: false, ms: Date.now() - started }

@@ -148,7 +148,7 @@ export async function publishTarFile (components: PublishComponents, request: { 
     const image = await describeImageDag(components.blockstore, imported.cid, { signal: options.signal })
     const meta = imageMetadata(image.labels)
     const name = checkEnvironmentName(request.name ?? meta.name ?? nameFromReference(basename(request.file).replace(/\.tar$/, '')))
-    await loadImageDag(docker, components.blockstore, image.root, { name, signal: options.signal, onProgress: (bytes, totalBytes) => options.onProgress?.({ phase: 'load', bytes, totalBytes }) })
+    await loadImageDag(docker, components.blockstore, image.root, { tag: id => environmentTag(name, id), signal: options.signal, onProgress: (bytes, totalBytes) => options.onProgress?.({ phase: 'load', bytes, totalBytes }) })
     if (meta.name !== name) return { image, name, recorded: null }
     return { image, name, recorded: await record(components, image, name, { origin: 'published', source: request.file }) }
   })

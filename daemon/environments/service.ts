@@ -4,7 +4,8 @@ import { ENVIRONMENT_LABEL, type EnvironmentView, type RecipeName } from '../../
 import type { JobImage } from '../../protocol/jobs/spec.js'
 import type { Logger } from '../log.js'
 import { buildEnvironment, type BuildRequest } from './build.js'
-import { environmentTag, inspectImage, removeImage } from './docker-images.js'
+import { environmentTag, fetchedTag, inspectImage, removeImage } from './docker-images.js'
+import { handInstalledTag } from './installed.js'
 import { EnvironmentNotFoundError } from './errors.js'
 import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
@@ -24,8 +25,8 @@ export interface EnvironmentServiceComponents extends Omit<PublishComponents, 'r
 
 /**
  * Environments on this node: those it published or built (records name → image DAG), those
- * it fetched for jobs as a provider (the cache), and images labelled as environments in its
- * Docker. Publishing, building and recipes; the image a job in a named environment carries.
+ * it fetched for jobs as a provider (the cache, by image: they name nothing), and images
+ * installed by hand as environments in its Docker (installed.ts). Publishing, building and recipes; the image a job in a named environment carries.
  */
 export function environmentService (components: EnvironmentServiceComponents) {
   const records = environmentRecords(components.index)
@@ -42,21 +43,23 @@ export function environmentService (components: EnvironmentServiceComponents) {
     })
   }
 
-  /** The image id an environment name runs as here, loading a published one from its blocks when Docker lacks it. */
+  /**
+   * The image id an environment name runs as here, loading a published one from its blocks
+   * when Docker lacks it. Only what the owner installed counts (installed.ts): an image a job
+   * brought, or another daemon on the same engine loaded, is never what a name means.
+   */
   const resolveBase = async (name: string, options: PublishOptions): Promise<string> => {
     const docker = await components.docker()
     const record = await records.get(name)
     if (record != null) {
       if (await inspectImage(docker, record.imageId) != null) return record.imageId
       options.onProgress?.({ phase: 'load', bytes: 0, totalBytes: record.bytes, message: `loading ${name} from its blocks` })
-      return (await loadImageDag(docker, components.blockstore, CID.parse(record.cid), { name, expectId: record.imageId, signal: options.signal })).image.id
+      return (await loadImageDag(docker, components.blockstore, CID.parse(record.cid), { tag: id => environmentTag(name, id), expectId: record.imageId, signal: options.signal })).image.id
     }
-    const cached = (await records.cache.all()).filter(e => e.name === name).sort((a, b) => b.lastUsedAt - a.lastUsedAt)[0]
-    if (cached != null && await inspectImage(docker, cached.imageId) != null) return cached.imageId
-    const labelled = (await labelledImages()).filter(image => image.name === name && image.tags.length > 0)
-    const chosen = labelled.find(image => image.tags.some(tag => tag.startsWith('floe-env/'))) ?? labelled[0]
-    if (chosen != null) return chosen.id
-    throw new EnvironmentNotFoundError(`unknown environment "${name}": this node neither published, built nor holds one by that name (floe env ls)`)
+    const local = (await labelledImages()).filter(image => image.name === name && handInstalledTag(name, image.tags) != null)
+      .sort((a, b) => (handInstalledTag(name, a.tags) ?? '') < (handInstalledTag(name, b.tags) ?? '') ? -1 : 1)[0]
+    if (local != null) return local.id
+    throw new EnvironmentNotFoundError(`unknown environment "${name}": this node neither published nor built one by that name, and Docker holds no image installed as it (tagged …/${name} and labelled ${ENVIRONMENT_LABEL}=${name}; floe env ls)`)
   }
 
   const recipeComponents = {
@@ -93,8 +96,8 @@ export function environmentService (components: EnvironmentServiceComponents) {
       const refOf = (name: string, imageId: string): string | null => {
         const image = inDocker.get(imageId)
         if (image == null) return null
-        const ours = environmentTag(name, imageId).ref
-        return image.tags.includes(ours) ? ours : (image.tags[0] ?? imageId)
+        const ours = [environmentTag(name, imageId).ref, fetchedTag(imageId).ref].find(ref => image.tags.includes(ref))
+        return ours ?? image.tags[0] ?? imageId
       }
       const views: EnvironmentView[] = []
       const seen = new Set<string>()
@@ -119,11 +122,14 @@ export function environmentService (components: EnvironmentServiceComponents) {
           createdAt: new Date(entry.loadedAt).toISOString(), lastUsedAt: new Date(entry.lastUsedAt).toISOString()
         })
       }
-      // Labelled images never published: one per name (images built FROM one inherit its label),
-      // and none for a name listed above already.
-      const listed = new Set(views.map(view => view.name))
-      const local = images.filter(image => !seen.has(`${image.name}@${image.id}`) && image.tags.length > 0 && !listed.has(image.name))
-        .sort((a, b) => a.size - b.size || (a.tags[0] ?? '').localeCompare(b.tags[0] ?? ''))
+      // Labelled images installed by hand, never published: one per name (installed.ts: an image
+      // built FROM one inherits its label, not its name), none for a name published or built here.
+      const recorded = new Set((await records.all()).map(record => record.name))
+      const local = images.flatMap(image => {
+        const ref = handInstalledTag(image.name, image.tags)
+        return ref == null || recorded.has(image.name) ? [] : [{ ...image, ref }]
+      }).sort((a, b) => a.ref < b.ref ? -1 : 1)
+      const listed = new Set<string>()
       for (const image of local) {
         if (listed.has(image.name)) continue
         listed.add(image.name)
@@ -131,7 +137,7 @@ export function environmentService (components: EnvironmentServiceComponents) {
         views.push({
           name: image.name, cid: null, imageId: image.id, bytes: image.size, layers: null,
           accelerator: meta.accelerator, description: meta.description, origin: 'local',
-          held: true, image: image.tags[0] ?? image.id, createdAt: null, lastUsedAt: null
+          held: true, image: image.ref, createdAt: null, lastUsedAt: null
         })
       }
       return views.sort((a, b) => a.name.localeCompare(b.name) || a.origin.localeCompare(b.origin))

@@ -42,6 +42,8 @@ export const QUEUE_POLL_MS = 500
 /** How long after losing its provider's stream the client keeps trying to reattach. */
 export const REATTACH_WINDOW_MS = JOB_SILENCE_MS
 const REATTACH_PAUSE_MS = 500
+/** Log lines received are saved once this many bytes of text wait (or 256 lines, or 20 ms): 1 MiB per job followed. */
+const PENDING_LOG_BYTES = 1024 * 1024
 
 type Refused = Extract<ReceiptCheck, { ok: false }>
 type Ending = { kind: 'finished', receipt: Receipt } | { kind: 'refused', check: Refused, signed: SignedReceipt } | { kind: 'lost', reason: string }
@@ -217,6 +219,8 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   }
 
   let pending: LogLine[] = []
+  /** text bytes of `pending`: lines of up to 64 KiB make a count alone no bound (256 of them are 16 MiB) */
+  let pendingBytes = 0
   const handle = async (message: ProviderMessage): Promise<StreamEnd | null> => {
     switch (message.type) {
       case 'lines': {
@@ -226,8 +230,9 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
           if (seq !== record.logLines + 1) continue
           record.logLines = seq
           pending.push({ ...received, seq })
+          pendingBytes += received.line.length
         }
-        if (pending.length >= 256) await flush()
+        if (pending.length >= 256 || pendingBytes >= PENDING_LOG_BYTES) await flush()
         else queueFlush()
         return null
       }
@@ -255,6 +260,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
     flushTimer = undefined
     const lines = pending
     pending = []
+    pendingBytes = 0
     if (lines.length > 0) await components.save(record, lines)
   }
   const queueFlush = (): void => {

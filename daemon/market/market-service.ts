@@ -5,7 +5,7 @@ import { OFFER_TOPIC } from '../../protocol/market/offer.js'
 import type { OfferRejection } from '../../protocol/market/offer-record.js'
 import type { Logger } from '../log.js'
 import { buildOffer, OFFER_REFRESH_MS, type Allocated } from './build-offer.js'
-import { offerBook, type OfferBook } from './offer-book.js'
+import { offerBook, type OfferBook, type OfferSource } from './offer-book.js'
 import { signOffer } from './offer-signing.js'
 import type { ProviderSettingsStore } from './provider-settings.js'
 import type { Resources } from './resources/index.js'
@@ -55,10 +55,16 @@ export function marketService ({ libp2p, privateKey, settings, detect, allocated
   let resources: Resources | undefined
   let published = false
 
-  const validate = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+  /** The peer that handed a message over, and its connection's host: what the book's shares count. */
+  const sourceOf = (from: PeerId): OfferSource => {
+    const host = libp2p.getConnections(from)[0]?.remoteAddr.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6' || c.name.startsWith('dns'))?.value
+    return { peer: from.toString(), ...(host != null ? { address: host } : {}) }
+  }
+
+  const validate = async (from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
     try {
-      const result = await book.accept(msg.data, { author: msg.from.toString() })
+      const result = await book.accept(msg.data, { author: msg.from.toString(), source: sourceOf(from) })
       return result === 'duplicate' ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
     } catch (err: any) {
       log.debug({ from: msg.from.toString(), reason: err?.reason, err: err?.message }, 'offer refused')

@@ -26,6 +26,12 @@ export interface LogRecord {
 }
 
 const HEADER_BYTES = 8
+/**
+ * The largest frame taken. Docker logs a process's output in messages of at most 16 KiB
+ * (longer lines are cut, see LogRecord) plus a timestamp; a header announcing more is a
+ * broken stream, and waiting for its payload would hold up to 4 GiB.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024
 const NEWLINE = 0x0a
 const CARRIAGE_RETURN = 0x0d
 const SPACE = 0x20
@@ -48,6 +54,7 @@ export class LogFrameDecoder {
     let offset = 0
     while (this.buffered.length - offset >= HEADER_BYTES) {
       const size = this.buffered.readUInt32BE(offset + 4)
+      if (size > MAX_FRAME_BYTES) throw new ExecutorError(`the container's log stream announced a frame of ${size} bytes; Docker's are at most ${MAX_FRAME_BYTES}`)
       const end = offset + HEADER_BYTES + size
       if (this.buffered.length < end) break
       const type = this.buffered[offset]

@@ -15,6 +15,14 @@ export const ACCELERATOR_LABEL = 'org.floe.accelerator'
 /** The repository floe tags environment images with: `floe-env/NAME:<first 12 hex of the id>`. */
 export const ENVIRONMENT_REPOSITORY = 'floe-env'
 
+/**
+ * The repository images fetched for jobs are tagged in, by image id (`floe-fetched:<64 hex>`):
+ * a name nobody installs by hand and no environment name maps to, so an image a job brought
+ * can never stand for an environment name (environment names map through what the node's
+ * owner installed: daemon/environments/installed.ts).
+ */
+export const FETCHED_REPOSITORY = 'floe-fetched'
+
 /** The most a DAG's manifest.json and image config may take (real ones are a few KiB). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024

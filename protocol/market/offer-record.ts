@@ -14,6 +14,8 @@ export const OFFER_SIGNING_DOMAIN = 'floe-offer/1:'
 export type OfferRejection =
   | 'oversized' | 'malformed' | 'invalid' | 'bad-signature' | 'wrong-author'
   | 'expired' | 'from-the-future' | 'replayed'
+  /** the book is full and the peer or address that relayed it holds its share already */
+  | 'crowded'
 
 /** An offer that may not enter a book, and why; `reason` is what the counters count. */
 export class OfferRejectedError extends Error {

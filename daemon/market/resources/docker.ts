@@ -1,5 +1,6 @@
 import type Docker from 'dockerode'
 import type { ImageInfo, ListImagesOptions } from 'dockerode'
+import { handInstalled } from '../../environments/installed.js'
 
 /** The image label that marks a local image as a floe environment; its value is the environment's name. */
 export const ENVIRONMENT_LABEL = 'org.floe.environment'
@@ -56,20 +57,15 @@ export async function detectDocker (options: { docker?: DockerEngine, timeoutMs?
 }
 
 /**
- * One environment per labelled image, named by a tag. An untagged (dangling) image is skipped:
- * it is what a rebuild left behind, and the tagged image that replaced it carries the name.
+ * One environment per name, from the labelled images installed by hand as that name
+ * (daemon/environments/installed.ts: tagged `…/NAME`, outside floe's own repositories). An
+ * image a job brought, one another floe daemon on the engine loaded, or one that only
+ * inherited the label is not an environment of this node.
  */
 export function toEnvironments (images: readonly ImageInfo[]): Environment[] {
-  const environments: Environment[] = []
-  for (const image of images) {
-    const name = image.Labels?.[ENVIRONMENT_LABEL]?.trim()
-    if (name == null || name === '') continue
-    const tags = (image.RepoTags ?? []).filter(tag => tag !== '<none>:<none>').sort()
-    const tag = tags[0]
-    if (tag == null) continue
-    environments.push({ name, image: tag, id: image.Id, sizeBytes: image.Size })
-  }
-  return environments.sort((a, b) => a.name.localeCompare(b.name) || a.image.localeCompare(b.image))
+  return handInstalled(images)
+    .map(env => ({ name: env.name, image: env.ref, id: env.id, sizeBytes: env.sizeBytes }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.image.localeCompare(b.image))
 }
 
 function oneLine (text: string): string {

@@ -55,3 +55,66 @@ describe('offer book', () => {
     expect(book.list().map(e => [e.offer.peerId, e.offer.seq, e.offer.prices.perCpuHour])).toEqual([[p.id, NOW + 10, 0.05]])
   })
 })
+
+describe('offer book bounds', () => {
+  const limits = { total: 8, perPeer: 3, perAddress: 5 }
+  const signed = async (p: { key: any, id: string }, seq = NOW): Promise<Uint8Array> => await signOffer(p.key, sampleOffer(p.id, NOW, { seq }))
+  const flood = async (book: ReturnType<typeof offerBook>, n: number, source: { peer: string, address?: string }): Promise<number> => {
+    let crowded = 0
+    for (let i = 0; i < n; i++) {
+      const fresh = await provider()
+      await book.accept(await signed(fresh), { author: fresh.id, source }).catch((err: any) => {
+        expect(err.reason).toBe('crowded')
+        crowded++
+      })
+    }
+    return crowded
+  }
+
+  it('holds at most its share per relaying peer, per relaying address, and in total', async () => {
+    const book = offerBook({ now: () => NOW, limits })
+    // one connection relaying fresh peer ids: its share, then refused
+    expect(await flood(book, 10, { peer: 'relay-a', address: '10.0.0.1' })).toBe(7)
+    expect(book.size()).toBe(3)
+    // more connections from the same machine: the address's share
+    expect(await flood(book, 10, { peer: 'relay-b', address: '10.0.0.1' })).toBe(8)
+    expect(book.size()).toBe(5)
+    // many machines: the total
+    for (let m = 2; m < 10; m++) await flood(book, 3, { peer: `relay-${m}`, address: `10.0.0.${m}` })
+    expect(book.size()).toBe(limits.total)
+    expect(book.rejections().crowded).toBeGreaterThan(15)
+  })
+
+  it('keeps honest offers when full: its own provider\'s offer and a small relay\'s displace the largest relay\'s newest', async () => {
+    const book = offerBook({ now: () => NOW, limits: { ...limits, perPeer: 8, perAddress: 8 } })
+    const early = await provider()
+    await book.accept(await signed(early), { author: early.id, source: { peer: 'flooder', address: '10.6.6.6' } })
+    await flood(book, 20, { peer: 'flooder', address: '10.6.6.6' })
+    expect(book.size()).toBe(8)
+    // a provider handing over its own offer enters
+    const honest = await provider()
+    expect(await book.accept(await signed(honest), { author: honest.id, source: { peer: honest.id, address: '10.0.0.7' } })).toBe('added')
+    // an offer relayed by a peer that relays few enters too
+    const relayed = await provider()
+    expect(await book.accept(await signed(relayed), { author: relayed.id, source: { peer: 'neighbour', address: '10.0.0.8' } })).toBe('added')
+    expect(book.size()).toBe(8)
+    const held = book.list().map(e => e.offer.peerId)
+    expect(held).toEqual(expect.arrayContaining([honest.id, relayed.id, early.id]))
+    // the flood goes on: it only displaces itself, the honest offers stay, and their updates are taken
+    await flood(book, 20, { peer: 'flooder', address: '10.6.6.6' })
+    expect(book.list().map(e => e.offer.peerId)).toEqual(expect.arrayContaining([honest.id, relayed.id, early.id]))
+    expect(await book.accept(await signed(honest, NOW + 1), { author: honest.id, source: { peer: honest.id } })).toBe('updated')
+    expect(book.size()).toBe(8)
+  })
+
+  it('drops expired offers before refusing a newcomer, and frees a relay\'s share when they go', async () => {
+    let clock = NOW
+    const book = offerBook({ now: () => clock, limits })
+    await flood(book, 3, { peer: 'relay-a', address: '10.0.0.1' })
+    expect(await flood(book, 1, { peer: 'relay-a', address: '10.0.0.1' })).toBe(1)
+    clock = NOW + 61_000
+    const later = await provider()
+    expect(await book.accept(await signOffer(later.key, sampleOffer(later.id, clock)), { author: later.id, source: { peer: 'relay-a', address: '10.0.0.1' } })).toBe('added')
+    expect(book.list()).toHaveLength(1)
+  })
+})

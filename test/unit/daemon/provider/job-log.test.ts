@@ -1,8 +1,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openJobLog } from '../../../../daemon/provider/job-log.js'
+import { MEMORY_BYTES, openJobLog, READ_BYTES } from '../../../../daemon/provider/job-log.js'
 
 let dir: string | undefined
 afterEach(async () => { if (dir != null) await rm(dir, { recursive: true, force: true }) })
@@ -55,4 +57,52 @@ describe('a job log on the provider', () => {
     expect(log.append({ at: 1, stream: 'stdout', line: 'late' })).toBeNull()
     await log.close()
   })
+})
+
+describe('a job log printing long lines', () => {
+  it('holds at most MEMORY_BYTES of them in memory and returns at most READ_BYTES a read, the rest from the file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+    const path = join(dir, 'log.ndjson')
+    const log = await openJobLog(path)
+    const long = 'x'.repeat(60 * 1024)
+    for (let i = 1; i <= 1000; i++) log.append({ at: 1000 + i, stream: 'stdout', line: `${i} ${long}` })
+    expect(log.lastSeq()).toBe(1000)
+    // 60 MiB printed: lines alone would keep all 1000 (MEMORY_LINES is 10,000)
+    expect(log.heldBytes()).toBeLessThanOrEqual(MEMORY_BYTES)
+    expect(log.heldBytes()).toBeGreaterThan(MEMORY_BYTES - 64 * 1024)
+    const recent = await log.read(990, 1024)
+    expect(recent.map(l => l.seq)).toEqual([991, 992, 993, 994, 995, 996, 997, 998, 999, 1000])
+    const fromFile = await log.read(0, 1024)
+    expect(fromFile[0]?.seq).toBe(1)
+    expect(fromFile.length).toBe(Math.floor(READ_BYTES / (long.length + 70)))
+    // one line longer than a read's bytes still comes, alone
+    expect((await log.read(5, 1024, 1000)).map(l => l.seq)).toEqual([6])
+    await log.close()
+    const reopened = await openJobLog(path)
+    expect(reopened.heldBytes()).toBeLessThanOrEqual(MEMORY_BYTES)
+    expect((await reopened.read(999, 10)).map(l => l.seq)).toEqual([1000])
+    await reopened.close()
+  })
+})
+
+describe('a job log\'s memory', () => {
+  it('does not grow the heap with what a job prints: 120 MiB of 60 KiB lines leave it within 16 MiB', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    dir = await mkdtemp(join(tmpdir(), 'floe-log-'))
+    const log = await openJobLog(join(dir, 'log.ndjson'))
+    gc()
+    const before = process.memoryUsage().heapUsed
+    for (let i = 1; i <= 2000; i++) {
+      // a fresh string each line, as Docker's bytes decoded are
+      log.append({ at: i, stream: 'stdout', line: `${i} ${'x'.repeat(60 * 1024)}` })
+      if (i % 100 === 0) await new Promise(resolve => setImmediate(resolve))
+    }
+    await log.close()
+    gc()
+    const grown = process.memoryUsage().heapUsed - before
+    // before the bound the newest 10,000 lines were held, whatever their size: +120 MiB here
+    expect(grown).toBeLessThan(16 * 1024 * 1024)
+    expect(log.lastSeq()).toBe(2000)
+  }, 60_000)
 })
