@@ -39,7 +39,7 @@ export interface HostileClient {
   /** a UnixFS folder of named links */
   folder(entries: Record<string, CID>): Promise<CID>
   /** submits a job and reads the provider's messages until `finished` or `refused` (or the deadline) */
-  submit(spec: Partial<JobSpec> & Pick<JobSpec, 'code' | 'command'>, options?: { timeoutMs?: number }): Promise<{ jobId: string, messages: ProviderMessage[] }>
+  submit(spec: Partial<JobSpec> & Pick<JobSpec, 'code' | 'command'>, options?: { timeoutMs?: number, cancelAfterMs?: number }): Promise<{ jobId: string, messages: ProviderMessage[] }>
   stop(): Promise<void>
 }
 
@@ -112,6 +112,7 @@ export async function hostileClient (provider: { peerId: string, address: string
       await channel.send(encodeJobMessage({ type: 'submit', request, signature }))
       const messages: ProviderMessage[] = []
       const beat = setInterval(() => { channel.send(encodeJobMessage({ type: 'heartbeat' })).catch(() => {}) }, 1_000)
+      const cancel = options.cancelAfterMs == null ? undefined : setTimeout(() => { channel.send(encodeJobMessage({ type: 'cancel' })).catch(() => {}) }, options.cancelAfterMs)
       try {
         while (true) {
           const bytes = await channel.read({ signal })
@@ -122,6 +123,7 @@ export async function hostileClient (provider: { peerId: string, address: string
         }
       } finally {
         clearInterval(beat)
+        clearTimeout(cancel)
         channel.abort(new Error('done'))
       }
       return { jobId, messages }

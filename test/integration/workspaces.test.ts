@@ -157,7 +157,7 @@ describe('workspaces', () => {
     expect(stopped.stderr).toMatch(/workspace \S+ is stopped; restart it with floe workspace restart/)
   })
 
-  it('keeps the home across stop → restart on a second provider, and stops (and saves) a workspace left idle', async () => {
+  it('keeps the home across stop → restart on a second provider, and stops (and saves) a workspace left idle', { timeout: 150_000 }, async () => {
     const first = await daemon('--provider')
     const second = await daemon('--provider')
     const client = await daemon()

@@ -9,6 +9,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createApiClient } from '../../client/api-client.js'
+import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 import { hostileClient, linesOf, type HostileClient } from '../helpers/hostile-client.js'
@@ -194,6 +195,33 @@ describe('a modified client', () => {
     await expectProviderUp()
   })
 
+  it('cannot steal the provider\'s key through a workspace home: a job swapping folders for links to the provider\'s home while its home is saved', async () => {
+    const client = await connectHostile()
+    const code = await client.folder({})
+    const swap = `mkdir -p d; echo benign > d/f; while :; do mv d d.real; ln -s ${provider.home} d; rm d; mv d.real d; done`
+    const { messages } = await client.submit({
+      code,
+      command: ['sh', '-c', swap],
+      timeoutSeconds: 120,
+      workspace: { home: null, idleTimeoutSeconds: 600, snapshotSeconds: 2 }
+    }, { cancelAfterMs: 9_000, timeoutMs: 90_000 })
+    const saved = linesOf(messages).flatMap(line => line.startsWith(HOME_SAVED) ? [line.slice(HOME_SAVED.length).trim().split(' ')[0] as string] : [])
+    expect(messages.find(message => message.type === 'finished')).toBeDefined()
+    expect(saved.length, linesOf(messages).join('\n')).toBeGreaterThan(0)
+    const key = await readFile(join(provider.home, 'identity.key'))
+    const token = await readFile(join(provider.home, 'api-token'), 'utf8')
+    for (const cid of saved) {
+      const dest = join(r.folder(await tempHome('floe-saved-')), 'home')
+      const got = await floe(['data', 'get', cid, dest, '--home', provider.home])
+      expect(got.code, got.stderr).toBe(0)
+      for (const bytes of await filesUnder(dest)) {
+        expect(bytes.includes(key), `snapshot ${cid} holds the provider's identity key`).toBe(false)
+        expect(bytes.toString('utf8')).not.toContain(token.trim())
+      }
+    }
+    await expectProviderUp()
+  })
+
   it('cannot make a file bigger than it declares: blocks of 1 MiB declared as 1 byte each are written as declared', async () => {
     const client = await connectHostile()
     const leaf = await client.putRaw(new Uint8Array(MiB).fill(9))
@@ -207,6 +235,17 @@ describe('a modified client', () => {
     await expectProviderUp()
   })
 })
+
+/** Every regular file's bytes under `dir`, walked without following links. */
+async function filesUnder (dir: string): Promise<Buffer[]> {
+  const found: Buffer[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) found.push(...await filesUnder(path))
+    else if (entry.isFile()) found.push(await readFile(path))
+  }
+  return found
+}
 
 async function sizeOf (dir: string): Promise<number> {
   let total = 0
