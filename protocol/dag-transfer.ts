@@ -24,6 +24,13 @@ import { z } from 'zod'
  * its leaves it already holds (a new version of a dataset shares most of them with the old);
  * with the structure in hand it can, and its second request lists them.
  *
+ * The sender serves a root only to a peer entitled to it (daemon/transfer/entitlement.ts:
+ * public content, a job's provider, a project's members, a job's client for its output) and
+ * then only blocks reachable from that root; otherwise it answers `NotEntitledError`, the
+ * same for roots it holds and roots it does not. It serves at most DAG_MAX_TRANSFERS_PER_PEER
+ * transfers and DAG_MAX_REQUEST_BYTES_PER_PEER request bytes to one peer (across all its
+ * connections) and DAG_MAX_TRANSFERS in all; past them it answers `DagBusyError`.
+ *
  * Frame bodies start with a type byte:
  * - 0x00 block: the CID's binary form, then the block's bytes (the CID is self-delimiting)
  * - 0x01 done:  dag-cbor `{ blocks, bytes }`, what the sender sent
