@@ -130,18 +130,40 @@ export async function serveDagRequest (stream: Stream, { blockstore, access }: P
   }
 }
 
+/**
+ * How long a refused receiver has to read the `error` frame and close its end. Until then
+ * what it still sends is read and dropped (a stream nobody reads keeps what arrives, up to
+ * the muxer's window, ~16 MiB with yamux); after it, the stream is reset.
+ */
+const REFUSAL_GRACE_MS = 2_000
+
 /** Tells the receiver why when it is something it should hear; resets the stream otherwise. */
 async function refuseOrAbort (stream: Stream, err: any, signal: AbortSignal): Promise<void> {
   if (REMOTE_ERRORS.has(err?.name) && stream.writeStatus === 'writable') {
     try {
       await writeFrame(stream, { type: 'error', name: err.name, message: err.message }, signal)
       await stream.close({ signal })
+      dropUntilClosed(stream)
     } catch (writeErr: any) {
       stream.abort(writeErr instanceof Error ? writeErr : new Error(String(writeErr)))
     }
     return
   }
   stream.abort(err instanceof Error ? err : new Error(String(err)))
+}
+
+/** Reads and drops what a refused peer still sends until it closes, resetting the stream after REFUSAL_GRACE_MS. */
+function dropUntilClosed (stream: Stream): void {
+  if (stream.readStatus !== 'readable') return
+  const timer = setTimeout(() => { stream.abort(new Error('refused: the peer did not close in time')) }, REFUSAL_GRACE_MS)
+  void (async () => {
+    for await (const _chunk of stream) {
+      // dropped: the transfer was refused
+    }
+  })().catch((readErr: Error) => {
+    // already read through its length-prefixed reader, or reset: nothing more to drop
+    stream.abort(readErr)
+  }).finally(() => { clearTimeout(timer) })
 }
 
 async function readRequest (lp: LengthPrefixedStream<Stream>, peer: string, maxBytes: number, slot: Pick<TransferSlot, 'settle'> | undefined, signal: AbortSignal): Promise<ServedRequest> {
