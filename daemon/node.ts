@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import type Docker from 'dockerode'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { createLibp2p } from 'libp2p'
 import { homePaths, type ApiEndpoint } from '../protocol/home.js'
 import { apiHandlers, startApiServer, uiRawRoutes, uiSessions, type UiComponents } from './api/index.js'
@@ -34,7 +34,10 @@ import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspace
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
 import { resolveDataRef } from './datasets/ref.js'
 import type { FetchDagOutcome } from './content/fetch-dag.js'
-import { dagTransferService } from './transfer/index.js'
+import { dagTransferService, entitlement, grantTable } from './transfer/index.js'
+import { projectContentAccess } from './projects/content-grants.js'
+import { publishing } from './datasets/index.js'
+import { publicBlocks, publicOnly } from './store/public-blocks.js'
 import { bootstrapKeeper, dhtService, discoveryDialer, p2pHostOptions } from './p2p/index.js'
 import { startBitswap } from './store/bitswap.js'
 import { gcGuard } from './store/gc-guard.js'
@@ -123,11 +126,25 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, mdns: config.mdns, dht: config.dht ? await dhtService() : undefined }))
       .catch(err => { throw describeListenError(err, `a listen address (${config.listen.join(', ')})`, '--listen') })
     undo.push(async () => { await host.stop() })
-    const bitswap = await startBitswap({ libp2p: host, blockstore: stores.blockstore })
+    // who may fetch what from this node: grants (public datasets, a job's provider, a project's
+    // members), a project's entries to its members, a provider's outputs to their client
+    const grants = grantTable(stores.index)
+    const publicBlockIndex = publicBlocks({ index: stores.index, blockstore: stores.blockstore })
+    let projectAccess: ReturnType<typeof projectContentAccess> | undefined
+    let provider: ProviderJobs | undefined
+    const access = entitlement({
+      grants,
+      isMember: async (pid, peer) => await projectAccess?.isMember(pid, peer) ?? false,
+      sources: [
+        async (root, peer) => await projectAccess?.entries(root, peer) ?? false,
+        (root, peer) => provider?.servesClient(root.toString(), peer) ?? false
+      ]
+    })
+    const bitswap = await startBitswap({ libp2p: host, blockstore: stores.blockstore, serves: publicOnly(stores.blockstore, publicBlockIndex) })
     undo.push(async () => { await bitswap.stop() })
     host.addEventListener('peer:connect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer connected') })
     host.addEventListener('peer:disconnect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer disconnected') })
-    const dagSender = dagTransferService({ libp2p: host, blockstore: stores.blockstore, log: log.child({ component: 'floe:transfer' }) })
+    const dagSender = dagTransferService({ libp2p: host, blockstore: stores.blockstore, access, log: log.child({ component: 'floe:transfer' }) })
     await dagSender.start()
     undo.push(async () => { await dagSender.stop() })
     const distrusted = new Set<string>()
@@ -145,7 +162,6 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const envRecords = environmentRecords(stores.index)
     const installed = async (): Promise<InstalledEnvironment[]> => await installedEnvironments(await dockerClient(), envRecords)
     const detect = async (): Promise<Resources> => withInstalled(await detectResources({ home: paths.root, docker: await dockerClient() }), installed)
-    let provider: ProviderJobs | undefined
     const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, allocated: () => provider?.allocated() ?? NOTHING_ALLOCATED, log: log.child({ component: 'floe:market' }) })
     await market.start()
     undo.push(async () => { await market.stop() })
@@ -217,6 +233,9 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     undo.push(async () => { await server.stop() })
 
     const projects = projectLog({ self: host.peerId.toString(), privateKey, owner: ownerName(config.owner ?? userInfo().username), index: stores.index, blockstore: stores.blockstore, log: log.child({ component: 'floe:projects' }) })
+    projectAccess = projectContentAccess({ projects, grants, log: log.child({ component: 'floe:projects' }) })
+    projectAccess.start()
+    undo.push(async () => { projectAccess?.stopListening() })
     const sync = projectSync({ libp2p: host, log: projects, index: stores.index, logger: log.child({ component: 'floe:projects' }) })
     await sync.start()
     undo.push(async () => { await sync.stop() })
@@ -224,6 +243,10 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const jobs = jobService({
       ...jobBase,
       projects,
+      access: {
+        grantProvider: async (jobId, peer, roots) => { for (const root of roots) await grants.grant(CID.parse(root), { peer }, `job:${jobId}`) },
+        revoke: async jobId => { await grants.revoke(`job:${jobId}`) }
+      },
       resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
       match: (requirements, opts) => matchOffers(market.book.list().map(e => opts.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now(), reliability: opts.reliability }),
       knownEnvironments: async () => new Set([...market.book.list().flatMap(e => e.offer.environments), ...await envs.names()]),
@@ -252,7 +275,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       ensureDag: ensure,
       blocksPath: stores.blocksPath,
       index: stores.index,
-      guard
+      guard,
+      publishing: publishing({ grants, blocks: publicBlockIndex })
     })
     const sessions = uiSessions()
     const uploads = uploadFolders({ root: join(paths.root, 'uploads'), ttlMs: uploadTtlMs(), log: log.child({ component: 'floe:api' }) })

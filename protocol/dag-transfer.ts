@@ -24,6 +24,13 @@ import { z } from 'zod'
  * its leaves it already holds (a new version of a dataset shares most of them with the old);
  * with the structure in hand it can, and its second request lists them.
  *
+ * The sender serves a root only to a peer entitled to it (daemon/transfer/entitlement.ts:
+ * public content, a job's provider, a project's members, a job's client for its output) and
+ * then only blocks reachable from that root; otherwise it answers `NotEntitledError`, the
+ * same for roots it holds and roots it does not. It serves at most DAG_MAX_TRANSFERS_PER_PEER
+ * transfers and DAG_MAX_REQUEST_BYTES_PER_PEER request bytes to one peer (across all its
+ * connections) and DAG_MAX_TRANSFERS in all; past them it answers `DagBusyError`.
+ *
  * Frame bodies start with a type byte:
  * - 0x00 block: the CID's binary form, then the block's bytes (the CID is self-delimiting)
  * - 0x01 done:  dag-cbor `{ blocks, bytes }`, what the sender sent
@@ -31,9 +38,17 @@ import { z } from 'zod'
  */
 export const DAG_PROTOCOL = '/floe/dag/1.0.0'
 
-/** Concurrent transfers per connection, each way. */
+/** Concurrent transfers per connection, each way (libp2p's cap; the per-peer caps below are the sender's own). */
 export const DAG_MAX_INBOUND_STREAMS = 4
 export const DAG_MAX_OUTBOUND_STREAMS = 4
+/**
+ * Transfers the sender serves one peer at once, across all its connections: a receiver
+ * fetches a few DAGs at a time (a job's code, inputs and image). libp2p caps streams per
+ * connection only, and a peer may open many connections.
+ */
+export const DAG_MAX_TRANSFERS_PER_PEER = 4
+/** Transfers the sender serves at once, all peers together (peer ids cost nothing to make). */
+export const DAG_MAX_TRANSFERS = 64
 /** Dialling the sender and negotiating the protocol. */
 export const DAG_OPEN_TIMEOUT_MS = 15_000
 /** The sender waits this long for the request once the stream is open. */
@@ -48,8 +63,27 @@ export const DAG_ACK_EVERY_BYTES = 4 * 1024 * 1024
 /** An acknowledgement is one varint: 9 bytes at most. */
 export const MAX_ACK_BYTES = 9
 
-export const MAX_HAVE_CIDS = 200_000
-export const MAX_REQUEST_BYTES = 8 * 1024 * 1024
+/**
+ * Held blocks one request may list. Sized to an honest receiver: resuming (or fetching a new
+ * version of) a DAG of up to ~8 GiB at the 512 KiB average chunk skips every block it holds;
+ * past it, the blocks left out are simply sent again. 200,000 (the old bound) cost ~500 MB
+ * of heap to decode.
+ */
+export const MAX_HAVE_CIDS = 16_384
+/** A listed CIDv1 with a sha2-256 digest, as dag-cbor encodes it (see encodedCidSize). */
+const TYPICAL_HAVE_CID_BYTES = 44
+/**
+ * A request at most: the `have` list of sha2-256 CIDs plus room for the root and the map. The
+ * frame is refused by its length prefix, before a byte of it is buffered or decoded, so this
+ * bounds the decode cost too (~720 KiB; ~45 MB of transient heap at the most).
+ */
+export const MAX_REQUEST_BYTES = MAX_HAVE_CIDS * TYPICAL_HAVE_CID_BYTES + 4096
+/**
+ * Request bytes one peer's transfers may hold at once: two full-size requests. A request
+ * costs ~60× its bytes of heap while it is decoded (CID objects), and its `have` set lives as
+ * long as its transfer; a peer's other concurrent requests must be small.
+ */
+export const DAG_MAX_REQUEST_BYTES_PER_PEER = 2 * MAX_REQUEST_BYTES
 export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 /** A block frame: type byte, CID, block. CIDs are small; 4 KiB leaves room for inline ones. */
 export const MAX_FRAME_BYTES = MAX_BLOCK_BYTES + 4096
@@ -104,6 +138,19 @@ export class InvalidBlockError extends Error {
   override name = 'InvalidBlockError'
 }
 
+/**
+ * The requesting peer is not entitled to the DAG under the root it asked for: blocks go only
+ * to a project's members, a job's provider, a job's client, or anyone for public content.
+ */
+export class NotEntitledError extends Error {
+  override name = 'NotEntitledError'
+}
+
+/** The sender is serving as many transfers (or request bytes) to this peer, or to all, as it allows; ask again later. */
+export class DagBusyError extends Error {
+  override name = 'DagBusyError'
+}
+
 /** A block is larger than MAX_BLOCK_BYTES. */
 export class BlockTooLargeError extends Error {
   override name = 'BlockTooLargeError'
@@ -156,7 +203,9 @@ export const REMOTE_ERRORS: ReadonlyMap<string, new (message: string) => Error> 
   ['MissingBlockError', MissingBlockError],
   ['UnsupportedCodecError', UnsupportedCodecError],
   ['InvalidBlockError', InvalidBlockError],
-  ['BlockTooLargeError', BlockTooLargeError]
+  ['BlockTooLargeError', BlockTooLargeError],
+  ['NotEntitledError', NotEntitledError],
+  ['DagBusyError', DagBusyError]
 ])
 
 // ---- encodings --------------------------------------------------------------------------

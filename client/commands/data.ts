@@ -15,6 +15,7 @@ export function dataCommand (): Command {
     .option('-m, --message <message>', 'a note for this version', '')
     .addOption(new Option('--cid-version <n>', "0: ipfs add's defaults (CIDv0, 256 KiB chunks); 1: CIDv1, raw leaves, 1 MiB chunks").choices(['0', '1']).default('1'))
     .addOption(new Option('--chunker <kind>', 'fixed-size chunks, or content-defined (rabin) for data that changes by insertion').choices(['fixed', 'rabin']).default('fixed'))
+    .option('--public', 'let any peer fetch it (default: private: only your projects\' members and your jobs\' providers)')
     .action(action(async (client, args, opts) => {
       const path = resolve(args[0] ?? '.')
       const dataset = await withProgressBar(opts.json !== true, async onProgress => await client.call('datasetUpload', {
@@ -22,10 +23,21 @@ export function dataCommand (): Command {
         name: opts.name ?? basename(path),
         message: opts.message,
         cidVersion: Number(opts.cidVersion) as 0 | 1,
-        chunker: opts.chunker
+        chunker: opts.chunker,
+        public: opts.public === true
       }, { onProgress }))
       if (opts.json === true) return printJson(dataset)
-      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatSize(dataset.bytes)})`])
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatSize(dataset.bytes)}${dataset.public === true ? ', public' : ''})`])
+    }))
+
+  data.command('publish')
+    .description('let any peer fetch a dataset version (NAME:N, or NAME for its latest); --private undoes it')
+    .argument('<ref>', 'NAME or NAME:N')
+    .option('--private', 'make it private again: only your projects\' members and your jobs\' providers may fetch it')
+    .action(action(async (client, args, opts) => {
+      const dataset = await client.call('datasetPublish', { ref: args[0] ?? '', public: opts.private !== true })
+      if (opts.json === true) return printJson(dataset)
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  is ${dataset.public === true ? 'public: any peer may fetch it' : 'private'}`])
     }))
 
   data.command('ls')
@@ -35,8 +47,8 @@ export function dataCommand (): Command {
       const { datasets } = await client.call('datasetList', { name: args[0] })
       if (opts.json === true) return printJson(datasets)
       if (datasets.length === 0) return printLines([args[0] == null ? 'no datasets yet; add one with: floe data upload PATH --name NAME' : `no dataset named "${args[0]}"`])
-      printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'CREATED', 'MESSAGE'], datasets.map(d => [
-        `${d.name}:${d.version}`, d.cid, formatSize(d.bytes), String(d.files), ago(d.createdAt), d.message
+      printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'ACCESS', 'CREATED', 'MESSAGE'], datasets.map(d => [
+        `${d.name}:${d.version}`, d.cid, formatSize(d.bytes), String(d.files), d.public === true ? 'public' : 'private', ago(d.createdAt), d.message
       ]))
     }))
 

@@ -64,6 +64,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     datasetUpload: async (input, { signal, progress }) => await datasets.upload(input, { signal, onProgress: progress }),
     datasetList: async ({ name }) => ({ datasets: await datasets.list(name) }),
     datasetGet: async ({ ref, dest, transport }, { signal, progress }) => ({ ...await datasets.get(ref, dest, { transport, signal, onProgress: progress }), dest }),
+    datasetPublish: async ({ ref, public: makePublic }) => await datasets.publish(ref, makePublic),
     datasetRemove: async ({ ref }) => ({ removed: await datasets.remove(ref) }),
 
     repoStat: async (_input, { signal }) => await repo.stat({ signal }),

@@ -2,3 +2,4 @@ export { datasetService, type DatasetComponents, type UploadRequest } from './se
 export { resolveDataRef, type ResolvedRef } from './ref.js'
 export { listDatasets, checkDatasetName } from './records.js'
 export { DatasetNotFoundError, InvalidDatasetNameError, InvalidRefError } from './errors.js'
+export { publishing, type Publishing } from './publishing.js'

@@ -9,6 +9,7 @@ import { syncBlocks } from '../store/stores.js'
 import { StoreFullError } from '../store/errors.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import { DatasetNotFoundError } from './errors.js'
+import type { Publishing } from './publishing.js'
 import { checkDatasetName, datasetKey, latestDataset, listDatasets } from './records.js'
 import { parseVersionedRef, resolveDataRef } from './ref.js'
 
@@ -22,6 +23,8 @@ export interface DatasetComponents {
   blocksPath: string
   index: ClassicLevel<string, string>
   guard: GcGuard
+  /** who may fetch a version from this node: public ones anyone (see publishing.ts) */
+  publishing: Publishing
 }
 
 export interface UploadRequest {
@@ -30,6 +33,8 @@ export interface UploadRequest {
   message: string
   cidVersion: CidVersion
   chunker: ChunkerName
+  /** serve it to any peer (default: private) */
+  public?: boolean
 }
 
 export interface OperationOptions {
@@ -53,7 +58,7 @@ function describeStoreError (err: any, blocksPath: string): unknown {
  * durable, and in the same atomic index write as its pin, so a crash or a failed import
  * never leaves a half-imported version behind (its stray blocks go with the next gc).
  */
-export function datasetService ({ blockstore, network, ensureDag, blocksPath, index, guard }: DatasetComponents) {
+export function datasetService ({ blockstore, network, ensureDag, blocksPath, index, guard, publishing }: DatasetComponents) {
   // Versions of one name are numbered one after the other: uploads to a name take turns.
   const turns = new Map<string, Promise<unknown>>()
   const inTurn = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -93,8 +98,11 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
         createdAt: new Date().toISOString(),
         message: request.message,
         cidVersion: imported.cidVersion,
-        chunker: imported.chunker
+        chunker: imported.chunker,
+        public: request.public === true
       }
+      // shared before it is listed: a crash between leaves a grant that the next publish or rm settles
+      if (dataset.public === true) await publishing.publish(imported.cid, pinReason(dataset))
       await index.batch([
         { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
         { type: 'put', key: pinKey(imported.cid, pinReason(dataset)), value: '' }
@@ -138,6 +146,23 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
       })
     },
 
+    /**
+     * Makes a version public (any peer may fetch it, over /floe/dag and bitswap) or private
+     * again (only peers entitled otherwise). `NAME` names its latest version.
+     */
+    async publish (ref: string, makePublic: boolean): Promise<Dataset> {
+      const { dataset } = await resolveDataRef(index, ref)
+      if (dataset == null) throw new DatasetNotFoundError(`"${ref}" is not a dataset version here; publish one of floe data ls`)
+      return await inTurn(dataset.name, async () => {
+        const cid = CID.parse(dataset.cid)
+        if (makePublic) await publishing.publish(cid, pinReason(dataset))
+        else await publishing.unpublish(cid, pinReason(dataset))
+        const updated: Dataset = { ...dataset, public: makePublic }
+        await index.put(datasetKey(dataset.name, dataset.version), JSON.stringify(updated), { sync: true })
+        return updated
+      })
+    },
+
     /** `NAME:N` removes that version, `NAME` every version; the blocks stay until gc. */
     async remove (ref: string): Promise<Dataset[]> {
       const removed = parseVersionedRef(ref) != null
@@ -148,6 +173,7 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
         { type: 'del' as const, key: datasetKey(d.name, d.version) },
         { type: 'del' as const, key: pinKey(CID.parse(d.cid), pinReason(d)) }
       ]), { sync: true })
+      for (const d of removed) if (d.public === true) await publishing.unpublish(CID.parse(d.cid), pinReason(d))
       return removed
     }
   }

@@ -57,7 +57,22 @@ export interface JobServiceComponents {
   open: RunnerComponents['open']
   /** the projects' logs: every job is recorded in its project's */
   projects: ProjectLog
+  /** lets a job's provider fetch its code, inputs, image and home from this node while the job is its */
+  access: JobContentAccess
   log: Logger
+}
+
+/** The grants a job's provider gets (daemon/transfer/entitlement.ts), by job. */
+export interface JobContentAccess {
+  grantProvider(jobId: string, provider: string, roots: string[]): Promise<void>
+  /** every grant of the job: it ended, or its provider refused or lost it */
+  revoke(jobId: string): Promise<void>
+}
+
+/** What a job's provider fetches: the spec's code, inputs, image and workspace home. */
+function providerRoots (record: JobRecord): string[] {
+  const spec = record.spec
+  return [record.specCid, spec.code, ...spec.inputs.map(i => i.cid), ...(spec.image != null ? [spec.image.cid] : []), ...(spec.workspace?.home != null ? [spec.workspace.home] : [])]
 }
 
 export interface RunRequest {
@@ -138,6 +153,8 @@ export function jobService (components: JobServiceComponents) {
     await records.appendLog(record.jobId, lines, points)
     // lines alone need no sync: after a crash the provider sends again what was not kept
     await records.put(record, { sync: lines.length === 0 })
+    // no provider holds it (refused, lost, waiting) or it ended: no provider may fetch its content
+    if (lines.length === 0 && (record.provider == null || isFinal(record.state))) await components.access.revoke(record.jobId)
     reliability.update(record)
     reconciler.note(record)
     // a state change (saves of lines alone change none) may be news for the project log;
@@ -209,7 +226,11 @@ export function jobService (components: JobServiceComponents) {
     entry.done = runJob({
       self: components.self,
       privateKey: components.privateKey,
-      open: components.open,
+      // a provider is offered the job (or reattached to) only once it may fetch the job's content
+      open: async (provider, signal) => {
+        await components.access.grantProvider(record.jobId, provider, providerRoots(record))
+        return await components.open(provider, signal)
+      },
       candidates: (r, exclude) => candidates(r, exclude),
       specBytes: async r => await readBlock(components.blockstore, CID.parse(r.specCid)),
       save,

@@ -5,7 +5,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   decodeHeadsAnnouncement, decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_ANNOUNCED_HEADS, MAX_SYNC_FRAME_BYTES,
-  MAX_SYNC_REQUEST_BYTES, PROJECT_SYNC_PROTOCOL, PROJECT_TOPIC_PREFIX, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
+  MAX_SYNC_REQUEST_BYTES, PROJECT_SYNC_PROTOCOL, projectTopic, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
   SYNC_MAX_OUTBOUND_STREAMS, SYNC_OPEN_TIMEOUT_MS, SYNC_PAGE_BYTES, SYNC_PAGE_ENTRIES, SyncProtocolError, type SyncFrame, type SyncRequest
 } from '../../protocol/projects/sync.js'
 import type { Logger } from '../log.js'
@@ -37,7 +37,10 @@ export function projectSync (components: ProjectSyncComponents) {
   const { libp2p, log: projects, logger: log } = components
   const pubsub = libp2p.services.pubsub
   const self = libp2p.peerId.toString()
-  const topics = new Set<string>()
+  /** topic → project: a topic names no project (protocol/projects/sync.ts), members map it back */
+  const topics = new Map<string, string>()
+  /** project → topic, derived once from its genesis entry */
+  const topicOf = new Map<string, string>()
   const pulls = new Map<string, { running: Promise<PullResult>, again: boolean }>()
   const shutdown = new AbortController()
   let stopAppended: (() => void) | undefined
@@ -166,7 +169,7 @@ export function projectSync (components: ProjectSyncComponents) {
       result.added += received.added
       result.refused += received.refused.length
       for (const refused of received.refused.slice(0, 3)) log.warn({ peer, project: pid, cid: refused.cid, reason: refused.reason }, 'entry refused')
-      for (const project of received.projects) subscribe(project)
+      for (const project of received.projects) subscribeLogged(project)
       await components.index.put(keys.peer(pid, peer), JSON.stringify({ epoch: page.end.epoch, after: page.end.seq }))
       if (!page.end.more || shutdown.signal.aborted) break
     }
@@ -271,41 +274,59 @@ export function projectSync (components: ProjectSyncComponents) {
 
   const validate = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
+    const pid = topics.get(msg.topic)
+    if (pid == null) return TopicValidatorResult.Ignore
     try {
-      const announcement = decodeHeadsAnnouncement(msg.data)
-      if (msg.topic !== PROJECT_TOPIC_PREFIX + announcement.project) return TopicValidatorResult.Reject
-      return await isMember(announcement.project, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+      decodeHeadsAnnouncement(msg.data)
+      return await isMember(pid, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
     } catch {
       return TopicValidatorResult.Reject
     }
   }
   const onMessage = (event: CustomEvent<Message>): void => {
     const msg = event.detail
-    if (!msg.topic.startsWith(PROJECT_TOPIC_PREFIX) || msg.type !== 'signed') return
+    const pid = topics.get(msg.topic)
+    if (pid == null || msg.type !== 'signed') return
     void (async () => {
       const announcement = decodeHeadsAnnouncement(msg.data)
-      if (!await lacksAny(announcement.project, announcement.heads)) return
+      if (!await lacksAny(pid, announcement.heads)) return
       const author = msg.from.toString()
       // the author holds it; a forwarder may not yet
       const connected = libp2p.getConnections().some(c => c.remotePeer.toString() === author)
-      if (connected) pullLogged(author, announcement.project)
+      if (connected) pullLogged(author, pid)
     })().catch((err: Error) => { log.debug({ err: err.message }, 'bad heads announcement') })
   }
-  const subscribe = (pid: string): void => {
-    const topic = PROJECT_TOPIC_PREFIX + pid
-    if (topics.has(topic) || shutdown.signal.aborted) return
-    topics.add(topic)
+  /** The project's topic: from its genesis entry, which every member holds (undefined until it does). */
+  const topicFor = async (pid: string): Promise<string | undefined> => {
+    const known = topicOf.get(pid)
+    if (known != null) return known
+    for await (const item of projects.entriesAfter(pid, 0)) {
+      // the first entry in every node's order is the genesis
+      const topic = await projectTopic(item.bytes)
+      topicOf.set(pid, topic)
+      return topic
+    }
+    return undefined
+  }
+  const subscribe = async (pid: string): Promise<void> => {
+    const topic = await topicFor(pid)
+    if (topic == null || topics.has(topic) || shutdown.signal.aborted) return
+    topics.set(topic, pid)
     pubsub.topicValidators.set(topic, validate)
     pubsub.subscribe(topic)
+  }
+  const subscribeLogged = (pid: string): void => {
+    subscribe(pid).catch((err: Error) => { log.warn({ project: pid, err: err.message }, 'could not subscribe to a project\'s topic') })
   }
 
   /** After an append: gossip the heads; tell members not on the topic (just added) directly. */
   const announce = async (appended: Appended): Promise<void> => {
     const pid = appended.pid
-    subscribe(pid)
+    await subscribe(pid)
     const heads = await newestHeads(pid)
-    const topic = PROJECT_TOPIC_PREFIX + pid
-    await pubsub.publish(topic, encodeSyncMessage({ project: pid, heads }))
+    const topic = await topicFor(pid)
+    if (topic == null) return
+    await pubsub.publish(topic, encodeSyncMessage({ heads }))
     const onTopic = new Set(pubsub.getSubscribers(topic).map(String))
     const members = (await projects.membership(pid)).members
     const peers = new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
@@ -329,7 +350,7 @@ export function projectSync (components: ProjectSyncComponents) {
       await libp2p.handle(PROJECT_SYNC_PROTOCOL, handler, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS, maxOutboundStreams: SYNC_MAX_OUTBOUND_STREAMS })
       pubsub.addEventListener('message', onMessage)
       libp2p.addEventListener('peer:identify', onIdentify as any)
-      for (const project of await projects.all()) subscribe(project.id)
+      for (const project of await projects.all()) await subscribe(project.id)
       stopAppended = projects.onAppended(appended => {
         announce(appended).catch((err: Error) => { log.debug({ project: appended.pid, err: err.message }, 'could not announce an append') })
       })
@@ -341,11 +362,12 @@ export function projectSync (components: ProjectSyncComponents) {
       stopAppended?.()
       libp2p.removeEventListener('peer:identify', onIdentify as any)
       pubsub.removeEventListener('message', onMessage)
-      for (const topic of topics) {
+      for (const topic of topics.keys()) {
         pubsub.unsubscribe(topic)
         pubsub.topicValidators.delete(topic)
       }
       topics.clear()
+      topicOf.clear()
       await libp2p.unhandle(PROJECT_SYNC_PROTOCOL)
       await Promise.allSettled([...pulls.values()].map(async p => await p.running))
     }

@@ -651,6 +651,18 @@ export function providerJobs (components: ProviderJobsComponents) {
       }
       return true
     },
+    /**
+     * Whether `peer` is the client of a job here whose output, logs or saved workspace home is
+     * `root`: the client may fetch those from this provider (daemon/transfer/entitlement.ts).
+     */
+    servesClient (root: string, peer: string): boolean {
+      for (const job of jobs.values()) {
+        if (job.record.client !== peer) continue
+        const receipt = receiptOf(job)
+        if (job.record.snapshot === root || receipt?.outputCid?.toString() === root || receipt?.logsCid?.toString() === root) return true
+      }
+      return false
+    },
     /** jobs this provider holds (running, or finished and kept for pickup), newest first */
     list (): ServedJob[] {
       return [...jobs.values()]

@@ -26,14 +26,20 @@ export interface BitswapNode {
  * libp2p service it might ever need (DHT, relay, WebRTC, HTTP routers: +63 MiB resident,
  * measured), while floe needs bitswap alone. `withBitswap` is given the few members of a Helia
  * node it reads. No content routing: wants go to connected peers only.
+ *
+ * Serving: @helia/bitswap 4 answers each peer's wants from one shared store, asked per block
+ * with no peer named (its ledger calls `has`/`get`), so it cannot check entitlement per peer.
+ * It is given `serves`, a store of this node's public blocks only (store/public-blocks.ts);
+ * everything else goes to entitled peers over `/floe/dag` alone.
  */
-export async function startBitswap ({ libp2p, blockstore }: { libp2p: Libp2p, blockstore: Pick<Blockstore, 'get' | 'put' | 'has'> }): Promise<BitswapNode> {
+export async function startBitswap ({ libp2p, blockstore, serves }: { libp2p: Libp2p, blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>, serves: Pick<Blockstore, 'get' | 'has'> }): Promise<BitswapNode> {
   const brokers: BlockBroker[] = []
   const mixins: Array<{ start?: (node: unknown) => Promise<void> }> = []
   const node = {
     status: 'starting',
     libp2p,
-    blockstore,
+    // read only by bitswap's ledgers, to answer peers' wants; fetched blocks go to `blockstore` below
+    blockstore: serves,
     logger: defaultLogger(),
     routing: { async * findProviders () {} },
     getHasher: async (code: number) => {

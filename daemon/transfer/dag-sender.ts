@@ -5,19 +5,32 @@ import type { CID } from 'multiformats/cid'
 import {
   DAG_IDLE_TIMEOUT_MS, DAG_MAX_INBOUND_STREAMS, DAG_MAX_OUTBOUND_STREAMS, DAG_PROTOCOL, DAG_REQUEST_TIMEOUT_MS,
   decodeDagAck, decodeDagRequest, InvalidDagRequestError, MAX_REQUEST_BYTES, REMOTE_ERRORS, TransferIncompleteError,
-  TransferTimeoutError, type DagRequest
+  TransferTimeoutError
 } from '../../protocol/dag-transfer.js'
 import type { Logger } from '../log.js'
 import { blockLinks, mayHaveLinks } from './dag-links.js'
+import type { Entitlement } from './entitlement.js'
 import { idleTimer } from './idle-timer.js'
 import { readBlock } from './read-block.js'
 import { sendWindow, type SendWindow } from './send-window.js'
+import { transferLimits, type TransferLimits, type TransferSlot } from './transfer-limits.js'
 import { writeFrame } from './write-frame.js'
 
 export interface DagSenderComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   blockstore: Pick<Blockstore, 'get' | 'has'>
+  /** asked per request root: a peer gets only the DAGs it is entitled to */
+  access: Entitlement
+  /** per-peer and total caps on transfers (default: the protocol's) */
+  limits?: TransferLimits
   log?: Logger
+}
+
+/** A request as the sender keeps it: the held blocks as a set of CID strings, the list itself let go. */
+interface ServedRequest {
+  root: CID
+  have: Set<string>
+  structure: boolean
 }
 
 export interface DagTransferService {
@@ -38,7 +51,7 @@ export interface DagSendResult {
  * Serves `/floe/dag/1.0.0`: answers each request with the blocks of the DAG the receiver
  * lacks. Stopping unregisters the handler and cuts the transfers in progress.
  */
-export function dagTransferService ({ libp2p, blockstore, log }: DagSenderComponents): DagTransferService {
+export function dagTransferService ({ libp2p, blockstore, access, limits = transferLimits(), log }: DagSenderComponents): DagTransferService {
   let life: AbortController | undefined
 
   const handler = (stream: Stream, connection: Connection): void => {
@@ -47,9 +60,22 @@ export function dagTransferService ({ libp2p, blockstore, log }: DagSenderCompon
       stream.abort(new Error('the DAG transfer service is stopped'))
       return
     }
-    serveDagRequest(stream, { blockstore }, { peer, signal: life.signal })
+    const signal = life.signal
+    let slot: TransferSlot
+    try {
+      slot = limits.admit(peer)
+    } catch (err: any) {
+      log?.debug({ peer, err: err.message }, 'DAG transfer refused: over the per-peer or total cap')
+      void refuseOrAbort(stream, err, AbortSignal.any([signal, AbortSignal.timeout(DAG_REQUEST_TIMEOUT_MS)]))
+      return
+    }
+    serveDagRequest(stream, { blockstore, access }, { peer, signal, slot })
       .then(result => { log?.debug({ peer, root: result.root.toString(), blocks: result.blocks, bytes: result.bytes, skippedBlocks: result.skippedBlocks }, 'sent DAG') })
-      .catch((err: Error) => { log?.debug({ peer, err: err.message, errName: err.name }, 'DAG transfer ended early') })
+      .catch((err: Error) => {
+        if (err.name === 'NotEntitledError') log?.info({ peer, err: err.message }, 'DAG transfer refused: not entitled')
+        else log?.debug({ peer, err: err.message, errName: err.name }, 'DAG transfer ended early')
+      })
+      .finally(() => { slot.release() })
   }
 
   return {
@@ -74,18 +100,22 @@ export function dagTransferService ({ libp2p, blockstore, log }: DagSenderCompon
 }
 
 /**
- * One transfer, sender side: reads the request, walks the DAG depth-first in link order and
- * sends each block the receiver lacks, then `done`. Refusals the receiver should hear about
- * (bad request, missing or unreadable block) go out as an `error` frame; anything else resets
- * the stream.
+ * One transfer, sender side: reads the request, checks the peer is entitled to its root,
+ * walks the DAG depth-first in link order and sends each block the receiver lacks, then
+ * `done`. Refusals the receiver should hear about (bad request, not entitled, missing or
+ * unreadable block) go out as an `error` frame; anything else resets the stream. `slot`
+ * bounds the request's size (the peer's request bytes left) and counts what it keeps.
  */
-export async function serveDagRequest (stream: Stream, { blockstore }: Pick<DagSenderComponents, 'blockstore'>, options: { peer: string, signal: AbortSignal }): Promise<DagSendResult> {
+export async function serveDagRequest (stream: Stream, { blockstore, access }: Pick<DagSenderComponents, 'blockstore' | 'access'>, options: { peer: string, signal: AbortSignal, slot?: Pick<TransferSlot, 'maxRequestBytes' | 'settle'> }): Promise<DagSendResult> {
   const idle = idleTimer(DAG_IDLE_TIMEOUT_MS, () => new TransferTimeoutError(`${options.peer} made no progress for ${DAG_IDLE_TIMEOUT_MS / 1000} s`))
   const signal = AbortSignal.any([options.signal, idle.signal])
   const window = sendWindow()
+  const maxRequestBytes = options.slot?.maxRequestBytes ?? MAX_REQUEST_BYTES
   try {
-    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES + 16 })
-    const request = await readRequest(lp, options.peer, signal)
+    // the length prefix is checked before a byte of the body is buffered
+    const lp = lpStream(stream, { maxDataLength: maxRequestBytes, maxBufferSize: maxRequestBytes + 16 })
+    const request = await readRequest(lp, options.peer, maxRequestBytes, options.slot, signal)
+    await access.check(request.root, options.peer)
     // Acknowledgements come while blocks go out; the loop ends when the receiver closes.
     const acks = readAcks(lp, window, options.peer, signal, idle.touch)
     const result = await sendDag(stream, blockstore, request, window, signal, idle.touch)
@@ -100,12 +130,20 @@ export async function serveDagRequest (stream: Stream, { blockstore }: Pick<DagS
   }
 }
 
+/**
+ * How long a refused receiver has to read the `error` frame and close its end. Until then
+ * what it still sends is read and dropped (a stream nobody reads keeps what arrives, up to
+ * the muxer's window, ~16 MiB with yamux); after it, the stream is reset.
+ */
+const REFUSAL_GRACE_MS = 2_000
+
 /** Tells the receiver why when it is something it should hear; resets the stream otherwise. */
 async function refuseOrAbort (stream: Stream, err: any, signal: AbortSignal): Promise<void> {
   if (REMOTE_ERRORS.has(err?.name) && stream.writeStatus === 'writable') {
     try {
       await writeFrame(stream, { type: 'error', name: err.name, message: err.message }, signal)
       await stream.close({ signal })
+      dropUntilClosed(stream)
     } catch (writeErr: any) {
       stream.abort(writeErr instanceof Error ? writeErr : new Error(String(writeErr)))
     }
@@ -114,7 +152,21 @@ async function refuseOrAbort (stream: Stream, err: any, signal: AbortSignal): Pr
   stream.abort(err instanceof Error ? err : new Error(String(err)))
 }
 
-async function readRequest (lp: LengthPrefixedStream<Stream>, peer: string, signal: AbortSignal): Promise<DagRequest> {
+/** Reads and drops what a refused peer still sends until it closes, resetting the stream after REFUSAL_GRACE_MS. */
+function dropUntilClosed (stream: Stream): void {
+  if (stream.readStatus !== 'readable') return
+  const timer = setTimeout(() => { stream.abort(new Error('refused: the peer did not close in time')) }, REFUSAL_GRACE_MS)
+  void (async () => {
+    for await (const _chunk of stream) {
+      // dropped: the transfer was refused
+    }
+  })().catch((readErr: Error) => {
+    // already read through its length-prefixed reader, or reset: nothing more to drop
+    stream.abort(readErr)
+  }).finally(() => { clearTimeout(timer) })
+}
+
+async function readRequest (lp: LengthPrefixedStream<Stream>, peer: string, maxBytes: number, slot: Pick<TransferSlot, 'settle'> | undefined, signal: AbortSignal): Promise<ServedRequest> {
   const timeout = AbortSignal.timeout(DAG_REQUEST_TIMEOUT_MS)
   let bytes: Uint8Array
   try {
@@ -122,11 +174,16 @@ async function readRequest (lp: LengthPrefixedStream<Stream>, peer: string, sign
   } catch (err: any) {
     if (timeout.aborted) throw new TransferTimeoutError(`${peer} sent no request within ${DAG_REQUEST_TIMEOUT_MS / 1000} s`)
     if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
-      throw new InvalidDagRequestError(`the request is over ${MAX_REQUEST_BYTES} bytes`)
+      throw new InvalidDagRequestError(maxBytes < MAX_REQUEST_BYTES
+        ? `the request is over ${maxBytes} bytes, what is left of this peer's request bytes here (its other transfers hold the rest)`
+        : `the request is over ${MAX_REQUEST_BYTES} bytes`)
     }
     throw err
   }
-  return decodeDagRequest(bytes)
+  slot?.settle(bytes.byteLength)
+  const request = decodeDagRequest(bytes)
+  // the decoded CIDs go with this frame; the set of their strings is what the walk needs
+  return { root: request.root, have: new Set(request.have.map(cid => cid.toString())), structure: request.structure === true }
 }
 
 /**
@@ -185,8 +242,8 @@ function blockReadAhead (blockstore: Pick<Blockstore, 'get' | 'has'>, signal: Ab
   }
 }
 
-async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'has'>, request: DagRequest, window: SendWindow, signal: AbortSignal, touch: () => void): Promise<DagSendResult> {
-  const have = new Set(request.have.map(cid => cid.toString()))
+async function sendDag (stream: Stream, blockstore: Pick<Blockstore, 'get' | 'has'>, request: ServedRequest, window: SendWindow, signal: AbortSignal, touch: () => void): Promise<DagSendResult> {
+  const have = request.have
   const visited = new Set<string>()
   const stack: CID[] = [request.root]
   let blocks = 0

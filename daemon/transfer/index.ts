@@ -1,4 +1,6 @@
 export { dagTransferService, type DagSenderComponents, type DagTransferService } from './dag-sender.js'
+export { entitlement, grantTable, type Entitlement, type EntitlementSource, type Grantee, type GrantTable } from './entitlement.js'
+export { transferLimits, type TransferLimits } from './transfer-limits.js'
 export { fetchDag, type DagFetchComponents, type DagFetchOptions, type DagFetchProgress, type DagFetchResult } from './dag-fetch.js'
 export { blockLinks, mayHaveLinks } from './dag-links.js'
 export { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
@@ -6,6 +8,6 @@ export { readBlock } from './read-block.js'
 export { hasherFor, verifyBlock } from './verify-block.js'
 export {
   BlockTooLargeError, CorruptBlockError, DAG_PROTOCOL, DagProtocolError, DagRemoteError, InvalidBlockError,
-  InvalidDagRequestError, MissingBlockError, TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError,
+  InvalidDagRequestError, MissingBlockError, NotEntitledError, DagBusyError, TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError,
   UnsupportedCodecError, UnsupportedHashError
 } from '../../protocol/dag-transfer.js'

@@ -50,7 +50,9 @@ export const Dataset = z.object({
   createdAt: z.string(),
   message: z.string(),
   cidVersion: z.union([z.literal(0), z.literal(1)]),
-  chunker: z.enum(['fixed', 'rabin'])
+  chunker: z.enum(['fixed', 'rabin']),
+  /** any peer may fetch it (over /floe/dag and bitswap); absent or false: only peers entitled otherwise (a project's members, a job's provider) */
+  public: z.boolean().optional()
 })
 export type Dataset = z.infer<typeof Dataset>
 
@@ -171,10 +173,19 @@ export const routes = {
       name: z.string().min(1).max(64),
       message: z.string().max(1000).default(''),
       cidVersion: z.union([z.literal(0), z.literal(1)]).default(1),
-      chunker: z.enum(['fixed', 'rabin']).default('fixed')
+      chunker: z.enum(['fixed', 'rabin']).default('fixed'),
+      /** serve it to any peer that asks; the default is private */
+      public: z.boolean().default(false)
     }).strict(),
     output: Dataset,
     progress: Progress
+  }),
+  datasetPublish: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/datasets/publish`,
+    summary: 'make a dataset version (NAME:N, or NAME for its latest) public, so any peer may fetch it, or private again',
+    input: z.object({ ref: DataRef, public: z.boolean().default(true) }).strict(),
+    output: Dataset
   }),
   datasetList: defineRoute({
     method: 'GET',

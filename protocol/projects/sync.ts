@@ -1,4 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import { base32 } from 'multiformats/bases/base32'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
 import { Bytes } from '../jobs/spec.js'
 
@@ -30,11 +32,20 @@ import { Bytes } from '../jobs/spec.js'
  *   project onto a node that nobody added to it.
  * - `{ type: 'error', name, message }`: refused (not a member, unknown project).
  * The puller checks every entry (signature, author, links, clock) before it takes it in.
- * Gossip on the project's topic (`PROJECT_TOPIC_PREFIX` + id) carries `{ heads }` after each
- * append, so members online learn of it at once and pull from the author.
+ * Gossip on the project's topic carries `{ heads }` after each append, so members online
+ * learn of it at once and pull from the author. Topic names are seen by every peer in the
+ * gossip mesh, so a topic does not name the project: it is PROJECT_TOPIC_PREFIX + the
+ * sha2-256 of PROJECT_TOPIC_DOMAIN and the genesis entry's bytes (see projectTopic). The
+ * project id is the hash of those same bytes, so knowing the id (it is in job refs, CLI
+ * output, a shared CID) tells nothing of the topic; only a peer that holds the genesis entry
+ * (a member: its invitation carries it) can derive it. The genesis is signed by the owner's
+ * key, so its bytes cannot be guessed from the owner and name. The message names no project
+ * either: members know it from the topic.
  */
 export const PROJECT_SYNC_PROTOCOL = '/floe/project-log/1.0.0'
-export const PROJECT_TOPIC_PREFIX = 'floe/project/1/'
+/** `2`: topics derived from the genesis bytes, messages without the project id (1 named the id in both). */
+export const PROJECT_TOPIC_PREFIX = 'floe/project/2/'
+export const PROJECT_TOPIC_DOMAIN = 'floe-project-topic/2:'
 export const SYNC_MAX_INBOUND_STREAMS = 8
 export const SYNC_MAX_OUTBOUND_STREAMS = 8
 export const SYNC_OPEN_TIMEOUT_MS = 10_000
@@ -72,7 +83,6 @@ export const SyncFrame = z.discriminatedUnion('type', [
 export type SyncFrame = z.infer<typeof SyncFrame>
 
 export const HeadsAnnouncement = z.object({
-  project: cidText,
   heads: Heads
 }).strict()
 export type HeadsAnnouncement = z.infer<typeof HeadsAnnouncement>
@@ -98,3 +108,12 @@ export const encodeSyncMessage = (message: SyncRequest | SyncFrame | HeadsAnnoun
 export const decodeSyncRequest = (bytes: Uint8Array): SyncRequest => decodeWith(SyncRequest, bytes, 'sync request')
 export const decodeSyncFrame = (bytes: Uint8Array): SyncFrame => decodeWith(SyncFrame, bytes, 'sync frame')
 export const decodeHeadsAnnouncement = (bytes: Uint8Array): HeadsAnnouncement => decodeWith(HeadsAnnouncement, bytes, 'heads announcement')
+
+/** A project's gossip topic, from its genesis entry's bytes (see the module's comment). */
+export async function projectTopic (genesisBytes: Uint8Array): Promise<string> {
+  const domain = new TextEncoder().encode(PROJECT_TOPIC_DOMAIN)
+  const input = new Uint8Array(domain.byteLength + genesisBytes.byteLength)
+  input.set(domain)
+  input.set(genesisBytes, domain.byteLength)
+  return PROJECT_TOPIC_PREFIX + base32.baseEncode((await sha256.digest(input)).digest)
+}

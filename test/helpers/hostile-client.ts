@@ -54,7 +54,8 @@ export async function hostileClient (provider: { peerId: string, address: string
     streamMuxers: [yamux()],
     services: { identify: identify() }
   })
-  const sender = dagTransferService({ libp2p: node, blockstore })
+  // a modified client serves its own crafted content to anyone: the provider must fetch it
+  const sender = dagTransferService({ libp2p: node, blockstore, access: { check: async () => {} } })
   await sender.start()
   await node.dial(multiaddr(provider.address))
   const peerId = node.peerId.toString()

@@ -15,7 +15,7 @@ describe('floe data get from another daemon', () => {
     holder = r.daemon(await startDaemon(r.folder(await tempHome())))
     work = r.folder(await tempHome('floe-work-'))
     await writeMixedTree(join(work, 'src'), { bigBytes: 5 * 1024 * 1024 + 3 })
-    dataset = await floeJson(['data', 'upload', join(work, 'src'), '--name', 'shared', '--home', holder.home])
+    dataset = await floeJson(['data', 'upload', join(work, 'src'), '--name', 'shared', '--public', '--home', holder.home])
     holderAddr = (await floeJson(['id', '--home', holder.home])).addresses[0]
   })
   afterAll(async () => { await r.cleanup() })
@@ -43,7 +43,7 @@ describe('floe data get from another daemon', () => {
     await floeJson(['data', 'get', dataset.cid, join(work, 'v1-copy'), '--home', fetcher.home])
     // v2: the same tree plus one small file
     await writeFile(join(work, 'src', 'notes.txt'), 'one more file\n')
-    const v2 = await floeJson(['data', 'upload', join(work, 'src'), '--name', 'shared', '--home', holder.home])
+    const v2 = await floeJson(['data', 'upload', join(work, 'src'), '--name', 'shared', '--public', '--home', holder.home])
     const got = await floeJson(['data', 'get', 'shared', join(work, 'v2-copy'), '--home', holder.home])
     expect(got.cid).toBe(v2.cid)
     const fetched = await floeJson(['data', 'get', v2.cid, join(work, 'v2-fetched'), '--transport', 'bulk', '--home', fetcher.home])

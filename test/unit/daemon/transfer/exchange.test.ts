@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest'
 import { decodeDagRequest, encodeDagFrame, lengthPrefixed, type DagFrame, type DagRequest } from '../../../../protocol/dag-transfer.js'
 import { receiveDag } from '../../../../daemon/transfer/dag-fetch.js'
 import { serveDagRequest } from '../../../../daemon/transfer/dag-sender.js'
+
+/** entitlement is tested in test/security and entitlement.test.ts: here every peer may fetch */
+const anyone = { check: async (): Promise<void> => {} }
 import { findHeldBlocks } from '../../../../daemon/transfer/held-blocks.js'
 
 const PEER = 'sender-peer'
@@ -62,7 +65,7 @@ describe('DAG transfer over a stream pair', () => {
   it('moves a whole DAG and then, asked again, nothing', async () => {
     const source = await smallDag()
     const target = new MemoryBlockstore()
-    const serve = async (stream: Stream): Promise<unknown> => await serveDagRequest(stream, { blockstore: source.store }, { peer: 'receiver', signal: AbortSignal.timeout(10_000) })
+    const serve = async (stream: Stream): Promise<unknown> => await serveDagRequest(stream, { blockstore: source.store, access: anyone }, { peer: 'receiver', signal: AbortSignal.timeout(10_000) })
     const first = await exchange(target, source.root, serve)
     expect(first.blocks).toBe(await countBlocks(source.store))
     expect(first.skippedBlocks).toBe(0)
@@ -124,7 +127,7 @@ describe('DAG transfer over a stream pair', () => {
   it('answers a malformed request with InvalidDagRequestError', async () => {
     const source = await smallDag()
     const [outbound, inbound] = await streamPair()
-    const serving = serveDagRequest(inbound, { blockstore: source.store }, { peer: 'receiver', signal: AbortSignal.timeout(10_000) }).catch(e => e)
+    const serving = serveDagRequest(inbound, { blockstore: source.store, access: anyone }, { peer: 'receiver', signal: AbortSignal.timeout(10_000) }).catch(e => e)
     for (const part of lengthPrefixed([new Uint8Array([0xa1, 0x61, 0x78, 0x01])])) outbound.send(part) // {"x": 1}
     await outbound.close()
     const lp = lpStream(outbound)
