@@ -174,7 +174,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const pins = pinSet(stores.index)
     const ensure = async (root: CID, opts: Parameters<typeof ensureDag>[2]): Promise<FetchDagOutcome> => await ensureDag({ libp2p: host, blockstore: stores.blockstore, distrusted, log: p2pLog }, root, opts)
     // jobs fetch over the bulk protocol only: a job must not wait on bitswap for a peer that lacks it
-    const fetchDag = async (root: CID, opts: { signal?: AbortSignal }): Promise<FetchDagOutcome> => await ensure(root, { ...opts, transport: 'bulk' })
+    const fetchDag = async (root: CID, opts: { signal?: AbortSignal, maxBytes?: number }): Promise<FetchDagOutcome> => await ensure(root, { ...opts, transport: 'bulk' })
     // The images held change rarely (a build, a publish): asked of Docker at most every ENVIRONMENTS_TTL_MS.
     let held: { at: number, environments: Promise<Map<string, string>> } | undefined
     const environments = async (): Promise<Map<string, string>> => {

@@ -3,7 +3,7 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import { DAG_PROTOCOL, fetchDag, findHeldBlocks, type HeldBlocks } from '../transfer/index.js'
 import type { Logger } from '../log.js'
-import { ContentNotFoundError } from './errors.js'
+import { ContentNotFoundError, ContentTooLargeError } from './errors.js'
 
 export type Transport = 'auto' | 'bulk' | 'bitswap'
 
@@ -45,8 +45,18 @@ async function speaksDag (libp2p: FetchDagComponents['libp2p'], peer: PeerId): P
  * send it (or `transport` is 'bitswap'), the caller reads through the bitswap store
  * (store/bitswap.ts), which asks connected peers.
  */
-export async function ensureDag (components: FetchDagComponents, root: CID, options: { transport?: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<FetchDagOutcome> {
+export async function ensureDag (components: FetchDagComponents, root: CID, options: { transport?: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void, maxBytes?: number } = {}): Promise<FetchDagOutcome> {
   const transport = options.transport ?? 'auto'
+  // A peer names the root, so the peer could name a DAG of any size: past `maxBytes` of
+  // blocks received, the fetch stops (what came is kept for gc) and no other peer is asked.
+  const budget = new AbortController()
+  const signal = options.signal == null ? budget.signal : AbortSignal.any([options.signal, budget.signal])
+  const counted = (bytes: number): void => {
+    if (options.maxBytes != null && bytes > options.maxBytes && !budget.signal.aborted) {
+      budget.abort(new ContentTooLargeError(`${root} is more than ${options.maxBytes} bytes, its budget here; stopped fetching it`))
+    }
+    options.onProgress?.(bytes)
+  }
   // the first try reuses this walk; after a failed one the store may hold more, so it walks again
   let held: HeldBlocks | undefined = await findHeldBlocks(components.blockstore, root, { signal: options.signal })
   if (held.wanted.length === 0) return { via: 'local', blocks: 0, bytes: 0, ms: 0 }
@@ -60,15 +70,16 @@ export async function ensureDag (components: FetchDagComponents, root: CID, opti
     try {
       const started = Date.now()
       const result = await fetchDag(components, peer, root, {
-        signal: options.signal,
+        signal,
         held,
-        onProgress: p => options.onProgress?.(p.bytes)
+        onProgress: p => { counted(p.bytes) }
       })
       components.log.info({ root: root.toString(), peer: id, blocks: result.blocks, bytes: result.bytes, skipped: result.skippedBlocks, ms: Date.now() - started }, 'fetched DAG over the bulk protocol')
       return { via: 'bulk', peer: id, blocks: result.blocks, bytes: result.bytes, ms: Date.now() - started }
     } catch (err: any) {
       held = undefined
       options.signal?.throwIfAborted()
+      budget.signal.throwIfAborted()
       if (DISTRUST.has(err?.name)) {
         components.distrusted.add(id)
         components.log.warn({ root: root.toString(), peer: id, err: err.message }, 'peer sent bad data: distrusted')

@@ -12,7 +12,13 @@ import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { Progress } from '../../protocol/api/routes.js'
-import { exportDag, importPath, snapshotIgnore, type ExportSummary } from '../content/index.js'
+import { exportDag, freeSpaceBudget, importPath, snapshotIgnore, type ExportSummary } from '../content/index.js'
+
+/**
+ * An output's blocks are its files' bytes plus its folders and file nodes: 5% and this much
+ * more than the bytes a receipt states covers UnixFS's structure for any tree of real files.
+ */
+const STRUCTURE_ALLOWANCE_BYTES = 16 * 1024 * 1024
 import type { FetchDagOutcome } from '../content/fetch-dag.js'
 import type { Logger } from '../log.js'
 import type { MatchResult } from '../market/match.js'
@@ -45,7 +51,8 @@ export interface JobServiceComponents {
   index: Parameters<typeof jobRecords>[0]
   pins: PinSet
   guard: GcGuard
-  fetchDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
+  /** makes a DAG whole locally from connected peers; past `maxBytes` of blocks it stops (ContentTooLargeError) */
+  fetchDag: (root: CID, options: { signal?: AbortSignal, maxBytes?: number }) => Promise<FetchDagOutcome>
   /** a dataset ref (NAME, NAME:N, CID) → its root */
   resolveDataRef: (ref: string) => Promise<CID>
   /** ranks the live offers for a shape; `idle`: as if no provider were running anything */
@@ -179,7 +186,7 @@ export function jobService (components: JobServiceComponents) {
     void components.guard.shared(async () => {
       await components.pins.add(cid, `workspace-home:${record.ref}`)
       if (previous != null && previous !== record.homeCid) await components.pins.remove(CID.parse(previous), `workspace-home:${record.ref}`)
-      const fetched = await components.fetchDag(cid, {})
+      const fetched = await components.fetchDag(cid, { maxBytes: await freeBytes() })
       if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid.toString()}`)
     }).catch((err: Error) => { log.warn({ ref: record.ref, home: cidText, err: err.message }, 'could not keep the workspace home here') })
   }
@@ -234,7 +241,7 @@ export function jobService (components: JobServiceComponents) {
       candidates: (r, exclude) => candidates(r, exclude),
       specBytes: async r => await readBlock(components.blockstore, CID.parse(r.specCid)),
       save,
-      collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid) },
+      collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid, receipt.outputBytes) },
       log
     }, record, { stop: stop.signal, shutdown: shutdown.signal, onChannel: channel => { entry.channel = channel } })
       .catch((err: Error) => { log.error({ jobId: record.jobId, err: err.message }, 'job runner failed') })
@@ -251,13 +258,22 @@ export function jobService (components: JobServiceComponents) {
     log
   })
 
-  /** Fetches the output and logs from the provider and pins them under the job's ref. */
-  const collect = async (record: JobRecord, output: CID | null, logs: CID | null): Promise<void> => {
+  /** What this node's block store may still take: the free space of its file system. */
+  const freeBytes = async (): Promise<number> => (await freeSpaceBudget(components.blocksPath)).maxBytes
+
+  /**
+   * Fetches the output and logs from the provider and pins them under the job's ref. A
+   * provider names them, so they are bounded: the output by the size its signed receipt
+   * states (plus the DAG's own structure), both by the free space here.
+   */
+  const collect = async (record: JobRecord, output: CID | null, logs: CID | null, outputBytes?: number): Promise<void> => {
     await components.guard.shared(async () => {
+      const free = await freeBytes()
       for (const cid of [output, logs]) {
         if (cid == null) continue
         await components.pins.add(cid, `output:${record.ref}`)
-        const fetched = await components.fetchDag(cid, {})
+        const stated = cid === output && outputBytes != null ? Math.ceil(outputBytes * 1.05) + STRUCTURE_ALLOWANCE_BYTES : Infinity
+        const fetched = await components.fetchDag(cid, { maxBytes: Math.min(stated, free) })
         if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid}`)
       }
       await syncBlocks(components.blocksPath)
