@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { connect, createServer } from 'node:net'
 import { promisify } from 'node:util'
 import WebSocket from 'ws'
@@ -210,9 +212,16 @@ describe('workspaces', () => {
     await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers.length, { timeout: 10_000 }).toBe(2)
     const ws = await startWorkspace(client, doomed.endpoint.peerId, ['--snapshot-every', '2s'])
     expect((await floe(['shell', ws.ref, '--home', client.home, '--', 'sh', '-c', 'echo saved-while-running > work.txt'])).code).toBe(0)
-    // a save after the write reaches the client (which fetches and keeps it)
-    await expect.poll(async () => (await floeJson(['status', ws.ref, '--home', client.home])).homeCid, { timeout: 15_000 }).toEqual(expect.any(String))
-    await new Promise(resolve => setTimeout(resolve, 2500)) // one more interval: the save holds the file
+    // a save that holds the write reaches the client (which fetches and keeps it); a save
+    // begun before the write may land after it, so the client's copy itself is read
+    const saves = r.folder(await tempHome('floe-saves-'))
+    await expect.poll(async () => {
+      const home = (await floeJson(['status', ws.ref, '--home', client.home])).homeCid
+      if (home == null) return false
+      const dest = join(saves, home)
+      if (!existsSync(dest) && (await floe(['data', 'get', home, dest, '--home', client.home])).code !== 0) return false
+      return existsSync(join(dest, 'work.txt'))
+    }, { timeout: 30_000, interval: 1000 }).toBe(true)
     await doomed.stop('SIGKILL')
     await expect.poll(async () => (await floeJson(['status', ws.ref, '--home', client.home])).state, { timeout: 40_000, interval: 1000 }).toBe('lost')
     const told = await floe(['shell', ws.ref, '--home', client.home, '--', 'true'])
