@@ -8,7 +8,7 @@ import {
   MAX_SYNC_REQUEST_BYTES, PROJECT_SYNC_PROTOCOL, projectTopic, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
   SYNC_MAX_OUTBOUND_STREAMS, SYNC_OPEN_TIMEOUT_MS, SYNC_PAGE_BYTES, SYNC_PAGE_ENTRIES, SyncProtocolError, type SyncFrame, type SyncRequest
 } from '../../protocol/projects/sync.js'
-import type { Logger } from '../log.js'
+import { rateLimitedWarn, type Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import { checkInvitation } from './ingest.js'
 import { keys, type Index } from './log-store.js'
@@ -35,6 +35,8 @@ export interface PullResult { added: number, refused: number }
  */
 export function projectSync (components: ProjectSyncComponents) {
   const { libp2p, log: projects, logger: log } = components
+  /** what a peer's offers and entries make this node warn of: 5 a minute per peer and kind */
+  const peerWarn = rateLimitedWarn(log, { perMinute: 5 })
   const pubsub = libp2p.services.pubsub
   const self = libp2p.peerId.toString()
   /** topic → project: a topic names no project (protocol/projects/sync.ts), members map it back */
@@ -168,7 +170,7 @@ export function projectSync (components: ProjectSyncComponents) {
       const received = await projects.receive(page.entries.map(bytes => ({ bytes })))
       result.added += received.added
       result.refused += received.refused.length
-      for (const refused of received.refused.slice(0, 3)) log.warn({ peer, project: pid, cid: refused.cid, reason: refused.reason }, 'entry refused')
+      for (const refused of received.refused.slice(0, 3)) peerWarn(`${peer}:refused`, { peer, project: pid, cid: refused.cid, reason: refused.reason }, 'entry refused')
       for (const project of received.projects) subscribeLogged(project)
       await components.index.put(keys.peer(pid, peer), JSON.stringify({ epoch: page.end.epoch, after: page.end.seq }))
       if (!page.end.more || shutdown.signal.aborted) break
@@ -179,7 +181,7 @@ export function projectSync (components: ProjectSyncComponents) {
 
   const pullLogged = (peer: string, pid: string): void => {
     pull(peer, pid).catch((err: Error) => {
-      if (err.name === 'NotInvitedError') log.warn({ peer, project: pid, err: err.message }, 'a peer offered a project this node was not added to')
+      if (err.name === 'NotInvitedError') peerWarn(`${peer}:not-invited`, { peer, project: pid, err: err.message }, 'a peer offered a project this node was not added to')
       else log.debug({ peer, project: pid, err: err.message }, 'could not pull a project log')
     })
   }
