@@ -28,6 +28,29 @@ const PULL_RETRY_MS = 1_000
 export interface PullResult { added: number, refused: number }
 
 /**
+ * An owner announces each project it adds this node to once; 16 a minute covers a burst of
+ * invitations and keeps a peer announcing made-up projects from making this node dial back
+ * thousands of times.
+ */
+const UNKNOWN_ANNOUNCES_PER_MINUTE = 16
+
+/** Whether `peer` may have one more this minute (at most 1,024 peers tracked at once). */
+function perPeerRate (perMinute: number): (peer: string) => boolean {
+  const windows = new Map<string, { start: number, count: number }>()
+  return peer => {
+    const now = Date.now()
+    let window = windows.get(peer)
+    if (window == null || now - window.start >= 60_000) {
+      if (window == null && windows.size >= 1024) windows.delete(windows.keys().next().value as string)
+      window = { start: now, count: 0 }
+      windows.set(peer, window)
+    }
+    window.count++
+    return window.count <= perMinute
+  }
+}
+
+/**
  * Keeps members' logs in step: serves `/floe/project-log/1.0.0` (list, announce, pull) to
  * members, pulls from a peer when it has heads this node lacks — learnt on connect (each side
  * lists the other's projects), from gossip on the project's topic after each append, or from a
@@ -37,6 +60,8 @@ export function projectSync (components: ProjectSyncComponents) {
   const { libp2p, log: projects, logger: log } = components
   /** what a peer's offers and entries make this node warn of: 5 a minute per peer and kind */
   const peerWarn = rateLimitedWarn(log, { perMinute: 5 })
+  /** announces of projects not held here that each peer may make this node act on, a minute */
+  const unknownAnnounces = perPeerRate(UNKNOWN_ANNOUNCES_PER_MINUTE)
   const pubsub = libp2p.services.pubsub
   const self = libp2p.peerId.toString()
   /** topic → project: a topic names no project (protocol/projects/sync.ts), members map it back */
@@ -208,10 +233,11 @@ export function projectSync (components: ProjectSyncComponents) {
     }
     const meta = await projects.meta(request.project)
     if (request.type === 'announce' && meta == null) {
-      // a project this node does not hold yet: it was just added as a member (the pull is
-      // refused by the announcer otherwise)
+      // a project this node does not hold yet: it was just added as a member (the pull asks
+      // for an invitation first). An owner announces each project once; a peer announcing
+      // made-up projects gets a few invitation asks a minute, then none.
       await channel.send(encodeSyncMessage({ type: 'ok' }))
-      pullLogged(peer, request.project)
+      if (unknownAnnounces(peer)) pullLogged(peer, request.project)
       return
     }
     if (meta == null || !await isMember(request.project, peer)) {

@@ -11,6 +11,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as dagCbor from '@ipld/dag-cbor'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '../../client/api-client.js'
 import { readCar, writeCar } from '../../daemon/store/car.js'
@@ -251,6 +252,26 @@ describe('a project log under attack and after a crash', () => {
       const held = await floeJson(['projects', '--home', d.home])
       expect(held.map((p: any) => p.id)).toEqual([invited.pid])
       expect(held[0]).toMatchObject({ name: 'mallory/invited', ownerPeer: ownerId, writable: true })
+
+      // a flood of announces of made-up projects: a few invitation asks a minute, then none;
+      // a few warnings, not one per announce
+      const invitesBefore = asked.filter(a => a.type === 'invite').length
+      const madeUp = await Promise.all(Array.from({ length: 300 }, async (_, i) => CID.createV1(dagCbor.code, await sha256.digest(new TextEncoder().encode(`made-up ${i}`))).toString()))
+      const target = multiaddr(await addr(d))
+      for (const pid of madeUp) {
+        const channel = streamChannel(await mallory.dialProtocol(target, PROJECT_SYNC_PROTOCOL), self, MAX_SYNC_FRAME_BYTES)
+        await channel.send(encodeSyncMessage({ type: 'announce', project: pid, heads: [pid] }))
+        expect(decodeSyncFrame((await channel.read()) as Uint8Array)).toEqual({ type: 'ok' })
+        await channel.close()
+      }
+      await new Promise(resolve => setTimeout(resolve, 2_000))
+      const invitesAfter = asked.filter(a => a.type === 'invite').length - invitesBefore
+      // 16 announces acted on a minute, each asked again after a cut stream (mallory resets it) up to 3 times
+      expect(invitesAfter).toBeLessThanOrEqual(16 * 3)
+      const floodWarnings = (await readFile(join(d.home, 'logs', 'daemon.log'), 'utf8')).trim().split('\n').map(line => JSON.parse(line))
+        .filter(line => line.msg === 'a peer offered a project this node was not added to' && madeUp.includes(line.project))
+      expect(floodWarnings.length).toBeLessThanOrEqual(5)
+      expect((await floeJson(['projects', '--home', d.home])).map((p: any) => p.id)).toEqual([invited.pid])
     } finally {
       await mallory.stop()
     }
