@@ -1,6 +1,6 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import type { ProviderJobs } from './provider-jobs.js'
@@ -37,8 +37,28 @@ export interface JobServerComponents {
  */
 export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
   let life: AbortController | undefined
+  /** streams whose first message is being read, in all and per peer (JOB_MAX_PENDING_REQUESTS) */
+  let pendingTotal = 0
+  const pendingPerPeer = new Map<string, number>()
+  const admitPending = (peer: string): (() => void) => {
+    const mine = pendingPerPeer.get(peer) ?? 0
+    if (pendingTotal >= JOB_MAX_PENDING_REQUESTS) throw new JobServerBusyError(`reading ${pendingTotal} requests already, the most at once`)
+    if (mine >= JOB_MAX_PENDING_REQUESTS_PER_PEER) throw new JobServerBusyError(`reading ${mine} requests from ${peer} already, the most from one peer`)
+    pendingTotal++
+    pendingPerPeer.set(peer, mine + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      pendingTotal--
+      const left = (pendingPerPeer.get(peer) ?? 1) - 1
+      if (left > 0) pendingPerPeer.set(peer, left)
+      else pendingPerPeer.delete(peer)
+    }
+  }
 
-  const serve = async (channel: MessageChannel): Promise<void> => {
+  /** `firstRead` is called once the first message is in (the stream no longer counts as pending). */
+  const serve = async (channel: MessageChannel, firstRead?: () => void): Promise<void> => {
     const signal = life?.signal
     if (signal == null) {
       channel.abort(new Error('the job service is stopped'))
@@ -46,6 +66,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     }
     const peer = channel.remotePeer
     const first = await channel.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(JOB_REQUEST_TIMEOUT_MS)]) })
+    firstRead?.()
     if (first == null) return
     const message = decodeClientMessage(first)
     let jobId: string
@@ -141,10 +162,30 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
 
   const handler = (stream: Stream, connection: Connection): void => {
     const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_JOB_MESSAGE_BYTES)
-    serve(channel).catch((err: Error) => {
+    let release: () => void
+    try {
+      release = admitPending(channel.remotePeer)
+    } catch (err: any) {
+      log.debug({ peer: channel.remotePeer, err: err.message }, 'job stream refused: too many requests being read')
+      void refuseBusy(channel, err)
+      return
+    }
+    serve(channel, release).catch((err: Error) => {
       log.debug({ peer: channel.remotePeer, err: err.message }, 'job stream failed')
       channel.abort(err)
-    })
+    }).finally(release)
+  }
+
+  /** Tells the peer `busy` (a client waits, or reattaches), then resets the stream: nothing it sends is read or held. */
+  const refuseBusy = async (channel: MessageChannel, err: Error): Promise<void> => {
+    try {
+      await channel.send(encodeJobMessage({ type: 'refused', reason: 'busy', message: err.message }), { signal: AbortSignal.timeout(JOB_HEARTBEAT_MS) })
+      await channel.close()
+    } catch (sendErr: any) {
+      log.debug({ peer: channel.remotePeer, err: sendErr?.message }, 'could not tell a peer the job service is busy')
+    } finally {
+      channel.abort(err)
+    }
   }
 
   return {

@@ -30,6 +30,16 @@ export const JOB_HEARTBEAT_MS = 2_000
 export const JOB_SILENCE_MS = 3 * JOB_HEARTBEAT_MS + 1_000
 /** How long a provider waits for the first message of a stream. */
 export const JOB_REQUEST_TIMEOUT_MS = 10_000
+/**
+ * Streams whose first message the provider reads at once: all peers together, and one peer.
+ * Each may hold a whole message (MAX_JOB_MESSAGE_BYTES, ~193 KiB) for JOB_REQUEST_TIMEOUT_MS,
+ * libp2p caps streams per connection only, and peer ids cost nothing: without a total, 24
+ * peers each holding 64 part-sent requests took a provider past 600 MiB
+ * (test/fuzz/protocols.test.ts). 64 in all is ~12 MiB. An honest client's first message
+ * arrives within milliseconds; one refused as `busy` waits (submit) or reattaches (attach).
+ */
+export const JOB_MAX_PENDING_REQUESTS = 64
+export const JOB_MAX_PENDING_REQUESTS_PER_PEER = 16
 /** How far a request's issue time may be from the provider's clock. */
 export const JOB_REQUEST_MAX_SKEW_MS = 5 * 60_000
 export const JOB_REQUEST_SIGNING_DOMAIN = 'floe-job-request/1:'
@@ -76,6 +86,11 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict()
 ])
 export type ProviderMessage = z.infer<typeof ProviderMessage>
+
+/** The provider is reading as many first messages as it allows (from this peer, or from all); the stream is refused as `busy`. */
+export class JobServerBusyError extends Error {
+  override name = 'JobServerBusyError'
+}
 
 /** A peer broke the protocol: a message that does not decode or fit its schema. */
 export class JobProtocolError extends Error {
