@@ -1,10 +1,14 @@
 // End-to-end cost of a job: `floe run --follow -- true` from a small code folder, on the
 // local provider and on a second daemon over loopback, beside bare
-// `docker run --rm --network none floe/busybox true`, all measured in the same run
-// (median of --runs, interleaved so machine noise hits each alike). Then 20 jobs submitted
-// at once through the API (the provider's max-jobs raised to 20, so it takes them all as
-// docker does), beside 20 bare `docker run`s started at once.
-// Usage: node dist/bench/job-run.js [--runs 7] [--burst 20] [--json]
+// `docker run --rm [--runtime=runsc] --network none floe/busybox true`, all measured in the
+// same run (median of --runs, interleaved so machine noise hits each alike), under each
+// container runtime in --runtimes: the provider's `runtime` setting is switched between them
+// within each round, and each floe figure is set against bare docker with the same runtime.
+// Then 20 jobs submitted at once through the API (the provider's max-jobs raised to 20, so it
+// takes them all as docker does), beside 20 bare `docker run`s at once, under runc (the
+// figure kept since the first run; `--burst-runtimes runc,runsc` adds gVisor, which on 2
+// cores takes minutes and can overload the engine). `--burst 0` skips the bursts.
+// Usage: node dist/bench/job-run.js [--runs 7] [--burst 20] [--runtimes runc,runsc] [--burst-runtimes runc] [--json]
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
@@ -13,13 +17,24 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs, promisify } from 'node:util'
 import { createApiClient, type ApiClient } from '../client/api-client.js'
+import type { Runtime } from '../daemon/provider/executor.js'
 import { homePaths } from '../protocol/home.js'
-import { FLOE_BIN, floeJson, startBenchDaemon, timed } from './helpers.js'
+import { FLOE_BIN, floeJson, startBenchDaemon, timed, type BenchDaemon } from './helpers.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, burst: { type: 'string', default: '20' }, json: { type: 'boolean', default: false } } })
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '7' },
+    burst: { type: 'string', default: '20' },
+    runtimes: { type: 'string', default: 'runc,runsc' },
+    'burst-runtimes': { type: 'string', default: 'runc' },
+    json: { type: 'boolean', default: false }
+  }
+})
 const runs = Number(values.runs)
 const burst = Number(values.burst)
 const exec = promisify(execFile)
+/** a burst still running after this has stalled (the engine overloaded), not just slowed */
+const BURST_DEADLINE_MS = 180_000
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 
@@ -37,8 +52,34 @@ async function apiRun (home: string, code: string): Promise<void> {
   if (final.state !== 'success') throw new Error(`job ${final.ref} ${final.state}`)
 }
 
-async function dockerRun (): Promise<void> {
-  await exec('docker', ['run', '--rm', '--network', 'none', 'floe/busybox', 'true'])
+async function dockerRun (runtime: Runtime): Promise<void> {
+  await exec('docker', ['run', '--rm', ...(runtime === 'runc' ? [] : [`--runtime=${runtime}`]), '--network', 'none', 'floe/busybox', 'true'])
+}
+
+/** The runtimes asked for that the engine has (runc always); a missing one is reported and skipped. */
+async function runtimesToMeasure (option: string): Promise<Runtime[]> {
+  const asked = option.split(',').map(r => r.trim()).filter(r => r !== '')
+  for (const r of asked) if (r !== 'runc' && r !== 'runsc') throw new Error(`"${r}" is not a runtime (runc, runsc)`)
+  const { stdout } = await exec('docker', ['info', '--format', '{{json .Runtimes}}'])
+  const engine = Object.keys(JSON.parse(stdout) as Record<string, unknown>)
+  const usable = (asked as Runtime[]).filter(r => r === 'runc' || engine.includes(r))
+  for (const r of asked) if (!usable.includes(r as Runtime)) console.error(`skipping runtime ${r}: the engine has only ${engine.join(', ')}`)
+  return usable
+}
+
+/**
+ * Sets the provider's runtime (`floe provider set runtime R`) and proves it took: one job
+ * through the API whose log must carry the provider's `runtime: R` line. Also the warm-up.
+ */
+async function useRuntime (home: string, code: string, runtime: Runtime): Promise<void> {
+  await floeJson(['provider', 'set', 'runtime', runtime, '--home', home])
+  const api = apiOf(home)
+  const job = await api.call('jobRun', { path: code, command: ['true'], requirements: {} })
+  const lines: string[] = []
+  const final = await api.call('jobLogs', { ref: job.ref, follow: true }, { onProgress: (line: { line: string }) => { lines.push(line.line) } })
+  if (final.state !== 'success') throw new Error(`job ${final.ref} ${final.state}`)
+  const said = lines.find(line => line.startsWith('runtime: '))
+  if (said == null || said.split(' ')[1] !== runtime) throw new Error(`set runtime ${runtime}, but the job's log says ${said ?? 'nothing about its runtime'}`)
 }
 
 function apiOf (home: string): ApiClient {
@@ -50,7 +91,9 @@ function apiOf (home: string): ApiClient {
 async function jobBurst (home: string, code: string, extra: { provider?: string }): Promise<void> {
   const api = apiOf(home)
   const jobs = await Promise.all(Array.from({ length: burst }, async () => await api.call('jobRun', { path: code, command: ['true'], requirements: { cpus: 1, memoryBytes: 64 * 1024 ** 2 }, ...extra })))
+  const deadline = Date.now() + BURST_DEADLINE_MS
   while (true) {
+    if (Date.now() > deadline) throw new Error(`${burst} jobs at once had not all ended after ${BURST_DEADLINE_MS / 1000} s; the machine is too busy for this burst (try a smaller --burst)`)
     const { jobs: all } = await api.call('jobList', {})
     const ours = all.filter(j => jobs.some(s => s.jobId === j.jobId))
     const failed = ours.filter(j => j.state !== 'success' && ['failed', 'timeout', 'stopped', 'lost'].includes(j.state))
@@ -60,52 +103,88 @@ async function jobBurst (home: string, code: string, extra: { provider?: string 
   }
 }
 
+interface SingleFigures { bareMs: number, localMs: number, localApiMs: number, remoteMs: number, localRatio: number, localApiRatio: number, remoteRatio: number }
+interface BurstFigures { jobs: number, bareMs: number, localMs: number, remoteMs: number, localRatio: number, remoteRatio: number }
+
+const runtimes = await runtimesToMeasure(String(values.runtimes))
+const burstRuntimes = burst > 0 ? (await runtimesToMeasure(String(values['burst-runtimes']))) : []
+if (runtimes.length === 0) throw new Error('no runtime left to measure')
+const ms = (x: number): string => `${x.toFixed(0)} ms`
+const times = (r: number): string => `${r.toFixed(2)}×`
+const bareName = (runtime: Runtime): string => runtime === 'runc' ? 'bare docker run' : `bare docker run --runtime=${runtime}`
+
 const code = await mkdtemp(join(tmpdir(), 'floe-bench-code-'))
-await writeFile(join(code, 'train.py'), 'print("hello")\n')
-await writeFile(join(code, 'README'), 'a small code folder\n')
-const provider = await startBenchDaemon(undefined, ['--provider'])
-const client = await startBenchDaemon()
+let provider: BenchDaemon | undefined
+let client: BenchDaemon | undefined
 try {
+  await writeFile(join(code, 'train.py'), 'print("hello")\n')
+  await writeFile(join(code, 'README'), 'a small code folder\n')
+  provider = await startBenchDaemon(undefined, ['--provider'])
+  client = await startBenchDaemon()
   await floeJson(['connect', (await floeJson(['id', '--home', provider.home])).addresses[0], '--home', client.home])
-  const providerId = (await floeJson(['id', '--home', provider.home])).peerId
+  const providerId = provider.peerId
   while ((await floeJson(['providers', '--home', client.home])).providers.length === 0) await sleep(100)
 
-  // warm up each path once (image cache, first dial)
-  await dockerRun()
-  await floeRun(provider.home, code, [])
-  await floeRun(client.home, code, ['--provider', providerId])
+  // warm up each path once per runtime (image cache, first dial, the runtime's own start)
+  for (const runtime of runtimes) {
+    await useRuntime(provider.home, code, runtime)
+    await dockerRun(runtime)
+    await floeRun(provider.home, code, [])
+    await floeRun(client.home, code, ['--provider', providerId])
+  }
 
-  const bare: number[] = []
-  const local: number[] = []
-  const remote: number[] = []
-  const viaApi: number[] = []
+  const samples = new Map(runtimes.map(r => [r, { bare: [] as number[], local: [] as number[], remote: [] as number[], viaApi: [] as number[] }]))
   for (let i = 0; i < runs; i++) {
-    bare.push(await timed(dockerRun))
-    viaApi.push(await timed(async () => { await apiRun(provider.home, code) }))
-    local.push(await timed(async () => { await floeRun(provider.home, code, []) }))
-    remote.push(await timed(async () => { await floeRun(client.home, code, ['--provider', providerId]) }))
+    // each round visits every runtime; the order alternates so neither always goes first
+    for (const runtime of i % 2 === 0 ? runtimes : [...runtimes].reverse()) {
+      await floeJson(['provider', 'set', 'runtime', runtime, '--home', provider.home])
+      const s = samples.get(runtime)!
+      s.bare.push(await timed(async () => { await dockerRun(runtime) }))
+      s.viaApi.push(await timed(async () => { await apiRun(provider!.home, code) }))
+      s.local.push(await timed(async () => { await floeRun(provider!.home, code, []) }))
+      s.remote.push(await timed(async () => { await floeRun(client!.home, code, ['--provider', providerId]) }))
+    }
   }
-  // the provider takes the whole burst at once, as bare docker does
-  await floeJson(['provider', 'set', 'max-jobs', String(burst), '--home', provider.home])
-  while ((await floeJson(['providers', '--home', client.home])).providers[0]?.offer.maxConcurrentJobs !== burst) await sleep(100)
-  const bareBurst = await timed(async () => { await Promise.all(Array.from({ length: burst }, dockerRun)) })
-  const localBurst = await timed(async () => { await jobBurst(provider.home, code, {}) })
-  const remoteBurst = await timed(async () => { await jobBurst(client.home, code, { provider: providerId }) })
+  const single = Object.fromEntries(runtimes.map(runtime => {
+    const s = samples.get(runtime)!
+    const bareMs = median(s.bare)
+    return [runtime, { bareMs, localMs: median(s.local), localApiMs: median(s.viaApi), remoteMs: median(s.remote), localRatio: median(s.local) / bareMs, localApiRatio: median(s.viaApi) / bareMs, remoteRatio: median(s.remote) / bareMs }]
+  })) as Partial<Record<Runtime, SingleFigures>>
+  const runc = single.runc
+  const runsc = single.runsc
+  // what gVisor costs: each runsc figure over the same figure under runc
+  const runscOverRunc = runc != null && runsc != null
+    ? { bare: runsc.bareMs / runc.bareMs, local: runsc.localMs / runc.localMs, localApi: runsc.localApiMs / runc.localApiMs, remote: runsc.remoteMs / runc.remoteMs }
+    : undefined
+  // printed now: a burst that fails later must not take these with it
+  if (!values.json) {
+    for (const runtime of runtimes) {
+      const s = single[runtime]!
+      console.log(`[${runtime}] one job, \`-- true\`, median of ${runs}: ${bareName(runtime)} ${ms(s.bareMs)}; floe run --follow local ${ms(s.localMs)} (${times(s.localRatio)}, aim ≤ 1.5×; through the API without a CLI process ${ms(s.localApiMs)}, ${times(s.localApiRatio)}); remote over loopback ${ms(s.remoteMs)} (${times(s.remoteRatio)}, aim ≤ 2×)`)
+    }
+    if (runscOverRunc != null) {
+      const r = runscOverRunc
+      console.log(`runsc / runc, one job: bare docker ${times(r.bare)}; floe run local ${times(r.local)}, API ${times(r.localApi)}, remote ${times(r.remote)}`)
+    }
+  }
 
-  const result = {
-    runs,
-    single: { bareMs: median(bare), localMs: median(local), localApiMs: median(viaApi), remoteMs: median(remote), localRatio: median(local) / median(bare), remoteRatio: median(remote) / median(bare) },
-    burst: { jobs: burst, bareMs: bareBurst, localMs: localBurst, remoteMs: remoteBurst, localRatio: localBurst / bareBurst, remoteRatio: remoteBurst / bareBurst }
+  const bursts: Partial<Record<Runtime, BurstFigures>> = {}
+  if (burstRuntimes.length > 0) {
+    // the provider takes the whole burst at once, as bare docker does
+    await floeJson(['provider', 'set', 'max-jobs', String(burst), '--home', provider.home])
+    while ((await floeJson(['providers', '--home', client.home])).providers[0]?.offer.maxConcurrentJobs !== burst) await sleep(100)
   }
-  if (values.json) console.log(JSON.stringify(result, null, 2))
-  else {
-    const s = result.single
-    const b = result.burst
-    console.log(`one job, \`-- true\`, median of ${runs}: bare docker run ${s.bareMs.toFixed(0)} ms; floe run --follow local ${s.localMs.toFixed(0)} ms (${s.localRatio.toFixed(2)}×, aim ≤ 1.5×; through the API without a CLI process ${s.localApiMs.toFixed(0)} ms, ${(s.localApiMs / s.bareMs).toFixed(2)}×); remote over loopback ${s.remoteMs.toFixed(0)} ms (${s.remoteRatio.toFixed(2)}×, aim ≤ 2×)`)
-    console.log(`${b.jobs} jobs at once: bare docker run ${b.bareMs.toFixed(0)} ms; floe local ${b.localMs.toFixed(0)} ms (${b.localRatio.toFixed(2)}×); remote ${b.remoteMs.toFixed(0)} ms (${b.remoteRatio.toFixed(2)}×)`)
+  for (const runtime of burstRuntimes) {
+    await floeJson(['provider', 'set', 'runtime', runtime, '--home', provider.home])
+    const bareMs = await timed(async () => { await Promise.all(Array.from({ length: burst }, async () => { await dockerRun(runtime) })) })
+    const localMs = await timed(async () => { await jobBurst(provider!.home, code, {}) })
+    const remoteMs = await timed(async () => { await jobBurst(client!.home, code, { provider: providerId }) })
+    bursts[runtime] = { jobs: burst, bareMs, localMs, remoteMs, localRatio: localMs / bareMs, remoteRatio: remoteMs / bareMs }
+    if (!values.json) console.log(`[${runtime}] ${burst} jobs at once: ${bareName(runtime)} ${ms(bareMs)}; floe local ${ms(localMs)} (${times(localMs / bareMs)}); remote ${ms(remoteMs)} (${times(remoteMs / bareMs)})`)
   }
+  if (values.json) console.log(JSON.stringify({ runs, single, runscOverRunc, burst: bursts }, null, 2))
 } finally {
-  await client.stop()
-  await provider.stop()
+  const stopped = await Promise.allSettled([client?.stop(), provider?.stop()])
   await rm(code, { recursive: true, force: true })
+  for (const outcome of stopped) if (outcome.status === 'rejected') throw outcome.reason
 }
