@@ -176,11 +176,17 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     }).finally(release)
   }
 
-  /** Tells the peer `busy` (a client waits, or reattaches), then resets the stream: nothing it sends is read or held. */
+  /**
+   * Tells the peer `busy` (a client waits and asks again, or reattaches), then resets the
+   * stream: nothing it sends is read. The reset waits JOB_HEARTBEAT_MS after the answer, so
+   * an honest client that wrote its request as the stream opened reads `busy` instead of
+   * failing to write to a stream already reset (a burst of 20 jobs from one client did).
+   */
   const refuseBusy = async (channel: MessageChannel, err: Error): Promise<void> => {
     try {
       await channel.send(encodeJobMessage({ type: 'refused', reason: 'busy', message: err.message }), { signal: AbortSignal.timeout(JOB_HEARTBEAT_MS) })
       await channel.close()
+      await new Promise(resolve => setTimeout(resolve, JOB_HEARTBEAT_MS).unref())
     } catch (sendErr: any) {
       log.debug({ peer: channel.remotePeer, err: sendErr?.message }, 'could not tell a peer the job service is busy')
     } finally {
