@@ -22,20 +22,5 @@ if (command !== 'daemon') {
   process.execve(process.execPath, [process.execPath, '--max-semi-space-size=4', ...process.execArgv, ...process.argv.slice(1)])
 }
 
-const { Command } = await import('commander')
-const { FLOE_VERSION } = await import('../protocol/version.js')
-const { daemonCommand } = await import('../daemon/cli.js')
-const { clientCommands } = await import('../client/cli.js')
-
-const program = new Command('floe')
-  .description('floe: a peer-to-peer compute marketplace for machine learning')
-  .version(FLOE_VERSION)
-  .option('--home <dir>', "the daemon's home (default: $FLOE_HOME, else ~/.floe)")
-  .option('--json', 'print machine-readable JSON')
-  .showHelpAfterError('(run with --help for usage)')
-  .enablePositionalOptions(false)
-
-program.addCommand(daemonCommand())
-for (const command of clientCommands()) program.addCommand(command)
-
-await program.parseAsync(process.argv)
+const { floeProgram } = await import('./program.js')
+await floeProgram().parseAsync(process.argv)

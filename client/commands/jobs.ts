@@ -2,11 +2,12 @@ import { resolve } from 'node:path'
 import { Command } from 'commander'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { formatDuration, formatSize, parseDuration, parseSize, type RequirementsInput } from '../../protocol/market/requirements.js'
+import { formatDuration, formatSize, parseDuration } from '../../protocol/market/requirements.js'
 import type { ApiClient } from '../api-client.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
+import { addJobOptions, requirementChanges, requirementsOf } from './job-options.js'
 import { expandJobRef, findProjectLink } from '../project-link.js'
 import { jobDuration, latestMetrics, money, shortPeer } from '../format.js'
 
@@ -25,20 +26,6 @@ async function dataMounts (values: string[], folder: string): Promise<Array<{ re
 /** The command after `--`; one argument with spaces runs through the shell, as FloydHub's did. */
 export function jobCommand (args: string[]): string[] {
   return args.length === 1 && /\s/.test(args[0] ?? '') ? ['sh', '-c', args[0] as string] : args
-}
-
-/**
- * `requirements` for rerun and workspace restart: only the parts of the shape given as
- * --cpu, --memory, --gpu and --gpu-model (the rest stays as it was); none when none is given.
- */
-export function requirementChanges (opts: { cpu?: string, memory?: string, gpu?: string, gpuModel?: string, [other: string]: unknown }): { requirements?: Partial<RequirementsInput> } {
-  const requirements = {
-    ...(opts.cpu != null ? { cpus: Number(opts.cpu) } : {}),
-    ...(opts.memory != null ? { memoryBytes: parseSize(opts.memory) } : {}),
-    ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
-    ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {})
-  }
-  return Object.keys(requirements).length > 0 ? { requirements } : {}
 }
 
 /** The exit status `floe run --follow` ends with: 124 past its time limit (as timeout(1)), 130 stopped, else the job's own (1 when it has none). */
@@ -80,37 +67,14 @@ async function follow (client: ApiClient, ref: string, json: boolean): Promise<J
 }
 
 export function jobCommands (): Command[] {
-  const run = new Command('run')
+  const run = addJobOptions(new Command('run')
     .description('run a command on the best provider: the current folder is the code (/code), --data mounts inputs read-only')
-    .option('--env <name>', 'environment', 'busybox')
-    .option('--cpu <n>', 'CPU cores', '1')
-    .option('--memory <size>', 'memory, e.g. 4g', '1g')
-    .option('--gpu <n>', 'GPUs', '0')
-    .option('--gpu-model <model>', 'GPU model (substring, any case)')
-    .option('--gpu-memory <size>', 'at least this much memory on each GPU')
-    .option('--data <ref:mount>', 'mount a dataset (NAME[:N] or CID) or a job output (PROJECT/N/output) read-only; repeatable', (value: string, all: string[]) => [...all, value], [] as string[])
-    .option('--timeout <duration>', 'time limit, e.g. 2h (the job is killed past it)', '1h')
-    .option('--max-price <credits>', 'most to pay per hour')
-    .option('--provider <peer>', 'run on this provider only')
-    .option('--retries <n>', 'times to retry on another provider when one is lost', '0')
-    .option('-m, --message <message>', 'a note for this job', '')
-    .option('--network', 'the job needs the network')
-    .option('--follow', 'stream the log and exit with the job\'s exit code')
+    .argument('[command...]', 'the command to run (after --)'), 'run')
     .option('--dry-run', 'show which providers would be chosen, and why others would not')
     .option('--path <dir>', 'the code folder (default: the current folder)')
     .option('--project <project>', "the project (default: the folder's, from floe init; else this node's default project)")
-    .option('--deterministic', 'the same spec gives the same output: floe rerun --reuse may return it without running')
-    .argument('[command...]', 'the command to run (after --)')
     .action(action(async (client, args, opts) => {
-      const gpus = Number(opts.gpu)
-      const requirements: RequirementsInput = {
-        cpus: Number(opts.cpu),
-        memoryBytes: parseSize(opts.memory),
-        gpus: opts.gpuModel != null && gpus === 0 ? 1 : gpus,
-        ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {}),
-        ...(opts.gpuMemory != null ? { minGpuMemoryBytes: parseSize(opts.gpuMemory) } : {}),
-        ...(opts.network === true ? { network: true } : {})
-      }
+      const requirements = requirementsOf(opts)
       const timeoutSeconds = parseDuration(opts.timeout)
       const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
       if (opts.dryRun === true) {
@@ -146,24 +110,11 @@ export function jobCommands (): Command[] {
       await report(client, job, opts)
     }))
 
-  const rerun = new Command('rerun')
+  const rerun = addJobOptions(new Command('rerun')
     .description("a new job from a job's spec (same code, data, environment, command, shape) with what is given changed")
     .argument('<job>', 'N, PROJECT/N or a job id')
-    .argument('[command...]', 'a new command (after --)')
-    .option('--env <name>', 'environment')
-    .option('--cpu <n>', 'CPU cores')
-    .option('--memory <size>', 'memory, e.g. 4g')
-    .option('--gpu <n>', 'GPUs')
-    .option('--gpu-model <model>', 'GPU model (substring, any case)')
-    .option('--data <ref:mount>', 'mount these instead of the job\'s inputs; repeatable', (value: string, all: string[]) => [...all, value], [] as string[])
-    .option('--timeout <duration>', 'time limit, e.g. 2h')
-    .option('--max-price <credits>', 'most to pay per hour')
-    .option('--provider <peer>', 'run on this provider only')
-    .option('--retries <n>', 'times to retry on another provider when one is lost')
-    .option('-m, --message <message>', 'a note for this job')
-    .option('--deterministic', 'mark the new job deterministic')
+    .argument('[command...]', 'a new command (after --)'), 'rerun')
     .option('--reuse', 'when the same spec already succeeded and was marked deterministic, return its output without running')
-    .option('--follow', 'stream the log and exit with the job\'s exit code')
     .action(action(async (client, args, opts) => {
       const [ref, ...command] = args
       const data = (opts.data as string[]).length > 0 ? await dataMounts(opts.data as string[], '.') : undefined

@@ -7,7 +7,8 @@ import { printJson, printLines, printTable } from '../output.js'
 import { expandJobRef, findProjectLink } from '../project-link.js'
 import { runShell } from '../shell.js'
 import { action } from './action.js'
-import { parseDataMount, requirementChanges } from './jobs.js'
+import { requirementChanges } from './job-options.js'
+import { parseDataMount } from './jobs.js'
 
 /** States a workspace passes through before it runs, and how long `floe shell` waits on them. */
 const STARTING = new Set(['queued', 'matching', 'preparing'])

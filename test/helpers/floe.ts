@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -108,22 +108,64 @@ export async function tempHome (prefix = 'floe-test-'): Promise<string> {
   return await mkdtemp(join(tmpdir(), prefix))
 }
 
+/** What `resources()` gives a test file: what to clean up, and daemons and folders made for it. */
+export interface Resources {
+  /** registers a daemon to stop at clean-up */
+  daemon(d: RunningDaemon): RunningDaemon
+  /** registers a folder to remove at clean-up */
+  folder(path: string): string
+  /** stops every daemon (SIGKILL), unmounts and removes every folder */
+  cleanup(): Promise<void>
+  /**
+   * peer ids of every daemon started through `start`/`startAt`, kept across tests, so a
+   * file's `afterAll` can check none of their containers was left behind
+   */
+  started: Set<string>
+  /** `floe daemon FLAGS…` on a new temporary home */
+  start(...flags: string[]): Promise<RunningDaemon>
+  /** `floe daemon FLAGS…` on a given home (a restart keeps the home) */
+  startAt(home: string, ...flags: string[]): Promise<RunningDaemon>
+  /** a temporary code folder holding `files` (name → text) and symlinks `links` (name → target) */
+  codeFolder(files?: Record<string, string>, links?: Record<string, string>): Promise<string>
+}
+
 /**
  * Collects daemons and folders to clean up; call `cleanup()` in afterEach so a failing test
- * leaves no process or folder behind.
+ * leaves no process or folder behind. Its `start`, `startAt` and `codeFolder` make what the
+ * integration tests share, each registered for clean-up.
  */
-export function resources (): { daemon(d: RunningDaemon): RunningDaemon, folder(path: string): string, cleanup(): Promise<void> } {
+export function resources (): Resources {
   const daemons: RunningDaemon[] = []
   const folders: string[] = []
-  return {
+  const started = new Set<string>()
+  const r: Resources = {
     daemon (d) { daemons.push(d); return d },
     folder (path) { folders.push(path); return path },
     async cleanup () {
       await Promise.all(daemons.splice(0).map(async d => await d.stop('SIGKILL')))
       for (const folder of folders) await unmountUnder(folder)
       await Promise.all(folders.splice(0).map(async f => { await rm(f, { recursive: true, force: true }) }))
+    },
+    started,
+    async start (...flags) { return await r.startAt(r.folder(await tempHome()), ...flags) },
+    async startAt (home, ...flags) {
+      const d = r.daemon(await startDaemon(home, flags))
+      started.add(d.endpoint.peerId)
+      return d
+    },
+    async codeFolder (files = { 'train.sh': 'echo training\n' }, links = {}) {
+      const dir = r.folder(await tempHome('floe-code-'))
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
+      for (const [name, target] of Object.entries(links)) await symlink(target, join(dir, name))
+      return dir
     }
   }
+  return r
+}
+
+/** A daemon's first dialable address (`/ip4/…/tcp/…/p2p/…`), as `floe id` prints it. */
+export async function addr (d: Pick<RunningDaemon, 'home'>): Promise<string> {
+  return (await floeJson(['id', '--home', d.home])).addresses[0]
 }
 
 /**

@@ -34,12 +34,6 @@ async function imageExists (id: string): Promise<boolean> {
   }
 }
 
-async function codeFolder (): Promise<string> {
-  const dir = r.folder(await tempHome('floe-code-'))
-  await writeFile(join(dir, 'run.sh'), 'echo from the code\n')
-  return dir
-}
-
 /** `floe env publish IMAGE --name NAME` on the client; then Docker forgets the labelled image, so only its blocks remain. */
 async function publishAndForget (image: string, name: string): Promise<any> {
   const published = await floeJson(['env', 'publish', image, '--name', name, '--home', client.home])
@@ -49,7 +43,7 @@ async function publishAndForget (image: string, name: string): Promise<any> {
 }
 
 async function runFollow (args: string[]): Promise<{ job: any, code: number | null, stderr: string }> {
-  const result = await floe(['run', '--home', client.home, '--path', await codeFolder(), '--json', '--follow', ...args], { timeoutMs: 90_000 })
+  const result = await floe(['run', '--home', client.home, '--path', await r.codeFolder({ 'run.sh': 'echo from the code\n' }), '--json', '--follow', ...args], { timeoutMs: 90_000 })
   return { job: result.stdout === '' ? null : JSON.parse(result.stdout), code: result.code, stderr: result.stderr }
 }
 
@@ -138,7 +132,7 @@ describe('environments as content', () => {
   }, 120_000)
 
   it('refuses bad input clearly, before anything is fetched or loaded; past its budget a provider removes the least recently used', async () => {
-    const unknown = await floe(['run', '--home', client.home, '--path', await codeFolder(), '--env', 'nosuch-env', '--', 'true'])
+    const unknown = await floe(['run', '--home', client.home, '--path', await r.codeFolder({ 'run.sh': 'echo from the code\n' }), '--env', 'nosuch-env', '--', 'true'])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(/unknown environment "nosuch-env"/)
     const noBase = await floe(['env', 'build', 'x', '--from', 'nosuch-env', '--home', client.home])
@@ -180,7 +174,7 @@ describe('environments as content', () => {
     const three = await publishAndForget(tag('three'), env('three'))
     await floeJson(['provider', 'set', 'max-environments-disk', '1m', '--home', provider.home])
     await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers[0]?.offer.acceptsEnvironmentBytes, { timeout: 10_000 }).toBe(MiB)
-    const tooBig = await floe(['run', '--home', client.home, '--path', await codeFolder(), '--env', env('three'), '--', 'true'])
+    const tooBig = await floe(['run', '--home', client.home, '--path', await r.codeFolder({ 'run.sh': 'echo from the code\n' }), '--env', env('three'), '--', 'true'])
     expect(tooBig.code).toBe(1)
     expect(tooBig.stderr).toMatch(new RegExp(`environment "${env('three')}" not held, and its [0-9.]+ MiB image is more than the 1(\\.00)? MiB it takes`))
     expect(await imageExists(three.imageId)).toBe(false)

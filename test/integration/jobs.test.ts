@@ -4,32 +4,14 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '../../client/api-client.js'
 import { containersOf, removeLeftContainers } from '../helpers/containers.js'
-import { FLOE_BIN, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { FLOE_BIN, floe, floeJson, addr, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const r = resources()
-/** every daemon the file started: their containers are checked at the end */
-const clients = new Set<string>()
 afterEach(async () => { await r.cleanup() })
 
 afterAll(async () => {
-  expect(await removeLeftContainers(clients), 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(r.started), 'containers left behind').toEqual([])
 })
-
-async function daemon (...flags: string[]): Promise<RunningDaemon> {
-  const d = r.daemon(await startDaemon(r.folder(await tempHome()), flags))
-  clients.add(d.endpoint.peerId)
-  return d
-}
-
-async function codeFolder (files: Record<string, string> = { 'train.sh': 'echo training\n' }): Promise<string> {
-  const dir = r.folder(await tempHome('floe-code-'))
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
-  return dir
-}
-
-async function addr (d: RunningDaemon): Promise<string> {
-  return (await floeJson(['id', '--home', d.home])).addresses[0]
-}
 
 /** `floe run --json --follow` in a code folder: the final job and the CLI's exit code. */
 async function runFollow (d: RunningDaemon, code: string, args: string[]): Promise<{ job: any, code: number | null, stderr: string }> {
@@ -52,8 +34,8 @@ async function waitState (d: RunningDaemon, ref: string, states: string[], timeo
 
 describe('jobs on the local provider', () => {
   it('returns /output byte-equal under its CID, propagates the exit code, and mounts one job\'s output into the next', async () => {
-    const d = await daemon('--provider')
-    const code = await codeFolder({ 'make.sh': 'printf "weights %s\\n" "$1" > /output/model.txt\nhead -c 3000 /code/blob > /output/blob\nexit 3\n', blob: 'x'.repeat(5000) })
+    const d = await r.start('--provider')
+    const code = await r.codeFolder({ 'make.sh': 'printf "weights %s\\n" "$1" > /output/model.txt\nhead -c 3000 /code/blob > /output/blob\nexit 3\n', blob: 'x'.repeat(5000) })
     const first = await runFollow(d, code, ['-m', 'first', '--', 'sh', 'make.sh', '0.31'])
     expect(first.code).toBe(3)
     expect(first.job.ref).toMatch(/^[^/]+\/default\/1$/)
@@ -92,8 +74,8 @@ describe('jobs on the local provider', () => {
   })
 
   it('streams stdout and stderr lines in order while the job runs', async () => {
-    const d = await daemon('--provider')
-    const code = await codeFolder()
+    const d = await r.start('--provider')
+    const code = await r.codeFolder()
     const child = spawn(process.execPath, [FLOE_BIN, 'run', '--home', d.home, '--path', code, '--follow', '--', 'sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 3; echo four'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const seen: Array<{ text: string, at: number }> = []
     child.stdout.on('data', chunk => { for (const text of String(chunk).split('\n').filter(Boolean)) seen.push({ text, at: Date.now() }) })
@@ -111,8 +93,8 @@ describe('jobs on the local provider', () => {
   })
 
   it('kills a job at its time limit and on stop, keeping what it wrote; input mounts are read-only', async () => {
-    const d = await daemon('--provider')
-    const code = await codeFolder()
+    const d = await r.start('--provider')
+    const code = await r.codeFolder()
     const timed = await runFollow(d, code, ['--timeout', '2s', '--', 'sh', '-c', 'echo partial > /output/p; sleep 60'])
     expect(timed.code).toBe(124)
     expect(timed.job).toMatchObject({ state: 'timeout', reason: 'killed: past its time limit' })
@@ -136,8 +118,8 @@ describe('jobs on the local provider', () => {
   })
 
   it('refuses bad requests before anything runs, with a clear message', async () => {
-    const d = await daemon('--provider')
-    const code = await codeFolder()
+    const d = await r.start('--provider')
+    const code = await r.codeFolder()
     const cases: Array<[string[], RegExp]> = [
       [['--env', 'tensorflow-9', '--', 'true'], /unknown environment "tensorflow-9": no provider offers it/],
       [['--'], /no command given/],
@@ -162,8 +144,8 @@ describe('jobs on the local provider', () => {
   it('resumes a running job after its daemon restarts, losing no output', async () => {
     const home = r.folder(await tempHome())
     let d = r.daemon(await startDaemon(home, ['--provider']))
-    clients.add(d.endpoint.peerId)
-    const code = await codeFolder()
+    r.started.add(d.endpoint.peerId)
+    const code = await r.codeFolder()
     const job = await submit(d, code, ['--', 'sh', '-c', 'echo before; sleep 4; echo after; echo kept > /output/k'])
     await waitState(d, job.ref, ['running'])
     expect(await d.stop('SIGTERM')).toBe(0)
@@ -180,14 +162,14 @@ describe('jobs on the local provider', () => {
 
 describe('jobs between daemons', () => {
   it('runs on a remote provider, and after the provider dies mid-job retries on another that succeeds', async () => {
-    const first = await daemon('--provider')
-    const second = await daemon('--provider')
-    const client = await daemon()
+    const first = await r.start('--provider')
+    const second = await r.start('--provider')
+    const client = await r.start()
     // the first is cheaper: it is tried first
     await floeJson(['provider', 'set', 'price.cpu', '0.5', '--home', second.home])
     for (const p of [first, second]) await floeJson(['connect', await addr(p), '--home', client.home])
     await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers.length, { timeout: 10_000 }).toBe(2)
-    const code = await codeFolder({ 'hello.txt': 'from the client\n' })
+    const code = await r.codeFolder({ 'hello.txt': 'from the client\n' })
 
     const remote = await runFollow(client, code, ['--provider', second.endpoint.peerId, '--', 'sh', '-c', 'cat hello.txt; cp hello.txt /output/'])
     expect(remote.code).toBe(0)
@@ -219,15 +201,15 @@ describe('jobs between daemons', () => {
 
 describe('a client that vanishes', () => {
   it('does not stop its job: the provider keeps the output for pickup, the restarted client collects it, and the provider cleans up after keep-output', async () => {
-    const provider = await daemon('--provider')
+    const provider = await r.start('--provider')
     const clientHome = r.folder(await tempHome())
     let client = r.daemon(await startDaemon(clientHome))
-    clients.add(client.endpoint.peerId)
+    r.started.add(client.endpoint.peerId)
     await floeJson(['provider', 'set', 'keep-output', '6s', '--home', provider.home])
     const providerAddr = await addr(provider)
     await floeJson(['connect', providerAddr, '--home', clientHome])
     await expect.poll(async () => (await floeJson(['providers', '--home', clientHome])).providers.length, { timeout: 10_000 }).toBe(1)
-    const code = await codeFolder()
+    const code = await r.codeFolder()
     const job = await submit(client, code, ['--', 'sh', '-c', 'echo start; sleep 2; echo result > /output/r; echo end'])
     await waitState(client, job.ref, ['running'])
     await client.stop('SIGKILL')
@@ -248,12 +230,12 @@ describe('a client that vanishes', () => {
 
 describe('provider refusals', () => {
   it('refuses a job from a denied peer with its reason, and the client says every provider refused', async () => {
-    const provider = await daemon('--provider')
-    const client = await daemon()
+    const provider = await r.start('--provider')
+    const client = await r.start()
     await floeJson(['connect', await addr(provider), '--home', client.home])
     await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers.length, { timeout: 10_000 }).toBe(1)
     await floeJson(['provider', 'set', 'deny', client.endpoint.peerId, '--home', provider.home])
-    const code = await codeFolder()
+    const code = await r.codeFolder()
     const denied = await runFollow(client, code, ['--', 'true'])
     expect(denied.code).toBe(1)
     expect(denied.job).toMatchObject({ state: 'failed', reason: expect.stringMatching(/every provider refused the job: .*not-allowed: peer .* may not submit jobs here/) })

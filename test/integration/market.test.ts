@@ -1,12 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { floe, floeJson, addr, resources, startDaemon, tempHome } from '../helpers/floe.js'
 
 const r = resources()
 afterEach(async () => { await r.cleanup() })
-
-async function addr (d: RunningDaemon): Promise<string> {
-  return (await floeJson(['id', '--home', d.home])).addresses[0]
-}
 
 describe('the market between three daemons', () => {
   it('lists both providers within seconds, ranks them by the cost of the shape, explains exclusions, and drops a stopped provider', async () => {

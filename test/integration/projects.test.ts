@@ -20,28 +20,14 @@ import { signRecord } from '../../daemon/p2p/signing.js'
 import { encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, type Entry, type EntryBody } from '../../protocol/projects/entry.js'
 import { decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_SYNC_FRAME_BYTES, PROJECT_SYNC_PROTOCOL, type SyncRequest } from '../../protocol/projects/sync.js'
 import { removeLeftContainers } from '../helpers/containers.js'
-import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { floe, floeJson, addr, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const r = resources()
-const started = new Set<string>()
 afterEach(async () => { await r.cleanup() })
 afterAll(async () => {
-  expect(await removeLeftContainers(started), 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(r.started), 'containers left behind').toEqual([])
 })
 
-async function daemon (home?: string, ...flags: string[]): Promise<RunningDaemon> {
-  const d = r.daemon(await startDaemon(home ?? r.folder(await tempHome()), flags))
-  started.add(d.endpoint.peerId)
-  return d
-}
-
-async function codeFolder (files: Record<string, string>): Promise<string> {
-  const dir = r.folder(await tempHome('floe-code-'))
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
-  return dir
-}
-
-const addr = async (d: RunningDaemon): Promise<string> => (await floeJson(['id', '--home', d.home])).addresses[0]
 const api = (d: RunningDaemon) => createApiClient({ url: d.endpoint.url, token: d.token })
 
 /** `floe run --follow --json` from a folder linked to a project, on this daemon's own provider. */
@@ -61,9 +47,9 @@ const TRAIN = 'for s in 1 2 3; do echo "{\\"metric\\": \\"loss\\", \\"value\\": 
 describe('projects between members', () => {
   it('two members append while disconnected; after reconnecting both hold the same heads and show the same table, refs unchanged', async () => {
     const homeB = r.folder(await tempHome())
-    const a = await daemon(undefined, '--provider')
-    let b = await daemon(homeB, '--provider')
-    const codeA = await codeFolder({ 'train.sh': TRAIN })
+    const a = await r.start('--provider')
+    let b = await r.startAt(homeB, '--provider')
+    const codeA = await r.codeFolder({ 'train.sh': TRAIN })
     const init = await floeJson(['init', 'mnist', '--path', codeA, '--home', a.home])
     expect(init).toMatchObject({ created: true, name: expect.stringMatching(/\/mnist$/) })
     const pid: string = init.id
@@ -79,8 +65,8 @@ describe('projects between members', () => {
     await b.stop('SIGTERM')
     const a1 = await runIn(a, codeA, ['-m', 'baseline', '--', 'sh', 'train.sh', 'a1'])
     const a2 = await runIn(a, codeA, ['-m', 'wider', '--', 'sh', 'train.sh', 'a2'])
-    b = await daemon(homeB, '--provider')
-    const codeB = await codeFolder({ 'train.sh': TRAIN })
+    b = await r.startAt(homeB, '--provider')
+    const codeB = await r.codeFolder({ 'train.sh': TRAIN })
     await floeJson(['init', pid, '--path', codeB, '--home', b.home])
     const b1 = await runIn(b, codeB, ['-m', 'from b', '--', 'sh', 'train.sh', 'b1'])
     await floeJson(['project', 'note', 'tried a smaller batch', '--project', pid, '--home', b.home])
@@ -139,8 +125,8 @@ async function signEntry (key: Awaited<ReturnType<typeof generateKeyPair>>, body
 
 describe('a project log under attack and after a crash', () => {
   it('refuses tampered entries and entries from non-members, keeping the valid log whole', async () => {
-    const a = await daemon()
-    const c = await daemon()
+    const a = await r.start()
+    const c = await r.start()
     const folder = r.folder(await tempHome('floe-car-'))
     const { id: pid } = await floeJson(['init', 'vision', '--path', folder, '--home', a.home])
     for (const text of ['one', 'two', 'three']) await floeJson(['project', 'note', text, '--project', pid, '--home', a.home])
@@ -183,7 +169,7 @@ describe('a project log under attack and after a crash', () => {
   })
 
   it('a peer cannot push a project onto a node nobody added to it, by listing it or announcing it', async () => {
-    const d = await daemon()
+    const d = await r.start()
     const self = d.endpoint.peerId
     const owner = await generateKeyPair('Ed25519')
     const other = await generateKeyPair('Ed25519')
@@ -279,7 +265,7 @@ describe('a project log under attack and after a crash', () => {
 
   it('after kill -9 during a burst of appends, the restarted log verifies and holds every acknowledged entry; repair rebuilds a damaged index', async () => {
     const home = r.folder(await tempHome())
-    let d = await daemon(home)
+    let d = await r.startAt(home)
     const folder = r.folder(await tempHome('floe-code-'))
     const { id: pid } = await floeJson(['init', 'burst', '--path', folder, '--home', d.home])
     const client = api(d)
@@ -300,7 +286,7 @@ describe('a project log under attack and after a crash', () => {
     await Promise.all(writers)
     expect(acked.length).toBeGreaterThan(20)
 
-    d = await daemon(home)
+    d = await r.startAt(home)
     const log = await floeJson(['log', '--project', pid, '--limit', '100000', '--home', d.home])
     const held = new Set(log.entries.map((e: any) => e.cid))
     expect(acked.filter(cid => !held.has(cid))).toEqual([])
@@ -318,7 +304,7 @@ describe('a project log under attack and after a crash', () => {
     for await (const key of index.keys({ gte: 'ph!', lt: 'ph!\xff' })) await index.del(key)
     await index.put(`pst!${pid}`, '{"seq":1,"mv":0,"jobs":0}')
     await index.close()
-    d = await daemon(home)
+    d = await r.startAt(home)
     const report = await floeJson(['repair', '--home', d.home])
     expect(report).toMatchObject({ kept: shown.entries, refused: [] })
     expect(await floeJson(['project', 'show', '--project', pid, '--home', d.home])).toMatchObject({ entries: shown.entries, heads: shown.heads })
@@ -327,8 +313,8 @@ describe('a project log under attack and after a crash', () => {
 
 describe('a long log', () => {
   it('syncs in pages: a member pulls 6,000 entries whole, the page size and its buffer notwithstanding', async () => {
-    const a = await daemon()
-    const b = await daemon()
+    const a = await r.start()
+    const b = await r.start()
     const folder = r.folder(await tempHome('floe-car-'))
     const owner = await generateKeyPair('Ed25519')
     const entries: Array<{ cid: CID, bytes: Uint8Array }> = []
@@ -356,8 +342,8 @@ describe('a long log', () => {
 
 describe('reproduction', () => {
   it('rerun makes a new job from the same spec; --reuse returns a deterministic success without running', async () => {
-    const d = await daemon(undefined, '--provider')
-    const code = await codeFolder({ 'train.sh': TRAIN })
+    const d = await r.start('--provider')
+    const code = await r.codeFolder({ 'train.sh': TRAIN })
     await floeJson(['init', 'repro', '--path', code, '--home', d.home])
     const first = await runIn(d, code, ['--deterministic', '--', 'sh', 'train.sh', 'det'])
     expect(first).toMatchObject({ state: 'success', deterministic: true })

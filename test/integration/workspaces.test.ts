@@ -6,21 +6,14 @@ import { promisify } from 'node:util'
 import WebSocket from 'ws'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { removeLeftContainers } from '../helpers/containers.js'
-import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { floe, floeJson, addr, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const exec = promisify(execFile)
 const r = resources()
-const started = new Set<string>()
 afterEach(async () => { await r.cleanup() })
 afterAll(async () => {
-  expect(await removeLeftContainers(started), 'containers left behind').toEqual([])
+  expect(await removeLeftContainers(r.started), 'containers left behind').toEqual([])
 })
-
-async function daemon (...flags: string[]): Promise<RunningDaemon> {
-  const d = r.daemon(await startDaemon(r.folder(await tempHome()), flags))
-  started.add(d.endpoint.peerId)
-  return d
-}
 
 /** Connects to a local port, sends `body` (then half-closes), and counts what comes back. */
 async function transfer (port: number, body: Buffer | null): Promise<number> {
@@ -42,8 +35,6 @@ async function exchange (port: number, body: Buffer | null): Promise<Buffer> {
   })
   return Buffer.concat(chunks)
 }
-
-const addr = async (d: RunningDaemon): Promise<string> => (await floeJson(['id', '--home', d.home])).addresses[0]
 
 /** `floe workspace start` and wait until it runs. */
 async function startWorkspace (d: RunningDaemon, provider: string, extra: string[] = []): Promise<any> {
@@ -97,7 +88,7 @@ async function terminal (d: RunningDaemon, ref: string, size = { cols: 80, rows:
 
 describe('workspaces', () => {
   it('gives a real terminal: commands and their output, resize, Ctrl-C, exit status; a TCP server inside is reached through a forwarded port while the container has no network', async () => {
-    const d = await daemon('--provider')
+    const d = await r.start('--provider')
     const ws = await startWorkspace(d, d.endpoint.peerId)
     const term = await terminal(d, ws.ref, { cols: 100, rows: 30 })
     term.send('echo hello-$((6*7)) from $(pwd)\r')
@@ -160,9 +151,9 @@ describe('workspaces', () => {
   })
 
   it('keeps the home across stop → restart on a second provider, and stops (and saves) a workspace left idle', { timeout: 150_000 }, async () => {
-    const first = await daemon('--provider')
-    const second = await daemon('--provider')
-    const client = await daemon()
+    const first = await r.start('--provider')
+    const second = await r.start('--provider')
+    const client = await r.start()
     for (const p of [first, second]) await floeJson(['connect', await addr(p), '--home', client.home])
     await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers.length, { timeout: 10_000 }).toBe(2)
 
@@ -205,9 +196,9 @@ describe('workspaces', () => {
   })
 
   it('when its provider vanishes, says so and restarts elsewhere from the last home saved while it ran', async () => {
-    const doomed = await daemon('--provider')
-    const spare = await daemon('--provider')
-    const client = await daemon()
+    const doomed = await r.start('--provider')
+    const spare = await r.start('--provider')
+    const client = await r.start()
     for (const p of [doomed, spare]) await floeJson(['connect', await addr(p), '--home', client.home])
     await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers.length, { timeout: 10_000 }).toBe(2)
     const ws = await startWorkspace(client, doomed.endpoint.peerId, ['--snapshot-every', '2s'])

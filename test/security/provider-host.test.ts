@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CarWriter } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
@@ -72,13 +72,6 @@ async function expectProviderUp (): Promise<void> {
   expect(Date.now() - started).toBeLessThan(5_000)
 }
 
-async function codeFolder (files: Record<string, string>, links: Record<string, string> = {}): Promise<string> {
-  const dir = r.folder(await tempHome('floe-code-'))
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
-  for (const [name, target] of Object.entries(links)) await symlink(target, join(dir, name))
-  return dir
-}
-
 async function runFollow (code: string, args: string[]): Promise<{ job: any, code: number | null, stderr: string }> {
   const result = await floe(['run', '--home', provider.home, '--path', code, '--json', '--follow', ...args], { timeoutMs: 90_000 })
   return { job: result.stdout === '' ? null : JSON.parse(result.stdout), code: result.code, stderr: result.stderr }
@@ -98,13 +91,13 @@ async function connectHostile (): Promise<HostileClient> {
 
 describe('a hostile job, sent with the stock CLI', () => {
   it('cannot mount host paths through links in uploaded content (l1 -> host dir, l2 -> ../jobs, l3 -> /proc)', async () => {
-    const data = await codeFolder({ 'ok.txt': 'fine\n' }, { l1: canary.dir, l2: '../jobs', l3: '/proc' })
+    const data = await r.codeFolder({ 'ok.txt': 'fine\n' }, { l1: canary.dir, l2: '../jobs', l3: '/proc' })
     const uploaded = await floeJson(['data', 'upload', data, '--name', 'links', '--home', provider.home])
     const api = createApiClient({ url: provider.endpoint.url, token: provider.token })
     const listing = await api.call('contentList', { cid: uploaded.cid, path: '' })
     const cidOf = (name: string): string => listing.entries.find(entry => entry.name === name)?.cid as string
     for (const [link, mount] of [['l1', '/victim'], ['l2', '/jobs'], ['l3', '/hostproc']] as const) {
-      const code = await codeFolder({ 'run.sh': `cat ${mount}/secret; ls ${mount}; cat ${mount}/1/cmdline\n` })
+      const code = await r.codeFolder({ 'run.sh': `cat ${mount}/secret; ls ${mount}; cat ${mount}/1/cmdline\n` })
       const run = await runFollow(code, ['--data', `${cidOf(link)}:${mount}`, '--', 'sh', 'run.sh'])
       expect(run.job.state, `${link}: ${JSON.stringify(run.job)}`).toBe('failed')
       expect(run.job.reason).toMatch(/symbolic link/)
@@ -116,7 +109,7 @@ describe('a hostile job, sent with the stock CLI', () => {
   })
 
   it('cannot have host files handed to the job user through a link in its code folder', async () => {
-    const code = await codeFolder({ 'run.sh': 'ls -la /code/; cat /code/v/secret; echo x > /code/v/dropped; id -u\n' }, { v: canary.dir })
+    const code = await r.codeFolder({ 'run.sh': 'ls -la /code/; cat /code/v/secret; echo x > /code/v/dropped; id -u\n' }, { v: canary.dir })
     const run = await runFollow(code, ['--', 'sh', 'run.sh'])
     const log = await logText(run.job.ref)
     expect(log).not.toContain(canary.secret)
@@ -125,22 +118,22 @@ describe('a hostile job, sent with the stock CLI', () => {
   })
 
   it('is held to its disk: /output past the disk is refused by the kernel, and /output past max-output is not imported', async () => {
-    const full = await runFollow(await codeFolder({ 'run.sh': 'head -c 200000000 /dev/zero > /output/big; echo exit=$?\n' }), ['--', 'sh', 'run.sh'])
+    const full = await runFollow(await r.codeFolder({ 'run.sh': 'head -c 200000000 /dev/zero > /output/big; echo exit=$?\n' }), ['--', 'sh', 'run.sh'])
     const fullLog = await logText(full.job.ref)
     expect(fullLog).toMatch(/exit=1/)
     expect(full.job.outputCid).toBeNull() // 32 MiB of /output cannot be imported under an 8 MiB max-output
     // 12 MiB fits the disk (24m scratch + 8m output) but not max-output (8m): nothing of it comes back
-    const over = await runFollow(await codeFolder({ 'run.sh': 'head -c 12582912 /dev/zero > /output/big\n' }), ['--', 'sh', 'run.sh'])
+    const over = await runFollow(await r.codeFolder({ 'run.sh': 'head -c 12582912 /dev/zero > /output/big\n' }), ['--', 'sh', 'run.sh'])
     expect(over.job.state).toBe('failed')
     expect(over.job.reason).toMatch(/past the provider's max-output of 8388608 bytes, nothing was imported/)
     expect(over.job.outputCid).toBeNull()
-    const root = await runFollow(await codeFolder({ 'run.sh': 'echo x > /etc/passwd-floe || echo refused\n' }), ['--', 'sh', 'run.sh'])
+    const root = await runFollow(await r.codeFolder({ 'run.sh': 'echo x > /etc/passwd-floe || echo refused\n' }), ['--', 'sh', 'run.sh'])
     expect(await logText(root.job.ref)).toContain('refused')
     await expectProviderUp()
   })
 
   it('sees none of the provider\'s host paths in its mount table', async () => {
-    const run = await runFollow(await codeFolder({ 'run.sh': 'cat /proc/self/mountinfo\n' }), ['--', 'sh', 'run.sh'])
+    const run = await runFollow(await r.codeFolder({ 'run.sh': 'cat /proc/self/mountinfo\n' }), ['--', 'sh', 'run.sh'])
     expect(run.job.state).toBe('success')
     const log = await logText(run.job.ref)
     expect(log).toContain('/code')
@@ -167,7 +160,7 @@ describe('a hostile job, sent with the stock CLI', () => {
     const imported = await floe(['data', 'import', carPath, '--home', provider.home])
     expect(imported.code, imported.stderr).toBe(0)
 
-    const run = await runFollow(await codeFolder({ 'run.sh': 'ls -la /data\n' }), ['--data', `${root.toString()}:/data`, '--', 'sh', 'run.sh'])
+    const run = await runFollow(await r.codeFolder({ 'run.sh': 'ls -la /data\n' }), ['--data', `${root.toString()}:/data`, '--', 'sh', 'run.sh'])
     expect(run.job.state).toBe('failed')
     expect(run.job.reason).toMatch(/holds more than 104857600 bytes/)
     const cache = join(provider.home, 'provider', 'inputs')
