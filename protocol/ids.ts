@@ -64,3 +64,8 @@ export type JobId = z.infer<typeof JobId>
 export const IMAGE_ID_PATTERN = /^sha256:[0-9a-f]{64}$/
 export const ImageId = z.string().regex(IMAGE_ID_PATTERN, { message: 'must be sha256: and 64 hex digits' })
 export type ImageId = z.infer<typeof ImageId>
+
+/** A libp2p peer id in its string form (base58btc or a CID); checked as a string only, parsed where used. */
+export const PeerIdString = z.string().min(1).max(128)
+/** A CID in its string form; checked as a string only, parsed where used. */
+export const CidString = z.string().min(1).max(256)

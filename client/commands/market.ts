@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import type { ProviderStatus } from '../../protocol/api/routes.js'
+import type { ProviderStatus } from '../../protocol/market/provider.js'
 import type { Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
