@@ -4,7 +4,7 @@ import type { Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
-import { money } from '../format.js'
+import { money } from '../../protocol/format.js'
 
 
 function gpuSummary (gpus: Offer['gpus']): string {
