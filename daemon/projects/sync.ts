@@ -64,7 +64,7 @@ export function projectSync (components: ProjectSyncComponents) {
   const unknownAnnounces = perPeerRate(UNKNOWN_ANNOUNCES_PER_MINUTE)
   const pubsub = libp2p.services.pubsub
   const self = libp2p.peerId.toString()
-  /** topic → project: a topic names no project (protocol/projects/sync.ts), members map it back */
+  /** topic → project: a topic names no project (protocol/projects/project-log.ts), members map it back */
   const topics = new Map<string, string>()
   /** project → topic, derived once from its genesis entry */
   const topicOf = new Map<string, string>()
