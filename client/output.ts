@@ -20,4 +20,4 @@ export function printTable (head: string[], rows: string[][]): void {
   process.stdout.write(table.toString() + '\n')
 }
 
-export { ago } from './format.js'
+export { ago } from '../protocol/format.js'

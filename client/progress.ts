@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress'
-import type { Progress } from '../protocol/api/routes.js'
+import type { Progress } from '../protocol/progress.js'
 import { formatSize } from '../protocol/market/requirements.js'
 
 /**

@@ -9,7 +9,7 @@ import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
 import { addJobOptions, requirementChanges, requirementsOf } from './job-options.js'
 import { expandJobRef, findProjectLink } from '../project-link.js'
-import { jobDuration, latestMetrics, money, shortPeer } from '../format.js'
+import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {

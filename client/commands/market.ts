@@ -1,10 +1,10 @@
 import { Command } from 'commander'
-import type { ProviderStatus } from '../../protocol/api/routes.js'
+import type { ProviderStatus } from '../../protocol/market/provider.js'
 import type { Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
-import { money } from '../format.js'
+import { money } from '../../protocol/format.js'
 
 
 function gpuSummary (gpus: Offer['gpus']): string {

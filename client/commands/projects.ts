@@ -5,7 +5,7 @@ import type { ApiClient } from '../api-client.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { findProjectLink, writeProjectLink } from '../project-link.js'
 import { action } from './action.js'
-import { shortPeer } from '../format.js'
+import { shortPeer } from '../../protocol/format.js'
 
 /** `--project P`, else the folder's link, else an error saying how to choose one. */
 async function projectArg (opts: Record<string, any>): Promise<string> {

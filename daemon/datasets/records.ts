@@ -1,5 +1,5 @@
 import type { ClassicLevel } from 'classic-level'
-import type { Dataset } from '../../protocol/api/routes.js'
+import type { Dataset } from '../../protocol/datasets/dataset.js'
 import { InvalidDatasetNameError } from './errors.js'
 
 /** Dataset versions in the index DB: `dataset!NAME!VERSION(10 digits)` → the record as JSON. */

@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import type { Dataset } from '../../protocol/api/routes.js'
+import type { Dataset } from '../../protocol/datasets/dataset.js'
 import { DatasetNotFoundError, InvalidRefError } from './errors.js'
 import { getDataset, latestDataset, type DatasetIndex } from './records.js'
 

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import type Docker from 'dockerode'
 import type { ImageInspectInfo } from 'dockerode'
 import { ENVIRONMENT_REPOSITORY, FETCHED_REPOSITORY } from '../../protocol/environments/environment.js'
+import { IMAGE_ID_PATTERN } from '../../protocol/ids.js'
 import { ImageEngineError } from './errors.js'
 
 /**
@@ -179,7 +180,7 @@ export async function importRootfs (docker: Docker, tar: Readable, options: { si
   let id: string | null = null
   try {
     await readMessages(answer, message => {
-      if (typeof message.status === 'string' && /^sha256:[0-9a-f]{64}$/.test(message.status.trim())) id = message.status.trim()
+      if (typeof message.status === 'string' && IMAGE_ID_PATTERN.test(message.status.trim())) id = message.status.trim()
     })
   } catch (err: any) {
     throw new ImageEngineError(`docker import refused the file system: ${err.message}`)

@@ -5,6 +5,7 @@ import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { ACCELERATOR_LABEL, DESCRIPTION_LABEL, ENVIRONMENT_LABEL, MAX_CONFIG_BYTES, MAX_IMAGE_ENTRIES, MAX_MANIFEST_BYTES, type Accelerator } from '../../protocol/environments/environment.js'
+import { ImageId } from '../../protocol/ids.js'
 import { NotAnImageError } from './errors.js'
 import { MANIFEST_FILE } from './image-tar.js'
 
@@ -46,12 +47,11 @@ const Manifest = z.array(z.looseObject({
   Layers: z.array(z.string().min(1).max(1024)).max(MAX_IMAGE_ENTRIES)
 }))
 
-const Sha256 = z.string().regex(/^sha256:[0-9a-f]{64}$/)
 const ImageConfig = z.looseObject({
   architecture: z.string().optional(),
   os: z.string().optional(),
   config: z.looseObject({ Labels: z.record(z.string(), z.string()).nullable().optional() }).nullable().optional(),
-  rootfs: z.looseObject({ type: z.literal('layers'), diff_ids: z.array(Sha256).max(MAX_IMAGE_ENTRIES) })
+  rootfs: z.looseObject({ type: z.literal('layers'), diff_ids: z.array(ImageId).max(MAX_IMAGE_ENTRIES) })
 })
 
 /** Every member under `root`, parents before children, names checked as single safe components. */

@@ -11,7 +11,7 @@ import { encodeJobSpec, jobSpecView, specCid, type JobImage, type JobSpec } from
 import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
-import type { Progress } from '../../protocol/api/routes.js'
+import type { Progress } from '../../protocol/progress.js'
 import { exportDag, freeSpaceBudget, importPath, snapshotIgnore, type ExportSummary } from '../content/index.js'
 
 /**

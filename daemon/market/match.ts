@@ -1,6 +1,7 @@
 import type { Gpu, Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import type { ExcludedOffer, RankedOffer, Requirements } from '../../protocol/market/requirements.js'
+import { GiB } from '../../protocol/units.js'
 
 /** What matching knows beyond the offers: the time, and what we measured of each peer. */
 export interface MatchContext {
@@ -18,8 +19,6 @@ export interface MatchResult {
   /** by peerId */
   excluded: ExcludedOffer[]
 }
-
-const GiB = 1024 ** 3
 
 /** Latency that scores one half, and the value assumed for a peer never measured. */
 const LATENCY_HALF_MS = 100

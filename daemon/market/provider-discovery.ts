@@ -2,11 +2,10 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { PROVIDERS_KEY_TEXT } from '../../protocol/ids.js'
 import type { Logger } from '../log.js'
 
 /** The well-known DHT key floe providers announce themselves under. */
-export const PROVIDERS_KEY_TEXT = 'floe-providers/1'
-
 export async function providersKey (): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(PROVIDERS_KEY_TEXT)))
 }

@@ -1,4 +1,4 @@
-import type { ResourcesView } from '../../protocol/api/routes.js'
+import type { ResourcesView } from '../../protocol/market/resources.js'
 import type { Resources } from './resources/index.js'
 
 /** The measured resources as the API reports them. */

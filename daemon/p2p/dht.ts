@@ -1,7 +1,5 @@
 import type { kadDHT } from '@libp2p/kad-dht'
-
-/** floe's own Kademlia DHT, apart from IPFS's public one: it only holds floe peers. */
-export const DHT_PROTOCOL = '/floe/kad/1.0.0'
+import { DHT_PROTOCOL } from '../../protocol/ids.js'
 
 /**
  * The DHT service, for a node that joins it (config `dht`, `floe daemon --dht`). Loaded only

@@ -3,4 +3,4 @@ export { listPeers, connectPeer, parseMultiaddr, DIAL_TIMEOUT_MS } from './peers
 export { discoveryDialer } from './discovery-dialer.js'
 export { DialError, DialTimeoutError, InvalidMultiaddrError } from './errors.js'
 export { bootstrapKeeper, BOOTSTRAP_RETRY_MS } from './bootstrap-keeper.js'
-export { dhtService, DHT_PROTOCOL } from './dht.js'
+export { dhtService } from './dht.js'

@@ -1,6 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PeerInfo } from '../../protocol/api/routes.js'
+import type { PeerInfo } from '../../protocol/p2p/peer.js'
 import { DialError, DialTimeoutError, InvalidMultiaddrError } from './errors.js'
 
 export const DIAL_TIMEOUT_MS = 15_000

@@ -5,9 +5,9 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   decodeHeadsAnnouncement, decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_ANNOUNCED_HEADS, MAX_SYNC_FRAME_BYTES,
-  MAX_SYNC_REQUEST_BYTES, PROJECT_SYNC_PROTOCOL, projectTopic, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
+  MAX_SYNC_REQUEST_BYTES, PROJECT_LOG_PROTOCOL, projectTopic, SYNC_BATCH_BYTES, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_INBOUND_STREAMS,
   SYNC_MAX_OUTBOUND_STREAMS, SYNC_OPEN_TIMEOUT_MS, SYNC_PAGE_BYTES, SYNC_PAGE_ENTRIES, SyncProtocolError, type SyncFrame, type SyncRequest
-} from '../../protocol/projects/sync.js'
+} from '../../protocol/projects/project-log.js'
 import { rateLimitedWarn, type Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import { checkInvitation } from './ingest.js'
@@ -64,7 +64,7 @@ export function projectSync (components: ProjectSyncComponents) {
   const unknownAnnounces = perPeerRate(UNKNOWN_ANNOUNCES_PER_MINUTE)
   const pubsub = libp2p.services.pubsub
   const self = libp2p.peerId.toString()
-  /** topic → project: a topic names no project (protocol/projects/sync.ts), members map it back */
+  /** topic → project: a topic names no project (protocol/projects/project-log.ts), members map it back */
   const topics = new Map<string, string>()
   /** project → topic, derived once from its genesis entry */
   const topicOf = new Map<string, string>()
@@ -80,7 +80,7 @@ export function projectSync (components: ProjectSyncComponents) {
   const newestHeads = async (pid: string): Promise<string[]> => (await projects.heads(pid)).sort((a, b) => b.clock - a.clock).slice(0, MAX_ANNOUNCED_HEADS).map(h => h.cid)
 
   const open = async (peer: PeerId): Promise<MessageChannel> => {
-    const stream = await libp2p.dialProtocol(peer, PROJECT_SYNC_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(SYNC_OPEN_TIMEOUT_MS), shutdown.signal]) })
+    const stream = await libp2p.dialProtocol(peer, PROJECT_LOG_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(SYNC_OPEN_TIMEOUT_MS), shutdown.signal]) })
     return streamChannel(stream, peer.toString(), MAX_SYNC_FRAME_BYTES)
   }
   const idle = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS), shutdown.signal])
@@ -365,7 +365,7 @@ export function projectSync (components: ProjectSyncComponents) {
   }
 
   const onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
-    if (!event.detail.protocols.includes(PROJECT_SYNC_PROTOCOL)) return
+    if (!event.detail.protocols.includes(PROJECT_LOG_PROTOCOL)) return
     exchange(event.detail.peerId).catch((err: Error) => { log.debug({ peer: event.detail.peerId.toString(), err: err.message }, 'could not list projects with a peer') })
   }
 
@@ -375,7 +375,7 @@ export function projectSync (components: ProjectSyncComponents) {
     async start (): Promise<void> {
       if (started) return
       started = true
-      await libp2p.handle(PROJECT_SYNC_PROTOCOL, handler, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS, maxOutboundStreams: SYNC_MAX_OUTBOUND_STREAMS })
+      await libp2p.handle(PROJECT_LOG_PROTOCOL, handler, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS, maxOutboundStreams: SYNC_MAX_OUTBOUND_STREAMS })
       pubsub.addEventListener('message', onMessage)
       libp2p.addEventListener('peer:identify', onIdentify as any)
       for (const project of await projects.all()) await subscribe(project.id)
@@ -396,7 +396,7 @@ export function projectSync (components: ProjectSyncComponents) {
       }
       topics.clear()
       topicOf.clear()
-      await libp2p.unhandle(PROJECT_SYNC_PROTOCOL)
+      await libp2p.unhandle(PROJECT_LOG_PROTOCOL)
       await Promise.allSettled([...pulls.values()].map(async p => await p.running))
     }
   }

@@ -5,9 +5,9 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import {
   CorruptBlockError, DAG_ACK_EVERY_BYTES, DAG_IDLE_TIMEOUT_MS, DAG_WINDOW_BYTES, encodeDagAck, DAG_MAX_OUTBOUND_STREAMS, DAG_OPEN_TIMEOUT_MS, DAG_PROTOCOL,
-  DagProtocolError, DagRemoteError, decodeDagFrame, encodeDagRequest, MAX_FRAME_BYTES, REMOTE_ERRORS,
+  DagProtocolError, DagRemoteError, decodeDagFrame, encodeDagRequest, DAG_MAX_FRAME_BYTES as MAX_FRAME_BYTES, REMOTE_ERRORS,
   TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError
-} from '../../protocol/dag-transfer.js'
+} from '../../protocol/transfer/dag.js'
 import { blockLinks, mayHaveLinks } from './dag-links.js'
 import { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
 import { idleTimer } from './idle-timer.js'

@@ -3,7 +3,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { createUnsafe } from 'multiformats/block'
 import type { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
-import { InvalidBlockError, UnsupportedCodecError } from '../../protocol/dag-transfer.js'
+import { InvalidBlockError, UnsupportedCodecError } from '../../protocol/transfer/dag.js'
 
 const CODEC_NAMES: Readonly<Record<number, string>> = {
   [raw.code]: 'raw',

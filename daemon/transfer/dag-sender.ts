@@ -4,9 +4,9 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import {
   DAG_IDLE_TIMEOUT_MS, DAG_MAX_INBOUND_STREAMS, DAG_MAX_OUTBOUND_STREAMS, DAG_PROTOCOL, DAG_REQUEST_TIMEOUT_MS,
-  decodeDagAck, decodeDagRequest, InvalidDagRequestError, MAX_REQUEST_BYTES, REMOTE_ERRORS, TransferIncompleteError,
+  decodeDagAck, decodeDagRequest, InvalidDagRequestError, DAG_MAX_REQUEST_BYTES, REMOTE_ERRORS, TransferIncompleteError,
   TransferTimeoutError
-} from '../../protocol/dag-transfer.js'
+} from '../../protocol/transfer/dag.js'
 import type { Logger } from '../log.js'
 import { blockLinks, mayHaveLinks } from './dag-links.js'
 import type { Entitlement } from './entitlement.js'
@@ -110,7 +110,7 @@ export async function serveDagRequest (stream: Stream, { blockstore, access }: P
   const idle = idleTimer(DAG_IDLE_TIMEOUT_MS, () => new TransferTimeoutError(`${options.peer} made no progress for ${DAG_IDLE_TIMEOUT_MS / 1000} s`))
   const signal = AbortSignal.any([options.signal, idle.signal])
   const window = sendWindow()
-  const maxRequestBytes = options.slot?.maxRequestBytes ?? MAX_REQUEST_BYTES
+  const maxRequestBytes = options.slot?.maxRequestBytes ?? DAG_MAX_REQUEST_BYTES
   try {
     // the length prefix is checked before a byte of the body is buffered
     const lp = lpStream(stream, { maxDataLength: maxRequestBytes, maxBufferSize: maxRequestBytes + 16 })
@@ -174,9 +174,9 @@ async function readRequest (lp: LengthPrefixedStream<Stream>, peer: string, maxB
   } catch (err: any) {
     if (timeout.aborted) throw new TransferTimeoutError(`${peer} sent no request within ${DAG_REQUEST_TIMEOUT_MS / 1000} s`)
     if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
-      throw new InvalidDagRequestError(maxBytes < MAX_REQUEST_BYTES
+      throw new InvalidDagRequestError(maxBytes < DAG_MAX_REQUEST_BYTES
         ? `the request is over ${maxBytes} bytes, what is left of this peer's request bytes here (its other transfers hold the rest)`
-        : `the request is over ${MAX_REQUEST_BYTES} bytes`)
+        : `the request is over ${DAG_MAX_REQUEST_BYTES} bytes`)
     }
     throw err
   }

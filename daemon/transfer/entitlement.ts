@@ -1,6 +1,6 @@
 import type { ClassicLevel } from 'classic-level'
 import type { CID } from 'multiformats/cid'
-import { NotEntitledError } from '../../protocol/dag-transfer.js'
+import { NotEntitledError } from '../../protocol/transfer/dag.js'
 
 /**
  * Who a grant lets fetch a DAG: anyone (public datasets), one peer (a job's provider, for the

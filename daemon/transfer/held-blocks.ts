@@ -1,6 +1,6 @@
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { encodedCidSize, MAX_HAVE_CIDS, MAX_REQUEST_BYTES } from '../../protocol/dag-transfer.js'
+import { encodedCidSize, DAG_MAX_HAVE_CIDS, DAG_MAX_REQUEST_BYTES } from '../../protocol/transfer/dag.js'
 import { blockLinks, mayHaveLinks } from './dag-links.js'
 import { readBlock } from './read-block.js'
 
@@ -31,7 +31,7 @@ export async function findHeldBlocks (store: Pick<Blockstore, 'get' | 'has'>, ro
     const key = cid.toString()
     if (seen.has(key)) continue
     seen.add(key)
-    full ||= have.length >= MAX_HAVE_CIDS || requestBytes + encodedCidSize(cid) > MAX_REQUEST_BYTES
+    full ||= have.length >= DAG_MAX_HAVE_CIDS || requestBytes + encodedCidSize(cid) > DAG_MAX_REQUEST_BYTES
     if (full || !(await store.has(cid, options))) {
       wanted.push(cid)
       continue

@@ -10,4 +10,4 @@ export {
   BlockTooLargeError, CorruptBlockError, DAG_PROTOCOL, DagProtocolError, DagRemoteError, InvalidBlockError,
   InvalidDagRequestError, MissingBlockError, NotEntitledError, DagBusyError, TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError,
   UnsupportedCodecError, UnsupportedHashError
-} from '../../protocol/dag-transfer.js'
+} from '../../protocol/transfer/dag.js'

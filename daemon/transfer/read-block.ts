@@ -1,11 +1,11 @@
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { BlockTooLargeError, MAX_BLOCK_BYTES, MissingBlockError } from '../../protocol/dag-transfer.js'
+import { BlockTooLargeError, DAG_MAX_BLOCK_BYTES, MissingBlockError } from '../../protocol/transfer/dag.js'
 
 /**
  * A block's bytes from a local store, whole. interface-blockstore 7's `get` yields the block in
- * chunks (a generator, sync or async); this joins them, refusing blocks over MAX_BLOCK_BYTES.
+ * chunks (a generator, sync or async); this joins them, refusing blocks over DAG_MAX_BLOCK_BYTES.
  * Identity-hashed blocks are their own digest and need no store. Give it a local store: one
  * that goes to the network for a missing block would wait on peers instead of saying so.
  */
@@ -16,8 +16,8 @@ export async function readBlock (store: Pick<Blockstore, 'get'>, cid: CID, optio
   try {
     for await (const chunk of store.get(cid, options)) {
       length += chunk.byteLength
-      if (length > MAX_BLOCK_BYTES) {
-        throw new BlockTooLargeError(`block ${cid} is over ${MAX_BLOCK_BYTES} bytes, the most this protocol moves`)
+      if (length > DAG_MAX_BLOCK_BYTES) {
+        throw new BlockTooLargeError(`block ${cid} is over ${DAG_MAX_BLOCK_BYTES} bytes, the most this protocol moves`)
       }
       chunks.push(chunk)
     }

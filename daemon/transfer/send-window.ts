@@ -1,4 +1,4 @@
-import { DAG_WINDOW_BYTES, DagProtocolError } from '../../protocol/dag-transfer.js'
+import { DAG_WINDOW_BYTES, DagProtocolError } from '../../protocol/transfer/dag.js'
 
 /**
  * The sender's side of a protocol's own flow control (`/floe/dag`'s blocks, a tunnel's

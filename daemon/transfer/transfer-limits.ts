@@ -1,12 +1,12 @@
 import {
-  DAG_MAX_REQUEST_BYTES_PER_PEER, DAG_MAX_TRANSFERS, DAG_MAX_TRANSFERS_PER_PEER, DagBusyError, MAX_REQUEST_BYTES
-} from '../../protocol/dag-transfer.js'
+  DAG_MAX_REQUEST_BYTES_PER_PEER, DAG_MAX_TRANSFERS, DAG_MAX_TRANSFERS_PER_PEER, DagBusyError, DAG_MAX_REQUEST_BYTES
+} from '../../protocol/transfer/dag.js'
 
 /** One admitted transfer: what it may read as its request, and its release. */
 export interface TransferSlot {
   /**
    * The largest request this transfer may read: the peer's request bytes left, at most
-   * MAX_REQUEST_BYTES. Reserved at admission (two transfers admitted together cannot both
+   * DAG_MAX_REQUEST_BYTES. Reserved at admission (two transfers admitted together cannot both
    * spend the same bytes); `settle` gives back what the request did not use.
    */
   readonly maxRequestBytes: number
@@ -41,7 +41,7 @@ export function transferLimits (limits: { perPeer?: number, requestBytesPerPeer?
       if (state.transfers >= perPeer) throw new DagBusyError(`${peer} has ${state.transfers} transfers in progress here, as many as one peer may; try again when one ends`)
       const left = bytesPerPeer - state.bytes
       if (left <= 0) throw new DagBusyError(`${peer}'s transfers in progress here hold ${state.bytes} request bytes, as many as one peer may; try again when one ends`)
-      const reserved = Math.min(MAX_REQUEST_BYTES, left)
+      const reserved = Math.min(DAG_MAX_REQUEST_BYTES, left)
       state.transfers++
       state.bytes += reserved
       all++

@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { UnsupportedHashError } from '../../protocol/dag-transfer.js'
+import { UnsupportedHashError } from '../../protocol/transfer/dag.js'
 
 const HASHERS: ReadonlyMap<number, MultihashHasher> = new Map<number, MultihashHasher>([
   [sha256.code, sha256],

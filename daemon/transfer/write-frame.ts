@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface'
-import { encodeDagFrame, lengthPrefixed, type DagFrame } from '../../protocol/dag-transfer.js'
+import { encodeDagFrame, lengthPrefixed, type DagFrame } from '../../protocol/transfer/dag.js'
 
 /** Writes one length-prefixed message, waiting for the stream to drain when its buffer is full. */
 export async function writeMessage (stream: Pick<Stream, 'send' | 'onDrain'>, parts: Uint8Array[], signal: AbortSignal): Promise<void> {

@@ -10,10 +10,14 @@ export const ApiErrorBody = z.object({
 export type ApiErrorBody = z.infer<typeof ApiErrorBody>
 
 /**
- * Error name → HTTP status, the one place where it is decided. Names not listed here are
- * internal faults (500). Each area's error classes set `name` to one of these strings.
+ * Error name → HTTP status, the one place where it is decided, for every named error class
+ * in daemon/ and protocol/: test/unit/protocol/api-errors.test.ts reads every class declared
+ * there and fails on one whose name is missing here (or on a name here no class has), so a
+ * new error class cannot reach the API as an unplanned 500. A 500 here is a decision: the
+ * fault is the node's own (its files, its configuration), not the request's.
  */
-const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
+export const STATUS_BY_ERROR_NAME = {
+  // the request itself
   InvalidRequestError: 400,
   RequestAbortedError: 400,
   InvalidSettingError: 400,
@@ -39,38 +43,70 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   InvalidEntryError: 400,
   EntryRefusedError: 400,
   AmbiguousProjectError: 400,
+  // who asks, from where
   UnauthorizedError: 401,
   ForbiddenHostError: 403,
   ForbiddenOriginError: 403,
+  ProjectPermissionError: 403,
+  /** a peer offered a project without showing this node was added to it */
+  NotInvitedError: 403,
+  /** the peer holding the content will not serve it to this node */
+  NotEntitledError: 403,
+  // what is not there, or not in a state for it
   RouteNotFoundError: 404,
   DatasetNotFoundError: 404,
   ContentNotFoundError: 404,
   JobNotFoundError: 404,
   ProjectNotFoundError: 404,
-  ProjectPermissionError: 403,
   MissingBlockError: 404,
   FileChangedError: 409,
   JobStateError: 409,
   WorkspaceStateError: 409,
   PortInUseError: 409,
-  ForwardHostError: 503,
   NoProviderError: 409,
+  /** another daemon holds this home */
+  HomeLockedError: 409,
+  // content this node will not take
   UnsafeContentError: 422,
   ContentTooLargeError: 413,
+  BlockTooLargeError: 413,
   UnsupportedCodecError: 422,
   UnsupportedHashError: 422,
+  // a peer, or the Docker engine, failed or misbehaved
   DialError: 502,
   ProjectSyncError: 502,
   CorruptBlockError: 502,
   UnexpectedBlockError: 502,
+  InvalidBlockError: 502,
   TransferIncompleteError: 502,
+  InvalidDagRequestError: 502,
+  DagProtocolError: 502,
+  DagRemoteError: 502,
+  JobProtocolError: 502,
+  InvalidReceiptError: 502,
+  OfferRejectedError: 502,
+  SyncProtocolError: 502,
+  TunnelProtocolError: 502,
+  ExecutorError: 502,
+  ForwardHostError: 503,
+  /** the peer serves as many transfers as it allows; ask again later */
+  DagBusyError: 503,
   DialTimeoutError: 504,
   TransferTimeoutError: 504,
-  StoreFullError: 507
-}
+  StoreFullError: 507,
+  // this node's own files and configuration
+  ConfigError: 500,
+  HomeFileError: 500,
+  DiskStatError: 500,
+  JobDiskError: 500
+} as const satisfies Readonly<Record<string, number>>
 
+/** Every error name the HTTP API answers with a planned status. */
+export type ApiErrorName = keyof typeof STATUS_BY_ERROR_NAME
+
+/** The status for an error name; 500 for a name not in the table (a fault, not an answer). */
 export function httpStatusForError (name: string): number {
-  return STATUS_BY_ERROR_NAME[name] ?? 500
+  return Object.hasOwn(STATUS_BY_ERROR_NAME, name) ? STATUS_BY_ERROR_NAME[name as ApiErrorName] : 500
 }
 
 /** Raised by the server when a request fails its route's schema. */

@@ -1,98 +1,20 @@
 import { z } from 'zod'
-import { Offer } from '../market/offer.js'
 import { ExcludedOffer, RankedOffer, Requirements } from '../market/requirements.js'
-import { ProviderSettings } from '../market/settings.js'
 import { LogLine } from '../jobs/job.js'
 import { JobView, ServedJob } from '../jobs/view.js'
 import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
+import { Dataset } from '../datasets/dataset.js'
+import { MultiaddrString, NodeInfo, PeerInfo } from '../p2p/peer.js'
+import { RepoStat } from '../store/repo.js'
+import { ProviderRow, ProviderStatus } from '../market/provider.js'
 import { projectRoutes } from './project-routes.js'
 import { uiRoutes } from './ui-routes.js'
 import { workspaceRoutes } from './workspace-routes.js'
 import { envRoutes } from './env-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
-
-const MultiaddrString = z.string().min(1).max(1024)
-
-export const NodeInfo = z.object({
-  peerId: PeerIdString,
-  /** listen addresses others can dial, each ending in /p2p/<peerId> */
-  addresses: z.array(MultiaddrString),
-  protocols: z.array(z.string()),
-  agentVersion: z.string(),
-  version: z.string(),
-  apiUrl: z.string(),
-  home: z.string(),
-  startedAt: z.string()
-})
-export type NodeInfo = z.infer<typeof NodeInfo>
-
-export const PeerInfo = z.object({
-  peerId: PeerIdString,
-  addr: MultiaddrString,
-  direction: z.enum(['inbound', 'outbound']),
-  openedAt: z.string(),
-  /** round-trip time in milliseconds, once the connection monitor has measured it */
-  rttMs: z.number().nullable()
-})
-export type PeerInfo = z.infer<typeof PeerInfo>
-
-export { Progress }
-
-export const Dataset = z.object({
-  name: z.string(),
-  version: z.number().int().positive(),
-  cid: CidString,
-  bytes: z.number().nonnegative(),
-  files: z.number().int().nonnegative(),
-  createdAt: z.string(),
-  message: z.string(),
-  cidVersion: z.union([z.literal(0), z.literal(1)]),
-  chunker: z.enum(['fixed', 'rabin']),
-  /** any peer may fetch it (over /floe/dag and bitswap); absent or false: only peers entitled otherwise (a project's members, a job's provider) */
-  public: z.boolean().optional()
-})
-export type Dataset = z.infer<typeof Dataset>
-
-export const RepoStat = z.object({
-  blocks: z.number().int().nonnegative(),
-  bytes: z.number().nonnegative(),
-  pinnedBlocks: z.number().int().nonnegative(),
-  pinnedBytes: z.number().nonnegative(),
-  pins: z.number().int().nonnegative(),
-  path: z.string()
-})
-export type RepoStat = z.infer<typeof RepoStat>
-
-export const ProviderRow = z.object({
-  offer: Offer,
-  /** round-trip time when connected directly */
-  latencyMs: z.number().nullable(),
-  lastSeen: z.string()
-})
-export type ProviderRow = z.infer<typeof ProviderRow>
-
-/** What this machine measured for its offer (see daemon/market/resources). */
-export const ResourcesView = z.object({
-  cpu: z.object({ model: z.string().nullable(), cores: z.number() }),
-  memory: z.object({ totalBytes: z.number(), availableBytes: z.number() }),
-  disk: z.object({ path: z.string(), freeBytes: z.number(), totalBytes: z.number() }),
-  gpus: z.array(z.object({ index: z.number(), uuid: z.string(), model: z.string(), memoryBytes: z.number().nullable(), driverVersion: z.string().nullable(), cudaVersion: z.string().nullable() })),
-  gpuError: z.string().nullable(),
-  docker: z.object({ available: z.boolean(), version: z.string().nullable(), error: z.string().nullable(), environments: z.array(z.object({ name: z.string(), image: z.string() })) })
-})
-export type ResourcesView = z.infer<typeof ResourcesView>
-
-export const ProviderStatus = z.object({
-  settings: ProviderSettings,
-  /** the offer being published; null when provider mode is off */
-  offer: Offer.nullable(),
-  resources: ResourcesView
-})
-export type ProviderStatus = z.infer<typeof ProviderStatus>
-
 
 export const RunRequest = z.object({
   /** the code folder: it becomes the job's code snapshot (none: an empty one) */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ImageId } from '../ids.js'
 
 /**
  * Environments: a name (`busybox`, `python-3.11`, `pytorch-1.13-cpu`) for a Docker image that
@@ -34,7 +35,7 @@ export const EnvironmentName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
   message: 'an environment name is 1 to 64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit'
 })
 
-export const ImageId = z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: 'must be sha256: and 64 hex digits' })
+export { ImageId }
 
 export const Accelerator = z.enum(['cpu', 'cuda'])
 export type Accelerator = z.infer<typeof Accelerator>

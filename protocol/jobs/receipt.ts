@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
 import { Bytes, CidLink } from './spec.js'
+import { RECEIPT_SIGNING_DOMAIN } from '../ids.js'
 
 /**
  * The provider's signed statement of what it ran: dag-cbor `{ payload, signature }` where the
@@ -8,7 +9,7 @@ import { Bytes, CidLink } from './spec.js'
  * followed by the payload (see protocol/signing.ts). Times are milliseconds since the epoch;
  * cost is floe credits.
  */
-export const RECEIPT_SIGNING_DOMAIN = 'floe-receipt/1:'
+export { RECEIPT_SIGNING_DOMAIN }
 export const MAX_RECEIPT_BYTES = 16 * 1024
 
 /**

@@ -3,6 +3,8 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
 import type { RequirementsInput } from '../market/requirements.js'
+import { ImageId } from '../ids.js'
+import { TiB } from '../units.js'
 
 /**
  * A job's spec: what to run, on what, with what. Stored as a dag-cbor block (code and inputs
@@ -11,7 +13,6 @@ import type { RequirementsInput } from '../market/requirements.js'
  * same CID on any machine. Who runs it, when and for how much are not part of it.
  */
 
-const TiB = 1024 ** 4
 /** The most one spec block may take (it is sent whole in a job request). */
 export const MAX_SPEC_BYTES = 128 * 1024
 export const MAX_INPUTS = 64
@@ -50,7 +51,7 @@ export type JobResources = z.infer<typeof JobResources>
  */
 export const JobImage = z.object({
   cid: CidLink,
-  id: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: 'must be sha256: and 64 hex digits' }),
+  id: ImageId,
   bytes: z.number().int().nonnegative().max(64 * TiB)
 }).strict()
 export type JobImage = z.infer<typeof JobImage>

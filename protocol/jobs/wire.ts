@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
+import { JOB_PROTOCOL, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
 import { JobState, LogLine } from './job.js'
 import { SignedReceipt } from './receipt.js'
 import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
@@ -19,7 +20,7 @@ import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
  * JOB_SILENCE_MS counts the other as gone (the client reattaches, then calls the job lost;
  * the provider lets the job finish and keeps the output for pickup).
  */
-export const JOB_PROTOCOL = '/floe/job/1.0.0'
+export { JOB_PROTOCOL }
 export const JOB_MAX_INBOUND_STREAMS = 64
 export const JOB_MAX_OUTBOUND_STREAMS = 64
 export const MAX_JOB_MESSAGE_BYTES = MAX_SPEC_BYTES + 64 * 1024 + 1024
@@ -42,10 +43,9 @@ export const JOB_MAX_PENDING_REQUESTS = 64
 export const JOB_MAX_PENDING_REQUESTS_PER_PEER = 16
 /** How far a request's issue time may be from the provider's clock. */
 export const JOB_REQUEST_MAX_SKEW_MS = 5 * 60_000
-export const JOB_REQUEST_SIGNING_DOMAIN = 'floe-job-request/1:'
+export { JOB_REQUEST_SIGNING_DOMAIN }
 
 const PeerId = z.string().min(1).max(128)
-const JobId = z.string().regex(/^[0-9a-f]{32}$/, { message: 'must be 32 hex digits' })
 
 /** What the client signs: which job, for whom, the spec itself, and the most it will pay. */
 export const JobRequest = z.object({

@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
 import { signingBytes } from '../signing.js'
 import { MAX_CLOCK_SKEW_MS, MAX_OFFER_BYTES, MAX_OFFER_LIFETIME_MS, Offer } from './offer.js'
+import { OFFER_SIGNING_DOMAIN } from '../ids.js'
 
 /**
  * The signed form of an offer on the wire: dag-cbor `{ payload, signature }`, where `payload`
@@ -9,7 +10,7 @@ import { MAX_CLOCK_SKEW_MS, MAX_OFFER_BYTES, MAX_OFFER_LIFETIME_MS, Offer } from
  * OFFER_SIGNING_DOMAIN followed by `payload`. Signing the bytes as sent (not a re-encoding)
  * leaves no room for two encodings of one offer.
  */
-export const OFFER_SIGNING_DOMAIN = 'floe-offer/1:'
+export { OFFER_SIGNING_DOMAIN }
 
 export type OfferRejection =
   | 'oversized' | 'malformed' | 'invalid' | 'bad-signature' | 'wrong-author'

@@ -1,11 +1,13 @@
 import { z } from 'zod'
+import { TiB } from '../units.js'
+import { OFFER_TOPIC } from '../ids.js'
 
 /**
  * A provider's offer: what it shares, at what price, until when. Published on the gossipsub
  * topic OFFER_TOPIC as a signed record (see offer-record.ts); every field is checked before
  * an offer enters a book. Prices are floe credits per hour.
  */
-export const OFFER_TOPIC = '/floe/offers/1.0.0'
+export { OFFER_TOPIC }
 
 /** The most an encoded signed offer may take. */
 export const MAX_OFFER_BYTES = 16 * 1024
@@ -13,7 +15,6 @@ export const MAX_OFFER_BYTES = 16 * 1024
 export const MAX_OFFER_LIFETIME_MS = 10 * 60_000
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 
-const TiB = 1024 ** 4
 const count = (max: number) => z.number().int().nonnegative().max(max)
 const bytes = z.number().int().nonnegative().max(64 * TiB)
 const price = z.number().nonnegative().max(1e9).refine(Number.isFinite, { message: 'not a finite price' })

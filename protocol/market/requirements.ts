@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { GiB, KiB, MiB, TiB } from '../units.js'
 
 /**
  * What a job asks of a provider, and what matching answers: the wire format shared by the
@@ -6,9 +7,6 @@ import { z } from 'zod'
  * Sizes are bytes, durations seconds, prices floe credits per hour (as in offer.ts).
  */
 
-const KiB = 1024
-const GiB = 1024 ** 3
-const TiB = 1024 ** 4
 /** The longest time limit any offer may carry (offer.ts: maxJobSeconds). */
 const MAX_JOB_SECONDS = 366 * 24 * 3600
 
@@ -83,10 +81,10 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   kb: KiB,
   ki: KiB,
   kib: KiB,
-  m: KiB ** 2,
-  mb: KiB ** 2,
-  mi: KiB ** 2,
-  mib: KiB ** 2,
+  m: MiB,
+  mb: MiB,
+  mi: MiB,
+  mib: MiB,
   g: GiB,
   gb: GiB,
   gi: GiB,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { GiB, TiB } from '../units.js'
 
 const Price = z.number().nonnegative().max(1e9)
 
@@ -29,12 +30,12 @@ export const ProviderSettings = z.object({
   allow: z.array(z.string().min(1).max(128)).default([]),
   deny: z.array(z.string().min(1).max(128)).default([]),
   /** the most a job may leave in /output; past it the job is killed */
-  maxOutputBytes: z.number().int().positive().max(64 * 1024 ** 4).default(10 * 1024 ** 3),
+  maxOutputBytes: z.number().int().positive().max(64 * TiB).default(10 * GiB),
   /**
    * each job's disk beside /output: its code copy, /tmp and anything else it writes (the
    * container's root file system is read-only); a hard limit, as is /output's
    */
-  scratchBytes: z.number().int().positive().max(64 * 1024 ** 4).default(2 * 1024 ** 3),
+  scratchBytes: z.number().int().positive().max(64 * TiB).default(2 * GiB),
   /** files and folders a job may create in all (its disk's inodes), and that its code, inputs or home may hold */
   maxJobFiles: z.number().int().min(1000).max(100_000_000).default(500_000),
   /**
@@ -44,11 +45,11 @@ export const ProviderSettings = z.object({
    */
   runtime: z.enum(['auto', 'runsc', 'runc']).default('auto'),
   /** the most job inputs kept on disk, written out for mounting; least recently used go first */
-  maxInputCacheBytes: z.number().int().positive().max(64 * 1024 ** 4).default(20 * 1024 ** 3),
+  maxInputCacheBytes: z.number().int().positive().max(64 * TiB).default(20 * GiB),
   /** whether a job may bring an environment this node lacks (fetched by CID, then `docker load`ed) */
   acceptEnvironments: z.boolean().default(true),
   /** the most environments fetched for jobs may take (their sizes summed); least recently used go first */
-  maxEnvironmentsBytes: z.number().int().positive().max(64 * 1024 ** 4).default(20 * 1024 ** 3),
+  maxEnvironmentsBytes: z.number().int().positive().max(64 * TiB).default(20 * GiB),
   /** how long a finished job's output stays here for its client to pick up */
   keepOutputSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600)
 }).strict()

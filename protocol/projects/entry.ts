@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { MetricPoint } from '../jobs/metrics.js'
 import { SignedReceipt } from '../jobs/receipt.js'
 import { Bytes, CidLink, JobSpecView } from '../jobs/spec.js'
+import { ENTRY_SIGNING_DOMAIN, JobId } from '../ids.js'
 
 /**
  * A project's history: a signed, hash-linked log. Each entry is one dag-cbor block
@@ -23,7 +24,7 @@ import { Bytes, CidLink, JobSpecView } from '../jobs/spec.js'
  * re-encodes to other bytes is refused. Content an entry names (specs, outputs, receipts'
  * CIDs) is named by string, not linked, so the log's DAG is the log alone.
  */
-export const ENTRY_SIGNING_DOMAIN = 'floe-project-entry/1:'
+export { ENTRY_SIGNING_DOMAIN }
 export const MAX_ENTRY_BYTES = 64 * 1024
 /** Heads one entry may link; past it, the next entries merge the rest. */
 export const MAX_PREV = 32
@@ -34,7 +35,6 @@ export const MAX_NAME_CHARS = 64
 /** `mnist`, `cifar-10`: a project's or owner's name (no `/`, so `owner/name/7` reads one way). */
 export const ProjectName = z.string().min(1).max(MAX_NAME_CHARS).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only, starting with a letter or digit')
 
-const jobId = z.string().regex(/^[0-9a-f]{32}$/)
 const jobNumber = z.number().int().positive()
 const peer = z.string().min(1).max(128)
 const cidText = z.string().min(1).max(128).refine(text => { try { CID.parse(text); return true } catch { return false } }, { message: 'not a CID' })
@@ -45,7 +45,7 @@ export const EntryPayloads = {
   'member.added': z.object({ peer, slot: z.number().int().positive().max(20_000) }).strict(),
   'member.removed': z.object({ peer }).strict(),
   'job.created': z.object({
-    job: jobId,
+    job: JobId,
     number: jobNumber,
     message: z.string().max(4096),
     specCid: cidText,
@@ -55,11 +55,11 @@ export const EntryPayloads = {
     /** an earlier success of the same spec whose output this job returns without running */
     reused: z.object({ from: z.string().max(256), outputCid: cidText.nullable(), logsCid: cidText.nullable(), receipt: SignedReceipt }).strict().nullable()
   }).strict(),
-  'job.started': z.object({ job: jobId, provider: peer, pricePerHour: z.number().nonnegative() }).strict(),
-  'job.finished': z.object({ job: jobId, receipt: SignedReceipt, metrics: z.record(z.string().max(128), MetricPoint), logLines: z.number().int().nonnegative() }).strict(),
-  'job.stopped': z.object({ job: jobId, reason }).strict(),
-  'job.lost': z.object({ job: jobId, provider: peer, reason, final: z.boolean() }).strict(),
-  'job.failed': z.object({ job: jobId, reason }).strict(),
+  'job.started': z.object({ job: JobId, provider: peer, pricePerHour: z.number().nonnegative() }).strict(),
+  'job.finished': z.object({ job: JobId, receipt: SignedReceipt, metrics: z.record(z.string().max(128), MetricPoint), logLines: z.number().int().nonnegative() }).strict(),
+  'job.stopped': z.object({ job: JobId, reason }).strict(),
+  'job.lost': z.object({ job: JobId, provider: peer, reason, final: z.boolean() }).strict(),
+  'job.failed': z.object({ job: JobId, reason }).strict(),
   'dataset.attached': z.object({ name: z.string().min(1).max(256), version: z.number().int().nonnegative(), cid: cidText }).strict(),
   note: z.object({ text: z.string().min(1).max(4096) }).strict()
 } as const

@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
 import { Bytes } from '../jobs/spec.js'
+import { JobId, TUNNEL_PROTOCOL } from '../ids.js'
 
 /**
  * `/floe/tunnel/1.0.0`: a terminal or a forwarded port of a running workspace, from its
@@ -18,7 +19,7 @@ import { Bytes } from '../jobs/spec.js'
  * workspace's client may open a tunnel to it; any traffic keeps the workspace from its idle
  * stop.
  */
-export const TUNNEL_PROTOCOL = '/floe/tunnel/1.0.0'
+export { TUNNEL_PROTOCOL }
 export const TUNNEL_MAX_INBOUND_STREAMS = 64
 export const TUNNEL_MAX_OUTBOUND_STREAMS = 64
 export const TUNNEL_OPEN_TIMEOUT_MS = 10_000
@@ -36,14 +37,13 @@ export const TUNNEL_ACK_EVERY_BYTES = 256 * 1024
 /** The system log line a provider writes each time it saves a workspace's home: then its CID. */
 export const HOME_SAVED = 'home saved:'
 
-const jobId = z.string().regex(/^[0-9a-f]{32}$/)
 const size = z.number().int().min(1).max(10_000)
 const port = z.number().int().min(1).max(65_535)
 
 export const TunnelMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('shell'), job: jobId, command: z.array(z.string().max(16 * 1024)).min(1).max(256).nullable(), cols: size, rows: size }).strict(),
-  z.object({ type: z.literal('port'), job: jobId, port }).strict(),
-  z.object({ type: z.literal('probe'), job: jobId, port }).strict(),
+  z.object({ type: z.literal('shell'), job: JobId, command: z.array(z.string().max(16 * 1024)).min(1).max(256).nullable(), cols: size, rows: size }).strict(),
+  z.object({ type: z.literal('port'), job: JobId, port }).strict(),
+  z.object({ type: z.literal('probe'), job: JobId, port }).strict(),
   z.object({ type: z.literal('data'), bytes: Bytes }).strict(),
   z.object({ type: z.literal('resize'), cols: size, rows: size }).strict(),
   z.object({ type: z.literal('eof') }).strict(),

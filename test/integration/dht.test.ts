@@ -6,7 +6,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DHT_PROTOCOL } from '../../daemon/p2p/dht.js'
+import { DHT_PROTOCOL } from '../../protocol/ids.js'
 import { floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const r = resources()

@@ -18,7 +18,7 @@ import { readCar, writeCar } from '../../daemon/store/car.js'
 import { streamChannel } from '../../daemon/p2p/message-channel.js'
 import { signRecord } from '../../daemon/p2p/signing.js'
 import { encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, type Entry, type EntryBody } from '../../protocol/projects/entry.js'
-import { decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_SYNC_FRAME_BYTES, PROJECT_SYNC_PROTOCOL, type SyncRequest } from '../../protocol/projects/sync.js'
+import { decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_SYNC_FRAME_BYTES, PROJECT_LOG_PROTOCOL, type SyncRequest } from '../../protocol/projects/project-log.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, addr, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
@@ -196,7 +196,7 @@ describe('a project log under attack and after a crash', () => {
       services: { identify: identify() }
     })
     try {
-      await mallory.handle(PROJECT_SYNC_PROTOCOL, async (stream, connection) => {
+      await mallory.handle(PROJECT_LOG_PROTOCOL, async (stream, connection) => {
         const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_SYNC_FRAME_BYTES)
         const request: SyncRequest = decodeSyncRequest((await channel.read()) as Uint8Array)
         asked.push({ type: request.type, ...('project' in request ? { project: request.project } : {}) })
@@ -217,7 +217,7 @@ describe('a project log under attack and after a crash', () => {
       await mallory.dial(multiaddr(await addr(d)))
       // the announce path: mallory says it has new heads of a project
       for (const p of [announced, invited]) {
-        const channel = streamChannel(await mallory.dialProtocol(multiaddr(await addr(d)), PROJECT_SYNC_PROTOCOL), self, MAX_SYNC_FRAME_BYTES)
+        const channel = streamChannel(await mallory.dialProtocol(multiaddr(await addr(d)), PROJECT_LOG_PROTOCOL), self, MAX_SYNC_FRAME_BYTES)
         await channel.send(encodeSyncMessage({ type: 'announce', project: p.pid, heads: [p.member.cid.toString()] }))
         expect(decodeSyncFrame((await channel.read()) as Uint8Array)).toEqual({ type: 'ok' })
         await channel.close()
@@ -245,7 +245,7 @@ describe('a project log under attack and after a crash', () => {
       const madeUp = await Promise.all(Array.from({ length: 300 }, async (_, i) => CID.createV1(dagCbor.code, await sha256.digest(new TextEncoder().encode(`made-up ${i}`))).toString()))
       const target = multiaddr(await addr(d))
       for (const pid of madeUp) {
-        const channel = streamChannel(await mallory.dialProtocol(target, PROJECT_SYNC_PROTOCOL), self, MAX_SYNC_FRAME_BYTES)
+        const channel = streamChannel(await mallory.dialProtocol(target, PROJECT_LOG_PROTOCOL), self, MAX_SYNC_FRAME_BYTES)
         await channel.send(encodeSyncMessage({ type: 'announce', project: pid, heads: [pid] }))
         expect(decodeSyncFrame((await channel.read()) as Uint8Array)).toEqual({ type: 'ok' })
         await channel.close()

@@ -12,13 +12,13 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DAG_PROTOCOL, lengthPrefixed, MAX_HAVE_CIDS } from '../../protocol/dag-transfer.js'
+import { DAG_PROTOCOL, lengthPrefixed, DAG_MAX_HAVE_CIDS } from '../../protocol/transfer/dag.js'
 import { floe, floeJson, resources, startDaemon, tempHome } from '../helpers/floe.js'
 
 /**
  * Robustness item 2: `/floe/dag/1.0.0` amplification. The attack as reported: a raw peer
  * opens many connections and on every stream sends a request listing the most `have` CIDs
- * allowed (200,000 then, 8.2 MB of sha2-256 CIDs; now MAX_HAVE_CIDS), for a DAG the daemon
+ * allowed (200,000 then, 8.2 MB of sha2-256 CIDs; now DAG_MAX_HAVE_CIDS), for a DAG the daemon
  * serves to anyone, and never reads the answer, so each transfer holds its request state.
  * 4 such streams took a daemon from 0.49 to 1.28 GB resident, 48 to 3.4 GB.
  *
@@ -81,7 +81,7 @@ describe('/floe/dag request amplification', () => {
     const have = await haveList(200_000)
     // the reported input (200,000 CIDs, 8.2 MB), and the most the protocol now allows
     const old = dagCbor.encode({ root, have })
-    const allowed = dagCbor.encode({ root, have: have.slice(0, MAX_HAVE_CIDS) })
+    const allowed = dagCbor.encode({ root, have: have.slice(0, DAG_MAX_HAVE_CIDS) })
     const connections: Connection[] = []
     for (let i = 0; i < CONNECTIONS; i++) {
       // the daemon's connection manager may refuse some: the attack goes on with those it took

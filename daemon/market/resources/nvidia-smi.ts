@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { MiB } from '../../../protocol/units.js'
 
 export const NVIDIA_SMI = 'nvidia-smi'
 export const NVIDIA_SMI_TIMEOUT_MS = 5_000
@@ -7,7 +8,6 @@ export const NVIDIA_SMI_TIMEOUT_MS = 5_000
 export const GPU_QUERY_FIELDS = ['index', 'uuid', 'name', 'memory.total', 'memory.used', 'driver_version'] as const
 export const GPU_QUERY_ARGS = [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits']
 
-const MiB = 1024 * 1024
 const MAX_QUOTED_LINE = 120
 
 export interface GpuInfo {

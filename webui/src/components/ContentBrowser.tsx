@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react'
 import { RAW_PATHS } from '../../../protocol/api/ui-routes.js'
 import { api, useLoad } from '../api.js'
-import { formatSize } from '../format.js'
+import { formatSize } from '../../../protocol/market/requirements.js'
 import { Empty, ErrorBox, Loading, Mono } from './common.js'
 
 const fileUrl = (cid: string, path: string): string => `${RAW_PATHS.contentFile}?${new URLSearchParams({ cid, path, download: '1' }).toString()}`

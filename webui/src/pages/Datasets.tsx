@@ -5,7 +5,8 @@ import { api, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono } from '../components/common.js'
 import { ContentBrowser } from '../components/ContentBrowser.js'
 import { DataTable } from '../components/DataTable.js'
-import { ago, formatSize } from '../format.js'
+import { ago } from '../../../protocol/format.js'
+import { formatSize } from '../../../protocol/market/requirements.js'
 
 /** PUTs one file with upload progress (fetch cannot report it; XMLHttpRequest can). */
 function putFile (id: string, path: string, file: File, onProgress: (sent: number) => void): Promise<void> {

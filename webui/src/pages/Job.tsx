@@ -1,6 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
-import type { LogLine } from '../../../protocol/jobs/job.js'
+import { isFinal, type LogLine } from '../../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../../protocol/jobs/metrics.js'
 import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useAction, useLoad } from '../api.js'
@@ -9,7 +9,8 @@ import { ContentBrowser } from '../components/ContentBrowser.js'
 import { InputList } from '../components/JobForm.js'
 import { LogView } from '../components/LogView.js'
 import { MetricChart } from '../components/MetricChart.js'
-import { isFinal, formatSize, jobDuration, money } from '../format.js'
+import { jobDuration, money } from '../../../protocol/format.js'
+import { formatSize } from '../../../protocol/market/requirements.js'
 
 /** The job's log, pushed as the daemon streams it (jobLogs with follow), and the metric points in it. */
 function useLiveLog (ref: string): { lines: LogLine[], series: Record<string, MetricPoint[]>, error: Error | undefined, ended: JobView | undefined } {

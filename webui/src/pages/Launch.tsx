@@ -4,7 +4,7 @@ import { parseDuration, parseSize, type RequirementsInput } from '../../../proto
 import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Mono } from '../components/common.js'
 import { chosenMounts, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
-import { money, shortPeer } from '../format.js'
+import { money, shortPeer } from '../../../protocol/format.js'
 
 /** The command as `floe run` takes it: one text with spaces runs through `sh -c`. */
 function commandOf (text: string): string[] {

@@ -2,7 +2,8 @@ import { useState, type ReactNode } from 'react'
 import { api, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
-import { ago, formatSize, money, shortPeer } from '../format.js'
+import { ago, money, shortPeer } from '../../../protocol/format.js'
+import { formatSize } from '../../../protocol/market/requirements.js'
 
 /** Live offers: refreshed every few seconds, sortable, filtered by GPU model and environment. */
 export function Market (): ReactNode {

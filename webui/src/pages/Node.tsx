@@ -2,7 +2,8 @@ import type { ReactNode } from 'react'
 import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
-import { ago, formatSize, money, shortPeer } from '../format.js'
+import { ago, money, shortPeer } from '../../../protocol/format.js'
+import { formatSize } from '../../../protocol/market/requirements.js'
 
 export function Node (): ReactNode {
   const id = useLoad(async signal => await api.call('id', {}, { signal }), [])

@@ -4,7 +4,7 @@ import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
-import { ago, jobDuration, latestMetrics, money, shortPeer } from '../format.js'
+import { ago, jobDuration, latestMetrics, money, shortPeer } from '../../../protocol/format.js'
 
 export function jobLink (job: JobView): string {
   return `/jobs/${encodeURIComponent(job.ref)}`

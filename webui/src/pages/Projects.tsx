@@ -3,7 +3,7 @@ import { Link, useNavigate } from 'react-router'
 import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
-import { ago } from '../format.js'
+import { ago } from '../../../protocol/format.js'
 
 export function Projects (): ReactNode {
   const projects = useLoad(async signal => (await api.call('projectList', {}, { signal })).projects, [], 5000)

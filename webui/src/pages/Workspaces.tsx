@@ -1,13 +1,14 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import type { JobView } from '../../../protocol/jobs/view.js'
-import { formatDuration, parseDuration, parseSize } from '../../../protocol/market/requirements.js'
+import { formatDuration, parseDuration, parseSize, formatSize } from '../../../protocol/market/requirements.js'
 import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { chosenMounts, InputList, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
 import { Terminal } from '../components/Terminal.js'
-import { ago, isFinal, formatSize, money, shortPeer } from '../format.js'
+import { ago, money, shortPeer } from '../../../protocol/format.js'
+import { isFinal } from '../../../protocol/jobs/job.js'
 
 interface Forward { ref: string, host: string, remote: number, local: number }
 

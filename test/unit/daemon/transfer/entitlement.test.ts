@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DAG_MAX_REQUEST_BYTES_PER_PEER, DAG_MAX_TRANSFERS_PER_PEER, MAX_REQUEST_BYTES } from '../../../../protocol/dag-transfer.js'
+import { DAG_MAX_REQUEST_BYTES_PER_PEER, DAG_MAX_TRANSFERS_PER_PEER, DAG_MAX_REQUEST_BYTES } from '../../../../protocol/transfer/dag.js'
 import { entitlement, grantTable } from '../../../../daemon/transfer/entitlement.js'
 import { transferLimits } from '../../../../daemon/transfer/transfer-limits.js'
 
@@ -79,13 +79,13 @@ describe('transfer limits', () => {
     // request bytes: reserved at admission, so two transfers cannot spend the same bytes
     const first = limits.admit('a')
     const second = limits.admit('a')
-    expect(first.maxRequestBytes).toBe(MAX_REQUEST_BYTES)
-    expect(second.maxRequestBytes).toBe(DAG_MAX_REQUEST_BYTES_PER_PEER - MAX_REQUEST_BYTES)
+    expect(first.maxRequestBytes).toBe(DAG_MAX_REQUEST_BYTES)
+    expect(second.maxRequestBytes).toBe(DAG_MAX_REQUEST_BYTES_PER_PEER - DAG_MAX_REQUEST_BYTES)
     expect(() => limits.admit('a')).toThrow(expect.objectContaining({ name: 'DagBusyError', message: expect.stringContaining('request bytes') }))
     // a small request gives back what it did not use
     second.settle(100)
     const third = limits.admit('a')
-    expect(third.maxRequestBytes).toBe(DAG_MAX_REQUEST_BYTES_PER_PEER - MAX_REQUEST_BYTES - 100)
+    expect(third.maxRequestBytes).toBe(DAG_MAX_REQUEST_BYTES_PER_PEER - DAG_MAX_REQUEST_BYTES - 100)
 
     // all peers together
     limits.admit('b')

@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
-import { decodeDagRequest, encodeDagFrame, lengthPrefixed, type DagFrame, type DagRequest } from '../../../../protocol/dag-transfer.js'
+import { decodeDagRequest, encodeDagFrame, lengthPrefixed, type DagFrame, type DagRequest } from '../../../../protocol/transfer/dag.js'
 import { receiveDag } from '../../../../daemon/transfer/dag-fetch.js'
 import { serveDagRequest } from '../../../../daemon/transfer/dag-sender.js'
 

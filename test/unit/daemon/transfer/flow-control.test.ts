@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeDagAck, encodeDagAck } from '../../../../protocol/dag-transfer.js'
+import { decodeDagAck, encodeDagAck } from '../../../../protocol/transfer/dag.js'
 import { sendWindow } from '../../../../daemon/transfer/send-window.js'
 
 describe('acknowledgements', () => {

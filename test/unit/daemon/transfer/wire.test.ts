@@ -5,9 +5,9 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import {
-  decodeDagFrame, decodeDagRequest, encodeDagFrame, encodeDagRequest, lengthPrefixed, MAX_BLOCK_BYTES,
-  MAX_FRAME_BYTES, MAX_HAVE_CIDS, MAX_REQUEST_BYTES
-} from '../../../../protocol/dag-transfer.js'
+  decodeDagFrame, decodeDagRequest, encodeDagFrame, encodeDagRequest, lengthPrefixed, DAG_MAX_BLOCK_BYTES,
+  DAG_MAX_FRAME_BYTES, DAG_MAX_HAVE_CIDS, DAG_MAX_REQUEST_BYTES
+} from '../../../../protocol/transfer/dag.js'
 
 async function rawCid (n: number): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new Uint8Array([n & 0xff, n >> 8])))
@@ -39,10 +39,10 @@ describe('DAG transfer request', () => {
 
   it('refuses more held CIDs than allowed, and oversized messages', async () => {
     const cid = await rawCid(1)
-    const have = new Array<CID>(MAX_HAVE_CIDS + 1).fill(cid)
+    const have = new Array<CID>(DAG_MAX_HAVE_CIDS + 1).fill(cid)
     expect(() => encodeDagRequest({ root: cid, have })).toThrow(expect.objectContaining({ name: 'InvalidDagRequestError' }))
     expect(() => decodeDagRequest(dagCbor.encode({ root: cid, have }))).toThrow(expect.objectContaining({ name: 'InvalidDagRequestError' }))
-    expect(() => decodeDagRequest(new Uint8Array(MAX_REQUEST_BYTES + 1))).toThrow(expect.objectContaining({ name: 'InvalidDagRequestError', message: expect.stringMatching(/bytes/) }))
+    expect(() => decodeDagRequest(new Uint8Array(DAG_MAX_REQUEST_BYTES + 1))).toThrow(expect.objectContaining({ name: 'InvalidDagRequestError', message: expect.stringMatching(/bytes/) }))
   })
 })
 
@@ -79,8 +79,8 @@ describe('DAG transfer frames', () => {
     }
     reject(new Uint8Array())
     reject(new Uint8Array([0x07, 1, 2]))
-    reject(new Uint8Array(MAX_FRAME_BYTES + 1))
-    reject(concat([new Uint8Array([0x00]), cid.bytes, new Uint8Array(MAX_BLOCK_BYTES + 1)]))
+    reject(new Uint8Array(DAG_MAX_FRAME_BYTES + 1))
+    reject(concat([new Uint8Array([0x00]), cid.bytes, new Uint8Array(DAG_MAX_BLOCK_BYTES + 1)]))
     reject(new Uint8Array([0x00, 0x01, 0x02])) // not a CID
     reject(concat([new Uint8Array([0x01]), dagCbor.encode({ blocks: -1, bytes: 0 })]))
     reject(concat([new Uint8Array([0x01]), dagCbor.encode({ blocks: 1 })]))
@@ -91,6 +91,6 @@ describe('DAG transfer frames', () => {
 
   it('refuses to encode a block over the limit', async () => {
     const cid = await rawCid(1)
-    expect(() => encodeDagFrame({ type: 'block', cid, bytes: new Uint8Array(MAX_BLOCK_BYTES + 1) })).toThrow(expect.objectContaining({ name: 'BlockTooLargeError' }))
+    expect(() => encodeDagFrame({ type: 'block', cid, bytes: new Uint8Array(DAG_MAX_BLOCK_BYTES + 1) })).toThrow(expect.objectContaining({ name: 'BlockTooLargeError' }))
   })
 })

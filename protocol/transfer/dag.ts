@@ -2,6 +2,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
+import { DAG_PROTOCOL } from '../ids.js'
+import { KiB, MiB } from '../units.js'
 
 /**
  * `/floe/dag/1.0.0`: bulk DAG transfer between floe peers.
@@ -36,7 +38,7 @@ import { z } from 'zod'
  * - 0x01 done:  dag-cbor `{ blocks, bytes }`, what the sender sent
  * - 0x02 error: dag-cbor `{ name, message }`
  */
-export const DAG_PROTOCOL = '/floe/dag/1.0.0'
+export { DAG_PROTOCOL }
 
 /** Concurrent transfers per connection, each way (libp2p's cap; the per-peer caps below are the sender's own). */
 export const DAG_MAX_INBOUND_STREAMS = 4
@@ -57,11 +59,11 @@ export const DAG_REQUEST_TIMEOUT_MS = 10_000
 export const DAG_IDLE_TIMEOUT_MS = 60_000
 
 /** Block bytes the sender may have sent and the receiver not yet acknowledged. */
-export const DAG_WINDOW_BYTES = 16 * 1024 * 1024
+export const DAG_WINDOW_BYTES = 16 * MiB
 /** The receiver acknowledges at least this often (well under a window, so the sender never stalls). */
-export const DAG_ACK_EVERY_BYTES = 4 * 1024 * 1024
+export const DAG_ACK_EVERY_BYTES = 4 * MiB
 /** An acknowledgement is one varint: 9 bytes at most. */
-export const MAX_ACK_BYTES = 9
+export const DAG_MAX_ACK_BYTES = 9
 
 /**
  * Held blocks one request may list. Sized to an honest receiver: resuming (or fetching a new
@@ -69,7 +71,7 @@ export const MAX_ACK_BYTES = 9
  * past it, the blocks left out are simply sent again. 200,000 (the old bound) cost ~500 MB
  * of heap to decode.
  */
-export const MAX_HAVE_CIDS = 16_384
+export const DAG_MAX_HAVE_CIDS = 16_384
 /** A listed CIDv1 with a sha2-256 digest, as dag-cbor encodes it (see encodedCidSize). */
 const TYPICAL_HAVE_CID_BYTES = 44
 /**
@@ -77,17 +79,17 @@ const TYPICAL_HAVE_CID_BYTES = 44
  * frame is refused by its length prefix, before a byte of it is buffered or decoded, so this
  * bounds the decode cost too (~720 KiB; ~45 MB of transient heap at the most).
  */
-export const MAX_REQUEST_BYTES = MAX_HAVE_CIDS * TYPICAL_HAVE_CID_BYTES + 4096
+export const DAG_MAX_REQUEST_BYTES = DAG_MAX_HAVE_CIDS * TYPICAL_HAVE_CID_BYTES + 4096
 /**
  * Request bytes one peer's transfers may hold at once: two full-size requests. A request
  * costs ~60× its bytes of heap while it is decoded (CID objects), and its `have` set lives as
  * long as its transfer; a peer's other concurrent requests must be small.
  */
-export const DAG_MAX_REQUEST_BYTES_PER_PEER = 2 * MAX_REQUEST_BYTES
-export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
+export const DAG_MAX_REQUEST_BYTES_PER_PEER = 2 * DAG_MAX_REQUEST_BYTES
+export const DAG_MAX_BLOCK_BYTES = 4 * MiB
 /** A block frame: type byte, CID, block. CIDs are small; 4 KiB leaves room for inline ones. */
-export const MAX_FRAME_BYTES = MAX_BLOCK_BYTES + 4096
-export const MAX_ERROR_MESSAGE_CHARS = 1024
+export const DAG_MAX_FRAME_BYTES = DAG_MAX_BLOCK_BYTES + 4 * KiB
+export const DAG_MAX_ERROR_MESSAGE_CHARS = 1024
 
 const FRAME_BLOCK = 0x00
 const FRAME_DONE = 0x01
@@ -151,7 +153,7 @@ export class DagBusyError extends Error {
   override name = 'DagBusyError'
 }
 
-/** A block is larger than MAX_BLOCK_BYTES. */
+/** A block is larger than DAG_MAX_BLOCK_BYTES. */
 export class BlockTooLargeError extends Error {
   override name = 'BlockTooLargeError'
 }
@@ -214,7 +216,7 @@ const CidValue = z.custom<CID>(value => CID.asCID(value) != null, { message: 'ex
 
 const DagRequestSchema = z.object({
   root: CidValue,
-  have: z.array(CidValue).max(MAX_HAVE_CIDS),
+  have: z.array(CidValue).max(DAG_MAX_HAVE_CIDS),
   structure: z.boolean().optional()
 }).strict()
 
@@ -225,7 +227,7 @@ const DoneSchema = z.object({
 
 const ErrorSchema = z.object({
   name: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/),
-  message: z.string().max(MAX_ERROR_MESSAGE_CHARS)
+  message: z.string().max(DAG_MAX_ERROR_MESSAGE_CHARS)
 }).strict()
 
 /** dag-cbor size of one CID in the `have` list, at most: tag 42, byte-string header, 0x00 prefix. */
@@ -234,19 +236,19 @@ export function encodedCidSize (cid: CID): number {
 }
 
 export function encodeDagRequest (request: DagRequest): Uint8Array {
-  if (request.have.length > MAX_HAVE_CIDS) {
-    throw new InvalidDagRequestError(`the request lists ${request.have.length} held blocks; at most ${MAX_HAVE_CIDS} are allowed`)
+  if (request.have.length > DAG_MAX_HAVE_CIDS) {
+    throw new InvalidDagRequestError(`the request lists ${request.have.length} held blocks; at most ${DAG_MAX_HAVE_CIDS} are allowed`)
   }
   const bytes = dagCbor.encode(request.structure === true ? { root: request.root, have: request.have, structure: true } : { root: request.root, have: request.have })
-  if (bytes.byteLength > MAX_REQUEST_BYTES) {
-    throw new InvalidDagRequestError(`the request is ${bytes.byteLength} bytes; at most ${MAX_REQUEST_BYTES} are allowed`)
+  if (bytes.byteLength > DAG_MAX_REQUEST_BYTES) {
+    throw new InvalidDagRequestError(`the request is ${bytes.byteLength} bytes; at most ${DAG_MAX_REQUEST_BYTES} are allowed`)
   }
   return bytes
 }
 
 export function decodeDagRequest (bytes: Uint8Array): DagRequest {
-  if (bytes.byteLength > MAX_REQUEST_BYTES) {
-    throw new InvalidDagRequestError(`the request is ${bytes.byteLength} bytes; at most ${MAX_REQUEST_BYTES} are allowed`)
+  if (bytes.byteLength > DAG_MAX_REQUEST_BYTES) {
+    throw new InvalidDagRequestError(`the request is ${bytes.byteLength} bytes; at most ${DAG_MAX_REQUEST_BYTES} are allowed`)
   }
   let value: unknown
   try {
@@ -265,8 +267,8 @@ export function decodeDagRequest (bytes: Uint8Array): DagRequest {
 export function encodeDagFrame (frame: DagFrame): Uint8Array[] {
   switch (frame.type) {
     case 'block': {
-      if (frame.bytes.byteLength > MAX_BLOCK_BYTES) {
-        throw new BlockTooLargeError(`block ${frame.cid} is ${frame.bytes.byteLength} bytes; at most ${MAX_BLOCK_BYTES} are allowed`)
+      if (frame.bytes.byteLength > DAG_MAX_BLOCK_BYTES) {
+        throw new BlockTooLargeError(`block ${frame.cid} is ${frame.bytes.byteLength} bytes; at most ${DAG_MAX_BLOCK_BYTES} are allowed`)
       }
       const header = new Uint8Array(1 + frame.cid.bytes.byteLength)
       header[0] = FRAME_BLOCK
@@ -276,14 +278,14 @@ export function encodeDagFrame (frame: DagFrame): Uint8Array[] {
     case 'done':
       return [withType(FRAME_DONE, dagCbor.encode({ blocks: frame.blocks, bytes: frame.bytes }))]
     case 'error':
-      return [withType(FRAME_ERROR, dagCbor.encode({ name: frame.name, message: frame.message.slice(0, MAX_ERROR_MESSAGE_CHARS) }))]
+      return [withType(FRAME_ERROR, dagCbor.encode({ name: frame.name, message: frame.message.slice(0, DAG_MAX_ERROR_MESSAGE_CHARS) }))]
   }
 }
 
 export function decodeDagFrame (bytes: Uint8Array): DagFrame {
   if (bytes.byteLength === 0) throw new DagProtocolError('empty frame')
-  if (bytes.byteLength > MAX_FRAME_BYTES) {
-    throw new DagProtocolError(`frame of ${bytes.byteLength} bytes; at most ${MAX_FRAME_BYTES} are allowed`)
+  if (bytes.byteLength > DAG_MAX_FRAME_BYTES) {
+    throw new DagProtocolError(`frame of ${bytes.byteLength} bytes; at most ${DAG_MAX_FRAME_BYTES} are allowed`)
   }
   const body = bytes.subarray(1)
   switch (bytes[0]) {
@@ -295,8 +297,8 @@ export function decodeDagFrame (bytes: Uint8Array): DagFrame {
       } catch (err: any) {
         throw new DagProtocolError(`block frame with an invalid CID: ${err?.message ?? err}`)
       }
-      if (block.byteLength > MAX_BLOCK_BYTES) {
-        throw new DagProtocolError(`block ${cid} is ${block.byteLength} bytes; at most ${MAX_BLOCK_BYTES} are allowed`)
+      if (block.byteLength > DAG_MAX_BLOCK_BYTES) {
+        throw new DagProtocolError(`block ${cid} is ${block.byteLength} bytes; at most ${DAG_MAX_BLOCK_BYTES} are allowed`)
       }
       return { type: 'block', cid, bytes: block }
     }
@@ -323,7 +325,7 @@ export function encodeDagAck (storedBytes: number): Uint8Array {
 }
 
 export function decodeDagAck (bytes: Uint8Array): number {
-  if (bytes.byteLength === 0 || bytes.byteLength > MAX_ACK_BYTES) throw new DagProtocolError(`acknowledgement of ${bytes.byteLength} bytes; expected one varint`)
+  if (bytes.byteLength === 0 || bytes.byteLength > DAG_MAX_ACK_BYTES) throw new DagProtocolError(`acknowledgement of ${bytes.byteLength} bytes; expected one varint`)
   let value: number
   let length: number
   try {

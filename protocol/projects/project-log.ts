@@ -3,6 +3,7 @@ import { base32 } from 'multiformats/bases/base32'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
 import { Bytes } from '../jobs/spec.js'
+import { PROJECT_LOG_PROTOCOL, PROJECT_TOPIC_DOMAIN, PROJECT_TOPIC_PREFIX } from '../ids.js'
 
 /**
  * `/floe/project-log/1.0.0`: a member pulls the entries of a project it lacks from another
@@ -42,10 +43,7 @@ import { Bytes } from '../jobs/spec.js'
  * key, so its bytes cannot be guessed from the owner and name. The message names no project
  * either: members know it from the topic.
  */
-export const PROJECT_SYNC_PROTOCOL = '/floe/project-log/1.0.0'
-/** `2`: topics derived from the genesis bytes, messages without the project id (1 named the id in both). */
-export const PROJECT_TOPIC_PREFIX = 'floe/project/2/'
-export const PROJECT_TOPIC_DOMAIN = 'floe-project-topic/2:'
+export { PROJECT_LOG_PROTOCOL, PROJECT_TOPIC_DOMAIN, PROJECT_TOPIC_PREFIX }
 export const SYNC_MAX_INBOUND_STREAMS = 8
 export const SYNC_MAX_OUTBOUND_STREAMS = 8
 export const SYNC_OPEN_TIMEOUT_MS = 10_000

@@ -1,5 +1,5 @@
-import type { JobView } from '../protocol/jobs/view.js'
-import { formatDuration } from '../protocol/market/requirements.js'
+import type { JobView } from './jobs/view.js'
+import { formatDuration } from './market/requirements.js'
 
 /**
  * How values read for people, the same in the CLI and the web UI (no Node-only imports:

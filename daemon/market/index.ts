@@ -1,0 +1,8 @@
+export { marketService, type MarketComponents, type MarketService } from './market-service.js'
+export { providerDiscovery, type ProviderDiscovery, type ProviderDiscoveryComponents } from './provider-discovery.js'
+export { providerSettingsStore, InvalidSettingError, SETTING_KEYS, type ProviderSettingsStore } from './provider-settings.js'
+export { buildOffer, NOTHING_ALLOCATED, type Allocated } from './build-offer.js'
+export { asIdle, gpuModelMatches, matchOffers, type MatchContext, type MatchResult } from './match.js'
+export { peerLatencies } from './latency.js'
+export { resourcesView } from './resources-view.js'
+export { createDockerClient, detectResources, DiskStatError, type DetectResourcesOptions, type Resources } from './resources/index.js'

@@ -1,0 +1,18 @@
+import { z } from 'zod'
+import { CidString } from '../ids.js'
+
+/** One version of a named dataset (`alice/mnist:3`): a UnixFS DAG and how it was imported. */
+export const Dataset = z.object({
+  name: z.string(),
+  version: z.number().int().positive(),
+  cid: CidString,
+  bytes: z.number().nonnegative(),
+  files: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  message: z.string(),
+  cidVersion: z.union([z.literal(0), z.literal(1)]),
+  chunker: z.enum(['fixed', 'rabin']),
+  /** any peer may fetch it (over /floe/dag and bitswap); absent or false: only peers entitled otherwise (a project's members, a job's provider) */
+  public: z.boolean().optional()
+})
+export type Dataset = z.infer<typeof Dataset>
