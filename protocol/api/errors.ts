@@ -91,6 +91,7 @@ export const STATUS_BY_ERROR_NAME = {
   ForwardHostError: 503,
   /** the peer serves as many transfers as it allows; ask again later */
   DagBusyError: 503,
+  JobServerBusyError: 503,
   DialTimeoutError: 504,
   TransferTimeoutError: 504,
   StoreFullError: 507,

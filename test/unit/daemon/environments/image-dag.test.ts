@@ -10,12 +10,15 @@ import { importImageTar, memberPath } from '../../../../daemon/environments/imag
 type Member = { name: string, bytes?: Uint8Array, type?: 'file' | 'directory' | 'symlink' | 'link', linkname?: string }
 
 /** A tar in memory, members in order. */
+/** One time for every member: tar-stream stamps the clock otherwise, and two layers built a second apart would differ. */
+const MTIME = new Date('2026-01-01T00:00:00Z')
+
 async function tarOf (members: Member[]): Promise<Buffer> {
   const packer = pack()
   for (const m of members) {
-    if (m.type === 'directory') packer.entry({ name: m.name, type: 'directory' })
-    else if (m.type === 'symlink' || m.type === 'link') packer.entry({ name: m.name, type: m.type, linkname: m.linkname ?? '' })
-    else packer.entry({ name: m.name }, Buffer.from(m.bytes ?? new Uint8Array()))
+    if (m.type === 'directory') packer.entry({ name: m.name, type: 'directory', mtime: MTIME })
+    else if (m.type === 'symlink' || m.type === 'link') packer.entry({ name: m.name, type: m.type, linkname: m.linkname ?? '', mtime: MTIME })
+    else packer.entry({ name: m.name, mtime: MTIME }, Buffer.from(m.bytes ?? new Uint8Array()))
   }
   packer.finalize()
   const chunks: Buffer[] = []
