@@ -17,7 +17,7 @@ import { describeImageDag, imageMetadata, type ImageDescription } from './image-
 import { importImageTar } from './image-tar.js'
 import { loadImageDag } from './load.js'
 import { pinReasons } from '../store/pin-reasons.js'
-import { type EnvironmentRecord, type EnvironmentRecords } from './records.js'
+import type { EnvironmentRecord, EnvironmentRecords } from './records.js'
 
 export interface PublishComponents {
   docker: () => Promise<Docker>

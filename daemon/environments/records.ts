@@ -39,7 +39,6 @@ export interface CachedEnvironment {
 const RECORD = 'env!'
 const CACHE = 'env-cache!'
 
-
 /** JSON values under `prefix`, each keyed by `keyOf(value)`; puts and deletes are synced. */
 function jsonMap<T> (index: EnvironmentIndex, prefix: string, keyOf: (value: T) => string) {
   return {
