@@ -6,6 +6,7 @@ import type { Progress } from '../../protocol/progress.js'
 import type { FetchDagOutcome, Transport } from '../content/fetch-dag.js'
 import { exportDag, importPath, type ChunkerName, type CidVersion, type ExportSummary } from '../content/index.js'
 import { pinKey } from '../store/pins.js'
+import { pinReasons } from '../store/pin-reasons.js'
 import { syncBlocks } from '../store/stores.js'
 import { StoreFullError } from '../store/errors.js'
 import type { GcGuard } from '../store/gc-guard.js'
@@ -44,7 +45,7 @@ export interface OperationOptions {
 }
 
 function pinReason (dataset: Pick<Dataset, 'name' | 'version'>): string {
-  return `dataset:${dataset.name}:${dataset.version}`
+  return pinReasons.dataset(dataset.name, dataset.version).text
 }
 
 function describeStoreError (err: any, blocksPath: string): unknown {

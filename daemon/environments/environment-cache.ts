@@ -13,7 +13,8 @@ import { fetchedTag, inspectImage, removeImage } from './docker-images.js'
 import { EnvironmentDiskError } from './errors.js'
 import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
-import { CACHE_PIN, type EnvironmentRecords } from './records.js'
+import { pinReasons } from '../store/pin-reasons.js'
+import type { EnvironmentRecords } from './records.js'
 
 export interface EnvironmentCacheComponents {
   docker: () => Promise<Docker>
@@ -137,7 +138,7 @@ export function environmentCache (components: EnvironmentCacheComponents) {
       const ref = fetchedTag(entry.imageId).ref
       const removed = await removeImage(docker, ref)
       if (!removed && await inspectImage(docker, ref) != null) continue
-      await components.pins.remove(CID.parse(entry.cid), CACHE_PIN)
+      await pinReasons.environmentCache().remove(components.pins, CID.parse(entry.cid))
       await records.cache.del(entry.cid)
       used -= entry.bytes
       log.info({ environment: entry.name, cid: entry.cid, bytes: entry.bytes }, 'environment removed from the cache (least recently used)')
@@ -158,7 +159,7 @@ export function environmentCache (components: EnvironmentCacheComponents) {
     let loadMs: number
     try {
       fetched = await components.guard.shared(async () => {
-        await components.pins.add(image.cid, CACHE_PIN)
+        await pinReasons.environmentCache().add(components.pins, image.cid)
         return await components.fetchDag(image.cid, {
           signal,
           onProgress: bytes => { if (bytes > ceiling) limit.abort(new EnvironmentDiskError(`${label(spec, image)} sent more than its declared size; refused`)) }
@@ -182,7 +183,7 @@ export function environmentCache (components: EnvironmentCacheComponents) {
     } catch (err) {
       // nothing half-done stays: the load removed what it loaded; the blocks are left to gc
       // (unless an entry of the cache still counts on them)
-      if (await records.cache.get(image.cid.toString()) == null) await components.pins.remove(image.cid, CACHE_PIN)
+      if (await records.cache.get(image.cid.toString()) == null) await pinReasons.environmentCache().remove(components.pins, image.cid)
       if (limit.signal.aborted && !(options.signal?.aborted ?? false)) throw limit.signal.reason
       throw err
     }

@@ -16,7 +16,8 @@ import { EnvironmentNotFoundError, InvalidEnvironmentError, NotAnImageError } fr
 import { describeImageDag, imageMetadata, type ImageDescription } from './image-dag.js'
 import { importImageTar } from './image-tar.js'
 import { loadImageDag } from './load.js'
-import { PUBLISHED_PIN, type EnvironmentRecord, type EnvironmentRecords } from './records.js'
+import { pinReasons } from '../store/pin-reasons.js'
+import type { EnvironmentRecord, EnvironmentRecords } from './records.js'
 
 export interface PublishComponents {
   docker: () => Promise<Docker>
@@ -73,7 +74,7 @@ async function labelled (docker: Docker, imageId: string, labels: Readonly<Recor
 async function record (components: PublishComponents, image: ImageDescription, name: string, meta: { origin: EnvironmentRecord['origin'], source: string }): Promise<EnvironmentRecord> {
   const labels = imageMetadata(image.labels)
   await syncBlocks(components.blocksPath)
-  await components.pins.add(image.root, PUBLISHED_PIN(name))
+  await pinReasons.environment(name).add(components.pins, image.root)
   const before = await components.records.get(name)
   const next: EnvironmentRecord = {
     name,
@@ -88,7 +89,7 @@ async function record (components: PublishComponents, image: ImageDescription, n
     createdAt: Date.now()
   }
   await components.records.put(next)
-  if (before != null && before.cid !== next.cid) await components.pins.remove(CID.parse(before.cid), PUBLISHED_PIN(name))
+  if (before != null && before.cid !== next.cid) await pinReasons.environment(name).remove(components.pins, CID.parse(before.cid))
   return next
 }
 

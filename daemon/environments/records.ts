@@ -39,9 +39,6 @@ export interface CachedEnvironment {
 const RECORD = 'env!'
 const CACHE = 'env-cache!'
 
-export const PUBLISHED_PIN = (name: string): string => `env:${name}`
-export const CACHE_PIN = 'env-cache'
-
 /** JSON values under `prefix`, each keyed by `keyOf(value)`; puts and deletes are synced. */
 function jsonMap<T> (index: EnvironmentIndex, prefix: string, keyOf: (value: T) => string) {
   return {

@@ -11,7 +11,8 @@ import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
 import { publishImage, publishTarFile, type PublishComponents, type PublishOptions } from './publish.js'
 import { buildRecipe } from './recipes.js'
-import { environmentRecords, PUBLISHED_PIN, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
+import { pinReasons } from '../store/pin-reasons.js'
+import { environmentRecords, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
 
 /** What publishing needs, less the records (made here from `index`), and the rest. */
 export interface EnvironmentServiceComponents extends Omit<PublishComponents, 'records'> {
@@ -168,7 +169,7 @@ export function environmentService (components: EnvironmentServiceComponents) {
       const record = await records.get(name)
       if (record == null) throw new EnvironmentNotFoundError(`no environment "${name}" was published or built here (floe env ls)`)
       await records.del(name)
-      await components.pins.remove(CID.parse(record.cid), PUBLISHED_PIN(name))
+      await pinReasons.environment(name).remove(components.pins, CID.parse(record.cid))
       await removeImage(await components.docker(), environmentTag(name, record.imageId).ref).catch(() => false)
       return changed(record)
     },

@@ -25,6 +25,7 @@ import type { MatchResult } from '../market/match.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
+import { pinReasons } from '../store/pin-reasons.js'
 import { syncBlocks } from '../store/stores.js'
 import { readBlock } from '../transfer/index.js'
 import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
@@ -184,8 +185,7 @@ export function jobService (components: JobServiceComponents) {
     const previous = record.homeCid
     record.homeCid = cid.toString()
     void components.guard.shared(async () => {
-      await components.pins.add(cid, `workspace-home:${record.ref}`)
-      if (previous != null && previous !== record.homeCid) await components.pins.remove(CID.parse(previous), `workspace-home:${record.ref}`)
+      await pinReasons.workspaceHome(record.ref).replace(components.pins, cid, previous)
       const fetched = await components.fetchDag(cid, { maxBytes: await freeBytes() })
       if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid.toString()}`)
     }).catch((err: Error) => { log.warn({ ref: record.ref, home: cidText, err: err.message }, 'could not keep the workspace home here') })
@@ -271,7 +271,7 @@ export function jobService (components: JobServiceComponents) {
       const free = await freeBytes()
       for (const cid of [output, logs]) {
         if (cid == null) continue
-        await components.pins.add(cid, `output:${record.ref}`)
+        await pinReasons.output(record.ref).add(components.pins, cid)
         const stated = cid === output && outputBytes != null ? Math.ceil(outputBytes * 1.05) + STRUCTURE_ALLOWANCE_BYTES : Infinity
         const fetched = await components.fetchDag(cid, { maxBytes: Math.min(stated, free) })
         if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid}`)
@@ -331,9 +331,9 @@ export function jobService (components: JobServiceComponents) {
         logBase: 0
       }
       await records.put(record)
-      await components.pins.add(cid, `job:${record.ref}`)
+      await pinReasons.job(record.ref).add(components.pins, cid)
       if (reused != null) {
-        for (const content of [record.outputCid, record.logsCid]) if (content != null) await components.pins.add(CID.parse(content), `output:${record.ref}`)
+        for (const content of [record.outputCid, record.logsCid]) if (content != null) await pinReasons.output(record.ref).add(components.pins, CID.parse(content))
       }
       return record
     })

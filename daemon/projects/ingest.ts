@@ -7,6 +7,7 @@ import {
 } from '../../protocol/projects/entry.js'
 import { verifySignature } from '../p2p/verify-signature.js'
 import { pinKey } from '../store/pins.js'
+import { pinReasons } from '../store/pin-reasons.js'
 import { EntryRefusedError, NotInvitedError } from './errors.js'
 import { applyJobEntry, jobCreatedRow, type JobRow } from './job-rows.js'
 import { keys, type EntryMeta, type LogState, type Membership, type Overlay, type ProjectMeta } from './log-store.js'
@@ -192,4 +193,4 @@ function decodeReceiptOrRefuse (payload: Uint8Array, refuse: (why: string) => ne
 }
 
 /** Why gc keeps a project's heads (and so its whole log). */
-export const projectPin = (pid: string): string => `project:${pid}`
+export const projectPin = (pid: string): string => pinReasons.project(pid).text

@@ -11,6 +11,7 @@ import type { ProjectView } from '../../protocol/projects/view.js'
 import type { Logger } from '../log.js'
 import { signRecord } from '../p2p/signing.js'
 import { takeTurns } from '../turns.js'
+import { isProjectPinKey } from '../store/pin-reasons.js'
 import { AmbiguousProjectError, InvalidProjectRequestError, ProjectNotFoundError, ProjectPermissionError } from './errors.js'
 import { checkAhead, ingestEntry } from './ingest.js'
 import type { JobRow } from './job-rows.js'
@@ -320,7 +321,7 @@ export function projectLog (components: ProjectLogComponents) {
         for (const prefix of keys.derived) {
           for await (const key of index.keys({ gte: prefix, lt: prefix + '\xff' })) doomed.push(key)
         }
-        for await (const key of index.keys({ gte: 'pin!', lt: 'pin!\xff' })) if (key.includes('!project:')) doomed.push(key)
+        for await (const key of index.keys({ gte: 'pin!', lt: 'pin!\xff' })) if (isProjectPinKey(key)) doomed.push(key)
         for (let i = 0; i < doomed.length; i += 10_000) await index.batch(doomed.slice(i, i + 10_000).map(key => ({ type: 'del' as const, key })), { sync: true })
       })
       const sorted = [...entries].sort((a, b) => a.clock - b.clock || (a.cid.toString() < b.cid.toString() ? -1 : 1))

@@ -9,6 +9,7 @@ import type { RepoStat } from '../../protocol/store/repo.js'
 import { blockKey, walkDag } from './dag-walk.js'
 import type { GcGuard } from './gc-guard.js'
 import type { PinSet } from './pins.js'
+import { pinReasons } from './pin-reasons.js'
 
 export interface RepoComponents {
   /** the local store only: gc, stat and CAR files never go to the network */
@@ -107,7 +108,7 @@ export function repoService ({ blockstore, blocksPath, sharding, pins, guard }: 
       return await guard.shared(async () => {
         const result = await importCar(blockstore, file, options)
         await syncBlocks(blocksPath)
-        for (const root of result.roots) await pins.add(root, `car:${basename(file)}`)
+        for (const root of result.roots) await pinReasons.car(basename(file)).add(pins, root)
         return result
       })
     }

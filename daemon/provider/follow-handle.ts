@@ -1,0 +1,39 @@
+import type { JobState, LogLine } from '../../protocol/jobs/job.js'
+import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
+import type { LiveJob } from './live-job.js'
+
+/** How a client follows its job on the provider (see job-server.ts). */
+export interface FollowHandle {
+  state(): { state: JobState, at: number }
+  receipt(): SignedReceipt | undefined
+  /** at most `max` log lines after `after` */
+  read(after: number, max: number): Promise<LogLine[]>
+  lastSeq(): number
+  /** resolves on a log line after `after`, a state change, the end, or `signal` */
+  changed(after: number, signal: AbortSignal): Promise<void>
+}
+
+/**
+ * A client's view of its job, to follow it: the current state, log lines from any point, the
+ * receipt once there is one, and a wait for the next change. The wait registers a watcher
+ * (woken by live-job.ts's `wake` on a state change) beside the log's own wait for new lines.
+ */
+export function followHandle (job: LiveJob): FollowHandle {
+  return {
+    state: () => job.record.states[job.record.states.length - 1] ?? { state: job.record.state, at: job.record.acceptedAt },
+    receipt: () => job.receipt,
+    read: async (after, max) => await job.log.read(after, max),
+    lastSeq: () => job.log.lastSeq(),
+    async changed (after, signal) {
+      if (signal.aborted) return
+      const stop = new AbortController()
+      const wake = (): void => { stop.abort() }
+      job.watchers.add(wake)
+      try {
+        await job.log.waitFor(after, AbortSignal.any([signal, stop.signal]))
+      } finally {
+        job.watchers.delete(wake)
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type Docker from 'dockerode'
+import type { JobSpec } from '../../protocol/jobs/spec.js'
+import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
+import type { ImportSummary } from '../content/index.js'
+import { pinReasons } from '../store/pin-reasons.js'
+import { importJobFolder, type ImportJobFolderComponents } from './import-job-folder.js'
+import { systemLine, type JobTable, type LiveJob } from './live-job.js'
+import type { ProviderJobsComponents } from './provider-jobs.js'
+
+/** How often a running workspace checks whether it is idle or due a save of its home. */
+const WORKSPACE_TICK_MS = 1_000
+
+export type WorkspaceWatchComponents = ImportJobFolderComponents & Pick<ProviderJobsComponents, 'guard' | 'pins' | 'log'> & {
+  table: Pick<JobTable, 'records'>
+}
+
+/**
+ * While a workspace runs: its home saved every `snapshotSeconds` (a system line names each
+ * save, so the client fetches and keeps it: a crash here loses at most one interval), and
+ * the workspace stopped, home saved, after `idleTimeoutSeconds` without terminal or port
+ * traffic (`touch` of workspaceAccess). This lives on the provider's side, not in
+ * daemon/workspaces/ (the client's): the provider never imports the client side.
+ */
+export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJob, homeDir: string, docker: Pick<Docker, 'getContainer'>): { stop: () => void } {
+  const { log } = components
+  const spec = job.spec.workspace as NonNullable<JobSpec['workspace']>
+  const snapshot = pinReasons.workspaceSnapshot(job.record.jobId)
+  job.activeAt = Date.now()
+  let saving = false
+  let lastSave = Date.now()
+  const tick = async (): Promise<void> => {
+    const now = Date.now()
+    if (now - job.activeAt > spec.idleTimeoutSeconds * 1000 && !job.cancel.signal.aborted) {
+      // ended like a stop by its client: the run concludes it, saving its home as the output
+      job.stopReason = `stopped: idle for ${spec.idleTimeoutSeconds} s (no terminal or port traffic)`
+      systemLine(job, job.stopReason)
+      job.cancel.abort(new Error(job.stopReason))
+      return
+    }
+    if (saving || now - lastSave < spec.snapshotSeconds * 1000) return
+    saving = true
+    try {
+      // Frozen while its home is read: nothing in the container can change what is walked.
+      const container = docker.getContainer(job.record.containerId as string)
+      await container.pause()
+      let imported: ImportSummary
+      try {
+        imported = await importJobFolder(components, homeDir)
+      } finally {
+        await container.unpause()
+      }
+      // the newest save pinned before the one before it is let go (conclude-job.ts unpins the last)
+      const saved = await components.guard.shared(async () => {
+        await snapshot.replace(components.pins, imported.cid, job.record.snapshot)
+        return imported
+      })
+      job.record.snapshot = saved.cid.toString()
+      await components.table.records.put(job.record)
+      lastSave = Date.now()
+      systemLine(job, `${HOME_SAVED} ${saved.cid.toString()} (${saved.bytes} bytes)`)
+    } finally {
+      saving = false
+    }
+  }
+  const timer = setInterval(() => { tick().catch((err: Error) => { log.warn({ jobId: job.record.jobId, err: err.message }, 'could not save the workspace home') }) }, WORKSPACE_TICK_MS)
+  return { stop: () => { clearInterval(timer) } }
+}
+
+/**
+ * A running workspace, for a terminal or a forwarded port: its container, and `touch` to
+ * count traffic (what keeps it from the idle stop above). Undefined when it is not a
+ * running workspace, or is being stopped.
+ */
+export function workspaceAccess (job: LiveJob): { containerId: string, touch: () => void } | undefined {
+  if (job.spec.workspace == null) return undefined
+  if (job.record.state !== 'running' || job.record.containerId == null || job.cancel.signal.aborted) return undefined
+  job.activeAt = Date.now()
+  return { containerId: job.record.containerId, touch: () => { job.activeAt = Date.now() } }
+}
