@@ -1,6 +1,4 @@
-export class ContentPathError extends Error {
-  override name = 'ContentPathError'
-}
+export { ContentPathError } from '../store/errors.js'
 
 /** A file changed size or mtime while it was being imported. */
 export class FileChangedError extends Error {
