@@ -5,10 +5,6 @@ export class FileChangedError extends Error {
   override name = 'FileChangedError'
 }
 
-export class ContentNotFoundError extends Error {
-  override name = 'ContentNotFoundError'
-}
-
 export class UnsafeContentError extends Error {
   override name = 'UnsafeContentError'
 }
@@ -16,4 +12,12 @@ export class UnsafeContentError extends Error {
 /** Content larger than the budget of the place it is written to (bytes or entries). */
 export class ContentTooLargeError extends Error {
   override name = 'ContentTooLargeError'
+}
+
+/**
+ * Content not held here that no connected peer could send (none connected, none had it, or
+ * none answered in time): `requireDag`'s answer when it cannot make a DAG whole.
+ */
+export class ContentUnavailableError extends Error {
+  override name = 'ContentUnavailableError'
 }

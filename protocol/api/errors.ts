@@ -44,7 +44,8 @@ const STATUS_BY_ERROR_NAME: Readonly<Record<string, number>> = {
   ForbiddenOriginError: 403,
   RouteNotFoundError: 404,
   DatasetNotFoundError: 404,
-  ContentNotFoundError: 404,
+  /** not held here, and no connected peer could send it: not found where this node can look */
+  ContentUnavailableError: 404,
   JobNotFoundError: 404,
   ProjectNotFoundError: 404,
   ProjectPermissionError: 403,
