@@ -83,6 +83,7 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('lines'), lines: z.array(LogLine).min(1).max(MAX_LOG_BATCH_LINES) }).strict(),
   z.object({ type: z.literal('heartbeat') }).strict(),
   /** a workspace's home, saved while it runs or as it stops (1.1.0): the client keeps it, so a restart can start from it */
+  // TODO(merge a15-jobsvc): daemon/provider does not send this yet: job-server.ts serves JOB_PROTOCOLS and, unless stream.protocol is JOB_PROTOCOL_V1_0, sends { type: 'home-saved', home, bytes, at } once per new save (provider-jobs.ts saveHome keeps { home: saved.cid, bytes: saved.bytes, at } on the live job; FollowHandle.home() returns it); then job-service.ts drops its `home saved:` line parsing
   z.object({ type: z.literal('home-saved'), home: CidLink, bytes: z.number().int().nonnegative(), at: z.number().int().nonnegative() }).strict(),
   z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict()
 ])
