@@ -9,7 +9,7 @@ import { apiHandlers, startApiServer, uiRawRoutes, uiSessions, type UiComponents
 import { ConfigError, loadConfig, parseApiAddress, type Config } from './config/index.js'
 import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint, writeApiEndpoint } from './home/index.js'
 import { createLogger, type Logger } from './log.js'
-import { ensureDag, withBlockTimeout } from './content/fetch-dag.js'
+import { requireDag, type RequireDag } from './content/require-dag.js'
 import { datasetService } from './datasets/index.js'
 import { createImageClient, environmentCache, environmentService } from './environments/index.js'
 import { installedEnvironments, withInstalled, type InstalledEnvironment } from './environments/installed.js'
@@ -28,12 +28,12 @@ import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
 import { tunnelServer } from './provider/tunnel-server.js'
 import { workspaceService } from './workspaces/workspace-service.js'
+import { homeKeeper } from './workspaces/home-keeper.js'
 import { shellSockets } from './api/shell-socket.js'
 import { uploadFolders, UPLOAD_TTL_MS } from './api/upload-folders.js'
 import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspaces/tunnel.js'
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
 import { resolveDataRef } from './datasets/ref.js'
-import type { FetchDagOutcome } from './content/fetch-dag.js'
 import { dagTransferService, entitlement, grantTable } from './transfer/index.js'
 import { projectContentAccess } from './projects/content-grants.js'
 import { publishing } from './datasets/index.js'
@@ -172,9 +172,9 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     undo.push(async () => { discovery?.stop() })
 
     const pins = pinSet(stores.index)
-    const ensure = async (root: CID, opts: Parameters<typeof ensureDag>[2]): Promise<FetchDagOutcome> => await ensureDag({ libp2p: host, blockstore: stores.blockstore, distrusted, log: p2pLog }, root, opts)
-    // jobs fetch over the bulk protocol only: a job must not wait on bitswap for a peer that lacks it
-    const fetchDag = async (root: CID, opts: { signal?: AbortSignal, maxBytes?: number }): Promise<FetchDagOutcome> => await ensure(root, { ...opts, transport: 'bulk' })
+    // the one way content comes from peers (bulk protocol unless a caller asks for bitswap)
+    const dagSource = { libp2p: host, blockstore: stores.blockstore, bitswap: bitswap.networkStore, distrusted, log: p2pLog }
+    const requireDagHere: RequireDag = async (root, opts) => await requireDag(dagSource, root, opts)
     // The images held change rarely (a build, a publish): asked of Docker at most every ENVIRONMENTS_TTL_MS.
     let held: { at: number, environments: Promise<Map<string, string>> } | undefined
     const environments = async (): Promise<Map<string, string>> => {
@@ -198,18 +198,19 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       pins,
       guard,
       records: envs.records,
-      fetchDag: async (root, opts) => await ensure(root, { ...opts, transport: 'bulk' }),
+      requireDag: requireDagHere,
       settings: () => providerSettings.get(),
       home: paths.root,
       onChange: environmentsChanged,
       log: envLog
     })
     // what both sides of jobs keep and fetch with: this node's key, its stores and its peers
-    const jobBase = { self: host.peerId.toString(), privateKey, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, fetchDag }
+    const jobBase = { self: host.peerId.toString(), privateKey, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard }
     let capacityAnnounce: NodeJS.Timeout | undefined
     undo.push(async () => { clearTimeout(capacityAnnounce) })
     provider = providerJobs({
       ...jobBase,
+      requireDag: requireDagHere,
       docker: dockerClient,
       settings: () => providerSettings.get(),
       currentOffer: async allocated => buildOffer({ peerId: host.peerId.toString(), addrs: [], resources: market.lastResources() ?? await detect(), settings: providerSettings.get(), seq: 1, now: Date.now(), allocated }),
@@ -242,6 +243,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
 
     const jobs = jobService({
       ...jobBase,
+      requireDag: requireDagHere,
+      homes: homeKeeper({ pins, guard, requireDag: requireDagHere, blocksPath: stores.blocksPath, log: log.child({ component: 'floe:workspaces' }) }),
       projects,
       access: {
         grantProvider: async (jobId, peer, roots) => { for (const root of roots) await grants.grant(CID.parse(root), { peer }, `job:${jobId}`) },
@@ -271,8 +274,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     let apiUrl = ''
     const datasets = datasetService({
       blockstore: stores.blockstore,
-      network: withBlockTimeout(bitswap.networkStore),
-      ensureDag: ensure,
+      requireDag: requireDagHere,
       blocksPath: stores.blocksPath,
       index: stores.index,
       guard,
@@ -286,7 +288,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       apiUrl: () => apiUrl,
       sessions,
       blockstore: stores.blockstore,
-      ensureDag: fetchDag,
+      requireDag: requireDagHere,
       datasets,
       uploads
     }

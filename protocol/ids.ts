@@ -11,7 +11,13 @@ import { z } from 'zod'
 // ---- libp2p stream protocols ----------------------------------------------------------------
 
 /** One direct stream per job between client and provider (protocol/jobs/wire.ts). */
-export const JOB_PROTOCOL = '/floe/job/1.0.0'
+export const JOB_PROTOCOL = '/floe/job/1.1.0'
+/**
+ * 1.0.0 had no `home-saved`: a 1.0.0 client refuses a message type it does not know as a
+ * protocol error (and calls the job lost), hence 1.1.0. On a 1.0.0 stream a provider sends
+ * the home as its `home saved: CID (N bytes)` system log line only.
+ */
+export const JOB_PROTOCOL_V1_0 = '/floe/job/1.0.0'
 /** Bulk DAG transfer between floe peers (protocol/transfer/dag.ts). */
 export const DAG_PROTOCOL = '/floe/dag/1.0.0'
 /** A project's members pull the log entries they lack (protocol/projects/project-log.ts). */

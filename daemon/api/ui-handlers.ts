@@ -4,8 +4,7 @@ import { CID } from 'multiformats/cid'
 import type { Hono } from 'hono'
 import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
 import { listContent, readContentFile, tarContent } from '../content/browse.js'
-import { ContentPathError } from '../content/errors.js'
-import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { RequireDag } from '../content/require-dag.js'
 import type { datasetService } from '../datasets/index.js'
 import { InvalidRefError } from '../datasets/errors.js'
 import { walkDag } from '../store/dag-walk.js'
@@ -19,7 +18,7 @@ export interface UiComponents {
   sessions: UiSessions
   blockstore: Pick<Blockstore, 'get' | 'has'>
   /** makes a DAG whole here, from peers when needed */
-  ensureDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
+  requireDag: RequireDag
   datasets: Pick<ReturnType<typeof datasetService>, 'upload'>
   /** where browser uploads wait until they are imported (and expire when abandoned) */
   uploads: Pick<UploadFolders, 'create' | 'write' | 'claim'>
@@ -34,9 +33,8 @@ const parseCid = (text: string | undefined): CID => {
 }
 
 /** Makes content whole here (from peers when needed) before it is browsed or downloaded. */
-async function held (components: Pick<UiComponents, 'ensureDag'>, cid: CID, signal?: AbortSignal): Promise<void> {
-  const fetched = await components.ensureDag(cid, { signal })
-  if (fetched.via === 'bitswap') throw new ContentPathError(`${cid.toString()} is not held here and no connected peer could send it`)
+async function held (components: Pick<UiComponents, 'requireDag'>, cid: CID, signal?: AbortSignal): Promise<void> {
+  await components.requireDag(cid, { signal })
 }
 
 /** The web UI's JSON routes: its sign-in link, browsing, uploads. */

@@ -3,7 +3,7 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import type { Dataset } from '../../protocol/datasets/dataset.js'
 import type { Progress } from '../../protocol/progress.js'
-import type { FetchDagOutcome, Transport } from '../content/fetch-dag.js'
+import type { DagFetched, RequireDag, Transport } from '../content/require-dag.js'
 import { exportDag, importPath, type ChunkerName, type CidVersion, type ExportSummary } from '../content/index.js'
 import { pinKey } from '../store/pins.js'
 import { pinReasons } from '../store/pin-reasons.js'
@@ -18,10 +18,8 @@ import { parseVersionedRef, resolveDataRef } from './ref.js'
 export interface DatasetComponents {
   /** the local store: imports write here, exports read here */
   blockstore: Pick<Blockstore, 'put' | 'get'>
-  /** reads that ask connected peers (bitswap) for what is missing locally */
-  network: Pick<Blockstore, 'get'>
-  /** makes a DAG whole locally from peers, or says to read it through `network` */
-  ensureDag: (root: CID, options: { transport: Transport, signal?: AbortSignal, onProgress?: (bytes: number) => void }) => Promise<FetchDagOutcome>
+  /** makes a DAG whole locally, from peers when needed (content/require-dag.ts) */
+  requireDag: RequireDag
   blocksPath: string
   index: ClassicLevel<string, string>
   guard: GcGuard
@@ -60,7 +58,7 @@ function describeStoreError (err: any, blocksPath: string): unknown {
  * durable, and in the same atomic index write as its pin, so a crash or a failed import
  * never leaves a half-imported version behind (its stray blocks go with the next gc).
  */
-export function datasetService ({ blockstore, network, ensureDag, blocksPath, index, guard, publishing }: DatasetComponents) {
+export function datasetService ({ blockstore, requireDag, blocksPath, index, guard, publishing }: DatasetComponents) {
   // Versions of one name are numbered one after the other: uploads to a name take turns.
   const turns = new Map<string, Promise<unknown>>()
   const inTurn = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -132,19 +130,19 @@ export function datasetService ({ blockstore, network, ensureDag, blocksPath, in
      * (bulk protocol, then bitswap; `transport` picks one). Fetched blocks stay as cache
      * until gc.
      */
-    async get (ref: string, dest: string, options: OperationOptions & { transport?: Transport } = {}): Promise<ExportSummary & { cid: string, via: FetchDagOutcome['via'], fetchedBytes: number | null, fetchMs: number | null }> {
+    async get (ref: string, dest: string, options: OperationOptions & { transport?: Transport } = {}): Promise<ExportSummary & { cid: string, via: DagFetched['via'], fetchedBytes: number | null, fetchMs: number | null }> {
       const { cid } = await resolveDataRef(index, ref)
       return await guard.shared(async () => {
-        const fetched = await ensureDag(cid, {
+        const fetched = await requireDag(cid, {
           transport: options.transport ?? 'auto',
           signal: options.signal,
           onProgress: bytes => options.onProgress?.({ phase: 'fetch', bytes, totalBytes: null })
         })
-        const summary = await exportDag(fetched.via === 'bitswap' ? network : blockstore, cid, dest, {
+        const summary = await exportDag(blockstore, cid, dest, {
           signal: options.signal,
-          onProgress: p => options.onProgress?.({ phase: fetched.via === 'bitswap' ? 'fetch' : 'export', bytes: p.bytes, totalBytes: p.totalBytes })
+          onProgress: p => options.onProgress?.({ phase: 'export', bytes: p.bytes, totalBytes: p.totalBytes })
         })
-        return { ...summary, cid: cid.toString(), via: fetched.via, fetchedBytes: fetched.via === 'bitswap' ? null : fetched.bytes, fetchMs: fetched.via === 'bulk' ? fetched.ms : null }
+        return { ...summary, cid: cid.toString(), via: fetched.via, fetchedBytes: fetched.bytes, fetchMs: fetched.via === 'local' ? null : fetched.ms }
       })
     },
 

@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid'
 import type { JobImage, JobSpec } from '../../protocol/jobs/spec.js'
 import type { ProviderSettings } from '../../protocol/market/settings.js'
 import { formatSize } from '../../protocol/market/requirements.js'
-import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { DagFetched, RequireDag } from '../content/require-dag.js'
 import type { Logger } from '../log.js'
 import type { GcGuard } from '../store/gc-guard.js'
 import type { PinSet } from '../store/pins.js'
@@ -23,7 +23,7 @@ export interface EnvironmentCacheComponents {
   guard: GcGuard
   records: EnvironmentRecords
   /** makes a DAG whole locally, from the client or any connected peer (bulk protocol) */
-  fetchDag: (root: CID, options: { signal?: AbortSignal, onProgress?: (bytes: number) => void }) => Promise<FetchDagOutcome>
+  requireDag: RequireDag
   settings: () => ProviderSettings
   /** the daemon's home: where the blocks go */
   home: string
@@ -155,17 +155,16 @@ export function environmentCache (components: EnvironmentCacheComponents) {
     const signal = options.signal == null ? limit.signal : AbortSignal.any([options.signal, limit.signal])
     const ceiling = Math.ceil(image.bytes * 1.01) + 4 * 1024 * 1024
     const started = Date.now()
-    let fetched: FetchDagOutcome
+    let fetched: DagFetched
     let loadMs: number
     try {
       fetched = await components.guard.shared(async () => {
         await pinReasons.environmentCache().add(components.pins, image.cid)
-        return await components.fetchDag(image.cid, {
+        return await components.requireDag(image.cid, {
           signal,
           onProgress: bytes => { if (bytes > ceiling) limit.abort(new EnvironmentDiskError(`${label(spec, image)} sent more than its declared size; refused`)) }
         })
       })
-      if (fetched.via === 'bitswap') throw new Error(`could not fetch ${label(spec, image)} (${image.cid}) from the client or any connected peer`)
       const fetchMs = Date.now() - started
       options.onLine?.(fetched.via === 'local'
         ? `${label(spec, image)}: every block held here already`

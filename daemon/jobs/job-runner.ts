@@ -15,7 +15,7 @@ import { stallClock } from './stall-clock.js'
 export interface RunnerComponents {
   self: string
   privateKey: PrivateKey
-  /** a conversation with a provider (this node itself included) on /floe/job/1.0.0 */
+  /** a conversation with a provider (this node itself included) on /floe/job (protocol/jobs/wire.ts) */
   open: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
   /** the providers to try, best first, or why there are none */
   candidates: (record: JobRecord, exclude: ReadonlySet<string>) => Candidates
@@ -25,6 +25,8 @@ export interface RunnerComponents {
   save: (record: JobRecord, lines?: LogLine[]) => Promise<void>
   /** fetches and pins what a receipt names (output, logs) from the provider */
   collect: (record: JobRecord, receipt: Receipt) => Promise<void>
+  /** a workspace's home, as its provider just saved it (`home-saved`); absent: not kept */
+  homeSaved?: (record: JobRecord, home: CID) => Promise<void>
   log: Logger
 }
 
@@ -247,6 +249,9 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         const check = await checkReceipt(message.receipt, deal())
         return check.ok ? { kind: 'finished', receipt: keep(check.receipt, message.receipt) } : { kind: 'refused', check, signed: message.receipt }
       }
+      case 'home-saved':
+        await components.homeSaved?.(record, message.home)
+        return null
       case 'refused':
         return message.reason === 'unknown-job' ? { kind: 'unknown' } : null
       default:

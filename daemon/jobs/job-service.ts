@@ -1,48 +1,52 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
 import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
-import { encodeJobSpec, jobSpecView, specCid, type JobImage, type JobSpec } from '../../protocol/jobs/spec.js'
-import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
+import type { JobImage } from '../../protocol/jobs/spec.js'
 import type { JobView } from '../../protocol/jobs/view.js'
-import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
+import type { Requirements } from '../../protocol/market/requirements.js'
 import type { Progress } from '../../protocol/progress.js'
-import { exportDag, freeSpaceBudget, importPath, snapshotIgnore, type ExportSummary } from '../content/index.js'
+import { exportDag, freeSpaceBudget, type ExportSummary } from '../content/index.js'
+import type { RequireDag } from '../content/require-dag.js'
+import type { Logger } from '../log.js'
+import type { MatchResult } from '../market/match.js'
+import type { MessageChannel } from '../p2p/message-channel.js'
+import type { GcGuard } from '../store/gc-guard.js'
+import type { PinSet } from '../store/pins.js'
+import { readBlock } from '../store/read-block.js'
+import { syncBlocks } from '../store/stores.js'
+import type { ProjectMeta } from '../projects/log-store.js'
+import type { ProjectLog } from '../projects/project-log.js'
+import { rowView, type JobRow } from '../projects/job-rows.js'
+import { JobNotFoundError, JobStateError } from './errors.js'
+import { BUILTIN_ENVIRONMENT, jobChecks } from './job-checks.js'
+import { logJobProgress } from './job-entries.js'
+import { jobLogFeed } from './job-logs.js'
+import { jobSubmission, type RerunRequest, type RunRequest } from './job-submit.js'
+import { readStoredLog } from './stored-log.js'
+import { runJob, type RunnerComponents } from './job-runner.js'
+import { lostJobReconciler } from './reconcile.js'
+import { jobRecords, recordView as view, type JobRecord } from './records.js'
+import { reliabilityTally } from './reliability.js'
+import { pinReasons } from '../store/pin-reasons.js'
+import { parseJobOutputRef, parseJobRef } from './refs.js'
 
 /**
  * An output's blocks are its files' bytes plus its folders and file nodes: 5% and this much
  * more than the bytes a receipt states covers UnixFS's structure for any tree of real files.
  */
 const STRUCTURE_ALLOWANCE_BYTES = 16 * 1024 * 1024
-import type { FetchDagOutcome } from '../content/fetch-dag.js'
-import type { Logger } from '../log.js'
-import type { MatchResult } from '../market/match.js'
-import type { MessageChannel } from '../p2p/message-channel.js'
-import type { GcGuard } from '../store/gc-guard.js'
-import type { PinSet } from '../store/pins.js'
-import { pinReasons } from '../store/pin-reasons.js'
-import { syncBlocks } from '../store/stores.js'
-import { readBlock } from '../transfer/index.js'
-import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
-import type { ProjectMeta } from '../projects/log-store.js'
-import type { ProjectLog } from '../projects/project-log.js'
-import { rowView, type JobRow } from '../projects/job-rows.js'
-import type { EntryPayload } from '../../protocol/projects/entry.js'
-import { InvalidJobError, JobNotFoundError, JobStateError } from './errors.js'
-import { BUILTIN_ENVIRONMENT, jobChecks } from './job-checks.js'
-import { logJobProgress, signedReceiptOf } from './job-entries.js'
-import { readStoredLog } from './stored-log.js'
-import { takeTurns } from '../turns.js'
-import { runJob, type RunnerComponents } from './job-runner.js'
-import { lostJobReconciler } from './reconcile.js'
-import { jobRecords, type JobRecord } from './records.js'
-import { reliabilityTally } from './reliability.js'
-import { parseJobOutputRef, parseJobRef } from './refs.js'
+
+/**
+ * Keeps workspaces' homes as their providers save them (daemon/workspaces/home-keeper.ts):
+ * fetched and pinned here, the previous one let go.
+ */
+export interface WorkspaceHomes {
+  keep(ref: string, home: CID, previous: CID | null): void
+  /** the home a provider's `home saved: CID …` log line names (providers not sending `home-saved` yet) */
+  savedInLine(line: LogLine): CID | undefined
+}
 
 export interface JobServiceComponents {
   self: string
@@ -52,8 +56,8 @@ export interface JobServiceComponents {
   index: Parameters<typeof jobRecords>[0]
   pins: PinSet
   guard: GcGuard
-  /** makes a DAG whole locally from connected peers; past `maxBytes` of blocks it stops (ContentTooLargeError) */
-  fetchDag: (root: CID, options: { signal?: AbortSignal, maxBytes?: number }) => Promise<FetchDagOutcome>
+  /** makes a DAG whole locally from connected peers (ContentUnavailableError); past `maxBytes` of blocks it stops (ContentTooLargeError) */
+  requireDag: RequireDag
   /** a dataset ref (NAME, NAME:N, CID) → its root */
   resolveDataRef: (ref: string) => Promise<CID>
   /** ranks the live offers for a shape; `idle`: as if no provider were running anything */
@@ -67,6 +71,8 @@ export interface JobServiceComponents {
   projects: ProjectLog
   /** lets a job's provider fetch its code, inputs, image and home from this node while the job is its */
   access: JobContentAccess
+  /** where workspaces' homes are kept as their providers save them */
+  homes: WorkspaceHomes
   log: Logger
 }
 
@@ -83,45 +89,7 @@ function providerRoots (record: JobRecord): string[] {
   return [record.specCid, spec.code, ...spec.inputs.map(i => i.cid), ...(spec.image != null ? [spec.image.cid] : []), ...(spec.workspace?.home != null ? [spec.workspace.home] : [])]
 }
 
-export interface RunRequest {
-  /** the code folder on this machine (none: the job gets an empty /code) */
-  path?: string
-  command: string[]
-  environment: string
-  requirements: RequirementsInput
-  data: Array<{ ref: string, mount: string }>
-  timeoutSeconds: number
-  maxPricePerHour?: number
-  provider?: string
-  retries: number
-  message: string
-  /** the project (id, OWNER/NAME or NAME); this node's default project when absent */
-  project?: string
-  /** the same spec gives the same output: `rerun --reuse` may return it without running */
-  deterministic?: boolean
-  /** a workspace, not a batch job (its command keeps the container up) */
-  workspace?: { home: string | null, idleTimeoutSeconds: number, snapshotSeconds: number }
-}
-
-/** `floe rerun`: a job's spec again, with what is given changed. */
-export interface RerunRequest {
-  ref: string
-  command?: string[]
-  environment?: string
-  requirements?: Partial<RequirementsInput>
-  data?: Array<{ ref: string, mount: string }>
-  timeoutSeconds?: number
-  maxPricePerHour?: number
-  provider?: string
-  retries?: number
-  message?: string
-  deterministic?: boolean
-  /** return the output of an earlier success of the same spec marked deterministic, without running */
-  reuse?: boolean
-  /** a workspace's restart: the home it starts from (its saved home) */
-  workspaceHome?: string | null
-}
-
+export type { RunRequest, RerunRequest }
 export { BUILTIN_ENVIRONMENT }
 
 /**
@@ -134,25 +102,17 @@ export function jobService (components: JobServiceComponents) {
   const { log } = components
   const records = jobRecords(components.index)
   const active = new Map<string, { stop: AbortController, channel: MessageChannel | null, done: Promise<void> }>()
-  const listeners = new Map<string, Set<(event: { line?: LogLine, record: JobRecord }) => void>>()
-  const numbering = takeTurns()
+  const feed = jobLogFeed(records)
   const shutdown = new AbortController()
 
-  const notify = (record: JobRecord, lines: LogLine[] = []): void => {
-    const set = listeners.get(record.jobId)
-    if (set == null) return
-    for (const listener of set) {
-      for (const line of lines) listener({ line, record })
-      listener({ record })
-    }
-  }
-
   const reliability = reliabilityTally()
-  const { candidates, checkShape, checkInputs } = jobChecks({ ...components, reliability: reliability.of, resolveInput: async ref => await resolveInput(ref) })
+  const checks = jobChecks({ ...components, reliability: reliability.of, resolveInput: async ref => await resolveInput(ref) })
   const save = async (record: JobRecord, lines: LogLine[] = []): Promise<void> => {
     const points = []
     for (const line of lines) {
-      if (line.stream === 'system' && line.line.startsWith(HOME_SAVED)) keepHome(record, line.line.slice(HOME_SAVED.length).trim().split(' ')[0] ?? '')
+      // a 1.0.0 provider names a saved home only in this system line (1.1.0 sends `home-saved`)
+      const home = components.homes.savedInLine(line)
+      if (home != null && record.spec.workspace != null) keepHome(record, home)
       const found = line.stream === 'stdout' ? parseMetricLine(line.line, line.at) : null
       if (found == null) continue
       points.push({ metric: found.metric, seq: line.seq, point: found.point })
@@ -168,27 +128,14 @@ export function jobService (components: JobServiceComponents) {
     // a state change (saves of lines alone change none) may be news for the project log;
     // written beside the job, not in its way (a restart writes what a crash missed)
     if (lines.length === 0) void logProgress(record)
-    notify(record, lines)
+    feed.notify(record, lines)
   }
 
-  /**
-   * A workspace's home as its provider saved it while running: fetched here and pinned (the
-   * previous save let go), so a restart can start from it even if that provider is gone.
-   */
-  const keepHome = (record: JobRecord, cidText: string): void => {
-    let cid: CID
-    try {
-      cid = CID.parse(cidText)
-    } catch {
-      return
-    }
-    const previous = record.homeCid
-    record.homeCid = cid.toString()
-    void components.guard.shared(async () => {
-      await pinReasons.workspaceHome(record.ref).replace(components.pins, cid, previous)
-      const fetched = await components.fetchDag(cid, { maxBytes: await freeBytes() })
-      if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid.toString()}`)
-    }).catch((err: Error) => { log.warn({ ref: record.ref, home: cidText, err: err.message }, 'could not keep the workspace home here') })
+  /** A workspace's home as its provider saved it: the record names it, and it is kept here (workspaces/home-keeper.ts). */
+  const keepHome = (record: JobRecord, home: CID): void => {
+    const previous = record.homeCid == null ? null : CID.parse(record.homeCid)
+    record.homeCid = home.toString()
+    components.homes.keep(record.ref, home, previous)
   }
 
   /** Project-log entries for a job's progress, one job's at a time. */
@@ -238,10 +185,16 @@ export function jobService (components: JobServiceComponents) {
         await components.access.grantProvider(record.jobId, provider, providerRoots(record))
         return await components.open(provider, signal)
       },
-      candidates: (r, exclude) => candidates(r, exclude),
+      candidates: (r, exclude) => checks.candidates(r, exclude),
       specBytes: async r => await readBlock(components.blockstore, CID.parse(r.specCid)),
       save,
       collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid, receipt.outputBytes) },
+      homeSaved: async (r, home) => {
+        // only a workspace has a home: a provider naming one for a batch job gets nothing fetched
+        if (r.spec.workspace == null) return
+        keepHome(r, home)
+        await records.put(r)
+      },
       log
     }, record, { stop: stop.signal, shutdown: shutdown.signal, onChannel: channel => { entry.channel = channel } })
       .catch((err: Error) => { log.error({ jobId: record.jobId, err: err.message }, 'job runner failed') })
@@ -273,147 +226,25 @@ export function jobService (components: JobServiceComponents) {
         if (cid == null) continue
         await pinReasons.output(record.ref).add(components.pins, cid)
         const stated = cid === output && outputBytes != null ? Math.ceil(outputBytes * 1.05) + STRUCTURE_ALLOWANCE_BYTES : Infinity
-        const fetched = await components.fetchDag(cid, { maxBytes: Math.min(stated, free) })
-        if (fetched.via === 'bitswap') throw new Error(`no connected peer could send ${cid}`)
+        await components.requireDag(cid, { maxBytes: Math.min(stated, free) })
       }
       await syncBlocks(components.blocksPath)
     })
   }
 
-  /** The code folder as a DAG; with no folder, an empty one. */
-  const snapshotCode = async (path: string | undefined, options: { signal?: AbortSignal, onProgress?: (p: Progress) => void }): Promise<{ cid: CID }> => {
-    const folder = path ?? await mkdtemp(join(tmpdir(), 'floe-empty-code-'))
-    try {
-      return await importPath(components.blockstore, folder, {
-        ignore: await snapshotIgnore(folder),
-        signal: options.signal,
-        onProgress: p => options.onProgress?.({ phase: 'import', bytes: p.bytes, totalBytes: p.totalBytes })
-      })
-    } finally {
-      if (path == null) await rm(folder, { recursive: true, force: true })
-    }
-  }
-
-  /**
-   * Stores the spec, records the job in its project's log (job.created, numbered in this
-   * node's range) and then here, and starts it — or, given an earlier success of the same
-   * spec (`reused`), records the job as returning that output without running.
-   */
-  const submit = async (project: ProjectMeta, spec: JobSpec, meta: { message: string, inputs: Array<{ ref: string, cid: CID, mount: string }>, maxPricePerHour?: number, provider?: string, retries: number, deterministic?: boolean }, reused?: JobRow): Promise<JobView> => {
-    let bytes: Uint8Array
-    try {
-      bytes = encodeJobSpec(spec)
-    } catch (err: any) {
-      throw new InvalidJobError(err?.message ?? String(err))
-    }
-    const cid = await specCid(bytes)
-    await components.blockstore.put(cid, bytes)
-    await syncBlocks(components.blocksPath)
-    const record = await numbering(async () => {
-      const jobId = randomBytes(16).toString('hex')
-      const number = await components.projects.nextJobNumber(project.id)
-      const inputs = meta.inputs.map(input => ({ ref: input.ref, cid: input.cid.toString(), mount: input.mount }))
-      const reusedPayload: EntryPayload<'job.created'>['reused'] = reused == null
-        ? null
-        : { from: reused.ref, outputCid: reused.outputCid, logsCid: reused.logsCid, receipt: signedReceiptOf(reused) as SignedReceipt }
-      // the log first: a crash before the record leaves an entry that start() marks failed
-      await components.projects.write(project.id, 'job.created', {
-        job: jobId, number, message: meta.message, specCid: cid.toString(), spec: jobSpecView(spec), inputs, deterministic: meta.deterministic === true, reused: reusedPayload
-      })
-      const row = await components.projects.jobRowById(jobId) as JobRow
-      const record: JobRecord = {
-        ...row,
-        maxPricePerHour: meta.maxPricePerHour ?? null,
-        requestedProvider: meta.provider ?? null,
-        retries: meta.retries,
-        signedReceipt: row.signedReceipt,
-        leaseId: null,
-        logBase: 0
-      }
-      await records.put(record)
-      await pinReasons.job(record.ref).add(components.pins, cid)
-      if (reused != null) {
-        for (const content of [record.outputCid, record.logsCid]) if (content != null) await pinReasons.output(record.ref).add(components.pins, CID.parse(content))
-      }
-      return record
-    })
-    log.info({ jobId: record.jobId, ref: record.ref, specCid: record.specCid, reusedFrom: record.reusedFrom }, record.reusedFrom != null ? 'job reused an earlier output' : 'job created')
-    if (reused == null) start(record)
-    return view(record)
-  }
+  const submission = jobSubmission({
+    ...components,
+    records,
+    checks,
+    find,
+    projectOf,
+    logged: async () => { await Promise.all([...progressTurns.values()]) },
+    start
+  })
 
   return {
-    async run (request: RunRequest, options: { signal?: AbortSignal, onProgress?: (p: Progress) => void } = {}): Promise<JobView> {
-      if (request.command.length === 0 || request.command.every(arg => arg.trim() === '')) throw new InvalidJobError('no command given: put it after --, e.g. floe run -- python train.py')
-      const project = await projectOf(request.project)
-      const inputs = await checkInputs(request.data)
-      const shape = await checkShape(request, request.environment, request.requirements)
-      // Code snapshot, spec block and job record: pinned before gc may run again.
-      return await components.guard.shared(async () => {
-        const code = await snapshotCode(request.path, options)
-        const spec: JobSpec = { version: 1, code: code.cid, inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
-        if (request.workspace != null) spec.workspace = { ...request.workspace, home: request.workspace.home == null ? null : CID.parse(request.workspace.home) }
-        return await submit(project, spec, { ...request, inputs })
-      })
-    },
-
-    /**
-     * `floe rerun`: the job's spec with the changes given, as a new job in the same project.
-     * With `reuse`, an earlier success of the resulting spec marked deterministic returns its
-     * output at once (the new entry says whose); without one, it runs.
-     */
-    async rerun (request: RerunRequest): Promise<JobView> {
-      const source = await find(request.ref)
-      const project = await components.projects.resolve(source.projectId)
-      const inputs = request.data != null
-        ? await checkInputs(request.data)
-        : source.inputs.map(input => ({ ref: input.ref, cid: CID.parse(input.cid), mount: input.mount }))
-      const environment = request.environment ?? source.spec.environment
-      const was = source.spec.resources
-      const requirements: RequirementsInput = {
-        cpus: was.cpus,
-        memoryBytes: was.memoryBytes,
-        gpus: was.gpus,
-        ...(was.gpuModel != null ? { gpuModel: was.gpuModel } : {}),
-        ...(was.minGpuMemoryBytes != null ? { minGpuMemoryBytes: was.minGpuMemoryBytes } : {}),
-        ...(source.spec.network ? { network: true } : {}),
-        ...request.requirements
-      }
-      const command = request.command != null && request.command.length > 0 ? request.command : source.spec.command
-      const shape = await checkShape({ ...request, command, timeoutSeconds: request.timeoutSeconds ?? source.spec.timeoutSeconds }, environment, requirements, { reusable: request.reuse === true })
-      const spec: JobSpec = { version: 1, code: CID.parse(source.spec.code), inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
-      // the same environment is the same image: the spec (and --reuse) stays that of the source
-      const sourceImage = source.spec.image
-      if (request.environment == null && sourceImage != null) spec.image = { cid: CID.parse(sourceImage.cid), id: sourceImage.id, bytes: sourceImage.bytes }
-      const workspace = source.spec.workspace
-      if (workspace != null) {
-        const home = request.workspaceHome !== undefined ? request.workspaceHome : workspace.home
-        spec.workspace = { idleTimeoutSeconds: workspace.idleTimeoutSeconds, snapshotSeconds: workspace.snapshotSeconds, home: home == null ? null : CID.parse(home) }
-      }
-      const meta = {
-        message: request.message ?? source.message,
-        inputs,
-        maxPricePerHour: request.maxPricePerHour ?? source.maxPricePerHour ?? undefined,
-        provider: request.provider,
-        retries: request.retries ?? source.retries,
-        deterministic: request.deterministic ?? source.deterministic
-      }
-      if (request.reuse === true) {
-        // this node's own jobs' endings may still be on their way into the log
-        await Promise.all([...progressTurns.values()])
-        const cid = (await specCid(encodeJobSpec(spec))).toString()
-        const earlier = (await components.projects.jobsWithSpec(project.id, cid)).find(row => row.state === 'success' && row.deterministic && row.signedReceipt != null)
-        if (earlier != null) return await submit(project, spec, meta, earlier)
-      }
-      // the code (and inputs) may be another member's: held here before a provider asks for them
-      await components.guard.shared(async () => {
-        for (const root of [spec.code, ...spec.inputs.map(input => input.cid), ...(spec.workspace?.home != null ? [spec.workspace.home] : [])]) {
-          const fetched = await components.fetchDag(root, {})
-          if (fetched.via === 'bitswap') throw new JobStateError(`${root} (of ${source.ref}) is not held here and no connected peer could send it`)
-        }
-      })
-      return await components.guard.shared(async () => await submit(project, spec, meta))
-    },
+    run: submission.run,
+    rerun: submission.rerun,
 
     /** The jobs of a project (every project's without one): the log's rows, this node's own as it follows them. */
     async list (options: { project?: string } = {}): Promise<JobView[]> {
@@ -450,42 +281,7 @@ export function jobService (components: JobServiceComponents) {
         for (const line of await storedLog(located.row, options.signal)) if (line.seq > options.after) options.onLine(line)
         return rowView(located.row)
       }
-      let record: JobRecord = located.record
-      let last = options.after
-      const queue: LogLine[] = []
-      let wake: (() => void) | undefined
-      const listener = (event: { line?: LogLine, record: JobRecord }): void => {
-        if (event.line != null) queue.push(event.line)
-        record = event.record
-        wake?.()
-      }
-      if (options.follow) {
-        let set = listeners.get(record.jobId)
-        if (set == null) listeners.set(record.jobId, set = new Set())
-        set.add(listener)
-      }
-      try {
-        for await (const line of records.logs(record.jobId, last)) {
-          options.onLine(line)
-          last = line.seq
-        }
-        if (!options.follow) return view(record)
-        while (true) {
-          for (const line of queue.splice(0)) {
-            if (line.seq <= last) continue
-            options.onLine(line)
-            last = line.seq
-          }
-          if (isFinal(record.state) || options.signal?.aborted === true) return view(record)
-          await new Promise<void>(resolve => {
-            wake = resolve
-            options.signal?.addEventListener('abort', () => { resolve() }, { once: true })
-          })
-          wake = undefined
-        }
-      } finally {
-        listeners.get(record.jobId)?.delete(listener)
-      }
+      return view(await feed.follow(located.record, options))
     },
 
     async stop (ref: string): Promise<JobView> {
@@ -507,8 +303,7 @@ export function jobService (components: JobServiceComponents) {
       const cid = what === 'code' ? record.spec.code : record.outputCid
       if (cid == null) throw new JobStateError(`job ${record.ref} has no output yet (it is ${record.state})`)
       const root = CID.parse(cid)
-      const fetched = await components.fetchDag(root, { signal: options.signal })
-      if (fetched.via === 'bitswap') throw new JobStateError(`the ${what} of ${record.ref} (${cid}) is not held here and no connected peer could send it`)
+      await components.requireDag(root, { signal: options.signal })
       const summary = await exportDag(components.blockstore, root, dest, { signal: options.signal, onProgress: p => options.onProgress?.({ phase: 'export', bytes: p.bytes, totalBytes: p.totalBytes }) })
       return { ...summary, cid }
     },
@@ -555,8 +350,3 @@ export function jobService (components: JobServiceComponents) {
 
 export type JobService = ReturnType<typeof jobService>
 
-function view (record: JobRecord): JobView {
-  const { signedReceipt: _s, disputedReceipt: _d, leaseId: _l, logBase: _b, ...rest } = record
-  // records written before metrics were kept have none
-  return { ...rest, metrics: rest.metrics ?? {} }
-}

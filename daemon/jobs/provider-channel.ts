@@ -1,7 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { JOB_PROTOCOL, MAX_JOB_MESSAGE_BYTES } from '../../protocol/jobs/wire.js'
+import { JOB_PROTOCOLS, MAX_JOB_MESSAGE_BYTES } from '../../protocol/jobs/wire.js'
 import { localChannelPair, streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 
 export interface ProviderChannelComponents {
@@ -10,8 +10,8 @@ export interface ProviderChannelComponents {
   addrsOf: (peerId: string) => string[]
   /** this node's own provider side, for jobs it runs itself */
   serveLocal: (channel: MessageChannel) => void
-  /** the protocol and its message cap: jobs' by default, or workspaces' tunnels */
-  protocol?: string
+  /** the protocol (versions newest first) and its message cap: jobs' by default, or workspaces' tunnels */
+  protocol?: string | readonly string[]
   maxMessageBytes?: number
 }
 
@@ -20,7 +20,7 @@ export interface ProviderChannelComponents {
  * addresses of its offer when not connected; or, for this node itself (libp2p does not dial
  * itself), an in-process channel to its own provider side.
  */
-export function providerChannel ({ libp2p, addrsOf, serveLocal, protocol = JOB_PROTOCOL, maxMessageBytes = MAX_JOB_MESSAGE_BYTES }: ProviderChannelComponents) {
+export function providerChannel ({ libp2p, addrsOf, serveLocal, protocol = JOB_PROTOCOLS, maxMessageBytes = MAX_JOB_MESSAGE_BYTES }: ProviderChannelComponents) {
   const self = libp2p.peerId.toString()
   return async (provider: string, signal: AbortSignal): Promise<MessageChannel> => {
     if (provider === self) {
@@ -31,7 +31,7 @@ export function providerChannel ({ libp2p, addrsOf, serveLocal, protocol = JOB_P
     const peer = peerIdFromString(provider)
     const addrs = addrsOf(provider)
     if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
-    const stream = await libp2p.dialProtocol(peer, protocol, { signal })
+    const stream = await libp2p.dialProtocol(peer, typeof protocol === 'string' ? protocol : [...protocol], { signal })
     return streamChannel(stream, provider, maxMessageBytes)
   }
 }

@@ -66,3 +66,10 @@ export function jobRecords (index: Index) {
 }
 
 export type JobRecords = ReturnType<typeof jobRecords>
+
+/** A record as the API shows it: without the receipts as received, the lease and the log base. */
+export function recordView (record: JobRecord): JobView {
+  const { signedReceipt: _s, disputedReceipt: _d, leaseId: _l, logBase: _b, ...rest } = record
+  // records written before metrics were kept have none
+  return { ...rest, metrics: rest.metrics ?? {} }
+}

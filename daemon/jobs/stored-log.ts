@@ -2,16 +2,15 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { LogLine } from '../../protocol/jobs/job.js'
 import { readContentFile } from '../content/browse.js'
-import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { RequireDag } from '../content/require-dag.js'
 import type { JobRow } from '../projects/job-rows.js'
 import { JobStateError } from './errors.js'
 
 /** A job's log as its provider stored it (NDJSON lines), fetched by its CID. */
-export async function readStoredLog (components: { blockstore: Pick<Blockstore, 'get' | 'has'>, fetchDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome> }, row: JobRow, signal?: AbortSignal): Promise<LogLine[]> {
+export async function readStoredLog (components: { blockstore: Pick<Blockstore, 'get' | 'has'>, requireDag: RequireDag }, row: JobRow, signal?: AbortSignal): Promise<LogLine[]> {
   if (row.logsCid == null) throw new JobStateError(`job ${row.ref} is ${row.author}'s and has no stored log yet (it is ${row.state}); its log is kept once it ends`)
   const root = CID.parse(row.logsCid)
-  const fetched = await components.fetchDag(root, { signal })
-  if (fetched.via === 'bitswap') throw new JobStateError(`the log of ${row.ref} (${row.logsCid}) is not held here and no connected peer could send it`)
+  await components.requireDag(root, { signal })
   const file = await readContentFile(components.blockstore, root, '', { signal })
   const decoder = new TextDecoder()
   let text = ''

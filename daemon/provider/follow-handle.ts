@@ -6,6 +6,8 @@ import type { LiveJob } from './live-job.js'
 export interface FollowHandle {
   state(): { state: JobState, at: number }
   receipt(): SignedReceipt | undefined
+  /** a workspace's newest saved home, once there is one */
+  home(): LiveJob['home']
   /** at most `max` log lines after `after` */
   read(after: number, max: number): Promise<LogLine[]>
   lastSeq(): number
@@ -22,6 +24,7 @@ export function followHandle (job: LiveJob): FollowHandle {
   return {
     state: () => job.record.states[job.record.states.length - 1] ?? { state: job.record.state, at: job.record.acceptedAt },
     receipt: () => job.receipt,
+    home: () => job.home,
     read: async (after, max) => await job.log.read(after, max),
     lastSeq: () => job.log.lastSeq(),
     async changed (after, signal) {

@@ -1,6 +1,6 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOLS, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import type { ProviderJobs } from './provider-jobs.js'
@@ -58,7 +58,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
   }
 
   /** `firstRead` is called once the first message is in (the stream no longer counts as pending). */
-  const serve = async (channel: MessageChannel, firstRead?: () => void): Promise<void> => {
+  const serve = async (channel: MessageChannel, protocol: string, firstRead?: () => void): Promise<void> => {
     const signal = life?.signal
     if (signal == null) {
       channel.abort(new Error('the job service is stopped'))
@@ -86,7 +86,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     } else {
       throw new Error(`a stream must start with submit or attach, not ${message.type}`)
     }
-    await follow(channel, jobId, after, signal)
+    await follow(channel, jobId, after, signal, protocol)
   }
 
   /**
@@ -95,7 +95,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
    * memory. Heartbeats go out when there is nothing else to send; the client's heartbeats and
    * a cancel are read alongside.
    */
-  const follow = async (channel: MessageChannel, jobId: string, after: number, signal: AbortSignal): Promise<void> => {
+  const follow = async (channel: MessageChannel, jobId: string, after: number, signal: AbortSignal, protocol: string): Promise<void> => {
     const peer = channel.remotePeer
     const job = jobs.follow(jobId, peer)
     if (job == null) {
@@ -127,12 +127,19 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     try {
       let cursor = after
       let sentState = ''
+      let sentHome: ReturnType<typeof job.home>
       while (true) {
         stop.throwIfAborted()
         const state = job.state()
         if (`${state.state}@${state.at}` !== sentState) {
           await send({ type: 'state', state: state.state, at: state.at })
           sentState = `${state.state}@${state.at}`
+        }
+        // 1.0.0 has no `home-saved`: its clients read the home from the system log line
+        const home = job.home()
+        if (home != null && home !== sentHome && protocol !== JOB_PROTOCOL_V1_0) {
+          await send({ type: 'home-saved', ...home })
+          sentHome = home
         }
         const lines = await job.read(cursor, MAX_LOG_BATCH_LINES)
         for (const batch of logBatches(lines)) await send({ type: 'lines', lines: batch })
@@ -170,7 +177,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
       void refuseBusy(channel, err)
       return
     }
-    serve(channel, release).catch((err: Error) => {
+    serve(channel, stream.protocol ?? JOB_PROTOCOL_V1_0, release).catch((err: Error) => {
       log.debug({ peer: channel.remotePeer, err: err.message }, 'job stream failed')
       channel.abort(err)
     }).finally(release)
@@ -197,7 +204,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
   return {
     /** serves one conversation that did not come over libp2p (this node's own jobs) */
     serveLocal (channel: MessageChannel): void {
-      serve(channel).catch((err: Error) => {
+      serve(channel, JOB_PROTOCOL).catch((err: Error) => {
         log.debug({ err: err.message }, 'local job channel failed')
         channel.abort(err)
       })
@@ -205,13 +212,13 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     async start (): Promise<void> {
       if (life != null) return
       life = new AbortController()
-      await libp2p.handle(JOB_PROTOCOL, handler, { maxInboundStreams: JOB_MAX_INBOUND_STREAMS, maxOutboundStreams: JOB_MAX_OUTBOUND_STREAMS })
+      await libp2p.handle([...JOB_PROTOCOLS], handler, { maxInboundStreams: JOB_MAX_INBOUND_STREAMS, maxOutboundStreams: JOB_MAX_OUTBOUND_STREAMS })
     },
     async stop (): Promise<void> {
       if (life == null) return
       const stopping = life
       life = undefined
-      await libp2p.unhandle(JOB_PROTOCOL)
+      for (const protocol of JOB_PROTOCOLS) await libp2p.unhandle(protocol)
       stopping.abort(new Error('the job service stopped'))
     }
   }

@@ -1,3 +1,4 @@
+import type { CID } from 'multiformats/cid'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { JobState } from '../../protocol/jobs/job.js'
@@ -22,6 +23,8 @@ export interface LiveJob {
   activeAt: number
   /** why it was stopped when not by its client (a workspace left idle) */
   stopReason?: string
+  /** a workspace's newest saved home, sent to its client as `home-saved` */
+  home?: { home: CID, bytes: number, at: number }
 }
 
 /** When the job was being prepared, started and exited in its container (null: it did not get there). */

@@ -6,7 +6,7 @@ import { createJobDisk, JOB_OWNER } from './job-disk.js'
 import { inputRoots, pinInputs } from './input-pins.js'
 import { systemLine, type JobTable, type LiveJob } from './live-job.js'
 
-export type PrepareJobComponents = Pick<ProviderJobsComponents, 'blockstore' | 'pins' | 'guard' | 'fetchDag' | 'settings'> & {
+export type PrepareJobComponents = Pick<ProviderJobsComponents, 'blockstore' | 'pins' | 'guard' | 'requireDag' | 'settings'> & {
   table: Pick<JobTable, 'dir'>
 }
 
@@ -20,8 +20,7 @@ export async function prepareJob (components: PrepareJobComponents, job: LiveJob
   const { jobId } = job.record
   await pinInputs(components, jobId, job.spec)
   for (const root of inputRoots(job.spec)) {
-    const fetched = await components.fetchDag(root, { signal })
-    if (fetched.via === 'bitswap') throw new Error(`could not fetch ${root} from the client or any connected peer`)
+    const fetched = await components.requireDag(root, { signal })
     if (fetched.via === 'bulk') systemLine(job, `fetched ${root} (${fetched.bytes} bytes) from ${fetched.peer ?? 'a peer'} in ${fetched.ms} ms`)
   }
   const limits = jobBudgets(components.settings())

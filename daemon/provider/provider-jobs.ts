@@ -7,7 +7,7 @@ import type { Offer } from '../../protocol/market/offer.js'
 import type { ProviderSettings } from '../../protocol/market/settings.js'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { ServedJob } from '../../protocol/jobs/view.js'
-import type { FetchDagOutcome } from '../content/fetch-dag.js'
+import type { RequireDag } from '../content/require-dag.js'
 import type { EnvironmentCache } from '../environments/environment-cache.js'
 import type { Logger } from '../log.js'
 import type { Allocated } from '../market/build-offer.js'
@@ -38,7 +38,7 @@ export interface ProviderJobsComponents {
   pins: PinSet
   guard: GcGuard
   /** makes a DAG whole locally, from the client or any connected peer */
-  fetchDag: (root: CID, options: { signal?: AbortSignal }) => Promise<FetchDagOutcome>
+  requireDag: RequireDag
   settings: () => ProviderSettings
   /** this provider's offer as of now, with `allocated` taken off */
   currentOffer: (allocated: Allocated) => Promise<Offer>

@@ -57,6 +57,8 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
       job.record.snapshot = saved.cid.toString()
       await components.table.records.put(job.record)
       lastSave = Date.now()
+      // the client hears it as a typed `home-saved` (1.1.0), and as this line (a 1.0.0 client)
+      job.home = { home: saved.cid, bytes: saved.bytes, at: Date.now() }
       systemLine(job, `${HOME_SAVED} ${saved.cid.toString()} (${saved.bytes} bytes)`)
     } finally {
       saving = false

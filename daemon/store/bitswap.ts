@@ -3,7 +3,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { CorruptBlockError, hasherFor, verifyBlock } from '../transfer/index.js'
+import { CorruptBlockError } from '../../protocol/transfer/dag.js'
+import { hasherFor, verifyBlock } from './verify-block.js'
 
 interface BlockBroker {
   name: string

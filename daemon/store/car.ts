@@ -6,10 +6,9 @@ import { pipeline } from 'node:stream/promises'
 import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { ContentPathError } from '../content/errors.js'
-import { verifyBlock } from '../transfer/index.js'
 import { walkDag } from './dag-walk.js'
-import { CorruptCarError } from './errors.js'
+import { ContentPathError, CorruptCarError } from './errors.js'
+import { verifyBlock } from './verify-block.js'
 
 export interface CarProgress { bytes: number, totalBytes: number | null }
 

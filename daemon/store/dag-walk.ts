@@ -1,7 +1,8 @@
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import { base64 } from 'multiformats/bases/base64'
-import { blockLinks, mayHaveLinks, readBlock } from '../transfer/index.js'
+import { blockLinks, mayHaveLinks } from './block-links.js'
+import { readBlock } from './read-block.js'
 
 /** Blocks are stored by multihash: a CIDv0 and a CIDv1 of the same bytes are one block. */
 export function blockKey (cid: CID): string {

@@ -5,3 +5,11 @@ export class StoreFullError extends Error {
 export class CorruptCarError extends Error {
   override name = 'CorruptCarError'
 }
+
+/**
+ * A path on this machine that cannot be used (missing, taken, unreadable). Defined here, the
+ * lowest layer that raises it (CAR files); `content/` re-exports it for imports and exports.
+ */
+export class ContentPathError extends Error {
+  override name = 'ContentPathError'
+}

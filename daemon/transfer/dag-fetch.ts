@@ -8,10 +8,10 @@ import {
   DagProtocolError, DagRemoteError, decodeDagFrame, encodeDagRequest, DAG_MAX_FRAME_BYTES as MAX_FRAME_BYTES, REMOTE_ERRORS,
   TransferIncompleteError, TransferTimeoutError, UnexpectedBlockError
 } from '../../protocol/transfer/dag.js'
-import { blockLinks, mayHaveLinks } from './dag-links.js'
+import { blockLinks, mayHaveLinks } from '../store/block-links.js'
 import { findHeldBlocks, type HeldBlocks } from './held-blocks.js'
 import { idleTimer } from './idle-timer.js'
-import { verifyBlock } from './verify-block.js'
+import { verifyBlock } from '../store/verify-block.js'
 import { writeMessage } from './write-frame.js'
 
 /**

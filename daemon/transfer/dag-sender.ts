@@ -8,10 +8,10 @@ import {
   TransferTimeoutError
 } from '../../protocol/transfer/dag.js'
 import type { Logger } from '../log.js'
-import { blockLinks, mayHaveLinks } from './dag-links.js'
+import { blockLinks, mayHaveLinks } from '../store/block-links.js'
 import type { Entitlement } from './entitlement.js'
 import { idleTimer } from './idle-timer.js'
-import { readBlock } from './read-block.js'
+import { readBlock } from '../store/read-block.js'
 import { sendWindow, type SendWindow } from './send-window.js'
 import { transferLimits, type TransferLimits, type TransferSlot } from './transfer-limits.js'
 import { writeFrame } from './write-frame.js'

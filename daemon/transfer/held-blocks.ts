@@ -1,8 +1,8 @@
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import { encodedCidSize, DAG_MAX_HAVE_CIDS, DAG_MAX_REQUEST_BYTES } from '../../protocol/transfer/dag.js'
-import { blockLinks, mayHaveLinks } from './dag-links.js'
-import { readBlock } from './read-block.js'
+import { blockLinks, mayHaveLinks } from '../store/block-links.js'
+import { readBlock } from '../store/read-block.js'
 
 export interface HeldBlocks {
   /** blocks of the DAG held here, reachable from the root through held blocks: the request's "have" list */

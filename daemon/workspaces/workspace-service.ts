@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_OPEN_TIMEOUT_MS, type TunnelMessage, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
-import type { RequirementsInput } from '../../protocol/market/requirements.js'
+import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
@@ -30,7 +30,7 @@ export interface WorkspaceStart {
   name: string
   path?: string
   environment: string
-  requirements: RequirementsInput
+  requirements: Requirements
   data: Array<{ ref: string, mount: string }>
   maxPricePerHour?: number
   provider?: string
@@ -166,6 +166,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
         ...(request.provider != null ? { provider: request.provider } : {}),
         retries: 0,
         message: request.name,
+        deterministic: false,
         ...(request.project != null ? { project: request.project } : {}),
         workspace: { home: null, idleTimeoutSeconds: request.idleTimeoutSeconds, snapshotSeconds: request.snapshotSeconds }
       }
@@ -183,7 +184,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       if (!isFinal(job.state)) job = await components.jobs.stop(job.ref)
       const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
       for (const [key, entry] of [...forwards]) if (entry.forward.ref === job.ref) close(key)
-      return await components.jobs.rerun({ ref: job.ref, ...changes, workspaceHome: home })
+      return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: home })
     },
 
     async list (): Promise<{ workspaces: JobView[], ports: Forward[] }> {

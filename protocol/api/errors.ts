@@ -55,7 +55,8 @@ export const STATUS_BY_ERROR_NAME = {
   // what is not there, or not in a state for it
   RouteNotFoundError: 404,
   DatasetNotFoundError: 404,
-  ContentNotFoundError: 404,
+  /** not held here, and no connected peer could send it: not found where this node can look */
+  ContentUnavailableError: 404,
   JobNotFoundError: 404,
   ProjectNotFoundError: 404,
   MissingBlockError: 404,

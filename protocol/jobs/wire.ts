@@ -1,18 +1,19 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
-import { JOB_PROTOCOL, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
+import { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
 import { JobState, LogLine } from './job.js'
 import { SignedReceipt } from './receipt.js'
 import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
 
 /**
- * `/floe/job/1.0.0`: one direct stream per job between client and provider (never pubsub).
+ * `/floe/job/1.1.0`: one direct stream per job between client and provider (never pubsub).
  * Every message is one length-prefixed dag-cbor value.
  *
  *   client → provider, first: `submit` (a signed request) or `attach` (to a job already
  *                             accepted: resume its log after the last line held)
  *   provider → client:        `refused` (and the stream ends) or `accepted`, then `state`,
- *                             `lines` (log lines, batched) and `heartbeat` messages as they happen, and `finished`
+ *                             `lines` (log lines, batched), `heartbeat` and, for a workspace, `home-saved`
+ *                             messages as they happen, and `finished`
  *                             (the signed receipt) when the job has ended
  *   client → provider, after: `heartbeat`, `cancel`
  *
@@ -20,7 +21,9 @@ import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
  * JOB_SILENCE_MS counts the other as gone (the client reattaches, then calls the job lost;
  * the provider lets the job finish and keeps the output for pickup).
  */
-export { JOB_PROTOCOL }
+export { JOB_PROTOCOL, JOB_PROTOCOL_V1_0 }
+/** What a client dials, newest first, and a provider serves. */
+export const JOB_PROTOCOLS: readonly string[] = [JOB_PROTOCOL, JOB_PROTOCOL_V1_0]
 export const JOB_MAX_INBOUND_STREAMS = 64
 export const JOB_MAX_OUTBOUND_STREAMS = 64
 export const MAX_JOB_MESSAGE_BYTES = MAX_SPEC_BYTES + 64 * 1024 + 1024
@@ -83,6 +86,8 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   /** log lines in order, as many as fit LOG_BATCH_BYTES (at least one) */
   z.object({ type: z.literal('lines'), lines: z.array(LogLine).min(1).max(MAX_LOG_BATCH_LINES) }).strict(),
   z.object({ type: z.literal('heartbeat') }).strict(),
+  /** a workspace's home, saved while it runs or as it stops (1.1.0): the client keeps it, so a restart can start from it */
+  z.object({ type: z.literal('home-saved'), home: CidLink, bytes: z.number().int().nonnegative(), at: z.number().int().nonnegative() }).strict(),
   z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict()
 ])
 export type ProviderMessage = z.infer<typeof ProviderMessage>

@@ -53,7 +53,7 @@ function cache (options: { held?: Set<string>, settings?: Partial<ProviderSettin
     pins,
     guard: gcGuard(),
     records: environmentRecords(memoryIndex()),
-    fetchDag: async () => { throw new Error('not reached') },
+    requireDag: async () => { throw new Error('not reached') },
     settings: () => ProviderSettings.parse({ enabled: true, ...options.settings }),
     home: tmpdir(),
     onChange: () => {},

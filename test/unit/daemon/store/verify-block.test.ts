@@ -4,7 +4,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
-import { verifyBlock } from '../../../../daemon/transfer/verify-block.js'
+import { verifyBlock } from '../../../../daemon/store/verify-block.js'
 
 const bytes = new TextEncoder().encode('hello, floe')
 
