@@ -1,12 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
 import type { PrivateKey, Stream } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { testPeerNode } from '../helpers/test-peer.js'
 
 /**
  * A peer that speaks no protocol properly: a real libp2p node (tcp, noise, yamux, identify,
@@ -42,15 +38,7 @@ export interface Conversation {
 }
 
 export async function rawPeer (address: string): Promise<RawPeer> {
-  const privateKey = await generateKeyPair('Ed25519')
-  const node = await createLibp2p({
-    privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() }
-  })
+  const { node, privateKey } = await testPeerNode()
   const target = multiaddr(address)
   await node.dial(target)
 

@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { testPeerNode } from './test-peer.js'
 import * as dagPb from '@ipld/dag-pb'
 import * as raw from 'multiformats/codecs/raw'
 import { UnixFS } from 'ipfs-unixfs'
@@ -44,16 +40,8 @@ export interface HostileClient {
 }
 
 export async function hostileClient (provider: { peerId: string, address: string }): Promise<HostileClient> {
-  const privateKey = await generateKeyPair('Ed25519')
+  const { node, privateKey } = await testPeerNode()
   const blockstore = new MemoryBlockstore()
-  const node = await createLibp2p({
-    privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() }
-  })
   // a modified client serves its own crafted content to anyone: the provider must fetch it
   const sender = dagTransferService({ libp2p: node, blockstore, access: { check: async () => {} } })
   await sender.start()
