@@ -258,7 +258,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       log: log.child({ component: 'floe:jobs' })
     })
     await jobs.start()
-    undo.push(async () => { await jobs.close() })
+    undo.push(async () => { await jobs.stop() })
 
     const tunnels = tunnelServer({ libp2p: host, workspace: (jobId, client) => provider?.workspace(jobId, client), docker: dockerClient, log: log.child({ component: 'floe:provider' }) })
     await tunnels.start()
@@ -268,7 +268,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       openTunnel: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES }),
       log: log.child({ component: 'floe:workspaces' })
     })
-    undo.push(async () => { await workspaces.close() })
+    undo.push(async () => { await workspaces.stop() })
 
     const startedAt = new Date()
     let apiUrl = ''

@@ -284,7 +284,7 @@ export function jobService (components: JobServiceComponents) {
       return view(await feed.follow(located.record, options))
     },
 
-    async stop (ref: string): Promise<JobView> {
+    async stopJob (ref: string): Promise<JobView> {
       let record = await find(ref)
       // a job called lost here may still run on its provider: then it is followed again, and stopped
       if (record.state === 'lost' && record.author === components.self && await reconciler.reconcile(record.jobId, 'asked to stop')) record = await find(ref)
@@ -338,7 +338,7 @@ export function jobService (components: JobServiceComponents) {
     },
 
     /** Stops following jobs (they go on at their providers; the next start follows them again). */
-    async close (): Promise<void> {
+    async stop (): Promise<void> {
       shutdown.abort(new Error('the daemon is stopping'))
       await reconciler.stop()
       for (const entry of active.values()) entry.channel?.abort(new Error('the daemon is stopping'))

@@ -43,7 +43,7 @@ export interface WorkspaceStart {
 export interface Forward { ref: string, host: string, remote: number, local: number }
 
 export interface WorkspaceServiceComponents {
-  jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stop'>
+  jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stopJob'>
   /** a tunnel conversation with the provider running the workspace */
   openTunnel: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
   log: Logger
@@ -154,7 +154,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
   return {
     tunnel,
 
-    async start (request: WorkspaceStart): Promise<JobView> {
+    async startWorkspace (request: WorkspaceStart): Promise<JobView> {
       const run: RunRequest = {
         ...(request.path != null ? { path: request.path } : {}),
         command: KEEPALIVE,
@@ -181,7 +181,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     async restart (ref: string, changes: { requirements?: Partial<RequirementsInput>, environment?: string, provider?: string, maxPricePerHour?: number } = {}): Promise<JobView> {
       let job = await components.jobs.show(ref)
       if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
-      if (!isFinal(job.state)) job = await components.jobs.stop(job.ref)
+      if (!isFinal(job.state)) job = await components.jobs.stopJob(job.ref)
       const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
       for (const [key, entry] of [...forwards]) if (entry.forward.ref === job.ref) close(key)
       return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: home })
@@ -227,7 +227,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       return forward
     },
 
-    async close (): Promise<void> {
+    async stop (): Promise<void> {
       clearInterval(sweeper)
       for (const key of [...forwards.keys()]) close(key)
     }
