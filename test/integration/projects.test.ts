@@ -290,12 +290,17 @@ describe('a project log under attack and after a crash', () => {
     const log = await floeJson(['log', '--project', pid, '--limit', '100000', '--home', d.home])
     const held = new Set(log.entries.map((e: any) => e.cid))
     expect(acked.filter(cid => !held.has(cid))).toEqual([])
-    // the log checks out from the blocks alone, and a rebuild gives the same views
+    // the log checks out from the blocks alone, and a rebuild gives the same views — plus,
+    // at most, the entries whose block reached the disk just before the kill while their
+    // index write did not (never acknowledged, but signed and whole: a rebuild keeps them)
     const shown = await floeJson(['project', 'show', '--project', pid, '--home', d.home])
     const repaired = await floeJson(['repair', '--home', d.home])
     expect(repaired.refused).toEqual([])
-    expect(repaired.kept).toBe(shown.entries)
-    expect(await floeJson(['project', 'show', '--project', pid, '--home', d.home])).toMatchObject({ entries: shown.entries, heads: shown.heads })
+    expect(repaired.kept).toBeGreaterThanOrEqual(shown.entries)
+    expect(repaired.kept).toBeLessThanOrEqual(shown.entries + 6) // one in flight per writer
+    const rebuilt = await floeJson(['project', 'show', '--project', pid, '--home', d.home])
+    expect(rebuilt.entries).toBe(repaired.kept)
+    if (repaired.kept === shown.entries) expect(rebuilt.heads).toEqual(shown.heads)
 
     // a damaged index: views deleted and a state garbled while the daemon is down
     await d.stop('SIGTERM')
@@ -306,8 +311,8 @@ describe('a project log under attack and after a crash', () => {
     await index.close()
     d = await r.startAt(home)
     const report = await floeJson(['repair', '--home', d.home])
-    expect(report).toMatchObject({ kept: shown.entries, refused: [] })
-    expect(await floeJson(['project', 'show', '--project', pid, '--home', d.home])).toMatchObject({ entries: shown.entries, heads: shown.heads })
+    expect(report).toMatchObject({ kept: rebuilt.entries, refused: [] })
+    expect(await floeJson(['project', 'show', '--project', pid, '--home', d.home])).toMatchObject({ entries: rebuilt.entries, heads: rebuilt.heads })
   })
 })
 
