@@ -26,7 +26,7 @@ export interface RunnerComponents {
   /** fetches and pins what a receipt names (output, logs) from the provider */
   collect: (record: JobRecord, receipt: Receipt) => Promise<void>
   /** a workspace's home, as its provider just saved it (`home-saved`); absent: not kept */
-  homeSaved?: (record: JobRecord, home: CID) => Promise<void>
+  homeSaved?: (record: JobRecord, home: CID, at: number) => Promise<void>
   log: Logger
 }
 
@@ -250,7 +250,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         return check.ok ? { kind: 'finished', receipt: keep(check.receipt, message.receipt) } : { kind: 'refused', check, signed: message.receipt }
       }
       case 'home-saved':
-        await components.homeSaved?.(record, message.home)
+        await components.homeSaved?.(record, message.home, message.at)
         return null
       case 'refused':
         return message.reason === 'unknown-job' ? { kind: 'unknown' } : null

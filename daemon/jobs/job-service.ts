@@ -112,7 +112,7 @@ export function jobService (components: JobServiceComponents) {
     for (const line of lines) {
       // a 1.0.0 provider names a saved home only in this system line (1.1.0 sends `home-saved`)
       const home = components.homes.savedInLine(line)
-      if (home != null && record.spec.workspace != null) keepHome(record, home)
+      if (home != null && record.spec.workspace != null) keepHome(record, home, line.at)
       const found = line.stream === 'stdout' ? parseMetricLine(line.line, line.at) : null
       if (found == null) continue
       points.push({ metric: found.metric, seq: line.seq, point: found.point })
@@ -132,7 +132,15 @@ export function jobService (components: JobServiceComponents) {
   }
 
   /** A workspace's home as its provider saved it: the record names it, and it is kept here (workspaces/home-keeper.ts). */
-  const keepHome = (record: JobRecord, home: CID): void => {
+  /**
+   * When each workspace's kept home was saved (ms, the provider's clock): a 1.1.0 provider
+   * names each save twice, as `home-saved` and as its log line, and the line of an older save
+   * may arrive after the message of a newer one — the newest save wins, never the latest heard.
+   */
+  const homeSavedAt = new Map<string, number>()
+  const keepHome = (record: JobRecord, home: CID, at: number): void => {
+    if (at < (homeSavedAt.get(record.jobId) ?? 0) || record.homeCid === home.toString()) return
+    homeSavedAt.set(record.jobId, at)
     const previous = record.homeCid == null ? null : CID.parse(record.homeCid)
     record.homeCid = home.toString()
     components.homes.keep(record.ref, home, previous)
@@ -189,10 +197,10 @@ export function jobService (components: JobServiceComponents) {
       specBytes: async r => await readBlock(components.blockstore, CID.parse(r.specCid)),
       save,
       collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid, receipt.outputBytes) },
-      homeSaved: async (r, home) => {
+      homeSaved: async (r, home, at) => {
         // only a workspace has a home: a provider naming one for a batch job gets nothing fetched
         if (r.spec.workspace == null) return
-        keepHome(r, home)
+        keepHome(r, home, at)
         await records.put(r)
       },
       log
