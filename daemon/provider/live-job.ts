@@ -23,6 +23,8 @@ export interface LiveJob {
   activeAt: number
   /** why it was stopped when not by its client (a workspace left idle) */
   stopReason?: string
+  /** set while a workspace is paused for a save of its home; resolves when it runs again */
+  frozen?: Promise<void>
   /** a workspace's newest saved home, sent to its client as `home-saved` */
   home?: { home: CID, bytes: number, at: number }
 }

@@ -105,7 +105,7 @@ export function providerJobs (components: ProviderJobsComponents) {
       return job == null ? undefined : followHandle(job)
     },
     /** A running workspace of this client's, for a terminal or a forwarded port (workspace-watch.ts). */
-    workspace (jobId: string, client: string): { containerId: string, touch: () => void } | undefined {
+    workspace (jobId: string, client: string): ReturnType<typeof workspaceAccess> {
       const job = clientJob(jobId, client)
       return job == null ? undefined : workspaceAccess(job)
     },

@@ -17,7 +17,7 @@ const HANGUP_GRACE_MS = 2_000
 export interface TunnelServerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   /** a running workspace of this client's (and a touch that counts traffic), or undefined */
-  workspace: (jobId: string, client: string) => { containerId: string, touch: () => void } | undefined
+  workspace: (jobId: string, client: string) => { containerId: string, touch: () => void, thawed: () => Promise<void> } | undefined
   docker: () => Promise<Docker>
   log: Logger
 }
@@ -117,6 +117,7 @@ export function tunnelServer (components: TunnelServerComponents) {
     }
     let session: ExecSession
     try {
+      await workspace.thawed()
       session = await exec(workspace.containerId, open)
       if (open.type === 'shell') await session.resize(open.cols, open.rows).catch(() => { /* a process that exited at once has nothing to resize */ })
     } catch (err: any) {

@@ -42,12 +42,20 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
     try {
       // Frozen while its home is read: nothing in the container can change what is walked.
       const container = docker.getContainer(job.record.containerId as string)
-      await container.pause()
+      let thaw = (): void => {}
+      job.frozen = new Promise<void>(resolve => { thaw = resolve })
       let imported: ImportSummary
       try {
-        imported = await importJobFolder(components, homeDir)
+        await container.pause()
+        try {
+          imported = await importJobFolder(components, homeDir)
+        } finally {
+          await container.unpause()
+        }
       } finally {
-        await container.unpause()
+        // a terminal or port opened meanwhile waits for this (an exec into a paused container fails)
+        job.frozen = undefined
+        thaw()
       }
       // the newest save pinned before the one before it is let go (conclude-job.ts unpins the last)
       const saved = await components.guard.shared(async () => {
@@ -73,9 +81,14 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
  * count traffic (what keeps it from the idle stop above). Undefined when it is not a
  * running workspace, or is being stopped.
  */
-export function workspaceAccess (job: LiveJob): { containerId: string, touch: () => void } | undefined {
+export function workspaceAccess (job: LiveJob): { containerId: string, touch: () => void, thawed: () => Promise<void> } | undefined {
   if (job.spec.workspace == null) return undefined
   if (job.record.state !== 'running' || job.record.containerId == null || job.cancel.signal.aborted) return undefined
   job.activeAt = Date.now()
-  return { containerId: job.record.containerId, touch: () => { job.activeAt = Date.now() } }
+  return {
+    containerId: job.record.containerId,
+    touch: () => { job.activeAt = Date.now() },
+    /** resolves once the workspace is not paused for a save of its home */
+    thawed: async () => { while (job.frozen != null) await job.frozen }
+  }
 }
