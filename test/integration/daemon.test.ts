@@ -22,7 +22,7 @@ describe('floe daemon', () => {
     expect(peersOfB.map((p: any) => p.peerId)).toEqual([idA.peerId])
     expect(peersOfB[0].direction).toBe('outbound')
     // The inbound side learns of the connection once the handshake completes on its end.
-    await expect.poll(async () => (await floeJson(['peers', '--home', a.home])).map((p: any) => p.peerId)).toEqual([idB.peerId])
+    await expect.poll(async () => (await floeJson(['peers', '--home', a.home])).map((p: any) => p.peerId), { timeout: 10_000, interval: 200 }).toEqual([idB.peerId])
 
     const table = await floe(['peers', '--home', a.home])
     expect(table.code).toBe(0)
