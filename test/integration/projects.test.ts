@@ -1,12 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as dagCbor from '@ipld/dag-cbor'
 import { ClassicLevel } from 'classic-level'
@@ -20,6 +15,7 @@ import { signRecord } from '../../daemon/p2p/signing.js'
 import { encodeEntry, entryCid, entrySigningPayload, ENTRY_SIGNING_DOMAIN, type Entry, type EntryBody } from '../../protocol/projects/entry.js'
 import { decodeSyncFrame, decodeSyncRequest, encodeSyncMessage, MAX_SYNC_FRAME_BYTES, PROJECT_LOG_PROTOCOL, type SyncRequest } from '../../protocol/projects/project-log.js'
 import { removeLeftContainers } from '../helpers/containers.js'
+import { testPeerNode } from '../helpers/test-peer.js'
 import { floe, floeJson, addr, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const r = resources()
@@ -187,14 +183,7 @@ describe('a project log under attack and after a crash', () => {
 
     // a libp2p peer that speaks the sync protocol as it likes, and notes what it is asked
     const asked: Array<{ type: string, project?: string }> = []
-    const mallory = await createLibp2p({
-      privateKey: owner,
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify() }
-    })
+    const { node: mallory } = await testPeerNode(owner)
     try {
       await mallory.handle(PROJECT_LOG_PROTOCOL, async (stream, connection) => {
         const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_SYNC_FRAME_BYTES)
