@@ -17,6 +17,7 @@ export function daemonCommand (): Command {
     .option('--no-mdns', 'do not look for peers on the local network (config: mdns)')
     .option('--dht', "join floe's DHT to find providers beyond the gossip mesh, for this run (config: dht)")
     .option('--provider', 'share this machine: provider mode on for this run (config: provider.enabled)')
+    .option('--relay', 'serve as a circuit relay for peers behind NATs, for this run; only useful on a publicly reachable node (config: relay.enabled, limits in relay.*)')
     .addOption(new Option('--log-level <level>', 'log level (config: logLevel)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .action(async (_opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals()
@@ -33,7 +34,8 @@ export function daemonCommand (): Command {
         mdns: mdnsFlagGiven ? opts.mdns : undefined,
         logLevel: opts.logLevel,
         dht: opts.dht === true ? true : undefined,
-        provider: opts.provider
+        provider: opts.provider,
+        relay: opts.relay === true ? true : undefined
       })
       // Everything is stopped and flushed by now; libp2p can leave unref'd-late timers
       // (dial backoffs) that would hold the process for seconds more.

@@ -38,7 +38,8 @@ import { dagTransferService, entitlement, grantTable } from './transfer/index.js
 import { projectContentAccess } from './projects/content-grants.js'
 import { publishing } from './datasets/index.js'
 import { publicBlocks, publicOnly } from './store/public-blocks.js'
-import { bootstrapKeeper, dhtService, discoveryDialer, p2pHostOptions } from './p2p/index.js'
+import { dhtService, discoveryDialer, freeTcpPort, openPeerStore, p2pHostOptions, peerKeeper, type KeptReason } from './p2p/index.js'
+import { isFinal } from '../protocol/jobs/job.js'
 import { startBitswap } from './store/bitswap.js'
 import { gcGuard } from './store/gc-guard.js'
 import { pinSet } from './store/pins.js'
@@ -64,6 +65,8 @@ export interface NodeOptions {
   logLevel?: Config['logLevel']
   /** `--provider`: provider mode on for this run, whatever config.json says */
   provider?: boolean
+  /** `--relay`: serve as a circuit relay for this run, whatever config.json says */
+  relay?: boolean
 }
 
 export interface FloeNode {
@@ -82,6 +85,7 @@ function withOverrides (config: Config, options: NodeOptions): Config {
     bootstrap: options.bootstrap != null && options.bootstrap.length > 0 ? options.bootstrap : config.bootstrap,
     mdns: options.mdns ?? config.mdns,
     dht: options.dht ?? config.dht,
+    relay: options.relay === true ? { ...config.relay, enabled: true } : config.relay,
     logLevel: options.logLevel ?? config.logLevel
   }
 }
@@ -123,7 +127,20 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const guard = gcGuard()
 
     const p2pLog = log.child({ component: 'floe:p2p' })
-    const host = await createLibp2p(p2pHostOptions({ privateKey, listen: config.listen, mdns: config.mdns, dht: config.dht ? await dhtService() : undefined }))
+    // the peer store on disk: addresses of peers met, and the ones `floe connect` was told to keep
+    const peerStore = await openPeerStore(join(paths.root, 'peers'))
+    undo.push(async () => { await peerStore.close() })
+    const host = await createLibp2p(p2pHostOptions({
+      privateKey,
+      listen: config.listen,
+      mdns: config.mdns,
+      dht: config.dht ? await dhtService() : undefined,
+      datastore: peerStore,
+      relay: config.relay,
+      relayClient: config.relayClient,
+      dialPort: config.holePunch ? await freeTcpPort() : undefined,
+      upnp: config.upnp
+    }))
       .catch(err => { throw describeListenError(err, `a listen address (${config.listen.join(', ')})`, '--listen') })
     undo.push(async () => { await host.stop() })
     // who may fetch what from this node: grants (public datasets, a job's provider, a project's
@@ -151,7 +168,16 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const dialer = discoveryDialer({ host, lan: host.services.mdns, log: p2pLog })
     dialer.start()
     undo.push(async () => { dialer.stop() })
-    const keeper = bootstrapKeeper({ host, addrs: config.bootstrap, log: p2pLog })
+    // who this node needs connected besides its bootstrap list and `floe connect`s; asked each minute at most
+    let wantedCache: { at: number, peers: Promise<Array<{ peerId: string, reason: KeptReason }>> } | undefined
+    const wanted = async (): Promise<Array<{ peerId: string, reason: KeptReason }>> => {
+      if (wantedCache == null || Date.now() - wantedCache.at > 60_000) {
+        wantedCache = { at: Date.now(), peers: wantedPeers().catch((err: Error) => { p2pLog.warn({ err: err.message }, 'could not list the peers to keep'); return [] }) }
+      }
+      return await wantedCache.peers
+    }
+    let wantedPeers = async (): Promise<Array<{ peerId: string, reason: KeptReason }>> => []
+    const keeper = peerKeeper({ host, bootstrap: config.bootstrap, wanted, log: p2pLog })
     keeper.start()
     undo.push(async () => { keeper.stop() })
 
@@ -259,6 +285,10 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     })
     await jobs.start()
     undo.push(async () => { await jobs.stop() })
+    wantedPeers = async () => [
+      ...(await projects.list()).flatMap(p => Object.keys(p.members).map(peerId => ({ peerId, reason: 'member' as const }))),
+      ...(await jobs.list()).flatMap(j => !isFinal(j.state) && j.provider != null ? [{ peerId: j.provider, reason: 'provider' as const }] : [])
+    ]
 
     const tunnels = tunnelServer({ libp2p: host, workspace: (jobId, client) => provider?.workspace(jobId, client), docker: dockerClient, log: log.child({ component: 'floe:provider' }) })
     await tunnels.start()
@@ -303,6 +333,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       log: log.child({ component: 'floe:api' }),
       handlers: apiHandlers({
         host,
+        network: { keeper, relay: config.relay },
         home: paths.root,
         apiUrl: () => apiUrl,
         startedAt,

@@ -24,6 +24,8 @@ export const DAG_PROTOCOL = '/floe/dag/1.0.0'
 export const PROJECT_LOG_PROTOCOL = '/floe/project-log/1.0.0'
 /** A workspace's terminal or forwarded port (protocol/workspaces/tunnel.ts). */
 export const TUNNEL_PROTOCOL = '/floe/tunnel/1.0.0'
+/** A peer dials this node back to tell whether its addresses are reachable (protocol/p2p/reach.ts). */
+export const REACH_PROTOCOL = '/floe/reach/1.0.0'
 /** floe's own Kademlia DHT, apart from IPFS's public one: it only holds floe peers. */
 export const DHT_PROTOCOL = '/floe/kad/1.0.0'
 

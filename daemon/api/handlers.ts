@@ -2,7 +2,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { FLOE_AGENT, FLOE_VERSION } from '../../protocol/version.js'
 import type { datasetService } from '../datasets/index.js'
 import { peerLatencies } from '../market/latency.js'
-import { connectPeer, listPeers, type P2pServices } from '../p2p/index.js'
+import { connectPeer, listPeers, networkView, type P2pServices, type PeerKeeper } from '../p2p/index.js'
+import type { RelaySettings } from '../config/config.js'
 import type { repoService } from '../store/repo.js'
 import type { ProviderStatus } from '../../protocol/market/provider.js'
 import type { MarketService } from '../market/market-service.js'
@@ -20,7 +21,9 @@ import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 
 export interface ApiHandlerComponents {
-  host: Pick<Libp2p<Pick<P2pServices, 'ping'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
+  host: Pick<Libp2p<Pick<P2pServices, 'ping' | 'reachability' | 'relay'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
+  /** peers kept connected and remembered, and this node's relay limits */
+  network: { keeper: Pick<PeerKeeper, 'keep' | 'known'>, relay: RelaySettings }
   home: string
   apiUrl: () => string
   startedAt: Date
@@ -40,7 +43,7 @@ export interface ApiHandlerComponents {
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -51,6 +54,7 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
     id: async () => ({
       peerId: host.peerId.toString(),
       addresses: host.getMultiaddrs().map(ma => ma.toString()),
+      ...networkView(host, network.relay),
       protocols: host.getProtocols(),
       agentVersion: FLOE_AGENT,
       version: FLOE_VERSION,
@@ -59,7 +63,12 @@ export function apiHandlers ({ host, home, apiUrl, startedAt, datasets, repo, ma
       startedAt: startedAt.toISOString()
     }),
     peers: async () => ({ peers: listPeers(host) }),
-    connect: async ({ addr }, { signal }) => await connectPeer(host, addr, { signal }),
+    peersKnown: async () => ({ peers: await network.keeper.known() }),
+    connect: async ({ addr }, { signal }) => {
+      const connected = await connectPeer(host, addr, { signal })
+      await network.keeper.keep(connected.peerId)
+      return connected
+    },
 
     datasetUpload: async (input, { signal, progress }) => await datasets.upload(input, { signal, onProgress: progress }),
     datasetList: async ({ name }) => ({ datasets: await datasets.list(name) }),

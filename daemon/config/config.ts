@@ -26,6 +26,22 @@ const ApiAddressString = z.string().refine(text => {
   }
 }, { message: 'expected a loopback HOST:PORT, e.g. 127.0.0.1:7460' })
 
+/** Limits a relay puts on what it carries for others (circuit relay v2 reservations). */
+export const RelaySettings = z.object({
+  enabled: z.boolean().default(false),
+  /** peers holding a reservation at once; past it, a reservation is refused (RESOURCE_LIMIT_EXCEEDED) */
+  maxReservations: z.number().int().min(1).max(4096).default(64),
+  /** how long a reservation lasts before the peer must renew it */
+  reservationTtlS: z.number().int().min(10).max(86_400).default(3600),
+  /** each relayed connection ends after this long … */
+  maxDurationS: z.number().int().min(10).max(86_400).default(3600),
+  /** … or after this many bytes either way: enough for control traffic (logs, terminals), not for datasets */
+  maxBytes: z.number().int().min(65_536).default(256 * 1024 * 1024),
+  /** no limit on relayed connections: content (datasets, outputs, images) may then cross this relay too */
+  unlimited: z.boolean().default(false)
+}).strict()
+export type RelaySettings = z.infer<typeof RelaySettings>
+
 /**
  * `config.json` in the daemon's home. Written with these defaults on first start; command
  * line flags override it for one run without changing it. Unknown keys are refused so a
@@ -42,6 +58,14 @@ export const Config = z.object({
   mdns: z.boolean().default(true),
   /** join floe's Kademlia DHT: providers announce themselves there, every node looks them up */
   dht: z.boolean().default(false),
+  /** serve as a circuit relay v2 for other peers (`floe daemon --relay`): only worth it on a publicly reachable node */
+  relay: RelaySettings.prefault({}),
+  /** reserve a slot on a relay this node knows of, so peers reach it through the relay when it is behind a NAT */
+  relayClient: z.boolean().default(true),
+  /** upgrade relayed connections to direct ones (DCUtR; outbound TCP to public addresses leaves from one fixed port so the NAT maps it once) */
+  holePunch: z.boolean().default(true),
+  /** ask the home router for a port mapping over UPnP */
+  upnp: z.boolean().default(false),
   /** the owner name of projects this node creates (`floe init mnist` → `<owner>/mnist`); the OS user name when unset */
   owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-" only').optional(),
   /** daemon log level */

@@ -5,6 +5,7 @@ import { blockLinks, mayHaveLinks } from '../store/block-links.js'
 import { readBlock } from '../store/read-block.js'
 import { DAG_PROTOCOL, fetchDag, findHeldBlocks, type HeldBlocks } from '../transfer/index.js'
 import type { Logger } from '../log.js'
+import { awaitUnlimited } from '../p2p/open-stream.js'
 import { ContentTooLargeError, ContentUnavailableError } from './errors.js'
 
 /**
@@ -15,7 +16,7 @@ import { ContentTooLargeError, ContentUnavailableError } from './errors.js'
 export type Transport = 'auto' | 'bulk' | 'bitswap'
 
 export interface DagSourceComponents {
-  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections' | 'peerStore'>
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections' | 'peerStore' | 'dial'>
   /** the local store: fetched blocks land here */
   blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
   /**
@@ -107,8 +108,10 @@ export async function requireDag (components: DagSourceComponents, root: CID, op
     : `no connected peer could send ${root}: ${failures.join('; ') || 'none speaks ' + DAG_PROTOCOL}`)
 }
 
+/** Peers with a direct (unlimited) connection first: one reached only through a relay may have to wait for a direct path. */
 function connectedPeers (libp2p: DagSourceComponents['libp2p']): PeerId[] {
-  return [...new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
+  const connections = [...libp2p.getConnections()].sort((a, b) => Number(a.limits != null) - Number(b.limits != null))
+  return [...new Map(connections.map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
 }
 
 async function speaksDag (libp2p: DagSourceComponents['libp2p'], peer: PeerId): Promise<boolean> {
@@ -127,6 +130,7 @@ async function fromFloePeers (components: DagSourceComponents, root: CID, peers:
     const id = peer.toString()
     if (components.distrusted.has(id) || !(await speaksDag(components.libp2p, peer))) continue
     try {
+      await awaitUnlimited(components.libp2p, peer, { signal: run.signal })
       const started = Date.now()
       const result = await fetchDag(components, peer, root, { signal: run.signal, held: known, onProgress: p => { run.counted(p.bytes) } })
       components.log.info({ root: root.toString(), peer: id, blocks: result.blocks, bytes: result.bytes, skipped: result.skippedBlocks, ms: Date.now() - started }, 'fetched DAG over the bulk protocol')

@@ -2,10 +2,11 @@ import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { JOB_PROTOCOLS, MAX_JOB_MESSAGE_BYTES } from '../../protocol/jobs/wire.js'
+import { openControlStream } from '../p2p/open-stream.js'
 import { localChannelPair, streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 
 export interface ProviderChannelComponents {
-  libp2p: Pick<Libp2p, 'peerId' | 'dialProtocol' | 'peerStore'>
+  libp2p: Pick<Libp2p, 'peerId' | 'dialProtocol' | 'peerStore' | 'getConnections'>
   /** where a provider said it listens (its offer) */
   addrsOf: (peerId: string) => string[]
   /** this node's own provider side, for jobs it runs itself */
@@ -31,7 +32,7 @@ export function providerChannel ({ libp2p, addrsOf, serveLocal, protocol = JOB_P
     const peer = peerIdFromString(provider)
     const addrs = addrsOf(provider)
     if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
-    const stream = await libp2p.dialProtocol(peer, typeof protocol === 'string' ? protocol : [...protocol], { signal })
+    const stream = await openControlStream(libp2p, peer, typeof protocol === 'string' ? protocol : [...protocol], { signal })
     return streamChannel(stream, provider, maxMessageBytes)
   }
 }

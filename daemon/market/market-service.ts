@@ -96,6 +96,12 @@ export function marketService ({ libp2p, privateKey, settings, detect, allocated
     debounce = setTimeout(announceLogged, ANNOUNCE_DEBOUNCE_MS)
   }
   const onDisconnect = (event: CustomEvent<PeerId>): void => { book.remove(event.detail.toString()) }
+  // this node's addresses changed (a relay reservation, a confirmed public address): offers carry them
+  const onSelfUpdate = (): void => {
+    if (!settings.get().enabled) return
+    clearTimeout(debounce)
+    debounce = setTimeout(announceLogged, ANNOUNCE_DEBOUNCE_MS)
+  }
 
   return {
     book,
@@ -107,6 +113,7 @@ export function marketService ({ libp2p, privateKey, settings, detect, allocated
       pubsub.subscribe(OFFER_TOPIC)
       pubsub.addEventListener('subscription-change', onSubscription)
       libp2p.addEventListener('peer:disconnect', onDisconnect)
+      libp2p.addEventListener('self:peer:update', onSelfUpdate)
       refresh = setInterval(announceLogged, OFFER_REFRESH_MS)
       announceLogged()
     },
@@ -116,6 +123,7 @@ export function marketService ({ libp2p, privateKey, settings, detect, allocated
       clearTimeout(debounce)
       refresh = undefined
       libp2p.removeEventListener('peer:disconnect', onDisconnect)
+      libp2p.removeEventListener('self:peer:update', onSelfUpdate)
       pubsub.removeEventListener('subscription-change', onSubscription)
       pubsub.unsubscribe(OFFER_TOPIC)
       pubsub.topicValidators.delete(OFFER_TOPIC)

@@ -1,5 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { Circuit } from '@multiformats/multiaddr-matcher'
 import type { PeerInfo } from '../../protocol/p2p/peer.js'
 import { DialError, DialTimeoutError, InvalidMultiaddrError } from './errors.js'
 
@@ -11,13 +12,16 @@ export function listPeers (host: Pick<Libp2p, 'getConnections'>): PeerInfo[] {
   for (const conn of host.getConnections()) {
     if (conn.status !== 'open') continue
     const peerId = conn.remotePeer.toString()
-    if (byPeer.has(peerId)) continue
+    const seen = byPeer.get(peerId)
+    // a peer reached both through a relay and directly is shown by its direct connection
+    if (seen != null && !(seen.via === 'relayed' && conn.limits == null && !Circuit.matches(conn.remoteAddr))) continue
     byPeer.set(peerId, {
       peerId,
       addr: conn.remoteAddr.toString(),
       direction: conn.direction,
       openedAt: new Date(conn.timeline.open).toISOString(),
-      rttMs: conn.rtt ?? null
+      rttMs: conn.rtt ?? null,
+      via: conn.limits != null || Circuit.matches(conn.remoteAddr) ? 'relayed' : 'direct'
     })
   }
   return [...byPeer.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))

@@ -10,6 +10,7 @@ import {
 } from '../../protocol/projects/project-log.js'
 import { rateLimitedWarn, type Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
+import { openControlStream } from '../p2p/open-stream.js'
 import { checkInvitation } from './ingest.js'
 import { keys, type Index } from './log-store.js'
 import type { Appended, ProjectLog } from './project-log.js'
@@ -80,7 +81,7 @@ export function projectSync (components: ProjectSyncComponents) {
   const newestHeads = async (pid: string): Promise<string[]> => (await projects.heads(pid)).sort((a, b) => b.clock - a.clock).slice(0, MAX_ANNOUNCED_HEADS).map(h => h.cid)
 
   const open = async (peer: PeerId): Promise<MessageChannel> => {
-    const stream = await libp2p.dialProtocol(peer, PROJECT_LOG_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(SYNC_OPEN_TIMEOUT_MS), shutdown.signal]) })
+    const stream = await openControlStream(libp2p, peer, PROJECT_LOG_PROTOCOL, { signal: AbortSignal.any([AbortSignal.timeout(SYNC_OPEN_TIMEOUT_MS), shutdown.signal]) })
     return streamChannel(stream, peer.toString(), MAX_SYNC_FRAME_BYTES)
   }
   const idle = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS), shutdown.signal])
@@ -375,7 +376,7 @@ export function projectSync (components: ProjectSyncComponents) {
     async start (): Promise<void> {
       if (started) return
       started = true
-      await libp2p.handle(PROJECT_LOG_PROTOCOL, handler, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS, maxOutboundStreams: SYNC_MAX_OUTBOUND_STREAMS })
+      await libp2p.handle(PROJECT_LOG_PROTOCOL, handler, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS, maxOutboundStreams: SYNC_MAX_OUTBOUND_STREAMS, runOnLimitedConnection: true })
       pubsub.addEventListener('message', onMessage)
       libp2p.addEventListener('peer:identify', onIdentify as any)
       for (const project of await projects.all()) await subscribe(project.id)

@@ -212,7 +212,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     async start (): Promise<void> {
       if (life != null) return
       life = new AbortController()
-      await libp2p.handle([...JOB_PROTOCOLS], handler, { maxInboundStreams: JOB_MAX_INBOUND_STREAMS, maxOutboundStreams: JOB_MAX_OUTBOUND_STREAMS })
+      await libp2p.handle([...JOB_PROTOCOLS], handler, { maxInboundStreams: JOB_MAX_INBOUND_STREAMS, maxOutboundStreams: JOB_MAX_OUTBOUND_STREAMS, runOnLimitedConnection: true })
     },
     async stop (): Promise<void> {
       if (life == null) return

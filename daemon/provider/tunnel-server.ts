@@ -192,7 +192,7 @@ export function tunnelServer (components: TunnelServerComponents) {
     async start (): Promise<void> {
       if (started) return
       started = true
-      await components.libp2p.handle(TUNNEL_PROTOCOL, handler, { maxInboundStreams: TUNNEL_MAX_INBOUND_STREAMS, maxOutboundStreams: TUNNEL_MAX_OUTBOUND_STREAMS })
+      await components.libp2p.handle(TUNNEL_PROTOCOL, handler, { maxInboundStreams: TUNNEL_MAX_INBOUND_STREAMS, maxOutboundStreams: TUNNEL_MAX_OUTBOUND_STREAMS, runOnLimitedConnection: true })
     },
     async stop (): Promise<void> {
       if (!started) return

@@ -75,6 +75,7 @@ export const STATUS_BY_ERROR_NAME = {
   UnsupportedHashError: 422,
   // a peer, or the Docker engine, failed or misbehaved
   DialError: 502,
+  RelayLimitedError: 502,
   ProjectSyncError: 502,
   CorruptBlockError: 502,
   UnexpectedBlockError: 502,

@@ -6,7 +6,7 @@ import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 import { Dataset } from '../datasets/dataset.js'
-import { MultiaddrString, NodeInfo, PeerInfo } from '../p2p/peer.js'
+import { KnownPeer, MultiaddrString, NodeInfo, PeerInfo } from '../p2p/peer.js'
 import { RepoStat } from '../store/repo.js'
 import { ProviderRow, ProviderStatus } from '../market/provider.js'
 import { projectRoutes } from './project-routes.js'
@@ -79,10 +79,17 @@ export const routes = {
     input: z.object({}),
     output: z.object({ peers: z.array(PeerInfo) })
   }),
+  peersKnown: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/peers/known`,
+    summary: 'peers this node remembers (kept on disk), with why each is kept connected',
+    input: z.object({}),
+    output: z.object({ peers: z.array(KnownPeer) })
+  }),
   connect: defineRoute({
     method: 'POST',
     path: `${API_VERSION_PREFIX}/peers/connect`,
-    summary: 'dial a peer by multiaddr',
+    summary: 'dial a peer by multiaddr, and keep it connected across restarts',
     input: z.object({ addr: MultiaddrString }).strict(),
     output: z.object({ peerId: PeerIdString, addr: MultiaddrString })
   }),

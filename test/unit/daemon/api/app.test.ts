@@ -3,6 +3,7 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { apiHandlers, buildApiApp, isLoopbackHost } from '../../../../daemon/api/index.js'
 import { createApiClient } from '../../../../client/api-client.js'
+import { DEFAULT_CONFIG } from '../../../../daemon/config/index.js'
 
 const PEER = '12D3KooWMod9ZvfZt1XkHN3zAXcy29ZBXQGjtmXuQfzQae531yju'
 const TOKEN = 'a'.repeat(43)
@@ -15,6 +16,7 @@ function app (overrides: Record<string, unknown> = {}) {
     getProtocols: () => ['/ipfs/id/1.0.0'],
     getConnections: () => [],
     dial: async () => { throw new Error('connection refused') },
+    services: { reachability: { view: () => ({ status: 'unknown', checkedAt: null, checkedBy: [], publicAddrs: [], observedAddrs: [] }) } },
     ...overrides
   } as any
   return buildApiApp({
@@ -22,7 +24,7 @@ function app (overrides: Record<string, unknown> = {}) {
     port: () => 7460,
     log: pino({ level: 'silent' }),
     // Content operations are not reached by these tests.
-    handlers: apiHandlers({ host, home: '/h', apiUrl: () => 'http://127.0.0.1:7460', startedAt: new Date(0), datasets: {} as any, repo: {} as any, market: {} as any, providerSettings: {} as any, detectResources: async () => { throw new Error('not reached') }, jobs: {} as any, served: () => [], discovery: {} as any, projects: {} as any, ui: {} as any, environments: {} as any, workspaces: {} as any })
+    handlers: apiHandlers({ host, network: { keeper: { keep: async () => {}, known: async () => [] }, relay: DEFAULT_CONFIG.relay }, home: '/h', apiUrl: () => 'http://127.0.0.1:7460', startedAt: new Date(0), datasets: {} as any, repo: {} as any, market: {} as any, providerSettings: {} as any, detectResources: async () => { throw new Error('not reached') }, jobs: {} as any, served: () => [], discovery: {} as any, projects: {} as any, ui: {} as any, environments: {} as any, workspaces: {} as any })
   })
 }
 

@@ -41,7 +41,7 @@ async function toBytes (chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
 
 function components (blockstore: MemoryBlockstore, bitswap?: Pick<Blockstore, 'get'>): DagSourceComponents {
   return {
-    libp2p: { getConnections: () => [], peerStore: {} as never, dialProtocol: async () => { throw new Error('no peers') } },
+    libp2p: { getConnections: () => [], peerStore: {} as never, dial: async () => { throw new Error('no peer') }, dialProtocol: async () => { throw new Error('no peers') } },
     blockstore,
     bitswap,
     distrusted: new Set(),
