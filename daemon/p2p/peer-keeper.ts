@@ -14,6 +14,10 @@ const MAX_BACKOFF_MS = 5 * 60_000
 const DIALS_PER_ROUND = 8
 /** The peer-store tag `floe connect` puts on a peer: kept connected across restarts. */
 export const CONNECT_TAG = 'floe-connect'
+/** Peers the store keeps across restarts; past it, the longest unseen ones that are not kept go at start. */
+export const MAX_KNOWN_PEERS = 5_000
+/** A peer not kept and not seen for this long is forgotten at start. */
+const FORGET_AFTER_MS = 30 * 24 * 3600_000
 /** When a connection to the peer last opened (peer-store metadata, ms since the epoch as text). */
 const LAST_SEEN_KEY = 'floe-last-seen'
 
@@ -111,11 +115,29 @@ export function peerKeeper ({ host, bootstrap, wanted, log }: PeerKeeperComponen
   }
   const tick = (): void => { round().catch((err: Error) => { log.warn({ err: err.message }, 'could not redial kept peers') }) }
 
+  /**
+   * Every peer that connects (or that a peer names in identify, DHT, gossip) lands in the store,
+   * which is on disk: bounded at start, so strangers cannot grow it without end across restarts.
+   */
+  const prune = async (): Promise<void> => {
+    const peers = await host.peerStore.all()
+    const seen = (p: (typeof peers)[number]): number => {
+      const at = p.metadata.get(LAST_SEEN_KEY)
+      return at == null ? 0 : Number(new TextDecoder().decode(at)) || 0
+    }
+    const bootIds = new Set(boot.map(b => b.peerId))
+    const removable = peers.filter(p => !p.tags.has(CONNECT_TAG) && !bootIds.has(p.id.toString())).sort((a, b) => seen(a) - seen(b))
+    const excess = Math.max(0, peers.length - MAX_KNOWN_PEERS)
+    const stale = removable.filter((p, i) => i < excess || (seen(p) > 0 && Date.now() - seen(p) > FORGET_AFTER_MS))
+    for (const p of stale) await host.peerStore.delete(p.id)
+    if (stale.length > 0) log.info({ forgotten: stale.length, kept: peers.length - stale.length }, 'forgot peers not seen for long')
+  }
+
   return {
     start () {
       if (timer != null) return
       host.addEventListener('peer:connect', onConnect)
-      tick()
+      prune().catch((err: Error) => { log.warn({ err: err.message }, 'could not prune the peer store') }).finally(tick)
       timer = setInterval(tick, KEEP_RETRY_MS)
       timer.unref()
     },

@@ -15,9 +15,14 @@ export interface CliResult {
   stderr: string
 }
 
-/** `node floe.js ARGS…`, inside a network namespace when one is named (see netns.ts). */
+/**
+ * `node floe.js ARGS…`, inside a network namespace when one is named (see netns.ts). Entered with
+ * `nsenter --net` rather than `ip netns exec`, which also makes a private mount namespace: a
+ * provider's job disk (a loop mount) made there would be invisible to dockerd, which would bind
+ * the empty folder beneath it.
+ */
 function command (args: string[], netns?: string): [string, string[]] {
-  return netns == null ? [process.execPath, [FLOE_BIN, ...args]] : ['ip', ['netns', 'exec', netns, process.execPath, FLOE_BIN, ...args]]
+  return netns == null ? [process.execPath, [FLOE_BIN, ...args]] : ['nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, FLOE_BIN, ...args]]
 }
 
 /** Runs `floe ARGS…` to completion. */
