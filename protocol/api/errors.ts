@@ -32,6 +32,10 @@ export const STATUS_BY_ERROR_NAME = {
   UploadConflictError: 409,
   TooManyUploadsError: 429,
   InvalidJobError: 400,
+  InvalidBillingRequestError: 400,
+  InvalidMeteringDocError: 400,
+  /** the job's worst case passes what its budgets leave */
+  BudgetExceededError: 402,
   UnknownEnvironmentError: 400,
   InvalidEnvironmentError: 400,
   NotAnImageError: 422,
@@ -76,6 +80,9 @@ export const STATUS_BY_ERROR_NAME = {
   // a peer, or the Docker engine, failed or misbehaved
   DialError: 502,
   ProjectSyncError: 502,
+  /** the peer could not be reached for a statement or settlement, or refused it */
+  StatementExchangeError: 502,
+  BillingProtocolError: 502,
   CorruptBlockError: 502,
   UnexpectedBlockError: 502,
   InvalidBlockError: 502,
