@@ -15,8 +15,8 @@ export interface MeteredProviderJob {
   cpus: number
   memoryGiB: number
   gpus: number
-  /** when it was set running (ms, this provider's clock); null while it is not running */
-  runningSince: number | null
+  /** when its container started (ms, as the engine stamped it: the receipt's runningAt); null while it is not running */
+  started(): Promise<number | null>
   /** hands a statement to the job's followers (sent as `usage`) */
   publish(signed: SignedDoc): void
   /** freezes or thaws its container; a line in its log says why */
@@ -89,17 +89,18 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
     const seen = new Set<string>()
     for (const job of jobs()) {
       seen.add(job.jobId)
-      if (job.runningSince == null) continue
+      const since = await job.started().catch((err: Error) => { log.debug({ jobId: job.jobId, err: err.message }, 'could not read when the container started'); return null })
+      if (since == null) continue
       let s = state.get(job.jobId)
       if (s == null) {
         // after a restart the grace starts again: the client could not reach a stopped provider
-        s = { lastStatementAt: 0, lastVoucherAt: Math.max(job.runningSince, now - every), paused: false, stopped: false }
+        s = { lastStatementAt: 0, lastVoucherAt: Math.max(since, now - every), paused: false, stopped: false }
         state.set(job.jobId, s)
       }
       if (s.stopped) continue
       if (now - s.lastStatementAt >= every) {
         s.lastStatementAt = now
-        await statementFor(job, job.runningSince, now)
+        await statementFor(job, since, now)
       }
       const silent = now - s.lastVoucherAt
       if (silent > every + 2 * graceMs) {

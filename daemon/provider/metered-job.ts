@@ -2,6 +2,7 @@ import type Docker from 'dockerode'
 import { isFinal } from '../../protocol/jobs/job.js'
 import { GiB } from '../../protocol/units.js'
 import type { MeteredProviderJob } from '../billing/provider-meter.js'
+import { dockerTimeToMs } from './docker-time.js'
 import { systemLine, wake, type LiveJob } from './live-job.js'
 
 /**
@@ -11,7 +12,6 @@ import { systemLine, wake, type LiveJob } from './live-job.js'
  */
 export function meteredJob (job: LiveJob, docker: () => Promise<Docker>): MeteredProviderJob {
   const running = job.record.state === 'running' && !isFinal(job.record.state)
-  const since = running ? job.record.states.findLast(s => s.state === 'running')?.at ?? null : null
   const container = async () => {
     if (job.record.containerId == null) throw new Error('the job has no container')
     return (await docker()).getContainer(job.record.containerId)
@@ -24,7 +24,15 @@ export function meteredJob (job: LiveJob, docker: () => Promise<Docker>): Metere
     cpus: job.spec.resources.cpus,
     memoryGiB: job.spec.resources.memoryBytes / GiB,
     gpus: job.record.gpus.length,
-    runningSince: since,
+    async started () {
+      if (!running || job.record.containerId == null) return null
+      if (job.containerStartedAt != null) return job.containerStartedAt
+      const info = await (await container()).inspect()
+      const at = dockerTimeToMs(info.State.StartedAt)
+      if (at === 0 || !(info.State.Running || info.State.Paused)) return null
+      job.containerStartedAt = at
+      return at
+    },
     publish (signed) {
       job.usage = signed
       wake(job)
