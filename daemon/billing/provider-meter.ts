@@ -15,8 +15,12 @@ export interface MeteredProviderJob {
   cpus: number
   memoryGiB: number
   gpus: number
-  /** when its container started (ms, as the engine stamped it: the receipt's runningAt); null while it is not running */
-  started(): Promise<number | null>
+  /**
+   * when its container started (ms, as the engine stamped it: the receipt's runningAt) and
+   * a time it was seen running, asked of the engine now; null when it is not running (not
+   * yet, or exited: a statement never covers time after the exit)
+   */
+  started(): Promise<{ since: number, seenAt: number } | null>
   /** hands a statement to the job's followers (sent as `usage`) */
   publish(signed: SignedDoc): void
   /** freezes or thaws its container; a line in its log says why */
@@ -87,20 +91,25 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
     const every = intervalMs()
     const graceMs = settings().voucherGraceSeconds * 1000
     const seen = new Set<string>()
+    const started = async (job: MeteredProviderJob) => await job.started().catch((err: Error) => { log.debug({ jobId: job.jobId, err: err.message }, 'could not ask the engine about the container'); return null })
     for (const job of jobs()) {
       seen.add(job.jobId)
-      const since = await job.started().catch((err: Error) => { log.debug({ jobId: job.jobId, err: err.message }, 'could not read when the container started'); return null })
-      if (since == null) continue
       let s = state.get(job.jobId)
       if (s == null) {
+        const running = await started(job)
+        if (running == null) continue
         // after a restart the grace starts again: the client could not reach a stopped provider
-        s = { lastStatementAt: 0, lastVoucherAt: Math.max(since, now - every), paused: false, stopped: false }
+        s = { lastStatementAt: 0, lastVoucherAt: Math.max(running.since, now - every), paused: false, stopped: false }
         state.set(job.jobId, s)
       }
       if (s.stopped) continue
-      if (now - s.lastStatementAt >= every) {
-        s.lastStatementAt = now
-        await statementFor(job, since, now)
+      if (now - s.lastStatementAt >= every && !s.paused) {
+        // asked of the engine when the statement is made: running time up to a moment it was seen running
+        const running = await started(job)
+        if (running != null) {
+          s.lastStatementAt = now
+          await statementFor(job, running.since, running.seenAt)
+        }
       }
       const silent = now - s.lastVoucherAt
       if (silent > every + 2 * graceMs) {

@@ -33,6 +33,9 @@ export interface StatementServiceComponents {
   log: Logger
 }
 
+/** Refused vouchers in one statement past which the rest is not read. */
+const MAX_REFUSED_PER_STATEMENT = 16
+
 const bytes = (base64: string): Uint8Array => new Uint8Array(Buffer.from(base64, 'base64'))
 
 /**
@@ -67,6 +70,7 @@ export function statementService ({ libp2p, self, privateKey, ledger, log }: Sta
     const statement = decodeLedgerStatement(signed.payload)
     if (statement.from !== peer || statement.to !== self) throw new StatementExchangeError(`the statement is from ${statement.from} to ${statement.to}, not from ${peer} to this node`)
     if (!await signedBy(peer, STATEMENT_SIGNING_DOMAIN, signed.payload, signed.signature)) throw new StatementExchangeError(`the statement is not signed by ${peer}`)
+    let refused = 0
     for (const line of statement.jobs) {
       if (line.voucher == null) continue
       try {
@@ -79,6 +83,8 @@ export function statementService ({ libp2p, self, privateKey, ledger, log }: Sta
       } catch (err: any) {
         log.warn({ jobId: line.jobId, peer, err: err?.message }, 'a voucher in a statement was refused')
         await ledger.strike({ peer, jobId: line.jobId, kind: 'statement-exchange', refusal: 'voucher', message: err?.message ?? String(err), at: Date.now() })
+        // a statement of forged vouchers costs a signature check each, and a synced write each refusal: a few are enough to judge it
+        if (++refused >= MAX_REFUSED_PER_STATEMENT) throw new StatementExchangeError(`${peer}'s statement holds ${refused} vouchers that do not check out; the rest were not read`)
       }
     }
     return statement

@@ -30,8 +30,6 @@ export interface LiveJob {
   home?: { home: CID, bytes: number, at: number }
   /** the newest signed usage statement (metered jobs), sent to its client as `usage` */
   usage?: SignedDoc
-  /** when its container started, as the engine stamped it (metered jobs: statements count from it) */
-  containerStartedAt?: number
   /** resolved when the client's final voucher has come (metered jobs) */
   finalVoucher?: { promise: Promise<void>, resolve: () => void }
 }

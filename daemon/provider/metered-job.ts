@@ -26,12 +26,12 @@ export function meteredJob (job: LiveJob, docker: () => Promise<Docker>): Metere
     gpus: job.record.gpus.length,
     async started () {
       if (!running || job.record.containerId == null) return null
-      if (job.containerStartedAt != null) return job.containerStartedAt
+      // running when the engine answers means running when it was asked
+      const seenAt = Date.now()
       const info = await (await container()).inspect()
-      const at = dockerTimeToMs(info.State.StartedAt)
-      if (at === 0 || !(info.State.Running || info.State.Paused)) return null
-      job.containerStartedAt = at
-      return at
+      const since = dockerTimeToMs(info.State.StartedAt)
+      if (since === 0 || !info.State.Running) return null
+      return { since, seenAt }
     },
     publish (signed) {
       job.usage = signed
