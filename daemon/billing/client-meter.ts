@@ -133,6 +133,11 @@ export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientM
       const slack = intervalSlack(job.pricePerHour, row.intervalMs ?? DEFAULT_METERING_SECONDS * 1000)
       const { cap, why } = await budgets.capFor({ projectId: job.projectId, amount: row.amount, maxCost: job.maxCost })
       const last = lastVoucher(row)
+      if (row.disputed != null) {
+        // a provider whose statement was refused gets nothing past what was promised before it
+        log.info({ jobId: job.jobId, provider: job.provider, promised: row.amount }, 'receipt of a disputed job: the last voucher stands')
+        return { voucher: await promise(job, row, row.amount, row.statementSeq, true), dispute: null }
+      }
       if (cost > row.amount + slack) {
         const message = `the receipt's cost ${formatCredits(cost)} is more than one interval (${formatCredits(slack)}) past the last voucher's ${formatCredits(row.amount)}: only the voucher counts`
         log.warn({ jobId: job.jobId, provider: job.provider, cost, promised: row.amount }, 'receipt does not match the vouchers; dispute recorded')
