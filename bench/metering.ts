@@ -12,6 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { createApiClient } from '../client/api-client.js'
+import { homePaths } from '../protocol/home.js'
 import { floeJson, startBenchDaemon, type BenchDaemon } from './helpers.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, json: { type: 'boolean', default: false } } })
@@ -29,8 +31,10 @@ function sample (pid: number): Sample {
 
 async function measure (client: BenchDaemon, provider: BenchDaemon, code: string, metering: string): Promise<{ client: Sample, provider: Sample, statements: number, runMs: number }> {
   await floeJson(['provider', 'set', 'metering', metering, '--home', provider.home])
-  const job = await floeJson(['run', '--home', client.home, '--path', code, '--provider', provider.peerId, '--', 'sleep', String(seconds)])
-  let state = job
+  const paths = homePaths(client.home)
+  const api = createApiClient({ url: JSON.parse(readFileSync(paths.apiEndpoint, 'utf8')).url, token: readFileSync(paths.apiToken, 'utf8').trim() })
+  const job = await api.call('jobRun', { path: code, command: ['sleep', String(seconds)], requirements: {}, provider: provider.peerId, timeoutSeconds: seconds + 600 })
+  let state: any = job
   while (state.state !== 'running') { await new Promise(resolve => setTimeout(resolve, 100)); state = await floeJson(['status', job.ref, '--home', client.home]) }
   const c0 = sample(client.child.pid as number)
   const p0 = sample(provider.child.pid as number)
