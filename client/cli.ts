@@ -7,8 +7,9 @@ import { nodeCommands } from './commands/node.js'
 import { projectCommands } from './commands/projects.js'
 import { workspaceCommands } from './commands/workspaces.js'
 import { repoCommands } from './commands/repo.js'
+import { billingCommand } from './commands/billing.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), envCommand()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), envCommand(), billingCommand()]
 }

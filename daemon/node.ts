@@ -21,6 +21,7 @@ import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
 import { asIdle, matchOffers } from './market/match.js'
 import { providerDiscovery } from './market/provider-discovery.js'
 import { jobService } from './jobs/job-service.js'
+import { billingService } from './billing/index.js'
 import { ownerName, projectLog } from './projects/project-log.js'
 import { projectSync } from './projects/sync.js'
 import { repairProjects } from './projects/repair.js'
@@ -234,8 +235,20 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const jobBase = { self: host.peerId.toString(), privateKey, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard }
     let capacityAnnounce: NodeJS.Timeout | undefined
     undo.push(async () => { clearTimeout(capacityAnnounce) })
+    // billing: the ledger, budgets and both sides' meters (daemon/billing)
+    const billing = billingService({
+      self: host.peerId.toString(),
+      privateKey,
+      index: stores.index,
+      libp2p: host,
+      nodeBudget: () => config.billing.budget,
+      providerJobs: () => provider?.metered() ?? [],
+      providerSettings: () => providerSettings.get(),
+      log: log.child({ component: 'floe:billing' })
+    })
     provider = providerJobs({
       ...jobBase,
+      metering: billing.provider,
       requireDag: requireDagHere,
       docker: dockerClient,
       settings: () => providerSettings.get(),
@@ -255,6 +268,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     })
     await provider.start()
     undo.push(async () => { await provider?.stop() })
+    await billing.start()
+    undo.push(async () => { await billing.stop() })
     const server = jobServer({ libp2p: host, jobs: provider, log: log.child({ component: 'floe:provider' }) })
     await server.start()
     undo.push(async () => { await server.stop() })
@@ -281,6 +296,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       knownEnvironments: async () => new Set([...market.book.list().flatMap(e => e.offer.environments), ...await envs.names()]),
       environmentImage: async name => await envs.imageFor(name),
       open: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { server.serveLocal(channel) } }),
+      billing: { meter: billing.client, budgets: billing.budgets },
       log: log.child({ component: 'floe:jobs' })
     })
     await jobs.start()
@@ -353,7 +369,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         },
         ui,
         environments: envs,
-        workspaces
+        workspaces,
+        billing
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url

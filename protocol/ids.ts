@@ -11,13 +11,21 @@ import { z } from 'zod'
 // ---- libp2p stream protocols ----------------------------------------------------------------
 
 /** One direct stream per job between client and provider (protocol/jobs/wire.ts). */
-export const JOB_PROTOCOL = '/floe/job/1.1.0'
+export const JOB_PROTOCOL = '/floe/job/1.2.0'
+/**
+ * 1.1.0 had no metering (`usage` statements from the provider, `voucher` promises from the
+ * client): a 1.1.0 peer refuses a message type it does not know as a protocol error, hence
+ * 1.2.0. A job submitted over 1.1.0 or 1.0.0 is run unmetered (see protocol/billing/metering.ts).
+ */
+export const JOB_PROTOCOL_V1_1 = '/floe/job/1.1.0'
 /**
  * 1.0.0 had no `home-saved`: a 1.0.0 client refuses a message type it does not know as a
  * protocol error (and calls the job lost), hence 1.1.0. On a 1.0.0 stream a provider sends
  * the home as its `home saved: CID (N bytes)` system log line only.
  */
 export const JOB_PROTOCOL_V1_0 = '/floe/job/1.0.0'
+/** Two nodes exchange signed ledger statements and settlements (protocol/billing/statement.ts). */
+export const BILLING_PROTOCOL = '/floe/billing/1.0.0'
 /** Bulk DAG transfer between floe peers (protocol/transfer/dag.ts). */
 export const DAG_PROTOCOL = '/floe/dag/1.0.0'
 /** A project's members pull the log entries they lack (protocol/projects/project-log.ts). */
@@ -51,6 +59,14 @@ export const PROVIDERS_KEY_TEXT = 'floe-providers/1'
 export const JOB_REQUEST_SIGNING_DOMAIN = 'floe-job-request/1:'
 /** Prefixed to a receipt's bytes before the provider signs them. */
 export const RECEIPT_SIGNING_DOMAIN = 'floe-receipt/1:'
+/** Prefixed to a provider's usage statement (protocol/billing/metering.ts) before it signs it. */
+export const USAGE_SIGNING_DOMAIN = 'floe-usage/1:'
+/** Prefixed to a client's voucher (a cumulative payment promise) before it signs it. */
+export const VOUCHER_SIGNING_DOMAIN = 'floe-voucher/1:'
+/** Prefixed to a node's ledger statement to a counterparty (protocol/billing/statement.ts). */
+export const STATEMENT_SIGNING_DOMAIN = 'floe-statement/1:'
+/** Prefixed to a settlement entry both counterparties sign. */
+export const SETTLEMENT_SIGNING_DOMAIN = 'floe-settlement/1:'
 /** Prefixed to a project log entry's bytes before its author signs them. */
 export const ENTRY_SIGNING_DOMAIN = 'floe-project-entry/1:'
 /** Prefixed to an offer's bytes before its provider signs them. */

@@ -10,6 +10,8 @@ import { action } from './action.js'
 import { addJobOptions, requirementChanges, requirementsOf } from './job-options.js'
 import { expandJobRef, findProjectLink } from '../project-link.js'
 import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
+import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
+import { budgetLine } from './billing.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
@@ -73,8 +75,11 @@ export function jobCommands (): Command[] {
     .option('--dry-run', 'show which providers would be chosen, and why others would not')
     .option('--path <dir>', 'the code folder (default: the current folder)')
     .option('--project <project>', "the project (default: the folder's, from floe init; else this node's default project)")
+    .option('--max-cost <credits>', 'the most the job may cost in all: no more is promised past it, and the job stops there')
+    .option('--allow-partial', 'run even when the worst case (price × --timeout) passes what the budgets leave: it stops when they are used')
     .action(action(async (client, args, opts) => {
       const requirements = requirementsOf(opts)
+      const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
       const timeoutSeconds = parseDuration(opts.timeout)
       const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
       if (opts.dryRun === true) {
@@ -101,6 +106,8 @@ export function jobCommands (): Command[] {
         data,
         timeoutSeconds,
         ...(maxPricePerHour != null ? { maxPricePerHour } : {}),
+        ...(maxCost != null ? { maxCost } : {}),
+        ...(opts.allowPartial === true ? { allowPartial: true } : {}),
         ...(opts.provider != null ? { provider: opts.provider } : {}),
         retries: Number(opts.retries),
         message: opts.message,
@@ -157,6 +164,9 @@ export function jobCommands (): Command[] {
         job.ref, ago(job.createdAt), job.state, jobDuration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
         job.receipt == null ? '-' : money(job.receipt.cost), job.message, latestMetrics(job)
       ]))
+      // what the budgets leave (floe project budget, config.json's billing.budget)
+      const budgets = await client.call('projectBudgetShow', project != null ? { project } : {}).then(r => r.budgets, () => [])
+      if (budgets.length > 0) printLines(['', ...budgets.map(b => `budget: ${budgetLine(b)}`)])
     }))
 
   const logs = new Command('logs')

@@ -4,6 +4,7 @@ import type { Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
+import { earningsCommand } from './billing.js'
 import { money } from '../../protocol/format.js'
 
 
@@ -95,5 +96,6 @@ export function marketCommands (): Command[] {
       printStatus(status)
     }))
 
+  provider.addCommand(earningsCommand())
   return [providers, provider]
 }

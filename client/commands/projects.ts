@@ -6,6 +6,7 @@ import { ago, printJson, printLines, printTable } from '../output.js'
 import { findProjectLink, writeProjectLink } from '../project-link.js'
 import { action } from './action.js'
 import { shortPeer } from '../../protocol/format.js'
+import { budgetCommand } from './billing.js'
 
 /** `--project P`, else the folder's link, else an error saying how to choose one. */
 async function projectArg (opts: Record<string, any>): Promise<string> {
@@ -62,6 +63,7 @@ export function projectCommands (): Command[] {
 
   const project = new Command('project').description('a project: members, notes, datasets, sync, export')
   const withProject = (cmd: Command): Command => cmd.option('--project <project>', 'NAME, OWNER/NAME or id (default: the folder\'s project)')
+  project.addCommand(budgetCommand())
 
   withProject(project.command('show').description('members, heads and counts'))
     .action(action(async (client, _args, opts) => {

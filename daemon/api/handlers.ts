@@ -19,6 +19,8 @@ import { projectHandlers, type ProjectHandlerComponents } from './project-handle
 import { uiHandlers, type UiComponents } from './ui-handlers.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
+import { billingHandlers } from './billing-handlers.js'
+import type { BillingService } from '../billing/index.js'
 
 export interface ApiHandlerComponents {
   host: Pick<Libp2p<Pick<P2pServices, 'ping' | 'reachability' | 'relay'>>, 'peerId' | 'getMultiaddrs' | 'getProtocols' | 'getConnections' | 'dial' | 'services'>
@@ -40,10 +42,11 @@ export interface ApiHandlerComponents {
   ui: UiComponents
   environments: EnvHandlerComponents['environments']
   workspaces: WorkspaceService
+  billing: BillingService
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces, billing }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
@@ -136,6 +139,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     ...projectHandlers({ host, ...projects }),
     ...uiHandlers(ui),
     ...envHandlers({ environments }),
+    ...billingHandlers({ billing, projectOf: async ref => ref == null ? await projects.projects.defaultProject() : await projects.projects.resolve(ref) }),
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),

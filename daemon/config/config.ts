@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { parseApiAddress } from './api-address.js'
 import { ConfigError } from './errors.js'
 import { ProviderSettings } from '../../protocol/market/settings.js'
+import { BudgetPeriod } from '../../protocol/billing/credits.js'
 
 export { ProviderSettings }
 
@@ -70,7 +71,14 @@ export const Config = z.object({
   owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-" only').optional(),
   /** daemon log level */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-  provider: ProviderSettings.prefault({})
+  provider: ProviderSettings.prefault({}),
+  /** this node's own spending limit as a client (daemon/billing/budgets.ts): credits per day, month or in total */
+  billing: z.object({
+    budget: z.object({
+      credits: z.number().nonnegative().max(1e9),
+      per: BudgetPeriod.default('month')
+    }).strict().nullable().default(null)
+  }).strict().prefault({})
 }).strict()
 export type Config = z.infer<typeof Config>
 

@@ -3,7 +3,8 @@ import type { PrivateKey } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { LogLine } from '../../protocol/jobs/job.js'
 import { receiptView, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
-import { decodeProviderMessage, encodeJobMessage, encodeJobRequest, JOB_HEARTBEAT_MS, JOB_REQUEST_SIGNING_DOMAIN, JOB_SILENCE_MS, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { decodeProviderMessage, encodeJobMessage, encodeJobRequest, JOB_HEARTBEAT_MS, JOB_REQUEST_SIGNING_DOMAIN, JOB_SILENCE_MS, meteredProtocol, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import type { SignedDoc } from '../../protocol/billing/metering.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { signRecord } from '../p2p/signing.js'
@@ -27,8 +28,21 @@ export interface RunnerComponents {
   collect: (record: JobRecord, receipt: Receipt) => Promise<void>
   /** a workspace's home, as its provider just saved it (`home-saved`); absent: not kept */
   homeSaved?: (record: JobRecord, home: CID, at: number) => Promise<void>
+  /** metering (daemon/billing/client-meter.ts): answers statements and the receipt with vouchers; absent: unmetered */
+  billing?: RunnerBilling
   log: Logger
 }
+
+/** What the runner asks of billing for a metered job (a stream of /floe/job/1.2.0 to another peer). */
+export interface RunnerBilling {
+  /** a usage statement: the voucher answering it, `stop` when the job must end for billing (its reason), `dispute` when refused */
+  statement: (record: JobRecord, signed: SignedDoc) => Promise<{ voucher: SignedDoc | null, stop: string | null, dispute: { refusal: string, message: string } | null }>
+  /** the receipt (it checked out against the deal): the final voucher answering it */
+  receipt: (record: JobRecord, receipt: Receipt, signed: SignedReceipt) => Promise<{ voucher: SignedDoc | null }>
+}
+
+/** A channel that knows the protocol version agreed (provider-channel.ts sets it). */
+type JobChannel = MessageChannel & { protocol?: string }
 
 export interface Candidates {
   providers: Array<{ peerId: string, costPerHour: number }>
@@ -208,7 +222,7 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         lastMessage = Date.now()
         heard()
         const message = decodeProviderMessage(bytes)
-        const handled = await handle(message)
+        const handled = await handle(message, channel)
         if (handled != null) {
           await channel.close().catch(() => {})
           return handled
@@ -223,7 +237,16 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   let pending: LogLine[] = []
   /** text bytes of `pending`: lines of up to 64 KiB make a count alone no bound (256 of them are 16 MiB) */
   let pendingBytes = 0
-  const handle = async (message: ProviderMessage): Promise<StreamEnd | null> => {
+  /** a job this client pays for as it runs: on another peer, over a stream that carries metering */
+  const metered = (channel: JobChannel): boolean => components.billing != null && record.provider !== components.self && meteredProtocol(channel.protocol)
+  const stopForBilling = async (channel: MessageChannel, reason: string): Promise<void> => {
+    if (record.billingStop == null) {
+      record.billingStop = reason
+      await components.save(record)
+    }
+    await channel.send(encodeJobMessage({ type: 'cancel' })).catch(() => {})
+  }
+  const handle = async (message: ProviderMessage, channel: JobChannel): Promise<StreamEnd | null> => {
     switch (message.type) {
       case 'lines': {
         for (const received of message.lines) {
@@ -247,7 +270,22 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
       case 'finished': {
         await flush()
         const check = await checkReceipt(message.receipt, deal())
+        if (check.ok && metered(channel) && components.billing != null) {
+          const { voucher } = await components.billing.receipt(record, check.receipt, message.receipt)
+          if (voucher != null) await channel.send(encodeJobMessage({ type: 'voucher', voucher })).catch(() => {})
+        }
         return check.ok ? { kind: 'finished', receipt: keep(check.receipt, message.receipt) } : { kind: 'refused', check, signed: message.receipt }
+      }
+      case 'usage': {
+        if (!metered(channel) || components.billing == null) return null
+        const answer = await components.billing.statement(record, message.statement)
+        if (answer.voucher != null) await channel.send(encodeJobMessage({ type: 'voucher', voucher: answer.voucher })).catch(() => {})
+        if (answer.dispute != null && record.dispute == null) {
+          record.dispute = { provider: record.provider as string, refusal: `statement-${answer.dispute.refusal}`, message: answer.dispute.message, at: now(), claimed: null, outputFetched: false }
+          await components.save(record)
+        }
+        if (answer.stop != null) await stopForBilling(channel, answer.stop)
+        return null
       }
       case 'home-saved':
         await components.homeSaved?.(record, message.home, message.at)
@@ -333,7 +371,8 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
   }
 
   const finish = async (receipt: Receipt): Promise<void> => {
-    let reason = receipt.reason
+    // stopped by this client for billing: its own reason says why (the provider's says only that the client stopped it)
+    let reason = receipt.state === 'stopped' && record.billingStop != null ? record.billingStop : receipt.reason
     let state: JobRecord['state'] = receipt.state
     try {
       await components.collect(record, receipt)

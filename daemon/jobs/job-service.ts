@@ -31,6 +31,7 @@ import { jobRecords, recordView as view, type JobRecord } from './records.js'
 import { reliabilityTally } from './reliability.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { parseJobOutputRef, parseJobRef } from './refs.js'
+import { jobBilling, type JobBillingComponents } from './job-billing.js'
 
 /**
  * An output's blocks are its files' bytes plus its folders and file nodes: 5% and this much
@@ -73,6 +74,8 @@ export interface JobServiceComponents {
   access: JobContentAccess
   /** where workspaces' homes are kept as their providers save them */
   homes: WorkspaceHomes
+  /** metering and budgets (daemon/billing); absent: jobs are not metered */
+  billing?: JobBillingComponents['billing']
   log: Logger
 }
 
@@ -106,6 +109,7 @@ export function jobService (components: JobServiceComponents) {
   const shutdown = new AbortController()
 
   const reliability = reliabilityTally()
+  const billing = components.billing == null ? undefined : jobBilling({ billing: components.billing, projects: components.projects, match: components.match, reliability: peer => reliability.of(peer), log })
   const checks = jobChecks({ ...components, reliability: reliability.of, resolveInput: async ref => await resolveInput(ref) })
   const save = async (record: JobRecord, lines: LogLine[] = []): Promise<void> => {
     const points = []
@@ -197,6 +201,7 @@ export function jobService (components: JobServiceComponents) {
       specBytes: async r => await readBlock(components.blockstore, CID.parse(r.specCid)),
       save,
       collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid, receipt.outputBytes) },
+      ...(billing != null ? { billing } : {}),
       homeSaved: async (r, home, at) => {
         // only a workspace has a home: a provider naming one for a batch job gets nothing fetched
         if (r.spec.workspace == null) return
@@ -251,7 +256,11 @@ export function jobService (components: JobServiceComponents) {
   })
 
   return {
-    run: submission.run,
+    /** `floe run`: refused first when its worst case passes what its budgets leave (unless --allow-partial) */
+    async run (request: RunRequest, options?: Parameters<typeof submission.run>[1]): Promise<JobView> {
+      if (billing != null) await billing.admit(request, (await projectOf(request.project)).id)
+      return await submission.run(request, options)
+    },
     rerun: submission.rerun,
 
     /** The jobs of a project (every project's without one): the log's rows, this node's own as it follows them. */

@@ -88,7 +88,7 @@ export function jobSubmission (components: JobSubmitComponents) {
    * node's range) and then here, and starts it — or, given an earlier success of the same
    * spec (`reused`), records the job as returning that output without running.
    */
-  const submit = async (project: ProjectMeta, spec: JobSpec, meta: { message: string, inputs: Array<{ ref: string, cid: CID, mount: string }>, maxPricePerHour?: number, provider?: string, retries: number, deterministic?: boolean }, reused?: JobRow): Promise<JobView> => {
+  const submit = async (project: ProjectMeta, spec: JobSpec, meta: { message: string, inputs: Array<{ ref: string, cid: CID, mount: string }>, maxPricePerHour?: number, maxCost?: number, provider?: string, retries: number, deterministic?: boolean }, reused?: JobRow): Promise<JobView> => {
     let bytes: Uint8Array
     try {
       bytes = encodeJobSpec(spec)
@@ -113,6 +113,7 @@ export function jobSubmission (components: JobSubmitComponents) {
       const record: JobRecord = {
         ...row,
         maxPricePerHour: meta.maxPricePerHour ?? null,
+        maxCost: meta.maxCost ?? null,
         requestedProvider: meta.provider ?? null,
         retries: meta.retries,
         signedReceipt: row.signedReceipt,

@@ -27,12 +27,13 @@ export function providerChannel ({ libp2p, addrsOf, serveLocal, protocol = JOB_P
     if (provider === self) {
       const [client, server] = localChannelPair(self, self)
       serveLocal(server)
-      return client
+      return Object.assign(client, { protocol: typeof protocol === 'string' ? protocol : protocol[0] })
     }
     const peer = peerIdFromString(provider)
     const addrs = addrsOf(provider)
     if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs.map(a => multiaddr(a)) })
     const stream = await openControlStream(libp2p, peer, typeof protocol === 'string' ? protocol : [...protocol], { signal })
-    return streamChannel(stream, provider, maxMessageBytes)
+    // the version agreed: a job's stream carries metering from /floe/job/1.2.0 on
+    return Object.assign(streamChannel(stream, provider, maxMessageBytes), { protocol: stream.protocol })
   }
 }

@@ -13,6 +13,8 @@ export interface JobRecord extends JobView {
   leaseId: string | null
   /** log lines held from earlier attempts: the current provider's line N is the job's line logBase + N */
   logBase: number
+  /** why this client asked the job to stop when it did so for billing (its budget, a refused statement): the job's reason then */
+  billingStop?: string | null
 }
 
 type Index = Pick<ClassicLevel<string, string>, 'get' | 'put' | 'batch' | 'values' | 'iterator'>
@@ -69,7 +71,7 @@ export type JobRecords = ReturnType<typeof jobRecords>
 
 /** A record as the API shows it: without the receipts as received, the lease and the log base. */
 export function recordView (record: JobRecord): JobView {
-  const { signedReceipt: _s, disputedReceipt: _d, leaseId: _l, logBase: _b, ...rest } = record
+  const { signedReceipt: _s, disputedReceipt: _d, leaseId: _l, logBase: _b, billingStop: _c, ...rest } = record
   // records written before metrics were kept have none
   return { ...rest, metrics: rest.metrics ?? {} }
 }

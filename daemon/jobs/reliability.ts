@@ -22,7 +22,8 @@ export function reliabilityTally () {
         for (const peer of before.lost) add(lost, peer, -1)
       }
       const now = {
-        ended: isFinal(record.state) && record.receipt != null ? record.receipt.provider : null,
+        // a job with a dispute (a refused receipt, or a refused usage statement) was not carried to an accepted end
+        ended: isFinal(record.state) && record.receipt != null && record.dispute == null ? record.receipt.provider : null,
         // a refused receipt (a dispute) counts against its provider as a loss does
         // a loss its provider disproved (it still had the job, which was followed again) is not counted
         lost: [

@@ -26,7 +26,9 @@ export const SETTING_KEYS: Readonly<Record<string, string>> = {
   'max-input-cache': 'the most job inputs kept on disk for mounting, e.g. 20g (least recently used go first)',
   'keep-output': 'how long a finished job\'s output is kept for its client to pick up, e.g. 24h',
   'accept-environments': 'whether jobs may bring environments this node lacks (fetched and loaded): on or off',
-  'max-environments-disk': 'the most environments fetched for jobs may take, e.g. 20g (least recently used go first)'
+  'max-environments-disk': 'the most environments fetched for jobs may take, e.g. 20g (least recently used go first)',
+  metering: 'how often a running job\'s usage is stated to its client, who answers with a voucher, e.g. 10s',
+  'voucher-grace': 'how long without a voucher before a job is paused (and after as long again, stopped), e.g. 30s'
 }
 
 function price (value: string): number {
@@ -88,6 +90,8 @@ export function applySetting (settings: ProviderSettings, key: string, value: st
     else if (key === 'keep-output') next.keepOutputSeconds = parseDuration(value)
     else if (key === 'accept-environments') next.acceptEnvironments = onOff(value)
     else if (key === 'max-environments-disk') next.maxEnvironmentsBytes = parseSize(value)
+    else if (key === 'metering') next.meteringSeconds = parseDuration(value)
+    else if (key === 'voucher-grace') next.voucherGraceSeconds = parseDuration(value)
     else throw new InvalidSettingError(`unknown setting "${key}"; the settings are: ${Object.keys(SETTING_KEYS).join(', ')}`)
   } catch (err: any) {
     if (err?.name === 'InvalidSettingError') throw err

@@ -27,6 +27,10 @@ export function summarize (entry: Entry, jobNumber: (job: string) => number | un
       const p = entry.payload as EntryPayload<'job.lost'>
       return `${job(p.job)} lost on ${p.provider}${p.final ? '' : '; retried'}`
     }
+    case 'job.disputed': {
+      const p = entry.payload as EntryPayload<'job.disputed'>
+      return `${job(p.job)} billing dispute with ${p.provider} (${p.kind} ${p.refusal}): ${p.reason}`
+    }
     case 'job.failed': return `${job((entry.payload as EntryPayload<'job.failed'>).job)} failed: ${(entry.payload as EntryPayload<'job.failed'>).reason ?? ''}`
     case 'dataset.attached': {
       const p = entry.payload as EntryPayload<'dataset.attached'>

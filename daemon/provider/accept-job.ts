@@ -34,7 +34,7 @@ export function allocatedBy (jobs: Iterable<LiveJob>): Allocated {
  * accepted, records the job with a fresh lease before anything runs: a restart from here on
  * finds it. The caller takes admissions one at a time, so two cannot both take the last slot.
  */
-export async function acceptJob (components: AcceptJobComponents, bytes: Uint8Array, signature: Uint8Array, remotePeer: string): Promise<Submission> {
+export async function acceptJob (components: AcceptJobComponents, bytes: Uint8Array, signature: Uint8Array, remotePeer: string, options: { metered?: boolean } = {}): Promise<Submission> {
   const { table } = components
   const settings = components.settings()
   if (settings.enabled && !canMakeJobDisks()) {
@@ -66,7 +66,8 @@ export async function acceptJob (components: AcceptJobComponents, bytes: Uint8Ar
     states: [{ state: 'queued', at: now }],
     containerId: null,
     receipt: null,
-    keepUntil: null
+    keepUntil: null,
+    metered: options.metered === true
   }
   await table.records.put(record)
   const job = await table.load(record)

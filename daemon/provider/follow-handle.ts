@@ -8,6 +8,11 @@ export interface FollowHandle {
   receipt(): SignedReceipt | undefined
   /** a workspace's newest saved home, once there is one */
   home(): LiveJob['home']
+  /** the newest usage statement, for a metered job (null: not metered) */
+  usage(): LiveJob['usage']
+  metered(): boolean
+  /** resolves when the client's final voucher has come, or after `ms` */
+  finalVoucher(ms: number, signal: AbortSignal): Promise<void>
   /** at most `max` log lines after `after` */
   read(after: number, max: number): Promise<LogLine[]>
   lastSeq(): number
@@ -25,6 +30,13 @@ export function followHandle (job: LiveJob): FollowHandle {
     state: () => job.record.states[job.record.states.length - 1] ?? { state: job.record.state, at: job.record.acceptedAt },
     receipt: () => job.receipt,
     home: () => job.home,
+    usage: () => job.usage,
+    metered: () => job.record.metered === true,
+    async finalVoucher (ms, signal) {
+      job.finalVoucher ??= (() => { let resolve = (): void => {}; const promise = new Promise<void>(r => { resolve = r }); return { promise, resolve } })()
+      const wait = AbortSignal.any([signal, AbortSignal.timeout(ms)])
+      await Promise.race([job.finalVoucher.promise, new Promise<void>(resolve => { wait.addEventListener('abort', () => { resolve() }, { once: true }) })])
+    },
     read: async (after, max) => await job.log.read(after, max),
     lastSeq: () => job.log.lastSeq(),
     async changed (after, signal) {

@@ -1,6 +1,7 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOLS, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOLS, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, meteredProtocol, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { FINAL_VOUCHER_WAIT_MS } from '../../protocol/billing/metering.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import type { ProviderJobs } from './provider-jobs.js'
@@ -72,7 +73,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     let jobId: string
     let after = 0
     if (message.type === 'submit') {
-      const result = await jobs.submit(message.request, message.signature, peer)
+      const result = await jobs.submit(message.request, message.signature, peer, { metered: meteredProtocol(protocol) })
       if (!result.accepted) {
         await channel.send(encodeJobMessage({ type: 'refused', reason: result.reason, message: result.message }))
         await channel.close()
@@ -121,6 +122,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
         heard = Date.now()
         const message = decodeClientMessage(bytes)
         if (message.type === 'cancel') jobs.cancel(jobId, peer)
+        else if (message.type === 'voucher') await jobs.voucher(jobId, peer, message.voucher)
         else if (message.type !== 'heartbeat') throw new Error(`unexpected ${message.type} while following a job`)
       }
     })().catch((err: Error) => { if (!stop.aborted) done.abort(err) })
@@ -128,6 +130,8 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
       let cursor = after
       let sentState = ''
       let sentHome: ReturnType<typeof job.home>
+      let sentUsage: ReturnType<typeof job.usage>
+      const metered = meteredProtocol(protocol) && job.metered()
       while (true) {
         stop.throwIfAborted()
         const state = job.state()
@@ -141,6 +145,11 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
           await send({ type: 'home-saved', ...home })
           sentHome = home
         }
+        const usage = job.usage()
+        if (metered && usage != null && usage !== sentUsage) {
+          await send({ type: 'usage', statement: usage })
+          sentUsage = usage
+        }
         const lines = await job.read(cursor, MAX_LOG_BATCH_LINES)
         for (const batch of logBatches(lines)) await send({ type: 'lines', lines: batch })
         if (lines.length > 0) {
@@ -150,6 +159,8 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
         const receipt = job.receipt()
         if (receipt != null && cursor >= job.lastSeq()) {
           await send({ type: 'finished', receipt })
+          // the client answers the receipt with its final voucher (protocol/billing/metering.ts)
+          if (metered) await job.finalVoucher(FINAL_VOUCHER_WAIT_MS, stop)
           break
         }
         await job.changed(cursor, AbortSignal.any([stop, AbortSignal.timeout(JOB_HEARTBEAT_MS)]))

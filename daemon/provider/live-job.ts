@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { SignedDoc } from '../../protocol/billing/metering.js'
 import type { JobState } from '../../protocol/jobs/job.js'
 import { decodeReceipt, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
 import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
@@ -27,6 +28,10 @@ export interface LiveJob {
   frozen?: Promise<void>
   /** a workspace's newest saved home, sent to its client as `home-saved` */
   home?: { home: CID, bytes: number, at: number }
+  /** the newest signed usage statement (metered jobs), sent to its client as `usage` */
+  usage?: SignedDoc
+  /** resolved when the client's final voucher has come (metered jobs) */
+  finalVoucher?: { promise: Promise<void>, resolve: () => void }
 }
 
 /** When the job was being prepared, started and exited in its container (null: it did not get there). */

@@ -24,6 +24,9 @@ import { reconcile } from './reconcile.js'
 import type { providerJobRecords } from './records.js'
 import { jobRunner } from './run-job.js'
 import { workspaceAccess } from './workspace-watch.js'
+import { meteredJob } from './metered-job.js'
+import type { SignedDoc } from '../../protocol/billing/metering.js'
+import type { MeteredProviderJob, ProviderMeter } from '../billing/provider-meter.js'
 
 export type { FollowHandle } from './follow-handle.js'
 export type { Submission } from './accept-job.js'
@@ -51,6 +54,8 @@ export interface ProviderJobsComponents {
   /** folders: per-job work (code and output copies, log) and the shared input cache */
   jobsRoot: string
   inputsRoot: string
+  /** metering (daemon/billing/provider-meter.ts): counts the vouchers of metered jobs */
+  metering?: Pick<ProviderMeter, 'voucher'>
   log: Logger
 }
 
@@ -87,7 +92,7 @@ export function providerJobs (components: ProviderJobsComponents) {
   }
 
   return {
-    async submit (bytes: Uint8Array, signature: Uint8Array, remotePeer: string): Promise<Submission> {
+    async submit (bytes: Uint8Array, signature: Uint8Array, remotePeer: string, options: { metered?: boolean } = {}): Promise<Submission> {
       // One admission at a time: two requests must not both take the last free slot.
       return await admitting(async () => await acceptJob({
         ...components,
@@ -96,7 +101,25 @@ export function providerJobs (components: ProviderJobsComponents) {
           track(runner.run(job, { image, resume: false }))
           components.onCapacityChange()
         }
-      }, bytes, signature, remotePeer))
+      }, bytes, signature, remotePeer, { metered: options.metered === true && remotePeer !== components.self }))
+    },
+    /** metered jobs held now, as the meter sees them (daemon/billing/provider-meter.ts) */
+    metered: (): MeteredProviderJob[] => [...table.jobs.values()].filter(job => job.record.metered === true && !isFinal(job.record.state)).map(job => meteredJob(job, components.docker)),
+    /**
+     * A voucher from `client` for `jobId`: checked and counted by the meter (a voucher for a
+     * job this client has not here is refused as for another job). Resolves true when it
+     * is the client's final one.
+     */
+    async voucher (jobId: string, client: string, signed: SignedDoc): Promise<boolean> {
+      const job = clientJob(jobId, client)
+      if (components.metering == null) return false
+      const handle = job != null && job.record.metered === true ? meteredJob(job, components.docker) : { jobId, leaseId: '(none)', client }
+      const check = await components.metering.voucher(handle, signed)
+      if (check.ok && check.voucher.final && job != null) {
+        job.finalVoucher?.resolve()
+        job.finalVoucher = { promise: Promise.resolve(), resolve: () => {} }
+      }
+      return check.ok && check.voucher.final
     },
     allocated: (): Allocated => allocatedBy(table.jobs.values()),
     /** A client's view of its job (follow-handle.ts); undefined when the peer has no such job here. */

@@ -22,6 +22,8 @@ export interface ProviderJobRecord {
   keepUntil: number | null
   /** a workspace's latest saved home (CID), while it runs */
   snapshot?: string | null
+  /** submitted over /floe/job/1.2.0 by another peer: usage is stated and vouchers are awaited (daemon/billing) */
+  metered?: boolean
 }
 
 const PREFIX = 'provider-job!'

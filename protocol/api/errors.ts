@@ -32,6 +32,10 @@ export const STATUS_BY_ERROR_NAME = {
   UploadConflictError: 409,
   TooManyUploadsError: 429,
   InvalidJobError: 400,
+  InvalidBillingRequestError: 400,
+  InvalidMeteringDocError: 400,
+  /** the job's worst case passes what its budgets leave */
+  BudgetExceededError: 402,
   UnknownEnvironmentError: 400,
   InvalidEnvironmentError: 400,
   NotAnImageError: 422,
@@ -77,6 +81,9 @@ export const STATUS_BY_ERROR_NAME = {
   DialError: 502,
   RelayLimitedError: 502,
   ProjectSyncError: 502,
+  /** the peer could not be reached for a statement or settlement, or refused it */
+  StatementExchangeError: 502,
+  BillingProtocolError: 502,
   CorruptBlockError: 502,
   UnexpectedBlockError: 502,
   InvalidBlockError: 502,

@@ -13,6 +13,7 @@ import { projectRoutes } from './project-routes.js'
 import { uiRoutes } from './ui-routes.js'
 import { workspaceRoutes } from './workspace-routes.js'
 import { envRoutes } from './env-routes.js'
+import { billingRoutes } from './billing-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
@@ -26,6 +27,10 @@ export const RunRequest = z.object({
   /** the job's time limit; an hour unless given */
   timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
   maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
+  /** the most the job may cost in all (credits, at most 6 decimals): past it, no more is promised and the job stops */
+  maxCost: z.number().positive().max(1e9).refine(n => Number.isInteger(Math.round(n * 1e6)) && Math.abs(Math.round(n * 1e6) - n * 1e6) < 1e-3, { message: 'at most 6 decimals' }).optional(),
+  /** run even when the worst case (price × time limit) passes what the budgets leave: it stops when they are used */
+  allowPartial: z.boolean().optional(),
   provider: PeerIdString.optional(),
   retries: z.number().int().nonnegative().max(10).default(0),
   message: z.string().max(1000).default(''),
@@ -301,7 +306,8 @@ export const routes = {
   ...projectRoutes,
   ...uiRoutes,
   ...envRoutes,
-  ...workspaceRoutes
+  ...workspaceRoutes,
+  ...billingRoutes
 } as const
 
 export type Routes = typeof routes

@@ -44,6 +44,10 @@ export const JobView = z.object({
   /** the refs the inputs were named by, beside their mounts */
   inputs: z.array(z.object({ ref: z.string(), cid: z.string(), mount: z.string() })),
   maxPricePerHour: z.number().nullable(),
+  /** the most this job may be promised in all (credits, --max-cost) */
+  maxCost: z.number().nullable().optional(),
+  /** what this client has promised its provider so far (credits; its highest voucher) */
+  promised: z.number().nullable().optional(),
   /** the provider asked for with --provider, if any */
   requestedProvider: z.string().nullable(),
   retries: z.number().int().nonnegative(),

@@ -1,29 +1,37 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
-import { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
+import { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_1, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
+import { SignedDoc } from '../billing/metering.js'
 import { JobState, LogLine } from './job.js'
 import { SignedReceipt } from './receipt.js'
 import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
 
 /**
- * `/floe/job/1.1.0`: one direct stream per job between client and provider (never pubsub).
+ * `/floe/job/1.2.0`: one direct stream per job between client and provider (never pubsub).
  * Every message is one length-prefixed dag-cbor value.
  *
  *   client → provider, first: `submit` (a signed request) or `attach` (to a job already
  *                             accepted: resume its log after the last line held)
  *   provider → client:        `refused` (and the stream ends) or `accepted`, then `state`,
- *                             `lines` (log lines, batched), `heartbeat` and, for a workspace, `home-saved`
- *                             messages as they happen, and `finished`
+ *                             `lines` (log lines, batched), `heartbeat`, `usage` (a signed usage
+ *                             statement every metering interval while it runs, 1.2.0) and, for a
+ *                             workspace, `home-saved` messages as they happen, and `finished`
  *                             (the signed receipt) when the job has ended
- *   client → provider, after: `heartbeat`, `cancel`
+ *   client → provider, after: `heartbeat`, `cancel`, `voucher` (1.2.0: the signed cumulative
+ *                             promise answering each statement, and a final one answering the
+ *                             receipt; see protocol/billing/metering.ts)
+ *
+ * A job submitted over 1.1.0 or 1.0.0 is not metered: its client does not know the messages.
  *
  * Both sides send a heartbeat every JOB_HEARTBEAT_MS; a side that hears nothing for
  * JOB_SILENCE_MS counts the other as gone (the client reattaches, then calls the job lost;
  * the provider lets the job finish and keeps the output for pickup).
  */
-export { JOB_PROTOCOL, JOB_PROTOCOL_V1_0 }
+export { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_1 }
 /** What a client dials, newest first, and a provider serves. */
-export const JOB_PROTOCOLS: readonly string[] = [JOB_PROTOCOL, JOB_PROTOCOL_V1_0]
+export const JOB_PROTOCOLS: readonly string[] = [JOB_PROTOCOL, JOB_PROTOCOL_V1_1, JOB_PROTOCOL_V1_0]
+/** Whether a stream of this protocol carries metering (`usage` and `voucher`, 1.2.0 on). */
+export const meteredProtocol = (protocol: string | undefined): boolean => protocol === JOB_PROTOCOL
 export const JOB_MAX_INBOUND_STREAMS = 64
 export const JOB_MAX_OUTBOUND_STREAMS = 64
 export const MAX_JOB_MESSAGE_BYTES = MAX_SPEC_BYTES + 64 * 1024 + 1024
@@ -75,7 +83,9 @@ export const ClientMessage = z.discriminatedUnion('type', [
   /** resume: every log line after `after` (0 for all), the current state, and the receipt once there is one */
   z.object({ type: z.literal('attach'), jobId: JobId, after: z.number().int().nonnegative() }).strict(),
   z.object({ type: z.literal('heartbeat') }).strict(),
-  z.object({ type: z.literal('cancel') }).strict()
+  z.object({ type: z.literal('cancel') }).strict(),
+  /** 1.2.0: the client's signed cumulative promise (protocol/billing/metering.ts) */
+  z.object({ type: z.literal('voucher'), voucher: SignedDoc }).strict()
 ])
 export type ClientMessage = z.infer<typeof ClientMessage>
 
@@ -88,7 +98,9 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat') }).strict(),
   /** a workspace's home, saved while it runs or as it stops (1.1.0): the client keeps it, so a restart can start from it */
   z.object({ type: z.literal('home-saved'), home: CidLink, bytes: z.number().int().nonnegative(), at: z.number().int().nonnegative() }).strict(),
-  z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict()
+  z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict(),
+  /** 1.2.0: a signed usage statement while the job runs (protocol/billing/metering.ts) */
+  z.object({ type: z.literal('usage'), statement: SignedDoc }).strict()
 ])
 export type ProviderMessage = z.infer<typeof ProviderMessage>
 

@@ -51,7 +51,11 @@ export const ProviderSettings = z.object({
   /** the most environments fetched for jobs may take (their sizes summed); least recently used go first */
   maxEnvironmentsBytes: z.number().int().positive().max(64 * TiB).default(20 * GiB),
   /** how long a finished job's output stays here for its client to pick up */
-  keepOutputSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600)
+  keepOutputSeconds: z.number().int().positive().max(366 * 24 * 3600).default(24 * 3600),
+  /** how often a running job's usage is stated to its client (protocol/billing/metering.ts) */
+  meteringSeconds: z.number().int().min(1).max(600).default(10),
+  /** how long without a voucher before a metered job is paused; after as long again it is stopped */
+  voucherGraceSeconds: z.number().int().min(1).max(24 * 3600).default(30)
 }).strict()
 export type ProviderSettings = z.infer<typeof ProviderSettings>
 

@@ -60,6 +60,19 @@ export const EntryPayloads = {
   'job.stopped': z.object({ job: JobId, reason }).strict(),
   'job.lost': z.object({ job: JobId, provider: peer, reason, final: z.boolean() }).strict(),
   'job.failed': z.object({ job: JobId, reason }).strict(),
+  /**
+   * A billing dispute (protocol/billing/metering.ts): a usage statement this client refused,
+   * or a receipt whose cost is more than one interval past the last voucher. Its signed
+   * documents (the statement or receipt, and the last voucher) are the evidence.
+   */
+  'job.disputed': z.object({
+    job: JobId,
+    provider: peer,
+    kind: z.enum(['statement', 'receipt']),
+    refusal: z.string().min(1).max(64),
+    reason: z.string().max(1024),
+    documents: z.array(z.object({ kind: z.enum(['statement', 'voucher', 'receipt']), payload: Bytes, signature: Bytes }).strict()).max(4)
+  }).strict(),
   'dataset.attached': z.object({ name: z.string().min(1).max(256), version: z.number().int().nonnegative(), cid: cidText }).strict(),
   note: z.object({ text: z.string().min(1).max(4096) }).strict()
 } as const

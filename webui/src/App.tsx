@@ -3,6 +3,7 @@ import { BrowserRouter, NavLink, Route, Routes } from 'react-router'
 import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
 import { api, isUnauthorized, useLoad } from './api.js'
 import { ErrorBox, Loading } from './components/common.js'
+import { Billing } from './pages/Billing.js'
 import { Datasets } from './pages/Datasets.js'
 import { Job } from './pages/Job.js'
 import { Launch } from './pages/Launch.js'
@@ -25,6 +26,7 @@ function Layout ({ children, peerId }: { children: ReactNode, peerId: string }):
           <NavLink to='/workspaces'>Workspaces</NavLink>
           <NavLink to='/datasets'>Datasets</NavLink>
           <NavLink to='/market'>Market</NavLink>
+          <NavLink to='/billing'>Billing</NavLink>
           <NavLink to='/node'>Node</NavLink>
         </nav>
         <span className='spacer' />
@@ -56,6 +58,7 @@ export function App (): ReactNode {
           <Route path='/workspaces/:ref' element={<Workspace />} />
           <Route path='/datasets' element={<Datasets />} />
           <Route path='/market' element={<Market />} />
+          <Route path='/billing' element={<Billing />} />
           <Route path='/node' element={<Node />} />
           <Route path='*' element={<main id='main'><h1>Not found</h1><p>No page here. <NavLink to='/'>Projects</NavLink></p></main>} />
         </Routes>

@@ -1,0 +1,130 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { ClassicLevel } from 'classic-level'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { costFor, formatCredits, parseCredits } from '../../../../protocol/billing/credits.js'
+import { encodeStatement, encodeVoucher, USAGE_SIGNING_DOMAIN, VOUCHER_SIGNING_DOMAIN, type UsageStatement, type Voucher } from '../../../../protocol/billing/metering.js'
+import { signRecord } from '../../../../daemon/p2p/signing.js'
+import { checkStatement, type StatementDeal } from '../../../../daemon/billing/statement-check.js'
+import { checkVoucher, type VoucherDeal } from '../../../../daemon/billing/voucher-check.js'
+import { billingLedger } from '../../../../daemon/billing/ledger.js'
+
+let providerKey: PrivateKey
+let clientKey: PrivateKey
+let otherKey: PrivateKey
+let provider: string
+let client: string
+const jobId = 'a'.repeat(32)
+const PRICE = 3.6 // credits per hour: 1 micro-credit per ms
+
+beforeAll(async () => {
+  providerKey = await generateKeyPair('Ed25519')
+  clientKey = await generateKeyPair('Ed25519')
+  otherKey = await generateKeyPair('Ed25519')
+  provider = peerIdFromPrivateKey(providerKey).toString()
+  client = peerIdFromPrivateKey(clientKey).toString()
+})
+
+const statement = (change: Partial<UsageStatement> = {}): UsageStatement => ({
+  version: 1, jobId, leaseId: 'lease', provider, client, seq: 3, intervalMs: 1000, runningMs: 5000,
+  cpuSeconds: 5, memoryGiBSeconds: 5, gpuSeconds: 0, pricePerHour: PRICE, cost: costFor(PRICE, 5000), at: 1, ...change
+})
+const signStatement = async (s: UsageStatement, key = providerKey) => { const payload = encodeStatement(s); return { payload, signature: await signRecord(key, USAGE_SIGNING_DOMAIN, payload) } }
+const deal = (change: Partial<StatementDeal> = {}): StatementDeal => ({
+  client, provider, jobId, leaseId: 'lease', acceptedPricePerHour: PRICE, acceptedAt: 10_000, now: 16_000, previous: { seq: 2, runningMs: 4000, heardAt: 15_000 }, ...change
+})
+
+const voucher = (change: Partial<Voucher> = {}): Voucher => ({ version: 1, jobId, leaseId: 'lease', provider, client, seq: 4, amount: 5000, statementSeq: 3, final: false, at: 1, ...change })
+const signVoucher = async (v: Voucher, key = clientKey) => { const payload = encodeVoucher(v); return { payload, signature: await signRecord(key, VOUCHER_SIGNING_DOMAIN, payload) } }
+const vdeal = (change: Partial<VoucherDeal> = {}): VoucherDeal => ({ provider, client, jobId, leaseId: 'lease', last: { seq: 3, amount: 4000 }, ...change })
+
+describe('credits', () => {
+  it('are whole micro-credits: parsed and printed as decimals, costs rounded half up without floats', () => {
+    expect(parseCredits('50')).toBe(50_000_000)
+    expect(parseCredits('0.000001')).toBe(1)
+    expect(() => parseCredits('1e3')).toThrow(/not an amount of credits/)
+    expect(() => parseCredits('0.0000001')).toThrow(/at most 6 places/)
+    expect(formatCredits(12_500_000)).toBe('12.5')
+    expect(formatCredits(33)).toBe('0.000033')
+    // 0.06/h for 2 s: 33.33 µcr → 33
+    expect(costFor(0.06, 2000)).toBe(33)
+    // a thousand 1 ms steps sum to exactly what one second costs
+    let sum = 0
+    for (let i = 0; i < 1000; i++) sum += costFor(3.6, 1)
+    expect(sum).toBe(costFor(3.6, 1000))
+    // the biggest price for a year stays exact
+    expect(costFor(1e9, 366 * 24 * 3600 * 1000)).toBe(1e9 * 1e6 * 366 * 24)
+  })
+})
+
+describe('usage statements are checked against the deal', () => {
+  it('takes an honest statement', async () => {
+    const check = await checkStatement(await signStatement(statement()), deal())
+    expect(check.ok).toBe(true)
+  })
+  it.each([
+    ['invalid', async () => ({ payload: new Uint8Array([1, 2, 3]), signature: new Uint8Array(64) }), () => deal(), /does not decode/],
+    ['signature', async () => await signStatement(statement(), otherKey), () => deal(), /not signed by provider/],
+    ['job', async () => await signStatement(statement({ jobId: 'b'.repeat(32) })), () => deal(), /did not give the provider: job b+/],
+    ['replay', async () => await signStatement(statement({ seq: 2 })), () => deal(), /seq 2 is not past the last statement taken \(2\)/],
+    ['price', async () => await signStatement(statement({ pricePerHour: 7.2, cost: costFor(7.2, 5000) })), () => deal(), /price 7.2\/h is not the 3.6\/h/],
+    ['time', async () => await signStatement(statement({ runningMs: 60_000, cost: costFor(PRICE, 60_000) })), () => deal(), /only 6000 ms have passed since the job was accepted/],
+    ['time', async () => await signStatement(statement({ runningMs: 3000, cost: costFor(PRICE, 3000) })), () => deal(), /less than the last statement's 4000 ms/],
+    ['time', async () => await signStatement(statement({ runningMs: 7900, cost: costFor(PRICE, 7900) })), () => deal({ now: 16_500, acceptedAt: 8000 }), /grew by 3900 ms since the last statement, but only 1500 ms have passed/],
+    ['cost', async () => await signStatement(statement({ cost: 999_999 })), () => deal(), /cost 999999 µcr is not price × time/]
+  ] as const)('refuses %s: %s', async (refusal, make, d, message) => {
+    const check = await checkStatement(await make(), d())
+    expect(check.ok).toBe(false)
+    if (!check.ok) {
+      expect(check.refusal).toBe(refusal)
+      expect(check.message).toMatch(message)
+    }
+  })
+})
+
+describe('vouchers are checked by the provider', () => {
+  it('takes a voucher past the last', async () => {
+    expect((await checkVoucher(await signVoucher(voucher()), vdeal())).ok).toBe(true)
+  })
+  it.each([
+    ['invalid', async () => ({ payload: new Uint8Array([0xff]), signature: new Uint8Array(64) }), /does not decode/],
+    ['signature', async () => await signVoucher(voucher(), otherKey), /not signed by client/],
+    ['job', async () => await signVoucher(voucher({ jobId: 'c'.repeat(32) })), /does not hold for the client: job c+/],
+    ['replay', async () => await signVoucher(voucher({ seq: 3 })), /seq 3 is not past the last voucher taken \(3\)/],
+    ['decreasing', async () => await signVoucher(voucher({ amount: 100 })), /promises 100 µcr in all, less than the 4000 µcr already promised/]
+  ] as const)('refuses %s', async (refusal, make, message) => {
+    const check = await checkVoucher(await make(), vdeal())
+    expect(check.ok).toBe(false)
+    if (!check.ok) {
+      expect(check.refusal).toBe(refusal)
+      expect(check.message).toMatch(message)
+    }
+  })
+})
+
+describe('the ledger', () => {
+  it('counts each voucher once, by job and seq, and only ever grows', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floe-ledger-'))
+    const index = new ClassicLevel<string, string>(dir)
+    await index.open()
+    const ledger = billingLedger(index)
+    await ledger.open({ jobId, role: 'provider', counterparty: client, leaseId: 'lease', pricePerHour: PRICE })
+    const v2 = voucher({ seq: 2, amount: 2000 })
+    const v3 = voucher({ seq: 3, amount: 3000 })
+    expect(await ledger.applyVoucher(v3, await signVoucher(v3), provider)).toBe(true)
+    // the same voucher again (a reattach, a statement exchange), or an older one: nothing changes
+    expect(await ledger.applyVoucher(v3, await signVoucher(v3), provider)).toBe(false)
+    expect(await ledger.applyVoucher(v2, await signVoucher(v2), provider)).toBe(false)
+    const row = await ledger.get(jobId)
+    expect(row).toMatchObject({ amount: 3000, voucherSeq: 3, role: 'provider', counterparty: client })
+    // update cannot change the amount: only vouchers do
+    await ledger.update(jobId, r => { r.amount = 1; r.receiptCost = 3100 })
+    expect(await ledger.get(jobId)).toMatchObject({ amount: 3000, receiptCost: 3100 })
+    await index.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+})
