@@ -39,7 +39,7 @@ import { dagTransferService, entitlement, grantTable } from './transfer/index.js
 import { projectContentAccess } from './projects/content-grants.js'
 import { publishing } from './datasets/index.js'
 import { publicBlocks, publicOnly } from './store/public-blocks.js'
-import { dhtService, discoveryDialer, freeTcpPort, openPeerStore, p2pHostOptions, peerKeeper, type KeptReason } from './p2p/index.js'
+import { dhtService, directUpgrader, discoveryDialer, freeTcpPort, openPeerStore, p2pHostOptions, peerKeeper, type KeptReason } from './p2p/index.js'
 import { isFinal } from '../protocol/jobs/job.js'
 import { startBitswap } from './store/bitswap.js'
 import { gcGuard } from './store/gc-guard.js'
@@ -181,6 +181,11 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const keeper = peerKeeper({ host, bootstrap: config.bootstrap, wanted, log: p2pLog })
     keeper.start()
     undo.push(async () => { keeper.stop() })
+    if (host.services.dcutr != null) {
+      const upgrader = directUpgrader({ host, punch: host.services.dcutr as unknown as Parameters<typeof directUpgrader>[0]['punch'], log: p2pLog })
+      upgrader.start()
+      undo.push(async () => { upgrader.stop() })
+    }
 
     const providerSettings = providerSettingsStore({ configPath: paths.config, initial: config.provider, enabledOverride: options.provider === true ? true : undefined })
     let docker: Promise<Docker> | undefined

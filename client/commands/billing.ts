@@ -109,7 +109,7 @@ export function budgetCommand (): Command {
       const project = await projectOf(opts)
       const result = await client.call('projectBudgetShow', project != null ? { project } : {})
       if (opts.json === true) return printJson(result)
-      printLines(result.budgets.length === 0 ? [`project ${result.project}: no budget`] : result.budgets.map(budgetLine))
+      printLines(result.budgets.length === 0 ? [result.project === '' ? 'no budget: this node has no project yet, nor a node budget (config billing.budget)' : `project ${result.project}: no budget`] : result.budgets.map(budgetLine))
     }))
   return budget
 }

@@ -6,12 +6,14 @@ export interface BillingHandlerComponents {
   billing: BillingService
   /** the project a ref names; this node's default project without one */
   projectOf: (ref: string | undefined) => Promise<ProjectMeta>
+  /** the same for reads, which never make the default project: undefined when it does not exist yet */
+  existingProject: (ref: string | undefined) => Promise<ProjectMeta | undefined>
 }
 
 type BillingRouteName = 'billingSummary' | 'billingEarnings' | 'billingStatement' | 'billingSettle' | 'projectBudgetSet' | 'projectBudgetShow'
 
 /** The billing routes' operations. */
-export function billingHandlers ({ billing, projectOf }: BillingHandlerComponents): Pick<ApiHandlers, BillingRouteName> {
+export function billingHandlers ({ billing, projectOf, existingProject }: BillingHandlerComponents): Pick<ApiHandlers, BillingRouteName> {
   return {
     billingSummary: async ({ project }) => await billing.summary(project == null ? undefined : await projectOf(project)),
     billingEarnings: async () => await billing.earnings(),
@@ -23,7 +25,9 @@ export function billingHandlers ({ billing, projectOf }: BillingHandlerComponent
       return { project: meta.name, budget: (await billing.budgetViews(meta.id, meta.name)).find(b => b.scope === 'project') ?? null }
     },
     projectBudgetShow: async ({ project }) => {
-      const meta = await projectOf(project)
+      const meta = await existingProject(project)
+      // no project yet: only the node's budget can stand
+      if (meta == null) return { project: '', budgets: await billing.budgetViews('', '') }
       return { project: meta.name, budgets: await billing.budgetViews(meta.id, meta.name) }
     }
   }

@@ -139,7 +139,12 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     ...projectHandlers({ host, ...projects }),
     ...uiHandlers(ui),
     ...envHandlers({ environments }),
-    ...billingHandlers({ billing, projectOf: async ref => ref == null ? await projects.projects.defaultProject() : await projects.projects.resolve(ref) }),
+    ...billingHandlers({
+      billing,
+      projectOf: async ref => ref == null ? await projects.projects.defaultProject() : await projects.projects.resolve(ref),
+      // a read (floe status, budget show) never makes the default project
+      existingProject: async ref => ref == null ? await projects.projects.findDefaultProject() : await projects.projects.resolve(ref)
+    }),
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),

@@ -32,8 +32,8 @@ export type StatementCheck =
  * it (signature); it is about this job, lease and client (job: a statement for a job this
  * client did not give that provider); its seq is past the last one taken (replay); its price
  * is the accepted one (price); its running time never decreases and runs no faster than this
- * client's own clock since the acceptance and since the last statement, give or take
- * METERING_CLOCK_SLACK_MS (time); its cost is price × running time to the micro-credit (cost).
+ * client's own clock since the acceptance (give or take METERING_CLOCK_SLACK_MS) and since the
+ * last statement (give or take that and one interval, as a statement may be heard late) (time); its cost is price × running time to the micro-credit (cost).
  */
 export async function checkStatement (signed: SignedDoc, deal: StatementDeal): Promise<StatementCheck> {
   let statement: UsageStatement
@@ -62,7 +62,8 @@ export async function checkStatement (signed: SignedDoc, deal: StatementDeal): P
     if (previous.heardAt != null) {
       const passed = deal.now - previous.heardAt
       const grew = statement.runningMs - previous.runningMs
-      if (grew > passed + METERING_CLOCK_SLACK_MS) return refuse('time', `its running time grew by ${grew} ms since the last statement, but only ${passed} ms have passed`)
+      // the last statement may have been heard late (a busy client, a slow link): up to one interval of it is forgiven
+      if (grew > passed + statement.intervalMs + METERING_CLOCK_SLACK_MS) return refuse('time', `its running time grew by ${grew} ms since the last statement, but only ${passed} ms have passed`)
     }
   }
   const expected = costFor(statement.pricePerHour, statement.runningMs)

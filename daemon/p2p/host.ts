@@ -87,6 +87,10 @@ export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServi
     ...(options.datastore != null ? { datastore: options.datastore } : {}),
     transports: [punchingTcp({ dialPort: options.dialPort }), circuitRelayTransport({ reservationCompletionTimeout: 10_000 })],
     connectionManager: { addressSorter: relayedFirst },
+    // A ping that times out while this node (or the peer) is busy — validating a flood of
+    // offers, say — must not cut an honest peer off: dead connections are still found by
+    // yamux's keep-alive and TCP, and jobs by their own heartbeats (protocol/jobs/wire.ts).
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     nodeInfo: { userAgent: FLOE_AGENT },

@@ -178,6 +178,8 @@ export function projectLog (components: ProjectLogComponents) {
     return { id: p.id, name: p.name, ownerPeer: p.ownerPeer, createdAt: p.createdAt, members: m.members, entries: s.seq, heads: h.map(x => x.cid).sort(), jobs: s.jobs, writable: Object.hasOwn(m.members, self) }
   }
 
+  const findDefaultProject = async (): Promise<ProjectMeta | undefined> => (await all()).find(p => p.ownerPeer === self && p.name === `${components.owner}/${DEFAULT_PROJECT_NAME}`)
+
   return {
     append,
     receive,
@@ -217,11 +219,14 @@ export function projectLog (components: ProjectLogComponents) {
       })
     },
 
+    /** This node's own `default` project, when it has been made (reads never make it). */
+    /** This node's own `default` project, when it has been made (reads never make it). */
+    findDefaultProject,
+
     /** This node's own `default` project, made on first use. */
     async defaultProject (): Promise<ProjectMeta> {
-      const find = async (): Promise<ProjectMeta | undefined> => (await all()).find(p => p.ownerPeer === self && p.name === `${components.owner}/${DEFAULT_PROJECT_NAME}`)
-      return await find() ?? await createOnce(async () => {
-        const own = await find()
+      return await findDefaultProject() ?? await createOnce(async () => {
+        const own = await findDefaultProject()
         if (own != null) return own
         const created = await append(null, 'project.created', { owner: components.owner, name: DEFAULT_PROJECT_NAME })
         return await meta(created.pid) as ProjectMeta

@@ -72,6 +72,13 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     const message = decodeClientMessage(first)
     let jobId: string
     let after = 0
+    if (message.type === 'submit' && !meteredProtocol(protocol)) {
+      // An unmetered job would run on promises never asked for: a client on an older protocol
+      // could have any job for nothing. Older clients may still attach to jobs they started.
+      await channel.send(encodeJobMessage({ type: 'refused', reason: 'invalid', message: `this provider bills by metered usage (${JOB_PROTOCOL}); ${protocol} carries no vouchers: upgrade floe` }))
+      await channel.close()
+      return
+    }
     if (message.type === 'submit') {
       const result = await jobs.submit(message.request, message.signature, peer, { metered: meteredProtocol(protocol) })
       if (!result.accepted) {

@@ -35,7 +35,7 @@ export interface HostileClient {
   /** a UnixFS folder of named links */
   folder(entries: Record<string, CID>): Promise<CID>
   /** submits a job and reads the provider's messages until `finished` or `refused` (or the deadline) */
-  submit(spec: Partial<JobSpec> & Pick<JobSpec, 'code' | 'command'>, options?: { timeoutMs?: number, cancelAfterMs?: number }): Promise<{ jobId: string, messages: ProviderMessage[] }>
+  submit(spec: Partial<JobSpec> & Pick<JobSpec, 'code' | 'command'>, options?: { timeoutMs?: number, cancelAfterMs?: number, protocol?: string }): Promise<{ jobId: string, messages: ProviderMessage[] }>
   stop(): Promise<void>
 }
 
@@ -95,7 +95,7 @@ export async function hostileClient (provider: { peerId: string, address: string
         issuedAt: Date.now()
       })
       const signature = await signRecord(privateKey, JOB_REQUEST_SIGNING_DOMAIN, request)
-      const stream = await node.dialProtocol(multiaddr(provider.address), JOB_PROTOCOL)
+      const stream = await node.dialProtocol(multiaddr(provider.address), options.protocol ?? JOB_PROTOCOL)
       const channel = streamChannel(stream, provider.peerId, MAX_JOB_MESSAGE_BYTES)
       const signal = AbortSignal.timeout(options.timeoutMs ?? 60_000)
       await channel.send(encodeJobMessage({ type: 'submit', request, signature }))

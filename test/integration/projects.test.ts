@@ -43,7 +43,7 @@ const TRAIN = 'for s in 1 2 3; do echo "{\\"metric\\": \\"loss\\", \\"value\\": 
 describe('projects between members', () => {
   it('two members append while disconnected; after reconnecting both hold the same heads and show the same table, refs unchanged', async () => {
     const homeB = r.folder(await tempHome())
-    const a = await r.start('--provider')
+    let a = await r.start('--provider')
     let b = await r.startAt(homeB, '--provider')
     const codeA = await r.codeFolder({ 'train.sh': TRAIN })
     const init = await floeJson(['init', 'mnist', '--path', codeA, '--home', a.home])
@@ -57,10 +57,14 @@ describe('projects between members', () => {
     expect(added.members).toEqual({ [a.endpoint.peerId]: 0, [b.endpoint.peerId]: 1 })
     await expect.poll(async () => (await floeJson(['projects', '--home', b.home])).map((p: any) => p.id), { timeout: 10_000 }).toEqual([pid])
 
-    // apart: B stops; each appends on its own
+    // apart: each appends while the other is down (connected, each would keep the other, a
+    // member, connected: being apart takes one of them stopped)
     await b.stop('SIGTERM')
     const a1 = await runIn(a, codeA, ['-m', 'baseline', '--', 'sh', 'train.sh', 'a1'])
     const a2 = await runIn(a, codeA, ['-m', 'wider', '--', 'sh', 'train.sh', 'a2'])
+    const headsA = (await floeJson(['project', 'show', '--project', pid, '--home', a.home])).heads
+    const homeA = a.home
+    await a.stop('SIGTERM')
     b = await r.startAt(homeB, '--provider')
     const codeB = await r.codeFolder({ 'train.sh': TRAIN })
     await floeJson(['init', pid, '--path', codeB, '--home', b.home])
@@ -69,19 +73,19 @@ describe('projects between members', () => {
     expect([a1.state, a2.state, b1.state]).toEqual(['success', 'success', 'success'])
     expect([a1.number, a2.number, b1.number]).toEqual([1, 2, 100_001])
     expect(a1.metrics.loss).toMatchObject({ value: 1.5, step: 3 })
-    const metrics = await api(a).call('jobMetrics', { ref: a1.ref })
-    expect(metrics.series.loss?.map((p: any) => [p.step, p.value])).toEqual([[1, 3.5], [2, 2.5], [3, 1.5]])
-
-    const headsA = (await floeJson(['project', 'show', '--project', pid, '--home', a.home])).heads
     const headsB = (await floeJson(['project', 'show', '--project', pid, '--home', b.home])).heads
     expect(headsA).not.toEqual(headsB)
 
-    // together again: both pull what they lack
+    // together again (the test's daemons listen on ephemeral ports, so a restarted one is not
+    // where the other remembers it: connect by hand), and both pull what they lack
+    a = await r.startAt(homeA, '--provider')
     await floeJson(['connect', await addr(a), '--home', b.home])
+    const metrics = await api(a).call('jobMetrics', { ref: a1.ref })
+    expect(metrics.series.loss?.map((p: any) => [p.step, p.value])).toEqual([[1, 3.5], [2, 2.5], [3, 1.5]])
     await expect.poll(async () => {
       const [x, y] = await Promise.all([a, b].map(async d => (await floeJson(['project', 'show', '--project', pid, '--home', d.home])).heads))
       return JSON.stringify(x) === JSON.stringify(y) ? x.length : -1
-    }, { timeout: 15_000 }).toBe(2)
+    }, { timeout: 30_000 }).toBe(2)
     const statusA = await floeJson(['status', '--project', pid, '--home', a.home])
     const statusB = await floeJson(['status', '--project', pid, '--home', b.home])
     expect(table(statusA)).toEqual(table(statusB))

@@ -1,18 +1,17 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { p2pHostOptions, type P2pServices } from '../../daemon/p2p/host.js'
-import { streamChannel, type MessageChannel } from '../../daemon/p2p/message-channel.js'
+import type { P2pServices } from '../../daemon/p2p/host.js'
 import { signRecord } from '../../daemon/p2p/signing.js'
-import { signOffer } from '../../daemon/market/offer-signing.js'
 import { costFor } from '../../protocol/billing/credits.js'
 import { encodeStatement, USAGE_SIGNING_DOMAIN, type UsageStatement } from '../../protocol/billing/metering.js'
 import { encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt } from '../../protocol/jobs/receipt.js'
-import { decodeClientMessage, decodeJobRequest, encodeJobMessage, JOB_PROTOCOL, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
-import { OFFER_TOPIC } from '../../protocol/market/offer.js'
+import { decodeClientMessage } from '../../protocol/jobs/wire.js'
 import { floe, floeJson, resources, startDaemon, tempHome } from '../helpers/floe.js'
-import { sampleOffer } from '../helpers/offers.js'
+import { hostileClient } from '../helpers/hostile-client.js'
+import { JOB_PROTOCOL_V1_1 } from '../../protocol/ids.js'
+import { hostileProviderNode, offerTo } from '../helpers/hostile-provider.js'
 
 const r = resources()
 let provider: Libp2p<P2pServices> | undefined
@@ -31,14 +30,8 @@ const ACCEPTED = 0.06
  * Everything it sends is signed with its own key: only the deal can catch it.
  */
 async function overchargingProvider (key: PrivateKey, tamper: (honest: UsageStatement) => UsageStatement): Promise<Libp2p<P2pServices>> {
-  const node = await createLibp2p(p2pHostOptions({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }))
-  const self = node.peerId.toString()
-  node.services.pubsub.subscribe(OFFER_TOPIC)
-  const serve = async (channel: MessageChannel): Promise<void> => {
-    const first = decodeClientMessage(await channel.read({ signal: AbortSignal.timeout(10_000) }) as Uint8Array)
-    if (first.type !== 'submit') throw new Error(`unexpected ${first.type}`)
-    const request = decodeJobRequest(first.request)
-    const send = async (m: ProviderMessage): Promise<void> => { await channel.send(encodeJobMessage(m)) }
+  const seen: string[][] = []
+  const node = await hostileProviderNode(key, async ({ channel, request, self, send }) => {
     const acceptedAt = Date.now()
     await send({ type: 'accepted', jobId: request.jobId, leaseId: 'lease-1', pricePerHour: ACCEPTED, gpus: [] })
     const runningAt = acceptedAt + 20
@@ -70,25 +63,11 @@ async function overchargingProvider (key: PrivateKey, tamper: (honest: UsageStat
     await send({ type: 'finished', receipt: { payload: signed, signature: await signRecord(key, RECEIPT_SIGNING_DOMAIN, signed) } })
     heard.push(...(await (async () => { const more: string[] = []; let b; while ((b = await channel.read({ signal: AbortSignal.timeout(5_000) }).catch(() => null)) != null) more.push(decodeClientMessage(b).type); return more })()))
     seen.push(heard)
-  }
-  const seen: string[][] = []
-  ;(node as any).heard = seen
-  await node.handle(JOB_PROTOCOL, (stream, connection) => {
-    const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_JOB_MESSAGE_BYTES)
-    serve(channel).catch((err: Error) => { channel.abort(err) })
   })
+  ;(node as any).heard = seen
   return node
 }
 
-async function offerTo (node: Libp2p<P2pServices>, key: PrivateKey, home: string): Promise<void> {
-  const peerId = node.peerId.toString()
-  const addrs = node.getMultiaddrs().map(a => a.toString())
-  await expect.poll(async () => {
-    const now = Date.now()
-    await node.services.pubsub.publish(OFFER_TOPIC, await signOffer(key, sampleOffer(peerId, now, { addrs, seq: now })))
-    return (await floeJson(['providers', '--home', home])).providers.map((p: any) => p.offer.peerId)
-  }, { timeout: 20_000, interval: 500 }).toContain(peerId)
-}
 
 describe('usage statements are checked against the deal', () => {
   it.each([
@@ -123,5 +102,21 @@ describe('usage statements are checked against the deal', () => {
     expect(client.output()).toMatch(/usage statement refused/)
     const ranking = JSON.parse((await floe(['run', '--dry-run', '--home', client.home, '--path', code, '--max-price', '0.1', '--json', '--', 'true'])).stdout)
     expect(ranking.ranked.find((o: any) => o.peerId === peerId)?.reliability).toBe(0)
+  })
+})
+
+describe('no job runs unmetered for another peer', () => {
+  it('a client speaking /floe/job/1.1.0 (no vouchers) is refused, naming the metered protocol', async () => {
+    const provider = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
+    const id = await floeJson(['id', '--home', provider.home])
+    const client = await hostileClient({ peerId: id.peerId, address: id.addresses[0] })
+    try {
+      const code = await client.putRaw(new TextEncoder().encode('echo free compute\n'))
+      const { messages } = await client.submit({ code, command: ['sh', '-c', 'echo free compute'] }, { protocol: JOB_PROTOCOL_V1_1, timeoutMs: 15_000 })
+      expect(messages).toEqual([{ type: 'refused', reason: 'invalid', message: expect.stringMatching(/bills by metered usage \(\/floe\/job\/1\.2\.0\); \/floe\/job\/1\.1\.0 carries no vouchers/) }])
+      expect((await floeJson(['provider', 'jobs', '--home', provider.home])).jobs).toEqual([])
+    } finally {
+      await client.stop()
+    }
   })
 })

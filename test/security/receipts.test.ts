@@ -1,16 +1,12 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { p2pHostOptions, type P2pServices } from '../../daemon/p2p/host.js'
-import { streamChannel, type MessageChannel } from '../../daemon/p2p/message-channel.js'
+import type { P2pServices } from '../../daemon/p2p/host.js'
 import { signRecord } from '../../daemon/p2p/signing.js'
-import { signOffer } from '../../daemon/market/offer-signing.js'
 import { encodeReceipt, RECEIPT_SIGNING_DOMAIN, type Receipt } from '../../protocol/jobs/receipt.js'
-import { decodeClientMessage, decodeJobRequest, encodeJobMessage, JOB_PROTOCOL, MAX_JOB_MESSAGE_BYTES, type ProviderMessage } from '../../protocol/jobs/wire.js'
-import { OFFER_TOPIC } from '../../protocol/market/offer.js'
 import { floe, floeJson, resources, startDaemon, tempHome } from '../helpers/floe.js'
-import { sampleOffer } from '../helpers/offers.js'
+import { hostileProviderNode, offerTo } from '../helpers/hostile-provider.js'
 
 const r = resources()
 let provider: Libp2p<P2pServices> | undefined
@@ -27,18 +23,11 @@ const RUN_MS = 2_000
 
 /**
  * A modified provider speaking floe's own protocols: a normal signed offer on the offers
- * topic, a normal acceptance on /floe/job/1.0.0, then a receipt that `tamper` rewrites
+ * topic, a normal acceptance on /floe/job, then a receipt that `tamper` rewrites
  * (signed with its own key, so only the deal can catch it).
  */
 async function hostileProvider (key: PrivateKey, tamper: (honest: Receipt) => Receipt): Promise<Libp2p<P2pServices>> {
-  const node = await createLibp2p(p2pHostOptions({ privateKey: key, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }))
-  const self = node.peerId.toString()
-  node.services.pubsub.subscribe(OFFER_TOPIC)
-  const serve = async (channel: MessageChannel): Promise<void> => {
-    const first = decodeClientMessage(await channel.read({ signal: AbortSignal.timeout(10_000) }) as Uint8Array)
-    if (first.type !== 'submit') throw new Error(`unexpected ${first.type}`)
-    const request = decodeJobRequest(first.request)
-    const send = async (m: ProviderMessage): Promise<void> => { await channel.send(encodeJobMessage(m)) }
+  return await hostileProviderNode(key, async ({ channel, request, self, send }) => {
     const acceptedAt = Date.now()
     await send({ type: 'accepted', jobId: request.jobId, leaseId: 'lease-1', pricePerHour: ACCEPTED, gpus: [] })
     await send({ type: 'state', state: 'running', at: acceptedAt + 20 })
@@ -57,24 +46,7 @@ async function hostileProvider (key: PrivateKey, tamper: (honest: Receipt) => Re
     await send({ type: 'finished', receipt: { payload, signature: await signRecord(key, RECEIPT_SIGNING_DOMAIN, payload) } })
     // the client closes once it has the receipt
     while (await channel.read({ signal: AbortSignal.timeout(10_000) }).catch(() => null) != null);
-  }
-  await node.handle(JOB_PROTOCOL, (stream, connection) => {
-    const channel = streamChannel(stream, connection.remotePeer.toString(), MAX_JOB_MESSAGE_BYTES)
-    serve(channel).catch((err: Error) => { channel.abort(err) })
   })
-  return node
-}
-
-/** Publishes the provider's offer until the client's book holds it. */
-async function offerTo (node: Libp2p<P2pServices>, key: PrivateKey, home: string): Promise<void> {
-  const peerId = node.peerId.toString()
-  const addrs = node.getMultiaddrs().map(a => a.toString())
-  await expect.poll(async () => {
-    const now = Date.now()
-    const offer = sampleOffer(peerId, now, { addrs, seq: now })
-    await node.services.pubsub.publish(OFFER_TOPIC, await signOffer(key, offer))
-    return (await floeJson(['providers', '--home', home])).providers.map((p: any) => p.offer.peerId)
-  }, { timeout: 20_000, interval: 500 }).toContain(peerId)
 }
 
 describe('receipts are checked against the deal', () => {

@@ -74,7 +74,7 @@ describe('usage statements are checked against the deal', () => {
     ['price', async () => await signStatement(statement({ pricePerHour: 7.2, cost: costFor(7.2, 5000) })), () => deal(), /price 7.2\/h is not the 3.6\/h/],
     ['time', async () => await signStatement(statement({ runningMs: 60_000, cost: costFor(PRICE, 60_000) })), () => deal(), /only 6000 ms have passed since the job was accepted/],
     ['time', async () => await signStatement(statement({ runningMs: 3000, cost: costFor(PRICE, 3000) })), () => deal(), /less than the last statement's 4000 ms/],
-    ['time', async () => await signStatement(statement({ runningMs: 7900, cost: costFor(PRICE, 7900) })), () => deal({ now: 16_500, acceptedAt: 8000 }), /grew by 3900 ms since the last statement, but only 1500 ms have passed/],
+    ['time', async () => await signStatement(statement({ runningMs: 9500, cost: costFor(PRICE, 9500) })), () => deal({ now: 16_500, acceptedAt: 6000 }), /grew by 5500 ms since the last statement, but only 1500 ms have passed/],
     ['cost', async () => await signStatement(statement({ cost: 999_999 })), () => deal(), /cost 999999 µcr is not price × time/]
   ] as const)('refuses %s: %s', async (refusal, make, d, message) => {
     const check = await checkStatement(await make(), d())
