@@ -26,10 +26,11 @@
 // through a small forwarder per namespace (a Unix socket is not bound to a network
 // namespace), so polling costs milliseconds and no CLI start-ups; `floe run` and
 // `floe data upload` go through the real CLI. Needs root (ip netns, iptables).
-// --connect-after reachability (default): the connect waits until both nodes know their
-// reachability (only then has each a confirmed mapped address for DCUtR to offer; the
-// integration test waits for it too); relayed-address: as soon as the provider has one.
-// Usage: node dist/bench/nat.js [--tries 20] [--dataset-mib 256] [--connect-after reachability|relayed-address] [--json]
+// --connect-after relayed-address (default): the client connects as soon as the provider has a
+// relayed address, as a user would (a connection made before the nodes know their mapped
+// addresses is punched again once they do: daemon/p2p/direct-upgrader.ts); reachability: the
+// connect waits until both nodes know their reachability (the punch can then start at once).
+// Usage: node dist/bench/nat.js [--tries 20] [--dataset-mib 256] [--connect-after relayed-address|reachability] [--json]
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -50,7 +51,7 @@ const { values } = parseArgs({
   options: {
     tries: { type: 'string', default: '20' },
     'dataset-mib': { type: 'string', default: '256' },
-    'connect-after': { type: 'string', default: 'reachability' },
+    'connect-after': { type: 'string', default: 'relayed-address' },
     json: { type: 'boolean', default: false }
   }
 })
@@ -117,7 +118,7 @@ async function forwarderFor (ns: string, dir: string): Promise<string> {
   const known = forwarders.get(ns)
   if (known != null) return known
   const path = join(dir, `${ns}.sock`)
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', FORWARDER, path], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, '-e', FORWARDER, path], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.add(child)
   await new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => { resolve() })
@@ -172,7 +173,7 @@ const daemonFlags = (port: number): string[] => ['--api', '127.0.0.1:0', '--list
 /** `floe daemon` on HOME in namespace NS; resolves once its API answers through the forwarder. */
 async function startDaemon (ns: string, home: string, port: number, extra: string[], work: string): Promise<LabDaemon> {
   const paths = homePaths(home)
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, FLOE_BIN, 'daemon', '--home', home, ...daemonFlags(port), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', process.execPath, FLOE_BIN, 'daemon', '--home', home, ...daemonFlags(port), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
   children.add(child)
   let stderr = ''
   child.stderr!.on('data', chunk => {
@@ -217,7 +218,7 @@ interface CliResult { code: number | null, stdout: string, stderr: string }
 async function cli (d: LabDaemon, args: string[], timeoutMs = 300_000): Promise<CliResult> {
   const end = args.indexOf('--')
   const full = end < 0 ? [...args, '--home', d.home] : [...args.slice(0, end), '--home', d.home, ...args.slice(end)]
-  const child = spawn('ip', ['netns', 'exec', d.ns, process.execPath, FLOE_BIN, ...full], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' })
+  const child = spawn('nsenter', [`--net=/run/netns/${d.ns}`, '--', process.execPath, FLOE_BIN, ...full], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' })
   children.add(child)
   let stdout = ''
   let stderr = ''

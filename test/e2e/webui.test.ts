@@ -90,6 +90,8 @@ describe('the web UI', () => {
         await shot(page, name)
       }
       expect(await page.locator('main').innerText()).toContain(d.endpoint.peerId)
+      // the node page says whether the node is reachable (on loopback no public peer can tell)
+      expect(await page.getByTestId('reachability').innerText()).toBe('unknown — no public peer has checked yet')
 
       // a phone-width view keeps the jobs table readable
       await page.setViewportSize({ width: 390, height: 844 })

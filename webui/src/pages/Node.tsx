@@ -25,7 +25,19 @@ export function Node (): ReactNode {
       {id.data == null ? <Loading /> : (
         <dl className='details'>
           <dt>Peer id</dt><dd><Mono>{id.data.peerId}</Mono></dd>
-          <dt>Addresses</dt><dd><ul className='plain'>{id.data.addresses.map(a => <li key={a}><Mono>{a}</Mono></li>)}</ul></dd>
+          <dt>Addresses</dt><dd><ul className='plain'>{id.data.addresses.filter(a => !a.includes('/p2p-circuit')).map(a => <li key={a}><Mono>{a}</Mono></li>)}</ul></dd>
+          <dt>Reachable</dt>
+          <dd data-testid='reachability'>
+            <strong>{id.data.reachability.status}</strong>{' — '}
+            {id.data.reachability.status === 'public'
+              ? `peers reached it at ${id.data.reachability.publicAddrs.join(', ')}`
+              : id.data.reachability.status === 'private'
+                ? `behind a NAT or firewall: ${id.data.reachability.checkedBy.length} peer(s) could not reach it; peers reach it through a relay`
+                : 'no public peer has checked yet'}
+          </dd>
+          <dt>Observed at</dt><dd>{id.data.reachability.observedAddrs.length === 0 ? '–' : <ul className='plain'>{id.data.reachability.observedAddrs.map(a => <li key={a}><Mono>{a}</Mono></li>)}</ul>}</dd>
+          <dt>Relayed addresses</dt><dd>{id.data.relayedAddresses.length === 0 ? 'none (no relay reservation)' : <ul className='plain'>{id.data.relayedAddresses.map(a => <li key={a}><Mono>{a}</Mono></li>)}</ul>}</dd>
+          {id.data.relay.enabled && <><dt>Relay</dt><dd>serving {id.data.relay.reservations} reservation(s){id.data.relay.unlimited ? ', unlimited' : ''}</dd></>}
           <dt>Version</dt><dd>{id.data.agentVersion}</dd>
           <dt>Home</dt><dd><code>{id.data.home}</code></dd>
           <dt>Up since</dt><dd>{ago(id.data.startedAt)}</dd>
@@ -35,7 +47,7 @@ export function Node (): ReactNode {
       <h2>Connected peers</h2>
       {peers.data == null ? <Loading /> : peers.data.length === 0
         ? <Empty>No peers connected. Connect one with <code>floe connect MULTIADDR</code>.</Empty>
-        : <ul className='plain'>{peers.data.map(p => <li key={p.peerId}><Mono title={p.peerId}>{shortPeer(p.peerId)}</Mono> {p.direction} · {p.rttMs == null ? 'rtt –' : `${p.rttMs} ms`} · since {ago(p.openedAt)}</li>)}</ul>}
+        : <ul className='plain'>{peers.data.map(p => <li key={p.peerId}><Mono title={p.peerId}>{shortPeer(p.peerId)}</Mono> {p.via} · {p.direction} · {p.rttMs == null ? 'rtt –' : `${p.rttMs} ms`} · since {ago(p.openedAt)}</li>)}</ul>}
 
       <h2>Provider</h2>
       <ErrorBox error={error ?? provider.error} />
