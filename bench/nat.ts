@@ -36,13 +36,13 @@ import { randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { connect as netConnect } from 'node:net'
-import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs, promisify } from 'node:util'
-import { createApiClient, type ApiClient, type ApiFetch, type ApiResponse } from '../client/api-client.js'
+import { createApiClient, type ApiClient, type ApiFetch } from '../client/api-client.js'
+import { httpFetch } from '../client/node-fetch.js'
 import { ApiEndpoint, homePaths } from '../protocol/home.js'
 import { createNatLab, natLabAvailable, type NatKind, type NatLab } from '../test/helpers/nat-lab.js'
 import { FLOE_BIN, mib } from './helpers.js'
@@ -130,27 +130,12 @@ async function forwarderFor (ns: string, dir: string): Promise<string> {
 
 /** The API client's fetch over the forwarder: node:http on a socket spliced to the daemon's port. */
 function fetchVia (socketPath: string, port: number): ApiFetch {
-  return async (url, init) => await new Promise<ApiResponse>((resolve, reject) => {
-    const req = request(url, {
-      method: init.method,
-      headers: init.headers,
-      ...(init.signal != null ? { signal: init.signal } : {}),
-      createConnection: () => {
-        const socket = netConnect(socketPath)
-        socket.write(`${port}\n`)
-        return socket
-      }
-    }, res => {
-      const status = res.statusCode ?? 0
-      const text = async (): Promise<string> => {
-        const chunks: Buffer[] = []
-        for await (const chunk of res) chunks.push(chunk as Buffer)
-        return Buffer.concat(chunks).toString('utf8')
-      }
-      resolve({ ok: status >= 200 && status < 300, status, body: res, text, json: async () => JSON.parse(await text()) })
-    })
-    req.on('error', reject)
-    req.end(init.body)
+  return httpFetch({
+    createConnection: () => {
+      const socket = netConnect(socketPath)
+      socket.write(`${port}\n`)
+      return socket
+    }
   })
 }
 

@@ -118,9 +118,13 @@ export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServi
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         maxInboundDataLength: 4 * MAX_OFFER_BYTES,
-        // Gossipsub scores down (and then ignores) peers beyond 10 sharing one IP, against
-        // sybils; peers on loopback are this machine's own daemons, not sybils.
-        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
+        // Gossipsub scores down (and then ignores) peers beyond a number sharing one IP, against
+        // sybils, and remembers disconnected peers for an hour. Its 10 is too few for floe: a
+        // lab's machines, or a campus, sit behind one NAT, and a relay then stopped forwarding
+        // offers to the 14th peer from one home within the hour (bench/nat.ts, fresh daemons
+        // per try). 64 keeps the penalty for a sybil swarm; the offer book bounds what one
+        // address may place anyway (512 offers). Peers on loopback are this machine's own.
+        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']), IPColocationFactorThreshold: 64 }
       }),
       ...(options.dht != null ? { dht: options.dht } : {}),
       // a service rather than a discovery module, so that only its finds are dialled (discovery-dialer.ts)

@@ -40,12 +40,17 @@ export const FINAL_VOUCHER_WAIT_MS = 3_000
 const seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 const ms = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 
-export const UsageStatement = z.object({
+/** What a statement and a voucher both name: the deal they are about. */
+const deal = {
   version: z.literal(1),
   jobId: JobId,
   leaseId: z.string().min(1).max(64),
   provider: PeerIdString,
-  client: PeerIdString,
+  client: PeerIdString
+}
+
+export const UsageStatement = z.object({
+  ...deal,
   /** 1, 2, …: each statement of a job has a higher one than the last */
   seq,
   /** how often this provider states usage (ms): the tolerance of the final receipt */
@@ -65,11 +70,7 @@ export const UsageStatement = z.object({
 export type UsageStatement = z.infer<typeof UsageStatement>
 
 export const Voucher = z.object({
-  version: z.literal(1),
-  jobId: JobId,
-  leaseId: z.string().min(1).max(64),
-  provider: PeerIdString,
-  client: PeerIdString,
+  ...deal,
   /** 1, 2, …: the client's own count of vouchers for the job; the highest supersedes the rest */
   seq,
   /** micro-credits promised for the job in all (never less than an earlier voucher's) */
