@@ -26,7 +26,7 @@ export interface P2pHostOptions {
   mdns: boolean
   /** the DHT service when the node joins it (dht.ts) */
   dht?: ReturnType<typeof kadDHT>
-  /** the peer store's home on disk (peer-book.ts): peers' addresses outlive a restart */
+  /** the peer store's home on disk (peer-keeper.ts): peers' addresses outlive a restart */
   datastore?: Datastore
   /** serve as a circuit relay v2, with these limits */
   relay?: RelaySettings

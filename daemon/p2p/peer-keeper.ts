@@ -56,6 +56,9 @@ export function peerKeeper ({ host, bootstrap, wanted, log }: PeerKeeperComponen
   const self = host.peerId.toString()
   const failures = new Map<string, { count: number, next: number }>()
   const dialling = new Set<string>()
+  // peers `floe connect` tagged: read from the store once at start, then kept here (keep() is
+  // the only writer), so a round does not scan the whole peer store every KEEP_RETRY_MS
+  const connectTagged = new Set<string>()
   let timer: NodeJS.Timeout | undefined
 
   const onConnect = (event: CustomEvent<PeerId>): void => {
@@ -74,7 +77,7 @@ export function peerKeeper ({ host, bootstrap, wanted, log }: PeerKeeperComponen
       reasons.set(peer, set)
     }
     for (const { peerId } of boot) if (peerId != null) add(peerId, 'bootstrap')
-    for (const peer of await host.peerStore.all({ filters: [p => p.tags.has(CONNECT_TAG)] })) add(peer.id.toString(), 'connect')
+    for (const peer of connectTagged) add(peer, 'connect')
     for (const { peerId, reason } of await wanted()) add(peerId, reason)
     return reasons
   }
@@ -118,9 +121,11 @@ export function peerKeeper ({ host, bootstrap, wanted, log }: PeerKeeperComponen
   /**
    * Every peer that connects (or that a peer names in identify, DHT, gossip) lands in the store,
    * which is on disk: bounded at start, so strangers cannot grow it without end across restarts.
+   * The same read finds the peers `floe connect` tagged.
    */
-  const prune = async (): Promise<void> => {
+  const load = async (): Promise<void> => {
     const peers = await host.peerStore.all()
+    for (const p of peers) if (p.tags.has(CONNECT_TAG)) connectTagged.add(p.id.toString())
     const seen = (p: (typeof peers)[number]): number => {
       const at = p.metadata.get(LAST_SEEN_KEY)
       return at == null ? 0 : Number(new TextDecoder().decode(at)) || 0
@@ -137,7 +142,7 @@ export function peerKeeper ({ host, bootstrap, wanted, log }: PeerKeeperComponen
     start () {
       if (timer != null) return
       host.addEventListener('peer:connect', onConnect)
-      prune().catch((err: Error) => { log.warn({ err: err.message }, 'could not prune the peer store') }).finally(tick)
+      load().catch((err: Error) => { log.warn({ err: err.message }, 'could not read or prune the peer store') }).finally(tick)
       timer = setInterval(tick, KEEP_RETRY_MS)
       timer.unref()
     },
@@ -149,6 +154,7 @@ export function peerKeeper ({ host, bootstrap, wanted, log }: PeerKeeperComponen
     /** `floe connect`: remember the peer (on disk) so it is redialled after a restart or a drop */
     async keep (peerId: string): Promise<void> {
       await host.peerStore.merge(peerIdFromString(peerId), { tags: { [CONNECT_TAG]: { value: 50 } } })
+      connectTagged.add(peerId)
     },
     /** `floe peers --known`: every peer the store holds an address for */
     async known (): Promise<KnownPeer[]> {
