@@ -96,7 +96,10 @@ export function p2pHostOptions (options: P2pHostOptions): Libp2pOptions<P2pServi
     nodeInfo: { userAgent: FLOE_AGENT },
     services: {
       identify: identify(),
-      ping: ping(),
+      // libp2p's connection monitor pings every connection on this protocol too: a latency
+      // measurement (floe providers) at the same moment hit the one-stream default
+      // (TooManyOutboundProtocolStreamsError) and left the provider without a latency
+      ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
       reachability: reachability({ holePunch: options.dialPort != null }),
       ...(options.dialPort != null ? { dcutr: dcutr() } : {}),
       ...(options.upnp === true ? { upnp: uPnPNAT() } : {}),
