@@ -7,6 +7,7 @@ import { decodeReceipt, type Receipt, type SignedReceipt } from '../../protocol/
 import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
 import { decodeJobRequest, type JobRequest } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
+import { FreezeGate } from './freeze-gate.js'
 import { openJobLog, type JobLog } from './job-log.js'
 import { fromBase64, providerJobRecords, type ProviderJobRecord } from './records.js'
 
@@ -24,8 +25,8 @@ export interface LiveJob {
   activeAt: number
   /** why it was stopped when not by its client (a workspace left idle) */
   stopReason?: string
-  /** set while a workspace is paused for a save of its home; resolves when it runs again */
-  frozen?: Promise<void>
+  /** keeps a workspace's pauses (home saves) and execs into it apart */
+  gate: FreezeGate
   /** a workspace's newest saved home, sent to its client as `home-saved` */
   home?: { home: CID, bytes: number, at: number }
   /** the newest signed usage statement (metered jobs), sent to its client as `usage` */
@@ -74,6 +75,7 @@ export function jobTable ({ index, jobsRoot, log }: JobTableComponents) {
         cancel: new AbortController(),
         watchers: new Set(),
         activeAt: Date.now(),
+        gate: new FreezeGate(),
         ...(record.receipt != null ? { receipt: { payload: fromBase64(record.receipt.payload), signature: fromBase64(record.receipt.signature) } } : {})
       }
     },

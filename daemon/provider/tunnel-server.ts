@@ -10,6 +10,7 @@ import type { Logger } from '../log.js'
 import { tunnelCredit } from '../transfer/tunnel-credit.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
 import { NOBODY } from './executor.js'
+import type { WorkspaceAccess } from './workspace-watch.js'
 
 /** How long a closed tunnel's process has after SIGHUP before SIGKILL. */
 const HANGUP_GRACE_MS = 2_000
@@ -17,7 +18,7 @@ const HANGUP_GRACE_MS = 2_000
 export interface TunnelServerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   /** a running workspace of this client's (and a touch that counts traffic), or undefined */
-  workspace: (jobId: string, client: string) => { containerId: string, touch: () => void, thawed: () => Promise<void> } | undefined
+  workspace: (jobId: string, client: string) => WorkspaceAccess | undefined
   docker: () => Promise<Docker>
   log: Logger
 }
@@ -77,7 +78,8 @@ export function tunnelServer (components: TunnelServerComponents) {
       output,
       resize: async (cols, rows) => { await proc.resize({ h: rows, w: cols }) },
       exitCode: async () => {
-        for (let i = 0; i < 20; i++) {
+        // the engine can take a moment to see an exec's process gone; 5 s on a loaded host
+        for (let i = 0; i < 100; i++) {
           const info = await proc.inspect()
           if (info.Running !== true) return info.ExitCode ?? null
           await new Promise(resolve => setTimeout(resolve, 50))
@@ -117,8 +119,7 @@ export function tunnelServer (components: TunnelServerComponents) {
     }
     let session: ExecSession
     try {
-      await workspace.thawed()
-      session = await exec(workspace.containerId, open)
+      session = await workspace.unfrozen(async () => await exec(workspace.containerId, open))
       if (open.type === 'shell') await session.resize(open.cols, open.rows).catch(() => { /* a process that exited at once has nothing to resize */ })
     } catch (err: any) {
       await send({ type: 'error', message: `could not start it in the workspace: ${err?.message ?? err}` })
@@ -164,7 +165,7 @@ export function tunnelServer (components: TunnelServerComponents) {
     pumpIn.then(() => { if (open.type === 'shell') hangUp() }, () => { session.input.destroy(); hangUp() })
     try {
       await pumpOut
-      await send({ type: 'exit', code: await session.exitCode() })
+      await send({ type: 'exit', code: await workspace.unfrozen(session.exitCode) })
     } finally {
       session.input.destroy()
     }

@@ -2,6 +2,7 @@ import type Docker from 'dockerode'
 import type { JobSpec } from '../../protocol/jobs/spec.js'
 import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import type { ImportSummary } from '../content/index.js'
+import { FreezeGate } from './freeze-gate.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { importJobFolder, type ImportJobFolderComponents } from './import-job-folder.js'
 import { systemLine, type JobTable, type LiveJob } from './live-job.js'
@@ -26,6 +27,7 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
   const spec = job.spec.workspace as NonNullable<JobSpec['workspace']>
   const snapshot = pinReasons.workspaceSnapshot(job.record.jobId)
   job.activeAt = Date.now()
+  const gate = job.gate
   let saving = false
   let lastSave = Date.now()
   const tick = async (): Promise<void> => {
@@ -41,22 +43,17 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
     saving = true
     try {
       // Frozen while its home is read: nothing in the container can change what is walked.
+      // A terminal or port opened meanwhile waits for this (an exec into a paused container
+      // fails), and this waits for one being opened.
       const container = docker.getContainer(job.record.containerId as string)
-      let thaw = (): void => {}
-      job.frozen = new Promise<void>(resolve => { thaw = resolve })
-      let imported: ImportSummary
-      try {
+      const imported: ImportSummary = await gate.freeze(async () => {
         await container.pause()
         try {
-          imported = await importJobFolder(components, homeDir)
+          return await importJobFolder(components, homeDir)
         } finally {
           await container.unpause()
         }
-      } finally {
-        // a terminal or port opened meanwhile waits for this (an exec into a paused container fails)
-        job.frozen = undefined
-        thaw()
-      }
+      })
       // the newest save pinned before the one before it is let go (conclude-job.ts unpins the last)
       const saved = await components.guard.shared(async () => {
         await snapshot.replace(components.pins, imported.cid, job.record.snapshot)
@@ -76,19 +73,26 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
   return { stop: () => { clearInterval(timer) } }
 }
 
+export interface WorkspaceAccess {
+  containerId: string
+  /** counts traffic: what keeps the workspace from its idle stop */
+  touch: () => void
+  /** runs an engine call that a pause for a save of its home would fail */
+  unfrozen: <T>(fn: () => Promise<T>) => Promise<T>
+}
+
 /**
  * A running workspace, for a terminal or a forwarded port: its container, and `touch` to
  * count traffic (what keeps it from the idle stop above). Undefined when it is not a
  * running workspace, or is being stopped.
  */
-export function workspaceAccess (job: LiveJob): { containerId: string, touch: () => void, thawed: () => Promise<void> } | undefined {
+export function workspaceAccess (job: LiveJob): WorkspaceAccess | undefined {
   if (job.spec.workspace == null) return undefined
   if (job.record.state !== 'running' || job.record.containerId == null || job.cancel.signal.aborted) return undefined
   job.activeAt = Date.now()
   return {
     containerId: job.record.containerId,
     touch: () => { job.activeAt = Date.now() },
-    /** resolves once the workspace is not paused for a save of its home */
-    thawed: async () => { while (job.frozen != null) await job.frozen }
+    unfrozen: async fn => await job.gate.unfrozen(fn)
   }
 }
