@@ -78,6 +78,14 @@ export function envCommand (): Command {
       await reportEnv(opts.json === true, async onProgress => await client.call('envPublish', { ...(file != null ? { file } : { image: given }), name: opts.name }, { onProgress }))
     }))
 
+  env.command('pull')
+    .description("pull an image from a registry with this node's Docker engine, then publish it as content (jobs elsewhere fetch it from peers)")
+    .argument('<image>', 'IMAGE[:TAG] or IMAGE@sha256:DIGEST, with its registry (e.g. 127.0.0.1:5000/team/torch:2.1)')
+    .option('--name <name>', "the environment's name (default: the image's repository name)")
+    .action(action(async (client, args, opts) => {
+      await reportEnv(opts.json === true, async onProgress => await client.call('envPull', { image: args[0] ?? '', name: opts.name }, { onProgress }))
+    }))
+
   env.command('build')
     .description('build an environment on one held here and publish it; or build a built-in recipe (busybox, python-3.11, pytorch-1.13-cpu)')
     .argument('[name]', 'the new environment\'s name')

@@ -7,7 +7,7 @@ export interface EnvHandlerComponents {
   environments: EnvironmentService
 }
 
-type EnvRouteName = 'envList' | 'envPublish' | 'envBuild' | 'envRemove'
+type EnvRouteName = 'envList' | 'envPublish' | 'envPull' | 'envBuild' | 'envRemove'
 
 /** The environment routes' operations. */
 export function envHandlers ({ environments }: EnvHandlerComponents): Pick<ApiHandlers, EnvRouteName> {
@@ -23,6 +23,7 @@ export function envHandlers ({ environments }: EnvHandlerComponents): Pick<ApiHa
   return {
     envList: async () => ({ environments: await environments.list() }),
     envPublish: async ({ image, file, name }, { signal, progress }) => await view(await environments.publish({ image, file, name }, { signal, onProgress: progress })),
+    envPull: async ({ image, name }, { signal, progress }) => await view(await environments.pull({ image, name }, { signal, onProgress: progress })),
     envBuild: async ({ name, from, apt, file, recipe }, { signal, progress }) => await view(recipe != null
       ? await environments.buildRecipe(recipe, { signal, onProgress: progress })
       : await environments.build({ name: name ?? '', from: from ?? '', apt, file }, { signal, onProgress: progress })),

@@ -22,7 +22,7 @@ export interface InstalledEnvironment {
   /** a reference for people: the tag that made it count, or floe's tag of a record */
   ref: string
   sizeBytes: number
-  origin: 'published' | 'built' | 'local'
+  origin: 'published' | 'built' | 'pulled' | 'local'
 }
 
 /** The part of dockerode this module uses. */

@@ -18,7 +18,7 @@ export interface EnvironmentRecord {
   layers: number
   accelerator: Accelerator
   description: string
-  origin: 'published' | 'built'
+  origin: 'published' | 'built' | 'pulled'
   /** what it was made from: an image reference, `ENV + apt …`, `recipe NAME` */
   source: string
   createdAt: number

@@ -10,6 +10,7 @@ import { EnvironmentNotFoundError } from './errors.js'
 import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
 import { publishImage, publishTarFile, type PublishComponents, type PublishOptions } from './publish.js'
+import { pullEnvironment } from './pull.js'
 import { buildRecipe } from './recipes.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { environmentRecords, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
@@ -149,6 +150,13 @@ export function environmentService (components: EnvironmentServiceComponents) {
         ? await publishTarFile({ ...components, records }, { file: request.file, name: request.name }, options)
         : await publishImage({ ...components, records }, { image: request.image ?? '', name: request.name }, options)
       log.info({ environment: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment published')
+      return changed(record)
+    },
+
+    /** `floe env pull`: the engine pulls from a registry, then the image is published as content. */
+    async pull (request: { image: string, name?: string }, options: PublishOptions = {}): Promise<EnvironmentRecord> {
+      const record = await pullEnvironment({ ...components, records }, request, options)
+      log.info({ environment: record.name, image: request.image, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment pulled')
       return changed(record)
     },
 

@@ -29,6 +29,20 @@ export const envRoutes = {
     output: EnvironmentView,
     progress: EnvProgress
   }),
+  envPull: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/environments/pull`,
+    summary: "pull an image from a registry with this node's Docker engine, then publish it as content under a name",
+    input: z.object({
+      /** [REGISTRY[:PORT]/]NAME[:TAG][@sha256:DIGEST] */
+      image: z.string().min(1).max(512),
+      /** default: the image's repository name */
+      name: EnvironmentName.optional()
+    }).strict(),
+    output: EnvironmentView,
+    progress: EnvProgress,
+    everyEvent: true
+  }),
   envBuild: defineRoute({
     method: 'POST',
     path: `${PREFIX}/environments/build`,

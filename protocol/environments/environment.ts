@@ -46,11 +46,11 @@ export const RecipeName = z.enum(RECIPES)
 export type RecipeName = z.infer<typeof RecipeName>
 
 /**
- * How this node knows an environment: `published` or `built` here (a record name → CID),
+ * How this node knows an environment: `published`, `built` or `pulled` (from a registry) here (a record name → CID),
  * `fetched` for a job (in the provider's cache), or `local`: an image labelled as an
  * environment in Docker that was never published (no CID).
  */
-export const EnvironmentOrigin = z.enum(['published', 'built', 'fetched', 'local'])
+export const EnvironmentOrigin = z.enum(['published', 'built', 'pulled', 'fetched', 'local'])
 
 /** One environment, as `floe env ls --json` prints it. */
 export const EnvironmentView = z.object({
@@ -75,7 +75,7 @@ export type EnvironmentView = z.infer<typeof EnvironmentView>
 
 /** Progress of publish, build and load: bytes where there are some, a line of text where there is one. */
 export const EnvProgress = z.object({
-  phase: z.enum(['build', 'save', 'import', 'fetch', 'load']),
+  phase: z.enum(['pull', 'build', 'save', 'import', 'fetch', 'load']),
   bytes: z.number().nonnegative(),
   totalBytes: z.number().nonnegative().nullable(),
   message: z.string().max(4096).optional()
