@@ -54,6 +54,8 @@ afterAll(async () => {
   const left = await removeLeftContainers(r.started)
   await r.cleanup()
   await registry?.stop()
+  // what the pulls left in the engine: the images of the test's repository (by tag or digest)
+  if (registry != null) images.push(...(await exec('docker', ['images', '-q', '--no-trunc', `${registry.host}/floe-test/pulled-${suffix}`])).stdout.split('\n').filter(Boolean))
   for (const id of [...new Set(images)]) await exec('docker', ['rmi', '-f', id]).catch(() => {})
   expect(left, 'containers left behind').toEqual([])
 }, 60_000)
