@@ -4,9 +4,12 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { pack } from 'tar-stream'
+import { createHash } from 'node:crypto'
+import type Docker from 'dockerode'
+import type { ImageInspectInfo } from 'dockerode'
 import { ACCELERATOR_LABEL, DESCRIPTION_LABEL, ENVIRONMENT_LABEL, type RecipeName } from '../../protocol/environments/environment.js'
 import { buildEnvironment, type BuildComponents } from './build.js'
-import { buildImage, importRootfs } from './docker-images.js'
+import { buildImage, importRootfs, inspectImage, tagImage } from './docker-images.js'
 import { InvalidEnvironmentError } from './errors.js'
 import { publishImage, type PublishOptions } from './publish.js'
 import type { EnvironmentRecord } from './records.js'
@@ -21,8 +24,55 @@ export interface RecipeComponents extends BuildComponents {
 /** Debian's release and mirror for the Python recipes; FLOE_DEBIAN_MIRROR overrides the mirror. */
 export const DEBIAN_SUITE = 'bookworm'
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian'
-/** The packages of the PyTorch recipe, on top of python-3.11 (bookworm: torch 1.13.1, numpy 1.24, scikit-learn 1.2). */
-export const PYTORCH_PACKAGES = ['python3-numpy', 'python3-sklearn', 'python3-torch', 'jupyter-notebook'] as const
+/** What debootstrap installs for python-3.11: Python 3.11 with pip (and venv) from Debian. */
+export const PYTHON_PACKAGES = ['python3', 'python3-pip', 'python3-venv', 'ca-certificates'] as const
+/**
+ * The packages of the PyTorch recipe, on top of python-3.11 (bookworm: torch 1.13.1, numpy
+ * 1.24, pandas 1.5, scikit-learn 1.2). Debian 12 carries Jupyter Notebook 6, not JupyterLab.
+ */
+export const PYTORCH_PACKAGES = ['python3-numpy', 'python3-pandas', 'python3-sklearn', 'python3-torch', 'jupyter-notebook'] as const
+
+/**
+ * python-3.11's last step, on the imported root file system. pip may install into the system
+ * Python (Debian 12 refuses that by default, PEP 668): derived environments run
+ * `pip install -r requirements.txt` (requirements.ts).
+ */
+const PYTHON_DOCKERFILE = (imported: string): string => `FROM ${imported}
+ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN mkdir -p /code /output /home/floe && chmod 1777 /tmp && rm -f /usr/lib/python3.11/EXTERNALLY-MANAGED
+WORKDIR /code
+CMD ["/bin/sh"]
+`
+const PYTHON_LABELS = { [ENVIRONMENT_LABEL]: 'python-3.11', [DESCRIPTION_LABEL]: `Debian 12 (${DEBIAN_SUITE}) minbase with Python 3.11 and pip`, [ACCELERATOR_LABEL]: 'cpu' }
+const PYTORCH_DESCRIPTION = 'Debian 12 with Python 3.11, PyTorch 1.13 (CPU), NumPy, pandas, scikit-learn and Jupyter Notebook from Debian\'s packages'
+
+/** The repository of the engine's recipe cache: `floe-recipe/NAME:<12 hex of the definition's hash>`. */
+export const RECIPE_REPOSITORY = 'floe-recipe'
+
+/**
+ * A hash of what a recipe builds from: a change to its definition (packages, Dockerfile,
+ * labels) misses the cache; the same definition on the same engine reuses the image.
+ */
+export function recipeKey (recipe: RecipeName): string {
+  const python = { suite: DEBIAN_SUITE, packages: PYTHON_PACKAGES, dockerfile: PYTHON_DOCKERFILE('BASE'), labels: PYTHON_LABELS, version: 2 }
+  const definition = recipe === 'python-3.11'
+    ? python
+    : recipe === 'pytorch-1.13-cpu'
+      ? { python, packages: PYTORCH_PACKAGES, description: PYTORCH_DESCRIPTION }
+      : { busybox: BUSYBOX_DOCKERFILE }
+  return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 12)
+}
+
+export function recipeTag (recipe: RecipeName): { repo: string, tag: string, ref: string } {
+  const repo = `${RECIPE_REPOSITORY}/${recipe}`
+  const tag = recipeKey(recipe)
+  return { repo, tag, ref: `${repo}:${tag}` }
+}
+
+/** The image the engine's recipe cache holds for this recipe's current definition, or null. */
+export async function cachedRecipeImage (docker: Docker, recipe: RecipeName): Promise<ImageInspectInfo | null> {
+  return await inspectImage(docker, recipeTag(recipe).ref)
+}
 
 /** floe's busybox image, as docker/busybox/Dockerfile builds it (scripts/lib.sh). */
 const BUSYBOX_DOCKERFILE = `FROM scratch
@@ -110,6 +160,8 @@ async function commandExists (name: string): Promise<boolean> {
  * debootstrap, and Debian's mirror; takes minutes.
  */
 async function buildPython (components: RecipeComponents, options: PublishOptions): Promise<EnvironmentRecord> {
+  const cached = await fromCache(components, 'python-3.11', options)
+  if (cached != null) return cached
   if (process.getuid?.() !== 0) throw new InvalidEnvironmentError('the python-3.11 recipe runs debootstrap, which needs the daemon to run as root')
   if (!await commandExists('debootstrap')) throw new InvalidEnvironmentError('the python-3.11 recipe needs debootstrap: apt-get install debootstrap')
   const mirror = process.env.FLOE_DEBIAN_MIRROR ?? DEFAULT_DEBIAN_MIRROR
@@ -118,8 +170,8 @@ async function buildPython (components: RecipeComponents, options: PublishOption
   const say = (message: string): void => options.onProgress?.({ phase: 'build', bytes: 0, totalBytes: null, message })
   try {
     const rootfs = join(work, 'rootfs')
-    say(`debootstrap ${DEBIAN_SUITE} (minbase + python3) from ${mirror}`)
-    await run('debootstrap', ['--variant=minbase', '--include=python3,ca-certificates', DEBIAN_SUITE, rootfs, mirror], { onLine: say, signal: options.signal })
+    say(`debootstrap ${DEBIAN_SUITE} (minbase + ${PYTHON_PACKAGES.join(' ')}) from ${mirror}`)
+    await run('debootstrap', ['--variant=minbase', `--include=${PYTHON_PACKAGES.join(',')}`, DEBIAN_SUITE, rootfs, mirror], { onLine: say, signal: options.signal })
     await run('chroot', [rootfs, 'apt-get', 'clean'], { signal: options.signal })
     await rm(join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true })
     await mkdir(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true })
@@ -130,21 +182,34 @@ async function buildPython (components: RecipeComponents, options: PublishOption
       signal: options.signal,
       stdout: async out => { imported = await importRootfs(docker, out, { signal: options.signal }) }
     })
-    const dockerfile = `FROM ${imported}\nENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1\nRUN mkdir -p /code /output /home/floe && chmod 1777 /tmp\nWORKDIR /code\nCMD ["/bin/sh"]\n`
+    const dockerfile = PYTHON_DOCKERFILE(imported)
     const context = pack()
     context.entry({ name: 'Dockerfile', mode: 0o644, mtime: new Date(0) }, dockerfile)
     context.finalize()
     const imageId = await buildImage(docker, context as unknown as Readable, {
       dockerfile: 'Dockerfile',
-      labels: { [ENVIRONMENT_LABEL]: 'python-3.11', [DESCRIPTION_LABEL]: `Debian 12 (${DEBIAN_SUITE}) minbase with Python 3.11`, [ACCELERATOR_LABEL]: 'cpu' },
+      labels: PYTHON_LABELS,
       network: 'none',
       signal: options.signal,
       onLine: say
     })
+    await tagImage(docker, imageId, recipeTag('python-3.11').repo, recipeTag('python-3.11').tag)
     return await publishImage(components, { image: imageId, name: 'python-3.11', origin: 'built', source: 'recipe python-3.11' }, options)
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/**
+ * A recipe's image from the engine's cache (tagged by its definition's hash), published as
+ * the recipe's environment; null when the engine has none (never built here, or the recipe
+ * changed since).
+ */
+async function fromCache (components: RecipeComponents, recipe: RecipeName, options: PublishOptions): Promise<EnvironmentRecord | null> {
+  const image = await cachedRecipeImage(await components.docker(), recipe)
+  if (image == null) return null
+  options.onProgress?.({ phase: 'build', bytes: 0, totalBytes: null, message: `cached: ${recipeTag(recipe).ref} (built ${image.Created}); publishing it` })
+  return await publishImage(components, { image: image.Id, name: recipe, origin: 'built', source: `recipe ${recipe}` }, options)
 }
 
 /**
@@ -165,16 +230,19 @@ export async function buildRecipe (components: RecipeComponents, recipe: RecipeN
     return await publishImage(components, { image: imageId, name: 'busybox', origin: 'built', source: 'recipe busybox' }, options)
   }
   if (recipe === 'python-3.11') return await buildPython(components, options)
-  if (!await components.holds('python-3.11')) {
-    options.onProgress?.({ phase: 'build', bytes: 0, totalBytes: null, message: 'python-3.11 is not held here: building it first' })
-    await buildPython(components, options)
-  }
-  return await buildEnvironment(components, {
+  const cached = await fromCache(components, recipe, options)
+  if (cached != null) return cached
+  // the base: python-3.11 of the current recipe (an older python-3.11 held here would give a different image)
+  await buildPython(components, options)
+  const record = await buildEnvironment(components, {
     name: 'pytorch-1.13-cpu',
     from: 'python-3.11',
     apt: [...PYTORCH_PACKAGES],
-    description: `Debian 12 with Python 3.11, PyTorch 1.13 (CPU), NumPy, scikit-learn and Jupyter Notebook from Debian's packages`,
+    description: PYTORCH_DESCRIPTION,
     accelerator: 'cpu',
     source: 'recipe pytorch-1.13-cpu'
   }, options)
+  const tag = recipeTag(recipe)
+  await tagImage(await components.docker(), record.imageId, tag.repo, tag.tag)
+  return record
 }
