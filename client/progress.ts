@@ -7,11 +7,19 @@ import { formatSize } from '../protocol/market/requirements.js'
  * at a terminal: never with --json, never when stderr is a pipe or file.
  */
 export function progressBar (enabled: boolean): { update(p: Progress): void, stop(): void } {
-  if (!enabled || process.stderr.isTTY !== true) return { update () {}, stop () {} }
+  if (!enabled) return { update () {}, stop () {} }
+  // lines of text (a build's output) go to stderr as they come, terminal or not; the bar only to a terminal
+  if (process.stderr.isTTY !== true) return { update (p) { if (p.message != null) process.stderr.write(`${p.phase}: ${p.message}\n`) }, stop () {} }
   const started = Date.now()
   let bar: SingleBar | undefined
   return {
     update (p) {
+      if (p.message != null) {
+        bar?.stop()
+        bar = undefined
+        process.stderr.write(`${p.phase}: ${p.message}\n`)
+        return
+      }
       const total = p.totalBytes ?? 0
       const seconds = Math.max((Date.now() - started) / 1000, 0.001)
       const rate = p.bytes / seconds

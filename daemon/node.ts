@@ -223,7 +223,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       held = undefined
       market.announce().catch((err: Error) => { envLog.warn({ err: err.message }, 'could not publish the offer') })
     }
-    const envs = environmentService({ docker: imageClient, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, home: paths.root, onChange: environmentsChanged, log: envLog })
+    const envs = environmentService({ docker: imageClient, blockstore: stores.blockstore, blocksPath: stores.blocksPath, index: stores.index, pins, guard, home: paths.root, pip: config.pip, onChange: environmentsChanged, log: envLog })
     const envCache = environmentCache({
       docker: imageClient,
       blockstore: stores.blockstore,

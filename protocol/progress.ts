@@ -5,8 +5,10 @@ import { z } from 'zod'
  * report it and the HTTP API streams it (`{"progress": …}` lines, see api/route.ts).
  */
 export const Progress = z.object({
-  phase: z.enum(['import', 'sync', 'fetch', 'export']),
+  phase: z.enum(['import', 'sync', 'fetch', 'export', 'build']),
   bytes: z.number().nonnegative(),
-  totalBytes: z.number().nonnegative().nullable()
+  totalBytes: z.number().nonnegative().nullable(),
+  /** a line of text to show as it comes (a build's output), where there is one */
+  message: z.string().max(4096).optional()
 })
 export type Progress = z.infer<typeof Progress>

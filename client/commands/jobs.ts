@@ -77,6 +77,8 @@ export function jobCommands (): Command[] {
     .option('--project <project>', "the project (default: the folder's, from floe init; else this node's default project)")
     .option('--max-cost <credits>', 'the most the job may cost in all: no more is promised past it, and the job stops there')
     .option('--allow-partial', 'run even when the worst case (price × --timeout) passes what the budgets leave: it stops when they are used')
+    .option('--requirements <file>', "a pip requirements file, installed into an environment derived from --env on this machine (with network) before the job is sent; default: the code folder's requirements.txt")
+    .option('--no-requirements', "run in --env as it is, even when the code folder has a requirements.txt")
     .action(action(async (client, args, opts) => {
       const requirements = requirementsOf(opts)
       const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
@@ -103,6 +105,8 @@ export function jobCommands (): Command[] {
         command: jobCommand(args),
         environment: opts.env,
         requirements,
+        ...(typeof opts.requirements === 'string' ? { pipRequirements: resolve(opts.requirements) } : {}),
+        ...(opts.requirements === false ? { noRequirements: true } : {}),
         data,
         timeoutSeconds,
         ...(maxPricePerHour != null ? { maxPricePerHour } : {}),

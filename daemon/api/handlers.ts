@@ -19,6 +19,7 @@ import { projectHandlers, type ProjectHandlerComponents } from './project-handle
 import { uiHandlers, type UiComponents } from './ui-handlers.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
+import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
 import type { BillingService } from '../billing/index.js'
 
@@ -127,7 +128,14 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
       return matchOffers(offers, image != null ? { ...requirements, environmentBytes: image.bytes } : requirements, { now: Date.now(), latencyMs: peerId => latency.get(peerId), reliability: jobs.reliability })
     },
 
-    jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
+    jobRun: async (input, { signal, progress }) => {
+      // dependencies (requirements.txt) become a derived environment built here, so the job itself runs offline
+      const deps = await jobDependencies(input)
+      const derived = deps == null
+        ? null
+        : await environments.withDependencies(input.environment, deps, { signal, onProgress: p => { progress({ phase: 'build', bytes: p.bytes, totalBytes: p.totalBytes, ...(p.message != null ? { message: p.message } : {}) }) } })
+      return await jobs.run({ ...input, environment: derived?.record.name ?? input.environment, requirements: input.requirements }, { signal, onProgress: progress })
+    },
     jobRerun: async (input) => await jobs.rerun(input),
     jobList: async ({ project }) => ({ jobs: await jobs.list({ project }) }),
     jobShow: async ({ ref }) => await jobs.show(ref),

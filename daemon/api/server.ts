@@ -84,7 +84,9 @@ function progressResponse (route: RouteDef, path: string, signal: AbortSignal, l
       let last = 0
       const progress = (event: unknown): void => {
         const now = Date.now()
-        if (signal.aborted || (route.everyEvent !== true && now - last < PROGRESS_INTERVAL_MS)) return
+        // a line of text (a build's output) is never dropped; byte counts are throttled
+        const text = typeof (event as { message?: unknown } | null)?.message === 'string'
+        if (signal.aborted || (route.everyEvent !== true && !text && now - last < PROGRESS_INTERVAL_MS)) return
         last = now
         line({ progress: event })
       }

@@ -72,6 +72,16 @@ export const Config = z.object({
   /** daemon log level */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   provider: ProviderSettings.prefault({}),
+  /**
+   * Where pip finds packages when a job's requirements.txt is built into a derived environment
+   * on this node (pip's PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_TRUSTED_HOST; pip's own
+   * defaults when unset)
+   */
+  pip: z.object({
+    indexUrl: z.string().url().max(2048).optional(),
+    extraIndexUrls: z.array(z.string().url().max(2048)).max(16).default([]),
+    trustedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a host name or address, optionally :PORT').max(256)).max(16).default([])
+  }).strict().prefault({}),
   /** this node's own spending limit as a client (daemon/billing/budgets.ts): credits per day, month or in total */
   billing: z.object({
     budget: z.object({

@@ -28,6 +28,8 @@ export interface BuildRequest {
   accelerator?: 'cpu' | 'cuda'
   /** what to record as the source (default: `FROM + apt + file`) */
   source?: string
+  /** `--build-arg`s: values the Dockerfile's ARGs take, not kept in the image's config */
+  buildArgs?: Record<string, string>
 }
 
 /** The name the generated Dockerfile takes in the context, beside the user's files. */
@@ -122,6 +124,7 @@ export async function buildEnvironment (components: BuildComponents, request: Bu
     dockerfile: GENERATED,
     labels,
     network: apt.length > 0 || extra != null ? 'host' : 'none',
+    ...(request.buildArgs != null ? { buildArgs: request.buildArgs } : {}),
     signal: options.signal,
     onLine: line => options.onProgress?.({ phase: 'build', bytes: 0, totalBytes: null, message: line })
   })

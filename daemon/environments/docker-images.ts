@@ -130,13 +130,14 @@ export async function removeImage (docker: Docker, ref: string, options: { force
  * `docker build` from a context tar (the classic builder: what Debian's engine runs without
  * BuildKit). Each line of build output goes to `onLine`; resolves with the image id.
  */
-export async function buildImage (docker: Docker, context: Readable, options: { dockerfile: string, labels: Record<string, string>, network: 'none' | 'host', onLine?: (line: string) => void, signal?: AbortSignal }): Promise<string> {
+export async function buildImage (docker: Docker, context: Readable, options: { dockerfile: string, labels: Record<string, string>, network: 'none' | 'host', buildArgs?: Record<string, string>, onLine?: (line: string) => void, signal?: AbortSignal }): Promise<string> {
   let answer: Readable
   try {
     answer = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
       dockerfile: options.dockerfile,
       labels: options.labels,
       networkmode: options.network,
+      ...(options.buildArgs != null ? { buildargs: options.buildArgs } : {}),
       rm: true,
       forcerm: true,
       abortSignal: options.signal

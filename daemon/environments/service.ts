@@ -11,6 +11,7 @@ import { imageMetadata } from './image-dag.js'
 import { loadImageDag } from './load.js'
 import { publishImage, publishTarFile, type PublishComponents, type PublishOptions } from './publish.js'
 import { pullEnvironment } from './pull.js'
+import { deriveEnvironment, type Dependencies, type PipSettings } from './requirements.js'
 import { buildRecipe } from './recipes.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { environmentRecords, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
@@ -20,6 +21,8 @@ export interface EnvironmentServiceComponents extends Omit<PublishComponents, 'r
   index: EnvironmentIndex
   /** the daemon's home */
   home: string
+  /** where pip finds packages for derived environments (config.json `pip`) */
+  pip?: PipSettings
   /** the environments held changed: the offer should say so */
   onChange: () => void
   log: Logger
@@ -158,6 +161,19 @@ export function environmentService (components: EnvironmentServiceComponents) {
       const record = await pullEnvironment({ ...components, records }, request, options)
       log.info({ environment: record.name, image: request.image, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment pulled')
       return changed(record)
+    },
+
+    /**
+     * `base` with a job's dependencies installed (requirements.ts): the derived environment's
+     * record, built now or `cached`; null when there is nothing to install.
+     */
+    async withDependencies (base: string, deps: Dependencies, options: PublishOptions = {}): Promise<{ record: EnvironmentRecord, cached: boolean } | null> {
+      const derived = await deriveEnvironment({ ...recipeComponents, pip: components.pip ?? {} }, base, deps, options)
+      if (derived != null && !derived.cached) {
+        log.info({ environment: derived.record.name, base, cid: derived.record.cid, bytes: derived.record.bytes }, 'environment built for a job\'s dependencies')
+        components.onChange()
+      }
+      return derived
     },
 
     async build (request: BuildRequest, options: PublishOptions = {}): Promise<EnvironmentRecord> {

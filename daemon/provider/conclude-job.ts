@@ -6,6 +6,7 @@ import { signRecord } from '../p2p/signing.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { syncBlocks } from '../store/stores.js'
 import { removeJobContainer, type ContainerOutcome } from './executor.js'
+import { failureHint } from './failure-hints.js'
 import { importJobFolder } from './import-job-folder.js'
 import type { inputCache } from './input-cache.js'
 import { unpinInputs } from './input-pins.js'
@@ -48,6 +49,10 @@ export async function concludeJob (components: ConcludeJobComponents, job: LiveJ
   const disk = jobDiskPaths(components.table.dir(jobId))
   let state: Receipt['state'] = outcome != null ? endState(outcome) : job.cancel.signal.aborted ? 'stopped' : 'failed'
   let reason = failure ?? job.stopReason ?? (outcome != null ? endReason(outcome) : 'stopped before it ran')
+  if (state === 'failed') {
+    const hint = await hintOf(job, outcome, failure).catch(() => null)
+    if (hint != null) reason = `${hint} (${reason ?? 'failed'})`
+  }
   if (reason != null) systemLine(job, reason)
   await components.table.setState(job, 'uploading')
   let output: { cid: CID, bytes: number } | null = null
@@ -83,6 +88,13 @@ export async function concludeJob (components: ConcludeJobComponents, job: LiveJ
   if (job.record.snapshot != null) await pinReasons.workspaceSnapshot(jobId).remove(components.pins, CID.parse(job.record.snapshot))
   for (const cid of held) components.inputs.release(cid)
   await components.inputs.evict().catch((err: Error) => { log.warn({ err: err.message }, 'could not trim the input cache') })
+}
+
+/** A cause floe knows for a failed job (failure-hints.ts), from its last lines of output. */
+async function hintOf (job: LiveJob, outcome: ContainerOutcome | undefined, failure: string | null): Promise<string | null> {
+  const last = job.log.lastSeq()
+  const lines = (await job.log.read(Math.max(0, last - 40), 40, 64 * 1024)).filter(line => line.stream !== 'system').map(line => line.line)
+  return failureHint({ command: job.spec.command, environment: job.spec.environment, network: job.spec.network, exitCode: outcome?.exitCode ?? null, failure, lines })
 }
 
 /** Imports the job's log, and pins it and the output (already imported) for pickup. */

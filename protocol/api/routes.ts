@@ -23,6 +23,13 @@ export const RunRequest = z.object({
   command: z.array(z.string().max(16 * 1024)).max(1024),
   environment: z.string().min(1).max(128).default('busybox'),
   requirements: Requirements,
+  /**
+   * a pip requirements file installed into a derived environment built on this node before
+   * the job is sent (default: the code folder's requirements.txt, when it has one)
+   */
+  pipRequirements: AbsolutePath.optional(),
+  /** run in the environment as it is, even when the code folder has a requirements.txt */
+  noRequirements: z.boolean().optional(),
   data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).default([]),
   /** the job's time limit; an hour unless given */
   timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
