@@ -10,6 +10,8 @@
 #                 and start dockerd --bridge=none when root with apt-get
 #   floe_image    build the local image floe/busybox (FROM scratch + busybox)
 #   floe_chromium install Debian's chromium for the browser tests when it is missing
+#   floe_envtools install debootstrap (the python-3.11 recipe) and docker-registry (floe env
+#                 pull's tests start one on loopback) when missing
 
 FLOE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FLOE_CACHE="$FLOE_ROOT/.cache"
@@ -124,6 +126,20 @@ floe_chromium() {
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
     || floe_die "apt-get install chromium failed"
+}
+
+floe_envtools() {
+  local need=
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need=1
+  [ -x /usr/bin/docker-registry ] || need=1
+  [ -z "$need" ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    floe_die "the environment tests need debootstrap and docker-registry: apt-get install debootstrap docker-registry"
+  fi
+  floe_say "installing debootstrap and docker-registry (for the environment tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap docker-registry >/dev/null \
+    || floe_die "apt-get install debootstrap docker-registry failed"
 }
 
 floe_image() {

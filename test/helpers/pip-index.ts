@@ -1,11 +1,38 @@
-import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { crc32 } from 'node:zlib'
 
-const exec = promisify(execFile)
+/** A zip of the given files, stored (not compressed): what a wheel is. */
+export function storedZip (files: Record<string, string>): Buffer {
+  const locals: Buffer[] = []
+  const centrals: Buffer[] = []
+  let offset = 0
+  for (const [name, text] of Object.entries(files)) {
+    const data = Buffer.from(text)
+    const nameBytes = Buffer.from(name)
+    const crc = crc32(data)
+    const local = Buffer.alloc(30)
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(0, 6); local.writeUInt16LE(0, 8)
+    local.writeUInt16LE(0, 10); local.writeUInt16LE(0x21, 12); local.writeUInt32LE(crc, 14)
+    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(nameBytes.length, 26); local.writeUInt16LE(0, 28)
+    const central = Buffer.alloc(46)
+    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt16LE(0, 8); central.writeUInt16LE(0, 10)
+    central.writeUInt16LE(0, 12); central.writeUInt16LE(0x21, 14); central.writeUInt32LE(crc, 16); central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24)
+    central.writeUInt16LE(nameBytes.length, 28); central.writeUInt16LE(0, 30); central.writeUInt16LE(0, 32); central.writeUInt16LE(0, 34); central.writeUInt16LE(0, 36)
+    central.writeUInt32LE((0o100644 * 0x10000) >>> 0, 38); central.writeUInt32LE(offset, 42)
+    locals.push(local, nameBytes, data)
+    centrals.push(central, nameBytes)
+    offset += local.length + nameBytes.length + data.length
+  }
+  const directory = Buffer.concat(centrals)
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(0, 4); end.writeUInt16LE(0, 6)
+  end.writeUInt16LE(Object.keys(files).length, 8); end.writeUInt16LE(Object.keys(files).length, 10)
+  end.writeUInt32LE(directory.length, 12); end.writeUInt32LE(offset, 16); end.writeUInt16LE(0, 20)
+  return Buffer.concat([...locals, directory, end])
+}
 
 /** RECORD's hash form: sha256=<urlsafe base64, no padding> */
 function recordHash (data: Buffer | string): string {
@@ -14,23 +41,18 @@ function recordHash (data: Buffer | string): string {
 
 /**
  * A pure-Python wheel, written by the test: `NAME/__init__.py` with the given source and the
- * dist-info (METADATA, WHEEL, RECORD); zipped with the host's python3 -m zipfile. Returns its path.
+ * dist-info (METADATA, WHEEL, RECORD), zipped. Returns its path.
  */
 export async function buildWheel (folder: string, name: string, version: string, init: string): Promise<string> {
-  const root = join(folder, `${name}-wheel`)
   const info = `${name}-${version}.dist-info`
-  await mkdir(join(root, name), { recursive: true })
-  await mkdir(join(root, info), { recursive: true })
   const files: Record<string, string> = {
     [`${name}/__init__.py`]: init,
     [`${info}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\nSummary: a wheel a floe test built\n`,
     [`${info}/WHEEL`]: 'Wheel-Version: 1.0\nGenerator: floe-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'
   }
-  for (const [path, text] of Object.entries(files)) await writeFile(join(root, path), text)
   const record = Object.entries(files).map(([path, text]) => `${path},${recordHash(text)},${Buffer.byteLength(text)}`).concat([`${info}/RECORD,,`]).join('\n') + '\n'
-  await writeFile(join(root, info, 'RECORD'), record)
   const wheel = join(folder, `${name}-${version}-py3-none-any.whl`)
-  await exec('python3', ['-m', 'zipfile', '-c', wheel, name, info], { cwd: root })
+  await writeFile(wheel, storedZip({ ...files, [`${info}/RECORD`]: record }))
   return wheel
 }
 
