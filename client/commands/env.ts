@@ -57,14 +57,15 @@ export function envCommand (): Command {
   const env = new Command('env').description('environments: named Docker images that travel between peers as content')
 
   env.command('ls')
-    .description('environments this node published, built, fetched for jobs, or holds as labelled images')
+    .description('environments this node published, built, pulled, fetched for jobs, or holds as labelled images (size, how long each took to make); and the recipes not built here yet')
     .action(action(async (client, _args, opts) => {
       const { environments } = await client.call('envList', {})
       if (opts.json === true) return printJson(environments)
       if (environments.length === 0) return printLines(['no environments yet; publish one with: floe env publish IMAGE, or build one: floe env build --recipe busybox'])
-      printTable(['NAME', 'ORIGIN', 'HELD', 'SIZE', 'LAYERS', 'ACCEL', 'CID', 'USED', 'DESCRIPTION'], environments.map(e => [
-        e.name, e.origin, e.held ? 'yes' : 'no', formatSize(e.bytes), e.layers == null ? '-' : String(e.layers), e.accelerator,
-        e.cid ?? '-', e.lastUsedAt == null ? '-' : ago(e.lastUsedAt), e.description.slice(0, 60)
+      printTable(['NAME', 'ORIGIN', 'HELD', 'SIZE', 'TOOK', 'LAYERS', 'ACCEL', 'CID', 'USED', 'DESCRIPTION'], environments.map(e => [
+        e.name, e.origin, e.held ? 'yes' : 'no', e.origin === 'recipe' && e.bytes === 0 ? '-' : formatSize(e.bytes), e.buildSeconds == null ? '-' : `${e.buildSeconds} s`,
+        e.layers == null ? '-' : String(e.layers), e.accelerator,
+        e.cid ?? '-', e.lastUsedAt == null ? '-' : ago(e.lastUsedAt), e.description.slice(0, e.origin === 'recipe' ? 160 : 60)
       ]))
     }))
 

@@ -17,7 +17,8 @@ export function envHandlers ({ environments }: EnvHandlerComponents): Pick<ApiHa
     return listed ?? {
       name: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes, layers: record.layers,
       accelerator: record.accelerator, description: record.description, origin: record.origin,
-      held: false, image: null, createdAt: new Date(record.createdAt).toISOString(), lastUsedAt: null
+      held: false, image: null, createdAt: new Date(record.createdAt).toISOString(), lastUsedAt: null,
+      buildSeconds: record.buildMs != null ? Math.round(record.buildMs / 100) / 10 : null
     }
   }
   return {

@@ -46,6 +46,13 @@ CMD ["/bin/sh"]
 const PYTHON_LABELS = { [ENVIRONMENT_LABEL]: 'python-3.11', [DESCRIPTION_LABEL]: `Debian 12 (${DEBIAN_SUITE}) minbase with Python 3.11 and pip`, [ACCELERATOR_LABEL]: 'cpu' }
 const PYTORCH_DESCRIPTION = 'Debian 12 with Python 3.11, PyTorch 1.13 (CPU), NumPy, pandas, scikit-learn and Jupyter Notebook from Debian\'s packages'
 
+/** What each recipe holds, as floe env ls says it of a recipe not built here. */
+export const RECIPE_DESCRIPTIONS: Record<RecipeName, string> = {
+  busybox: 'BusyBox (static) on an empty image',
+  'python-3.11': PYTHON_LABELS[DESCRIPTION_LABEL],
+  'pytorch-1.13-cpu': PYTORCH_DESCRIPTION
+}
+
 /** The repository of the engine's recipe cache: `floe-recipe/NAME:<12 hex of the definition's hash>`. */
 export const RECIPE_REPOSITORY = 'floe-recipe'
 

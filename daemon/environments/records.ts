@@ -22,6 +22,8 @@ export interface EnvironmentRecord {
   /** what it was made from: an image reference, `ENV + apt …`, `recipe NAME` */
   source: string
   createdAt: number
+  /** how long making it (build, pull, publish) took, in ms, when timed */
+  buildMs?: number
 }
 
 export interface CachedEnvironment {

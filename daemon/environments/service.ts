@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { ENVIRONMENT_LABEL, type EnvironmentView, type RecipeName } from '../../protocol/environments/environment.js'
+import { ENVIRONMENT_LABEL, RECIPES, type EnvironmentView, type RecipeName } from '../../protocol/environments/environment.js'
 import type { JobImage } from '../../protocol/jobs/spec.js'
 import type { Logger } from '../log.js'
 import { buildEnvironment, type BuildRequest } from './build.js'
@@ -12,7 +12,7 @@ import { loadImageDag } from './load.js'
 import { publishImage, publishTarFile, type PublishComponents, type PublishOptions } from './publish.js'
 import { pullEnvironment } from './pull.js'
 import { deriveEnvironment, type Dependencies, type PipSettings } from './requirements.js'
-import { buildRecipe } from './recipes.js'
+import { buildRecipe, cachedRecipeImage, RECIPE_DESCRIPTIONS } from './recipes.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { environmentRecords, type EnvironmentIndex, type EnvironmentRecord } from './records.js'
 
@@ -87,6 +87,14 @@ export function environmentService (components: EnvironmentServiceComponents) {
     components.onChange()
     return result
   }
+  /** Runs what makes an environment, and records how long it took with its record. */
+  const timed = async (make: () => Promise<EnvironmentRecord>): Promise<EnvironmentRecord> => {
+    const started = Date.now()
+    const record = await make()
+    const withTime = { ...record, buildMs: Date.now() - started }
+    await records.put(withTime)
+    return withTime
+  }
 
   return {
     records,
@@ -113,7 +121,8 @@ export function environmentService (components: EnvironmentServiceComponents) {
           name: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes, layers: record.layers,
           accelerator: record.accelerator, description: record.description !== '' ? record.description : `from ${record.source}`, origin: record.origin,
           held, image: held ? refOf(record.name, record.imageId) ?? record.imageId : null,
-          createdAt: new Date(record.createdAt).toISOString(), lastUsedAt: null
+          createdAt: new Date(record.createdAt).toISOString(), lastUsedAt: null,
+          buildSeconds: record.buildMs != null ? Math.round(record.buildMs / 100) / 10 : null
         })
       }
       for (const entry of await records.cache.all()) {
@@ -124,7 +133,7 @@ export function environmentService (components: EnvironmentServiceComponents) {
           name: entry.name, cid: entry.cid, imageId: entry.imageId, bytes: entry.bytes, layers: entry.layers,
           accelerator: entry.accelerator, description: entry.description, origin: 'fetched',
           held, image: held ? refOf(entry.name, entry.imageId) : null,
-          createdAt: new Date(entry.loadedAt).toISOString(), lastUsedAt: new Date(entry.lastUsedAt).toISOString()
+          createdAt: new Date(entry.loadedAt).toISOString(), lastUsedAt: new Date(entry.lastUsedAt).toISOString(), buildSeconds: null
         })
       }
       // Labelled images installed by hand, never published: one per name (installed.ts: an image
@@ -142,7 +151,17 @@ export function environmentService (components: EnvironmentServiceComponents) {
         views.push({
           name: image.name, cid: null, imageId: image.id, bytes: image.size, layers: null,
           accelerator: meta.accelerator, description: meta.description, origin: 'local',
-          held: true, image: image.ref, createdAt: null, lastUsedAt: null
+          held: true, image: image.ref, createdAt: null, lastUsedAt: null, buildSeconds: null
+        })
+      }
+      // the built-in recipes this node has no environment of yet; the engine's recipe cache may hold their image
+      for (const recipe of RECIPES) {
+        if (views.some(view => view.name === recipe)) continue
+        const cached = dockerUp ? await cachedRecipeImage(docker, recipe).catch(() => null) : null
+        views.push({
+          name: recipe, cid: null, imageId: cached?.Id ?? '', bytes: cached?.Size ?? 0, layers: null,
+          accelerator: 'cpu', description: `${RECIPE_DESCRIPTIONS[recipe]}; not built here: floe env build --recipe ${recipe}${cached != null ? ' (its image is in the engine\'s recipe cache: seconds)' : ''}`,
+          origin: 'recipe', held: false, image: null, createdAt: null, lastUsedAt: null, buildSeconds: null
         })
       }
       return views.sort((a, b) => a.name.localeCompare(b.name) || a.origin.localeCompare(b.origin))
@@ -158,7 +177,7 @@ export function environmentService (components: EnvironmentServiceComponents) {
 
     /** `floe env pull`: the engine pulls from a registry, then the image is published as content. */
     async pull (request: { image: string, name?: string }, options: PublishOptions = {}): Promise<EnvironmentRecord> {
-      const record = await pullEnvironment({ ...components, records }, request, options)
+      const record = await timed(async () => await pullEnvironment({ ...components, records }, request, options))
       log.info({ environment: record.name, image: request.image, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment pulled')
       return changed(record)
     },
@@ -177,13 +196,13 @@ export function environmentService (components: EnvironmentServiceComponents) {
     },
 
     async build (request: BuildRequest, options: PublishOptions = {}): Promise<EnvironmentRecord> {
-      const record = await buildEnvironment(recipeComponents, request, options)
+      const record = await timed(async () => await buildEnvironment(recipeComponents, request, options))
       log.info({ environment: record.name, cid: record.cid, imageId: record.imageId, bytes: record.bytes }, 'environment built')
       return changed(record)
     },
 
     async buildRecipe (recipe: RecipeName, options: PublishOptions = {}): Promise<EnvironmentRecord> {
-      const record = await buildRecipe(recipeComponents, recipe, options)
+      const record = await timed(async () => await buildRecipe(recipeComponents, recipe, options))
       log.info({ environment: record.name, recipe, cid: record.cid, bytes: record.bytes }, 'environment built from its recipe')
       return changed(record)
     },

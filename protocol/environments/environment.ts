@@ -46,11 +46,12 @@ export const RecipeName = z.enum(RECIPES)
 export type RecipeName = z.infer<typeof RecipeName>
 
 /**
- * How this node knows an environment: `published`, `built` or `pulled` (from a registry) here (a record name → CID),
+ * How this node knows an environment: `published`, `built` or `pulled` (from a registry) here (a record name → CID), a
+ * built-in `recipe` not built here yet (`floe env build --recipe NAME`),
  * `fetched` for a job (in the provider's cache), or `local`: an image labelled as an
  * environment in Docker that was never published (no CID).
  */
-export const EnvironmentOrigin = z.enum(['published', 'built', 'pulled', 'fetched', 'local'])
+export const EnvironmentOrigin = z.enum(['published', 'built', 'pulled', 'fetched', 'local', 'recipe'])
 
 /** One environment, as `floe env ls --json` prints it. */
 export const EnvironmentView = z.object({
@@ -69,7 +70,9 @@ export const EnvironmentView = z.object({
   /** a reference `docker run` takes, when held */
   image: z.string().nullable(),
   createdAt: z.string().nullable(),
-  lastUsedAt: z.string().nullable()
+  lastUsedAt: z.string().nullable(),
+  /** how long building (or pulling) and publishing it took here, when this node made it */
+  buildSeconds: z.number().nonnegative().nullable().default(null)
 })
 export type EnvironmentView = z.infer<typeof EnvironmentView>
 

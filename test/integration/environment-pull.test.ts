@@ -68,7 +68,12 @@ describe('floe env pull', () => {
     expect(pulled).toMatchObject({ name: `pulled-${suffix}`, origin: 'pulled', held: true })
     expect(pulled.cid).toMatch(/^bafy/)
     const listed = await floeJson(['env', 'ls', '--home', client.home, '--json'])
-    expect(listed).toContainEqual(expect.objectContaining({ name: `pulled-${suffix}`, cid: pulled.cid, origin: 'pulled' }))
+    expect(listed).toContainEqual(expect.objectContaining({ name: `pulled-${suffix}`, cid: pulled.cid, origin: 'pulled', buildSeconds: expect.any(Number) }))
+    // the recipes this node has not built are listed as such
+    expect(listed).toContainEqual(expect.objectContaining({ name: 'pytorch-1.13-cpu', origin: 'recipe', held: false, cid: null, description: expect.stringContaining('floe env build --recipe pytorch-1.13-cpu') }))
+    const table = await floe(['env', 'ls', '--home', client.home])
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME +ORIGIN +HELD +SIZE +TOOK /)
+    expect(table.stdout).toMatch(new RegExp(`pulled-${suffix} +pulled +yes +[0-9.]+ [KM]iB +[0-9.]+ s `))
     // the engine forgets it: the provider can only have it from the client's blocks
     await exec('docker', ['rmi', '-f', pulled.imageId])
     for (const tag of [ref]) await exec('docker', ['rmi', '-f', tag]).catch(() => {})
