@@ -19,7 +19,8 @@ describe('loadConfig', () => {
       api: '127.0.0.1:7460', listen: ['/ip4/0.0.0.0/tcp/4460'], bootstrap: [], mdns: true, dht: false, relayClient: true, holePunch: true, upnp: false, logLevel: 'info',
       relay: { enabled: false, maxReservations: 64, reservationTtlS: 3600, maxDurationS: 3600, maxBytes: 256 * 1024 ** 2, unlimited: false },
       provider: { enabled: false, cpus: null, memoryBytes: null, gpus: 'all', prices: { perCpuHour: 0.05, perGiBHour: 0.01, perGpuHour: { '*': 1 } }, maxConcurrentJobs: 2, maxJobSeconds: 86_400, network: false, allow: [], deny: [], maxOutputBytes: 10 * 1024 ** 3, scratchBytes: 2 * 1024 ** 3, maxJobFiles: 500_000, runtime: 'auto', maxInputCacheBytes: 20 * 1024 ** 3, acceptEnvironments: true, maxEnvironmentsBytes: 20 * 1024 ** 3, keepOutputSeconds: 86_400, meteringSeconds: 10, voucherGraceSeconds: 30 },
-      billing: { budget: null }
+      billing: { budget: null },
+      pip: { extraIndexUrls: [], trustedHosts: [] }
     })
   })
 
@@ -40,7 +41,8 @@ describe('loadConfig', () => {
       ['{"mdsn": false}', /Unrecognized key.*"mdsn"/],
       ['{"listen": ["not-a-multiaddr"]}', /listen\.0: not a valid multiaddr/],
       ['{"api": "0.0.0.0:7460"}', /api: expected a loopback HOST:PORT/],
-      ['{"logLevel": "loud"}', /logLevel: /]
+      ['{"logLevel": "loud"}', /logLevel: /],
+      ['{"pip": {"indexUrl": "not a url"}}', /pip\.indexUrl: /]
     ]
     for (const [text, message] of cases) {
       await writeFile(path, text)
