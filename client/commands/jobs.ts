@@ -12,6 +12,7 @@ import { expandJobRef, findProjectLink } from '../project-link.js'
 import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
 import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
+import { parseServePort, waitForServing } from './serve.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
@@ -77,6 +78,7 @@ export function jobCommands (): Command[] {
     .option('--project <project>', "the project (default: the folder's, from floe init; else this node's default project)")
     .option('--max-cost <credits>', 'the most the job may cost in all: no more is promised past it, and the job stops there')
     .option('--allow-partial', 'run even when the worst case (price × --timeout) passes what the budgets leave: it stops when they are used')
+    .option('--serve <port>', "forward this container port here while the job runs (a model endpoint, a viewer); repeatable; see floe serve ls", parseServePort)
     .action(action(async (client, args, opts) => {
       const requirements = requirementsOf(opts)
       const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
@@ -112,8 +114,13 @@ export function jobCommands (): Command[] {
         retries: Number(opts.retries),
         message: opts.message,
         ...(project != null ? { project } : {}),
-        deterministic: opts.deterministic === true
+        deterministic: opts.deterministic === true,
+        ...(opts.serve != null ? { serve: opts.serve as number[] } : {})
       }, { onProgress }))
+      if (job.spec.serve != null) {
+        const serving = await waitForServing(client, job, json)
+        if (json && opts.follow !== true) return printJson({ ...job, serving })
+      }
       await report(client, job, opts)
     }))
 
