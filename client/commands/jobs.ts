@@ -12,7 +12,7 @@ import { expandJobRef, findProjectLink } from '../project-link.js'
 import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
 import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
-import { parseServePort, waitForServing } from './serve.js'
+import { servePorts, waitForServing } from './serve.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
@@ -78,9 +78,10 @@ export function jobCommands (): Command[] {
     .option('--project <project>', "the project (default: the folder's, from floe init; else this node's default project)")
     .option('--max-cost <credits>', 'the most the job may cost in all: no more is promised past it, and the job stops there')
     .option('--allow-partial', 'run even when the worst case (price × --timeout) passes what the budgets leave: it stops when they are used')
-    .option('--serve <port>', "forward this container port here while the job runs (a model endpoint, a viewer); repeatable; see floe serve ls", parseServePort)
+    .option('--serve <port>', "forward this container port here while the job runs (a model endpoint, a viewer); repeatable; see floe serve ls", (value: string, all: string[] = []) => [...all, value])
     .action(action(async (client, args, opts) => {
       const requirements = requirementsOf(opts)
+      const serve = opts.serve == null ? undefined : servePorts(opts.serve as string[])
       const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
       const timeoutSeconds = parseDuration(opts.timeout)
       const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
@@ -115,7 +116,7 @@ export function jobCommands (): Command[] {
         message: opts.message,
         ...(project != null ? { project } : {}),
         deterministic: opts.deterministic === true,
-        ...(opts.serve != null ? { serve: opts.serve as number[] } : {})
+        ...(serve != null ? { serve } : {})
       }, { onProgress }))
       if (job.spec.serve != null) {
         const serving = await waitForServing(client, job, json)

@@ -1,18 +1,24 @@
 import { Command } from 'commander'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
+import { MAX_SERVE_PORTS } from '../../protocol/jobs/spec.js'
 import type { ApiClient } from '../api-client.js'
 import { printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
 
 interface Forward { ref: string, host: string, remote: number, local: number }
 
-/** `--serve PORT`: a container port, repeatable. */
-export function parseServePort (value: string, all: number[] = []): number[] {
-  const port = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`--serve ${value}: expected a port number from 1 to 65535, the one the job's server listens on`)
-  if (all.includes(port)) throw new Error(`--serve ${value} is given twice`)
-  return [...all, port]
+/** `--serve PORT` values (repeatable) as container ports, or one clear error. */
+export function servePorts (values: string[]): number[] {
+  const ports: number[] = []
+  for (const value of values) {
+    const port = Number(value)
+    if (!/^\d+$/.test(value) || port < 1 || port > 65_535) throw new Error(`--serve ${value}: expected a port number from 1 to 65535, the one the job's server listens on`)
+    if (ports.includes(port)) throw new Error(`--serve ${value} is given twice`)
+    ports.push(port)
+  }
+  if (ports.length > MAX_SERVE_PORTS) throw new Error(`--serve is given ${ports.length} times; a job serves at most ${MAX_SERVE_PORTS} ports`)
+  return ports
 }
 
 /** How often `floe run --serve` looks whether the job runs and its ports are forwarded. */

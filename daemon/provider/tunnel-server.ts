@@ -93,7 +93,8 @@ export function tunnelServer (components: TunnelServerComponents) {
       AttachStderr: true,
       Tty: tty,
       User: NOBODY,
-      WorkingDir: HOME_MOUNT,
+      // a batch job (a served port) has no home; a relay's working folder does not matter
+      WorkingDir: tty ? HOME_MOUNT : '/',
       Env: [`HOME=${HOME_MOUNT}`, 'TERM=xterm-256color']
     })
     const stream = await proc.start({ hijack: true, stdin: open.type !== 'probe', Tty: tty }) as unknown as Duplex
