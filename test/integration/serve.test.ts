@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { launchChromium, screenshot } from '../helpers/browser.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
@@ -55,7 +56,7 @@ async function refused (port: number): Promise<boolean> {
 }
 
 describe('forwarding without anything in the image', () => {
-  it('floe run --serve reaches an HTTP server in a job whose image has no shell and no nc (only busybox as /bin/httpd); floe serve ls lists it; floe stop closes it', async () => {
+  it('floe run --serve reaches an HTTP server in a job whose image has no shell and no nc (only busybox as /bin/httpd); floe serve ls lists it; floe stop closes it', { timeout: 180_000 }, async () => {
     const d = await r.start('--provider')
     // no applet links: run as `httpd`, busybox is httpd and nothing else
     const image = await buildImage('httpd-only', [
@@ -79,13 +80,31 @@ describe('forwarding without anything in the image', () => {
     await expect.poll(async () => {
       body = await fetch(`http://${FORWARD_HOST}:${serving.local as number}/index.html`).then(async res => res.ok ? await res.text() : '').catch(() => '')
       return body
-    }, { timeout: 15_000 }).toBe(page)
+    }, { timeout: 30_000 }).toBe(page)
     expect(Buffer.from(body)).toEqual(Buffer.from(page))
 
     const listed = await floeJson(['serve', 'ls', '--home', d.home])
     expect(listed).toEqual([{ ref: job.ref, host: FORWARD_HOST, remote: 8080, local: serving.local }])
     const table = await floe(['serve', 'ls', '--home', d.home])
     expect(table.stdout).toContain(`http://${FORWARD_HOST}:${serving.local as number}`)
+
+    // the job's page in the web UI links to it while it runs
+    const browser = await launchChromium()
+    try {
+      const tab = await browser.newPage()
+      const { url } = await floeJson(['ui', '--no-open', '--home', d.home])
+      await tab.goto(url)
+      await tab.goto(`${d.endpoint.url}/jobs/${encodeURIComponent(job.ref as string)}`)
+      const link = tab.getByRole('link', { name: `http://${FORWARD_HOST}:${serving.local as number}/` })
+      await link.waitFor({ timeout: 15_000 })
+      await screenshot(tab, 'job-serving')
+      const href = await link.getAttribute('href')
+      expect(href).toBe(`http://${FORWARD_HOST}:${serving.local as number}/`)
+      await tab.goto(href as string)
+      expect(await tab.locator('body').innerText()).toContain(`served from a job ${suffix}`)
+    } finally {
+      await browser.close()
+    }
 
     // the image has neither sh nor nc: the job's container really lacks them
     const { stdout: containers } = await exec('docker', ['ps', '-q', '--filter', `label=org.floe.job=${job.jobId as string}`])
@@ -115,7 +134,7 @@ describe('forwarding without anything in the image', () => {
     }
   })
 
-  it('a workspace whose image has no nc: a server started with floe shell --detach outlives the CLI and is reached through floe workspace port', async () => {
+  it('a workspace whose image has no nc: a server started with floe shell --detach outlives the CLI and is reached through floe workspace port', { timeout: 180_000 }, async () => {
     const d = await r.start('--provider')
     const image = await buildImage('no-nc', [
       'FROM scratch',
