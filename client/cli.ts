@@ -6,10 +6,11 @@ import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
 import { projectCommands } from './commands/projects.js'
 import { workspaceCommands } from './commands/workspaces.js'
+import { serveCommand } from './commands/serve.js'
 import { repoCommands } from './commands/repo.js'
 import { billingCommand } from './commands/billing.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), envCommand(), billingCommand()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), serveCommand(), envCommand(), billingCommand()]
 }

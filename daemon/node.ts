@@ -30,6 +30,7 @@ import { jobServer } from './provider/job-server.js'
 import { tunnelServer } from './provider/tunnel-server.js'
 import { workspaceService } from './workspaces/workspace-service.js'
 import { homeKeeper } from './workspaces/home-keeper.js'
+import { servedPorts } from './forwards/served-ports.js'
 import { shellSockets } from './api/shell-socket.js'
 import { uploadFolders, UPLOAD_TTL_MS } from './api/upload-folders.js'
 import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspaces/tunnel.js'
@@ -314,12 +315,16 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const tunnels = tunnelServer({ libp2p: host, workspace: (jobId, client) => provider?.workspace(jobId, client), docker: dockerClient, log: log.child({ component: 'floe:provider' }) })
     await tunnels.start()
     undo.push(async () => { await tunnels.stop() })
+    const openTunnel = providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES })
     const workspaces = workspaceService({
       jobs,
-      openTunnel: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES }),
+      openTunnel,
       log: log.child({ component: 'floe:workspaces' })
     })
     undo.push(async () => { await workspaces.stop() })
+    const serving = servedPorts({ jobs, openTunnel, log: log.child({ component: 'floe:serve' }) })
+    await serving.start()
+    undo.push(async () => { serving.stop() })
 
     const startedAt = new Date()
     let apiUrl = ''
@@ -375,6 +380,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         ui,
         environments: envs,
         workspaces,
+        serving,
         billing
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })

@@ -12,6 +12,7 @@ import { expandJobRef, findProjectLink } from '../project-link.js'
 import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
 import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
+import { servePorts, waitForServing } from './serve.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
@@ -79,8 +80,10 @@ export function jobCommands (): Command[] {
     .option('--allow-partial', 'run even when the worst case (price × --timeout) passes what the budgets leave: it stops when they are used')
     .option('--requirements <file>', "a pip requirements file, installed into an environment derived from --env on this machine (with network) before the job is sent; default: the code folder's requirements.txt")
     .option('--no-requirements', "run in --env as it is, even when the code folder has a requirements.txt")
+    .option('--serve <port>', "forward this container port here while the job runs (a model endpoint, a viewer); repeatable; see floe serve ls", (value: string, all: string[] = []) => [...all, value])
     .action(action(async (client, args, opts) => {
       const requirements = requirementsOf(opts)
+      const serve = opts.serve == null ? undefined : servePorts(opts.serve as string[])
       const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
       const timeoutSeconds = parseDuration(opts.timeout)
       const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
@@ -116,8 +119,13 @@ export function jobCommands (): Command[] {
         retries: Number(opts.retries),
         message: opts.message,
         ...(project != null ? { project } : {}),
-        deterministic: opts.deterministic === true
+        deterministic: opts.deterministic === true,
+        ...(serve != null ? { serve } : {})
       }, { onProgress }))
+      if (job.spec.serve != null) {
+        const serving = await waitForServing(client, job, json)
+        if (json && opts.follow !== true) return printJson({ ...job, serving })
+      }
       await report(client, job, opts)
     }))
 

@@ -115,7 +115,8 @@ export function workspaceCommands (): Command[] {
     .description("a terminal in a running workspace (its shell, or COMMAND after --); exits with the command's status")
     .argument('<ws>')
     .argument('[command...]', 'run this instead of the shell (after --)')
-    .action(action(async (client, args) => {
+    .option('--detach', 'run COMMAND in the background (no terminal; output appended to ~/.floe/bg-ID.log): it outlives this command and ends with the workspace')
+    .action(action(async (client, args, opts) => {
       const [ref, ...command] = args
       const target = await expandJobRef(ref ?? '')
       // a workspace still starting is waited for (its state on stderr), not refused
@@ -123,6 +124,13 @@ export function workspaceCommands (): Command[] {
       for (let job = await client.call('jobShow', { ref: target }); STARTING.has(job.state) && Date.now() < deadline; job = await client.call('jobShow', { ref: target })) {
         process.stderr.write(`floe: ${job.ref} is ${job.state}; waiting for it to run\n`)
         await new Promise(resolve => setTimeout(resolve, 1000))
+      }
+      if (opts.detach === true) {
+        if (command.length === 0) throw new Error('--detach needs a command after --, e.g. floe shell WS --detach -- python serve.py')
+        const started = await client.call('workspaceDetach', { ref: target, command })
+        if (opts.json === true) return printJson(started)
+        printLines([`${started.id} running in ${started.ref}; its output goes to ${started.log}`])
+        return
       }
       process.exitCode = await runShell(client, target, command.length > 0 ? command : null)
     }))

@@ -18,6 +18,8 @@ import type { ApiHandlers } from './server.js'
 import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
 import { uiHandlers, type UiComponents } from './ui-handlers.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
+import type { ServedPorts } from '../forwards/served-ports.js'
+import type { JobView } from '../../protocol/jobs/view.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
@@ -43,16 +45,24 @@ export interface ApiHandlerComponents {
   ui: UiComponents
   environments: EnvHandlerComponents['environments']
   workspaces: WorkspaceService
+  /** served jobs' ports (`floe run --serve`) */
+  serving: Pick<ServedPorts, 'watch' | 'list'>
   billing: BillingService
 }
 
 /** Maps each declared route to the operation that serves it. */
-export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces, billing }: ApiHandlerComponents): ApiHandlers {
+export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets, repo, market, providerSettings, detectResources, jobs, served, discovery, projects, ui, environments, workspaces, serving, billing }: ApiHandlerComponents): ApiHandlers {
   const providerStatus = async (): Promise<ProviderStatus> => ({
     settings: providerSettings.get(),
     offer: market.book.get(host.peerId.toString())?.offer ?? null,
     resources: resourcesView(market.lastResources() ?? await detectResources())
   })
+
+  /** a job that serves ports has them forwarded here while it runs */
+  const watchServed = (job: JobView): JobView => {
+    serving.watch(job)
+    return job
+  }
 
   return {
     id: async () => ({
@@ -134,9 +144,9 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
       const derived = deps == null
         ? null
         : await environments.withDependencies(input.environment, deps, { signal, onProgress: p => { progress({ phase: 'build', bytes: p.bytes, totalBytes: p.totalBytes, ...(p.message != null ? { message: p.message } : {}) }) } })
-      return await jobs.run({ ...input, environment: derived?.record.name ?? input.environment, requirements: input.requirements }, { signal, onProgress: progress })
+      return watchServed(await jobs.run({ ...input, environment: derived?.record.name ?? input.environment, requirements: input.requirements }, { signal, onProgress: progress }))
     },
-    jobRerun: async (input) => await jobs.rerun(input),
+    jobRerun: async (input) => watchServed(await jobs.rerun(input)),
     jobList: async ({ project }) => ({ jobs: await jobs.list({ project }) }),
     jobShow: async ({ ref }) => await jobs.show(ref),
     jobMetrics: async ({ ref }) => await jobs.metrics(ref),
@@ -156,6 +166,8 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),
-    workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local)
+    workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local),
+    workspaceDetach: async ({ ref, command }) => await workspaces.detach(ref, command),
+    serveList: async () => ({ ports: serving.list() })
   }
 }

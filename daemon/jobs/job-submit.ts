@@ -143,6 +143,7 @@ export function jobSubmission (components: JobSubmitComponents) {
         const code = await snapshotCode(request.path, options)
         const spec: JobSpec = { version: 1, code: code.cid, inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
         if (request.workspace != null) spec.workspace = { ...request.workspace, home: request.workspace.home == null ? null : CID.parse(request.workspace.home) }
+        if (request.serve != null) spec.serve = [...request.serve]
         return await submit(project, spec, { ...request, inputs })
       })
     },
@@ -180,6 +181,7 @@ export function jobSubmission (components: JobSubmitComponents) {
         const home = request.workspaceHome !== undefined ? request.workspaceHome : workspace.home
         spec.workspace = { idleTimeoutSeconds: workspace.idleTimeoutSeconds, snapshotSeconds: workspace.snapshotSeconds, home: home == null ? null : CID.parse(home) }
       }
+      if (source.spec.serve != null) spec.serve = [...source.spec.serve]
       const meta = {
         message: request.message ?? source.message,
         inputs,

@@ -1,8 +1,9 @@
 import { lstat, realpath } from 'node:fs/promises'
 import { isAbsolute, join, posix, relative, resolve, sep } from 'node:path'
 import { ExecutorError } from './errors.js'
+import { helperBind } from './helper-binary.js'
 
-import { CODE_MOUNT, HOME_MOUNT, OUTPUT_MOUNT, TMP_MOUNT } from '../../protocol/jobs/spec.js'
+import { CODE_MOUNT, HELPER_DIR, HOME_MOUNT, OUTPUT_MOUNT, TMP_MOUNT } from '../../protocol/jobs/spec.js'
 
 export { CODE_MOUNT, OUTPUT_MOUNT, TMP_MOUNT }
 
@@ -27,7 +28,9 @@ export interface JobMounts {
 
 /**
  * Docker `Binds` for a job: its code read-write at /code, its output folder read-write at
- * /output, its scratch folder at /tmp, each input read-only at its mount. Every host path is
+ * /output, its scratch folder at /tmp, each input read-only at its mount, and the provider's
+ * static busybox read-only at /.floe/busybox (helper-binary.ts: one fixed host file, checked
+ * there, named by nothing a job or client sends; left out on a host without it). Every host path is
  * proven to lie inside the folder it belongs to (the job's, or the input cache) through real
  * folders only — no component may be a link, so content can never point a mount elsewhere.
  * Everything is checked here although the caller checks too: a refused plan costs an error
@@ -52,6 +55,8 @@ export async function jobBinds (mounts: JobMounts): Promise<string[]> {
     const host = await provenHostPath(input.hostPath, inputsRoot, `input ${mount}`, sockets, { folder: false })
     binds.push(`${host}:${mount}:ro`)
   }
+  const helper = await helperBind()
+  if (helper.bind != null) binds.push(helper.bind)
   return binds
 }
 
@@ -73,6 +78,7 @@ function checkedMount (mount: string): string {
   for (const reserved of [CODE_MOUNT, OUTPUT_MOUNT]) {
     if (within(normal, reserved)) throw new ExecutorError(`input mount ${normal} is ${reserved} or inside it, which is reserved for the job's ${reserved.slice(1)}`)
   }
+  if (within(normal, HELPER_DIR)) throw new ExecutorError(`input mount ${normal} is inside ${HELPER_DIR}, which holds the provider's own tools; mount it at a path such as /data`)
   for (const kernel of KERNEL_MOUNTS) {
     if (within(normal, kernel)) throw new ExecutorError(`input mount ${normal} is inside ${kernel}, which belongs to the kernel`)
   }

@@ -23,7 +23,7 @@ import { pickup } from './pickup.js'
 import { reconcile } from './reconcile.js'
 import type { providerJobRecords } from './records.js'
 import { jobRunner } from './run-job.js'
-import { workspaceAccess } from './workspace-watch.js'
+import { servedAccess, workspaceAccess } from './workspace-watch.js'
 import { meteredJob } from './metered-job.js'
 import type { SignedDoc } from '../../protocol/billing/metering.js'
 import type { MeteredProviderJob, ProviderMeter } from '../billing/provider-meter.js'
@@ -127,10 +127,13 @@ export function providerJobs (components: ProviderJobsComponents) {
       const job = clientJob(jobId, client)
       return job == null ? undefined : followHandle(job)
     },
-    /** A running workspace of this client's, for a terminal or a forwarded port (workspace-watch.ts). */
+    /**
+     * A running workspace of this client's, for a terminal or a forwarded port, or a running
+     * batch job of this client's that serves ports, for a forward to those (workspace-watch.ts).
+     */
     workspace (jobId: string, client: string): ReturnType<typeof workspaceAccess> {
       const job = clientJob(jobId, client)
-      return job == null ? undefined : workspaceAccess(job)
+      return job == null ? undefined : workspaceAccess(job) ?? servedAccess(job)
     },
     cancel (jobId: string, client: string): boolean {
       const job = clientJob(jobId, client)

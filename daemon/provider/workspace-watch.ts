@@ -75,6 +75,11 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
 
 export interface WorkspaceAccess {
   containerId: string
+  /**
+   * a batch job that serves ports (`floe run --serve`): only these ports may be reached, and
+   * no terminal or process opened; absent for a workspace, where anything may
+   */
+  servedPorts?: readonly number[]
   /** counts traffic: what keeps the workspace from its idle stop */
   touch: () => void
   /** runs an engine call that a pause for a save of its home would fail */
@@ -93,6 +98,22 @@ export function workspaceAccess (job: LiveJob): WorkspaceAccess | undefined {
   return {
     containerId: job.record.containerId,
     touch: () => { job.activeAt = Date.now() },
+    unfrozen: async fn => await job.gate.unfrozen(fn)
+  }
+}
+
+/**
+ * A running batch job that serves ports (its signed spec's `serve`), for a forwarded port to
+ * one of them: its container, and nothing else (no terminal, no process). Undefined when it
+ * serves none, or does not run.
+ */
+export function servedAccess (job: LiveJob): WorkspaceAccess | undefined {
+  if (job.spec.workspace != null || job.spec.serve == null || job.spec.serve.length === 0) return undefined
+  if (job.record.state !== 'running' || job.record.containerId == null || job.cancel.signal.aborted) return undefined
+  return {
+    containerId: job.record.containerId,
+    servedPorts: job.spec.serve,
+    touch: () => {},
     unfrozen: async fn => await job.gate.unfrozen(fn)
   }
 }

@@ -1,27 +1,18 @@
-import { createServer, type Server, type Socket } from 'node:net'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
-import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_OPEN_TIMEOUT_MS, type TunnelMessage, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
+import type { TunnelRequest } from '../../protocol/workspaces/tunnel.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
-import { readTunnel, tunnelCredit } from '../transfer/tunnel-credit.js'
-import { ForwardHostError, PortInUseError, WorkspaceStateError } from './errors.js'
+import { FORWARD_HOST, portForwards, type Forward } from '../forwards/port-forwards.js'
+import { WorkspaceStateError } from './errors.js'
 
 /** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
 export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
 
-/**
- * The loopback address forwarded ports listen on: never one the web UI is served on.
- * Browsers scope cookies by host, not by port, so on 127.0.0.1 a workspace's web server
- * (code we must treat as hostile) would be sent the web UI's session cookie, and would be
- * the same site as the UI (SameSite=Strict would not keep it out either). 127.0.0.2 is
- * another host and another site, and the API refuses it as a Host (see api/guard.ts), so no
- * page can ever hold a session cookie for it. Linux and Windows route all of 127.0.0.0/8 to
- * the loopback device; macOS needs `sudo ifconfig lo0 alias 127.0.0.2` once.
- */
-export const FORWARD_HOST = '127.0.0.2'
+/** Where forwarded ports listen (daemon/forwards/port-forwards.ts says why). */
+export { FORWARD_HOST }
 
 /** How often forwards of workspaces that ended are closed. */
 const FORWARD_SWEEP_MS = 5_000
@@ -40,7 +31,7 @@ export interface WorkspaceStart {
   snapshotSeconds: number
 }
 
-export interface Forward { ref: string, host: string, remote: number, local: number }
+export type { Forward }
 
 export interface WorkspaceServiceComponents {
   jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stopJob'>
@@ -56,24 +47,18 @@ export interface WorkspaceServiceComponents {
  * `/floe/tunnel/1.0.0`.
  */
 export function workspaceService (components: WorkspaceServiceComponents) {
-  const forwards = new Map<string, { forward: Forward, server: Server, sockets: Set<Socket> }>()
-
-  const close = (key: string): void => {
-    const entry = forwards.get(key)
-    if (entry == null) return
-    for (const socket of entry.sockets) socket.destroy()
-    entry.server.close()
-    forwards.delete(key)
-  }
+  const ports = portForwards(components)
   /** A forward lives as long as its workspace runs. */
   const sweep = async (): Promise<void> => {
-    for (const [key, { forward }] of [...forwards]) {
+    for (const forward of ports.list('workspace')) {
       const job = await components.jobs.show(forward.ref).catch(() => undefined)
-      if (job == null || isFinal(job.state)) close(key)
+      if (job == null || isFinal(job.state)) ports.closeRef(forward.ref)
     }
   }
   const sweeper = setInterval(() => { sweep().catch((err: Error) => { components.log.debug({ err: err.message }, 'could not check forwarded ports') }) }, FORWARD_SWEEP_MS)
   sweeper.unref()
+
+  const target = (job: JobView): { ref: string, jobId: string, provider: string } => ({ ref: job.ref, jobId: job.jobId, provider: job.provider as string })
 
   const running = async (ref: string): Promise<JobView> => {
     const job = await components.jobs.show(ref)
@@ -87,68 +72,8 @@ export function workspaceService (components: WorkspaceServiceComponents) {
   /** A tunnel to a running workspace, open and ready (the provider's exec started). */
   const tunnel = async (ref: string, open: TunnelRequest, signal?: AbortSignal): Promise<{ channel: MessageChannel, job: JobView }> => {
     const job = await running(ref)
-    const timeout = AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS)
-    const channel = await components.openTunnel(job.provider as string, signal == null ? timeout : AbortSignal.any([signal, timeout]))
-    try {
-      await channel.send(encodeTunnelMessage({ ...open, job: job.jobId } as TunnelOpen))
-      const first = await channel.read({ signal: timeout })
-      if (first == null) throw new WorkspaceStateError(`the provider of ${job.ref} closed the tunnel`)
-      const answer = decodeTunnelMessage(first)
-      if (answer.type === 'error') throw new WorkspaceStateError(`${job.ref}: ${answer.message}`)
-      if (answer.type !== 'ready') throw new WorkspaceStateError(`${job.ref}: the provider answered ${answer.type}`)
-      return { channel, job }
-    } catch (err) {
-      channel.abort(err as Error)
-      throw err
-    }
-  }
-
-  /** Whether anything listens on `port` inside the workspace. */
-  const probe = async (ref: string, port: number): Promise<boolean> => {
-    const { channel } = await tunnel(ref, { type: 'probe', port })
-    try {
-      while (true) {
-        const bytes = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
-        if (bytes == null) return false
-        const message = decodeTunnelMessage(bytes)
-        if (message.type === 'exit') return message.code === 0
-      }
-    } finally {
-      await channel.close().catch(() => {})
-    }
-  }
-
-  /** Pumps a local TCP connection through a tunnel to the port inside the workspace. */
-  const relay = async (socket: Socket, ref: string, port: number): Promise<void> => {
-    const { channel } = await tunnel(ref, { type: 'port', port })
-    const send = async (message: TunnelMessage): Promise<void> => { await channel.send(encodeTunnelMessage(message)) }
-    const credit = tunnelCredit(send)
-    const gone = new AbortController()
-    // local → workspace: the connection paused while a window is in flight
-    let outgoing: Promise<void> = Promise.resolve()
-    socket.on('data', chunk => {
-      socket.pause()
-      outgoing = outgoing.then(async () => {
-        await credit.sendData(chunk, gone.signal)
-        socket.resume()
-      })
-      outgoing.catch(() => { socket.resetAndDestroy() })
-    })
-    socket.on('end', () => { outgoing = outgoing.then(async () => { await send({ type: 'eof' }) }).catch(() => {}) })
-    socket.on('error', err => { gone.abort(err); channel.abort(new Error('the local connection failed')) })
-    // workspace → local
-    try {
-      await readTunnel(channel, credit, async bytes => {
-        if (!socket.write(bytes)) await new Promise<void>(resolve => { socket.once('drain', () => { resolve() }) })
-      })
-    } catch (err) {
-      gone.abort(err)
-      credit.fail(err as Error)
-      throw err
-    }
-    gone.abort(new Error('the tunnel ended'))
-    socket.end()
-    await channel.close().catch(() => {})
+    const { channel } = await ports.open(target(job), open, signal)
+    return { channel, job }
   }
 
   return {
@@ -183,53 +108,39 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
       if (!isFinal(job.state)) job = await components.jobs.stopJob(job.ref)
       const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
-      for (const [key, entry] of [...forwards]) if (entry.forward.ref === job.ref) close(key)
+      ports.closeRef(job.ref)
       return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: home })
     },
 
     async list (): Promise<{ workspaces: JobView[], ports: Forward[] }> {
       await sweep()
-      return { workspaces: (await components.jobs.list()).filter(job => job.spec.workspace != null), ports: [...forwards.values()].map(f => f.forward) }
+      return { workspaces: (await components.jobs.list()).filter(job => job.spec.workspace != null), ports: ports.list('workspace') }
     },
 
     /** Listens on FORWARD_HOST:`local` (0: any free port) and relays each connection to `remote` inside the workspace. */
     async forward (ref: string, remote: number, local = 0): Promise<Forward> {
       const job = await running(ref)
-      if (!await probe(job.ref, remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${job.ref}; start the server there first (e.g. in floe shell ${job.ref})`)
-      const sockets = new Set<Socket>()
-      // half-open: a client that ends its side (sends, then reads) still gets the answer
-      const server = createServer({ allowHalfOpen: true }, socket => {
-        sockets.add(socket)
-        socket.on('close', () => { sockets.delete(socket) })
-        // a reset while the tunnel opens must end this connection only
-        socket.on('error', (err: Error) => { components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed') })
-        relay(socket, job.ref, remote).catch((err: Error) => {
-          components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed')
-          // a reset, not an end: a cut transfer must not look complete
-          socket.resetAndDestroy()
-        })
-      })
-      const port = await new Promise<number>((resolve, reject) => {
-        server.once('error', (err: any) => {
-          reject(err?.code === 'EADDRINUSE'
-            ? new PortInUseError(`local port ${local} is in use; choose another with --local, or leave it out for any free port`)
-            : err?.code === 'EADDRNOTAVAIL'
-              ? new ForwardHostError(`forwarded ports listen on ${FORWARD_HOST}, which this machine does not have (on macOS: sudo ifconfig lo0 alias ${FORWARD_HOST})`)
-              : err)
-        })
-        server.listen(local, FORWARD_HOST, () => { resolve((server.address() as { port: number }).port) })
-      })
-      // once listening, an 'error' is a failed accept: that connection is lost, the port stays
-      server.on('error', (err: Error) => { components.log.warn({ ref: job.ref, port: remote, err: err.message }, 'a forwarded port could not accept a connection') })
-      const forward = { ref: job.ref, host: FORWARD_HOST, remote, local: port }
-      forwards.set(`${job.ref}:${remote}:${port}`, { forward, server, sockets })
-      components.log.info(forward, 'forwarding a local port into a workspace')
-      return forward
+      if (!await ports.probe(target(job), remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${job.ref}; start the server there first (e.g. in floe shell ${job.ref})`)
+      return await ports.forward(job.ref, 'workspace', async () => target(await running(job.ref)), remote, local)
+    },
+
+    /**
+     * `floe shell WS --detach -- COMMAND`: a background process in the workspace (no
+     * terminal, its output appended to a log in the home) that outlives this call and any
+     * terminal; the workspace's stop ends it.
+     */
+    async detach (ref: string, command: string[]): Promise<{ ref: string, id: string, log: string }> {
+      if (command.length === 0) throw new WorkspaceStateError('no command given: put it after --, e.g. floe shell WS --detach -- python serve.py')
+      const job = await running(ref)
+      const { channel, answer } = await ports.open(target(job), { type: 'detach', command })
+      await channel.close().catch(() => {})
+      if (answer.type !== 'detached') throw new WorkspaceStateError(`${job.ref}: the provider answered ${answer.type}`)
+      return { ref: job.ref, id: answer.id, log: answer.log }
     },
 
     async stop (): Promise<void> {
       clearInterval(sweeper)
-      for (const key of [...forwards.keys()]) close(key)
+      ports.stop()
     }
   }
 }

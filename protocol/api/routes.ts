@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { ExcludedOffer, RankedOffer, Requirements } from '../market/requirements.js'
 import { LogLine } from '../jobs/job.js'
 import { JobView, ServedJob } from '../jobs/view.js'
+import { ServePorts } from '../jobs/spec.js'
 import { MetricPoint } from '../jobs/metrics.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
@@ -44,7 +45,9 @@ export const RunRequest = z.object({
   /** the project (`floe init` links a folder to one); this node's default project when absent */
   project: ProjectRef.optional(),
   /** the same spec gives the same output: `floe rerun --reuse` may return it without running */
-  deterministic: z.boolean().default(false)
+  deterministic: z.boolean().default(false),
+  /** container ports forwarded to this node while the job runs (`floe run --serve PORT`): part of the signed spec */
+  serve: ServePorts.optional()
 }).strict()
 export type RunRequest = z.input<typeof RunRequest>
 

@@ -89,5 +89,19 @@ export const workspaceRoutes = {
     summary: 'forward a loopback port of this machine to a port inside a running workspace',
     input: z.object({ ref: JobRef, port: z.number().int().min(1).max(65_535), local: z.number().int().min(0).max(65_535).default(0) }).strict(),
     output: Forward
+  }),
+  workspaceDetach: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/workspaces/detach`,
+    summary: 'start a background process in a running workspace: no terminal, output appended to ~/.floe/bg-ID.log; it outlives the call and ends with the workspace',
+    input: z.object({ ref: JobRef, command: z.array(z.string().max(16 * 1024)).min(1).max(256) }).strict(),
+    output: z.object({ ref: z.string(), id: z.string(), log: z.string() })
+  }),
+  serveList: defineRoute({
+    method: 'GET',
+    path: `${PREFIX}/serve`,
+    summary: 'the local ports forwarded to running jobs that serve them (floe run --serve PORT)',
+    input: z.object({}),
+    output: z.object({ ports: z.array(Forward) })
   })
 } as const

@@ -21,6 +21,13 @@ export const CODE_MOUNT = '/code'
 export const OUTPUT_MOUNT = '/output'
 /** The job's scratch folder, on its own size-limited disk (the root file system is read-only). */
 export const TMP_MOUNT = '/tmp'
+/**
+ * Where a provider mounts its own tools into every container, read-only (a static busybox at
+ * HELPER_BINARY, so forwarding a port or probing one needs nothing in the image): no input may
+ * be mounted there or inside.
+ */
+export const HELPER_DIR = '/.floe'
+export const HELPER_BINARY = `${HELPER_DIR}/busybox`
 /** Kernel and device trees no input may hide. */
 const FORBIDDEN_MOUNTS = ['/', '/proc', '/sys', '/dev', '/tmp']
 
@@ -73,6 +80,11 @@ export const WorkspaceSpec = z.object({
 }).strict()
 export type WorkspaceSpec = z.infer<typeof WorkspaceSpec>
 
+/** At most this many ports served by one job. */
+export const MAX_SERVE_PORTS = 8
+export const ServePorts = z.array(z.number().int().min(1).max(65_535)).min(1).max(MAX_SERVE_PORTS)
+  .refine(ports => new Set(ports).size === ports.length, { message: 'each port is served once' })
+
 export const JobSpec = z.object({
   version: z.literal(1),
   code: CidLink,
@@ -85,7 +97,12 @@ export const JobSpec = z.object({
   timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600),
   network: z.boolean(),
   /** present: a workspace, not a batch job */
-  workspace: WorkspaceSpec.optional()
+  workspace: WorkspaceSpec.optional(),
+  /**
+   * present: container ports (`floe run --serve PORT`) the job's client may reach through
+   * `/floe/tunnel/1.0.0` while the job runs; no other port of a batch job, and no other peer
+   */
+  serve: ServePorts.optional()
 }).strict().superRefine((spec, ctx) => {
   const problem = mountProblem(spec.inputs.map(input => input.mount))
   if (problem != null) ctx.addIssue({ code: 'custom', path: ['inputs'], message: problem })
@@ -102,6 +119,7 @@ export function mountProblem (mounts: readonly string[]): string | null {
     for (const reserved of [CODE_MOUNT, OUTPUT_MOUNT]) {
       if (mount === reserved || mount.startsWith(reserved + '/')) return `cannot mount an input at ${mount}: ${reserved} is the job's ${reserved === CODE_MOUNT ? 'code' : 'output'} folder`
     }
+    if (mount === HELPER_DIR || mount.startsWith(HELPER_DIR + '/')) return `cannot mount an input at ${mount}: ${HELPER_DIR} holds the provider's own tools`
     if (seen.has(mount)) return `two inputs are mounted at ${mount}`
     seen.add(mount)
   }
@@ -116,6 +134,7 @@ export function encodeJobSpec (spec: JobSpec): Uint8Array {
   const block: Record<string, unknown> = { ...checked, resources }
   if (block.image === undefined) delete block.image
   if (block.workspace === undefined) delete block.workspace
+  if (block.serve === undefined) delete block.serve
   const bytes = dagCbor.encode(block)
   if (bytes.byteLength > MAX_SPEC_BYTES) throw new RangeError(`the job spec takes ${bytes.byteLength} bytes; at most ${MAX_SPEC_BYTES} are allowed (a shorter command, fewer inputs)`)
   return bytes
@@ -140,7 +159,8 @@ export const JobSpecView = z.object({
   resources: JobResources,
   timeoutSeconds: z.number(),
   network: z.boolean(),
-  workspace: z.object({ home: z.string().nullable(), idleTimeoutSeconds: z.number(), snapshotSeconds: z.number() }).strict().optional()
+  workspace: z.object({ home: z.string().nullable(), idleTimeoutSeconds: z.number(), snapshotSeconds: z.number() }).strict().optional(),
+  serve: z.array(z.number()).optional()
 })
 export type JobSpecView = z.infer<typeof JobSpecView>
 
@@ -154,7 +174,8 @@ export function jobSpecView (spec: JobSpec): JobSpecView {
     resources: spec.resources,
     timeoutSeconds: spec.timeoutSeconds,
     network: spec.network,
-    ...(spec.workspace != null ? { workspace: { ...spec.workspace, home: spec.workspace.home?.toString() ?? null } } : {})
+    ...(spec.workspace != null ? { workspace: { ...spec.workspace, home: spec.workspace.home?.toString() ?? null } } : {}),
+    ...(spec.serve != null ? { serve: spec.serve } : {})
   }
 }
 

@@ -12,7 +12,12 @@ import { JobId, TUNNEL_PROTOCOL } from '../ids.js'
  * - `{ type: 'port', job, port }`: a TCP connection to 127.0.0.1:`port` inside the container
  *   (the container has no network: the provider relays from a process exec'd in its own
  *   network namespace, as `kubectl port-forward` does);
- * - `{ type: 'probe', job, port }`: whether anything listens there.
+ * - `{ type: 'probe', job, port }`: whether anything listens there;
+ * - `{ type: 'detach', job, command }`: a background process (no terminal, stdin closed,
+ *   output appended to a log file in the home) that outlives the conversation; the provider
+ *   answers `{ type: 'detached', id, log }` and closes.
+ * A batch job that serves ports (its spec's `serve`) takes `port` and `probe` to those ports
+ * only, and only from its client.
  * Then both sides send `{ type: 'data', bytes }` and `{ type: 'ack', bytes }` (flow control,
  * below); the client also `{ type: 'resize', cols, rows }` and `{ type: 'eof' }`. The provider answers `{ type: 'ready' }` once the process
  * runs (or `{ type: 'error', message }`), and ends with `{ type: 'exit', code }`. Only the
@@ -34,6 +39,9 @@ export const MAX_TUNNEL_MESSAGE_BYTES = TUNNEL_CHUNK_BYTES + 1024
 export const TUNNEL_WINDOW_BYTES = 1024 * 1024
 export const TUNNEL_ACK_EVERY_BYTES = 256 * 1024
 
+/** Where a detached process's output goes, in the workspace's home: `bg-<id>.log` there. */
+export const BACKGROUND_LOG_DIR = '.floe'
+
 /** The system log line a provider writes each time it saves a workspace's home: then its CID. */
 export const HOME_SAVED = 'home saved:'
 
@@ -44,6 +52,8 @@ export const TunnelMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('shell'), job: JobId, command: z.array(z.string().max(16 * 1024)).min(1).max(256).nullable(), cols: size, rows: size }).strict(),
   z.object({ type: z.literal('port'), job: JobId, port }).strict(),
   z.object({ type: z.literal('probe'), job: JobId, port }).strict(),
+  z.object({ type: z.literal('detach'), job: JobId, command: z.array(z.string().max(16 * 1024)).min(1).max(256) }).strict(),
+  z.object({ type: z.literal('detached'), id: z.string().regex(/^[0-9a-f]{1,64}$/), log: z.string().max(1024) }).strict(),
   z.object({ type: z.literal('data'), bytes: Bytes }).strict(),
   z.object({ type: z.literal('resize'), cols: size, rows: size }).strict(),
   z.object({ type: z.literal('eof') }).strict(),
@@ -53,7 +63,7 @@ export const TunnelMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('exit'), code: z.number().int().nullable() }).strict()
 ])
 export type TunnelMessage = z.infer<typeof TunnelMessage>
-export type TunnelOpen = Extract<TunnelMessage, { type: 'shell' | 'port' | 'probe' }>
+export type TunnelOpen = Extract<TunnelMessage, { type: 'shell' | 'port' | 'probe' | 'detach' }>
 
 export class TunnelProtocolError extends Error {
   override name = 'TunnelProtocolError'

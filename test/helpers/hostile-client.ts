@@ -35,7 +35,7 @@ export interface HostileClient {
   /** a UnixFS folder of named links */
   folder(entries: Record<string, CID>): Promise<CID>
   /** submits a job and reads the provider's messages until `finished` or `refused` (or the deadline) */
-  submit(spec: Partial<JobSpec> & Pick<JobSpec, 'code' | 'command'>, options?: { timeoutMs?: number, cancelAfterMs?: number, protocol?: string }): Promise<{ jobId: string, messages: ProviderMessage[] }>
+  submit(spec: Partial<JobSpec> & Pick<JobSpec, 'code' | 'command'>, options?: { timeoutMs?: number, cancelAfterMs?: number, protocol?: string, jobId?: string }): Promise<{ jobId: string, messages: ProviderMessage[] }>
   stop(): Promise<void>
 }
 
@@ -83,7 +83,7 @@ export async function hostileClient (provider: { peerId: string, address: string
         ...partial
       }
       const specBytes = encodeJobSpec(spec)
-      const jobId = randomBytes(16).toString('hex')
+      const jobId = options.jobId ?? randomBytes(16).toString('hex')
       const request = encodeJobRequest({
         version: 1,
         jobId,

@@ -54,6 +54,28 @@ function useLiveLog (ref: string): { lines: LogLine[], series: Record<string, Me
   return { lines, series, error, ended }
 }
 
+/**
+ * A served job's ports (`floe run --serve`): links to this machine's loopback ports that reach
+ * them while the job runs (on a loopback address other than the UI's, so the job's server
+ * never gets the UI's cookie).
+ */
+function ServedPorts ({ job }: { job: JobView }): ReactNode {
+  const running = job.state === 'running'
+  const served = useLoad(async signal => running ? (await api.call('serveList', {}, { signal })).ports.filter(p => p.ref === job.ref) : [], [job.ref, running], running ? 1500 : undefined)
+  const ports = served.data ?? []
+  if (isFinal(job.state)) return <span className='muted'>{job.spec.serve?.join(', ')} (no more: the job ended)</span>
+  if (ports.length === 0) return <span className='muted'>{job.spec.serve?.join(', ')} (reachable here once the job runs)</span>
+  return (
+    <ul className='plain' aria-label='served ports'>
+      {ports.map(p => (
+        <li key={`${p.remote}:${p.local}`}>
+          <a href={`http://${p.host}:${p.local}/`} target='_blank' rel='noreferrer'>http://{p.host}:{p.local}/</a> → job port {p.remote}
+        </li>
+      ))}
+    </ul>
+  )
+}
+
 export function Job (): ReactNode {
   const ref = useParams().ref ?? ''
   const navigate = useNavigate()
@@ -85,6 +107,7 @@ export function Job (): ReactNode {
             <dt>Environment</dt><dd>{j.spec.environment}</dd>
             <dt>Resources</dt><dd>{j.spec.resources.cpus} CPU · {formatSize(j.spec.resources.memoryBytes)} · {j.spec.resources.gpus} GPU · limit {Math.round(j.spec.timeoutSeconds / 60)} min</dd>
             <dt>Inputs</dt><dd><InputList inputs={j.inputs} /></dd>
+            {j.spec.serve != null && <><dt>Serves</dt><dd><ServedPorts job={j} /></dd></>}
             <dt>Provider</dt><dd>{j.provider == null ? '–' : <Mono>{j.provider}</Mono>}{j.pricePerHour != null && ` at ${money(j.pricePerHour)}/h`}</dd>
             <dt>Duration</dt><dd>{jobDuration(j)}{j.receipt != null && ` (prepared in ${j.receipt.preparingMs} ms) · cost ${money(j.receipt.cost)}`}</dd>
             <dt>Exit code</dt><dd>{j.exitCode ?? '–'}{j.reason != null && ` — ${j.reason}`}</dd>

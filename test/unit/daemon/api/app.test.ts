@@ -24,7 +24,7 @@ function app (overrides: Record<string, unknown> = {}) {
     port: () => 7460,
     log: pino({ level: 'silent' }),
     // Content operations are not reached by these tests.
-    handlers: apiHandlers({ host, network: { keeper: { keep: async () => {}, known: async () => [] }, relay: DEFAULT_CONFIG.relay }, home: '/h', apiUrl: () => 'http://127.0.0.1:7460', startedAt: new Date(0), datasets: {} as any, repo: {} as any, market: {} as any, providerSettings: {} as any, detectResources: async () => { throw new Error('not reached') }, jobs: {} as any, served: () => [], discovery: {} as any, projects: {} as any, ui: {} as any, environments: {} as any, workspaces: {} as any, billing: {} as any })
+    handlers: apiHandlers({ host, network: { keeper: { keep: async () => {}, known: async () => [] }, relay: DEFAULT_CONFIG.relay }, home: '/h', apiUrl: () => 'http://127.0.0.1:7460', startedAt: new Date(0), datasets: {} as any, repo: {} as any, market: {} as any, providerSettings: {} as any, detectResources: async () => { throw new Error('not reached') }, jobs: {} as any, served: () => [], discovery: {} as any, projects: {} as any, ui: {} as any, environments: {} as any, workspaces: {} as any, serving: {} as any, billing: {} as any })
   })
 }
 
