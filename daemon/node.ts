@@ -29,6 +29,7 @@ import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
 import { tunnelServer } from './provider/tunnel-server.js'
 import { workspaceService } from './workspaces/workspace-service.js'
+import { openSavedWorkspace } from './workspaces/saved-workspace.js'
 import { homeKeeper } from './workspaces/home-keeper.js'
 import { shellSockets } from './api/shell-socket.js'
 import { uploadFolders, UPLOAD_TTL_MS } from './api/upload-folders.js'
@@ -316,6 +317,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     undo.push(async () => { await tunnels.stop() })
     const workspaces = workspaceService({
       jobs,
+      openSaved: async saved => await openSavedWorkspace({ blockstore: stores.blockstore, requireDag: requireDagHere }, saved),
       openTunnel: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES }),
       log: log.child({ component: 'floe:workspaces' })
     })

@@ -148,6 +148,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),
+    workspaceHistory: async ({ ref }) => await workspaces.history(ref),
     workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local)
   }
 }
