@@ -18,6 +18,7 @@ import type { ApiHandlers } from './server.js'
 import { projectHandlers, type ProjectHandlerComponents } from './project-handlers.js'
 import { uiHandlers, type UiComponents } from './ui-handlers.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
+import { WorkspaceStateError } from '../workspaces/errors.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { billingHandlers } from './billing-handlers.js'
 import type { BillingService } from '../billing/index.js'
@@ -128,7 +129,12 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     },
 
     jobRun: async (input, { signal, progress }) => await jobs.run({ ...input, requirements: input.requirements }, { signal, onProgress: progress }),
-    jobRerun: async (input) => await jobs.rerun(input),
+    jobRerun: async (input) => {
+      // a workspace's next run must start from its saved home and /code: that is its restart
+      const source = await jobs.show(input.ref)
+      if (source.spec.workspace != null) throw new WorkspaceStateError(`${source.message !== '' ? `workspace ${source.message}` : source.ref} is a workspace, not a job to rerun; continue it with floe workspace restart ${source.message !== '' ? source.message : source.ref}`)
+      return await jobs.rerun(input)
+    },
     jobList: async ({ project }) => ({ jobs: await jobs.list({ project }) }),
     jobShow: async ({ ref }) => await jobs.show(ref),
     jobMetrics: async ({ ref }) => await jobs.metrics(ref),

@@ -88,7 +88,10 @@ describe('workspace identity', () => {
     expect((await floeJson(['status', qualified, ...home])).jobId).toBe(moved.jobId)
     const logs = await floe(['logs', 'dev', ...home])
     expect(logs.code).toBe(0)
-    expect(logs.stdout).toMatch(/home restored from/)
+    expect(logs.stdout + logs.stderr).toMatch(/home restored from/)
+    // a workspace's next run is its restart, never a rerun (which would start from the old save)
+    const rerun = await floe(['rerun', 'dev', ...home])
+    expect(rerun.stderr).toMatch(/workspace dev is a workspace, not a job to rerun; continue it with floe workspace restart dev/)
 
     // an earlier run does not fork the workspace
     const fork = await floe(['workspace', 'restart', started.ref, ...home])
@@ -174,13 +177,16 @@ describe('workspace identity', () => {
     const ws = await floeJson(['workspace', 'start', 'fromgit', '--git', url, '--provider', provider!.endpoint.peerId, ...home])
     await untilRunning(client, 'fromgit')
     expect(await sh(client, 'fromgit', 'cat /code/README; ls -1a /code')).toMatchObject({ code: 0, out: 'from main, second\n.\n..\nREADME\n' })
-    const branch = await floeJson(['workspace', 'start', 'feat', '--git', url, '--ref', 'feature', '--provider', provider!.endpoint.peerId, ...home])
-    const commit = await floeJson(['workspace', 'start', 'old', '--git', url, '--ref', first, '--provider', provider!.endpoint.peerId, ...home])
+    await floeJson(['workspace', 'stop', ws.message, ...home])
+    // one at a time: the provider's cores fit one workspace
+    await floeJson(['workspace', 'start', 'feat', '--git', url, '--ref', 'feature', '--provider', provider!.endpoint.peerId, ...home])
     await untilRunning(client, 'feat')
-    await untilRunning(client, 'old')
     expect((await sh(client, 'feat', 'cat /code/README')).out).toBe('from feature\n')
+    await floeJson(['workspace', 'stop', 'feat', ...home])
+    await floeJson(['workspace', 'start', 'old', '--git', url, '--ref', first, '--provider', provider!.endpoint.peerId, ...home])
+    await untilRunning(client, 'old')
     expect((await sh(client, 'old', 'cat /code/README')).out).toBe('from main\n')
-    for (const w of [ws, branch, commit]) await floeJson(['workspace', 'stop', w.message, ...home])
+    await floeJson(['workspace', 'stop', 'old', ...home])
 
     const missing = await floe(['workspace', 'start', 'x1', '--git', `file://${join(root, 'none.git')}`, ...home])
     expect(missing.code).toBe(1)
