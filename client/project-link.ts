@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 import { z } from 'zod'
+import { parseWorkspaceRef, workspaceRef } from '../protocol/workspaces/identity.js'
 
 /**
  * `.floeproject`: the small file `floe init` writes in a folder to link it (and the folders
@@ -37,9 +38,22 @@ export async function writeProjectLink (folder: string, link: ProjectLink): Prom
   return path
 }
 
-/** A bare `N` (or `N/output`) in a linked folder is that project's: `<id>/N`. */
-export async function expandJobRef (ref: string, folder = '.'): Promise<string> {
+/** A bare `N` (or `N/output`) in a linked folder is that project's: `<id>/N`. For a data ref (--data), where a bare name is a dataset. */
+export async function expandDataRef (ref: string, folder = '.'): Promise<string> {
   if (!/^\d+(\/output)?$/.test(ref)) return ref
   const link = await findProjectLink(folder)
   return link == null ? ref : `${link.id}/${ref}`
+}
+
+/**
+ * A job or workspace ref: a bare `N` in a linked folder is that project's job (`<id>/N`), a
+ * bare workspace `NAME` that project's workspace (`<id>/ws/NAME`); elsewhere both are the
+ * default project's (the daemon's reading). Anything else is passed on as it is.
+ */
+export async function expandJobRef (ref: string, folder = '.'): Promise<string> {
+  const workspace = parseWorkspaceRef(ref)
+  if (!/^\d+(\/output)?$/.test(ref) && (workspace == null || workspace.project != null)) return ref
+  const link = await findProjectLink(folder)
+  if (link == null) return ref
+  return workspace != null ? workspaceRef(link.id, workspace.name) : `${link.id}/${ref}`
 }

@@ -29,6 +29,7 @@ import { providerChannel } from './jobs/provider-channel.js'
 import { jobServer } from './provider/job-server.js'
 import { tunnelServer } from './provider/tunnel-server.js'
 import { workspaceService } from './workspaces/workspace-service.js'
+import { openSavedWorkspace } from './workspaces/saved-workspace.js'
 import { homeKeeper } from './workspaces/home-keeper.js'
 import { servedPorts } from './forwards/served-ports.js'
 import { shellSockets } from './api/shell-socket.js'
@@ -318,6 +319,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const openTunnel = providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES })
     const workspaces = workspaceService({
       jobs,
+      openSaved: async saved => await openSavedWorkspace({ blockstore: stores.blockstore, requireDag: requireDagHere }, saved),
       openTunnel,
       log: log.child({ component: 'floe:workspaces' })
     })

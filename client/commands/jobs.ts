@@ -8,7 +8,7 @@ import { ago, printJson, printLines, printTable } from '../output.js'
 import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
 import { addJobOptions, requirementChanges, requirementsOf } from './job-options.js'
-import { expandJobRef, findProjectLink } from '../project-link.js'
+import { expandDataRef, expandJobRef, findProjectLink } from '../project-link.js'
 import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
 import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
@@ -23,7 +23,7 @@ export function parseDataMount (value: string): { ref: string, mount: string } {
 
 /** `--data` values as mounts; a bare `N/output` is the folder's project's job. */
 async function dataMounts (values: string[], folder: string): Promise<Array<{ ref: string, mount: string }>> {
-  return await Promise.all(values.map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref, folder) })))
+  return await Promise.all(values.map(parseDataMount).map(async d => ({ ...d, ref: await expandDataRef(d.ref, folder) })))
 }
 
 /** The command after `--`; one argument with spaces runs through the shell, as FloydHub's did. */
@@ -131,7 +131,7 @@ export function jobCommands (): Command[] {
 
   const rerun = addJobOptions(new Command('rerun')
     .description("a new job from a job's spec (same code, data, environment, command, shape) with what is given changed")
-    .argument('<job>', 'N, PROJECT/N or a job id')
+    .argument('<job>', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .argument('[command...]', 'a new command (after --)'), 'rerun')
     .option('--reuse', 'when the same spec already succeeded and was marked deterministic, return its output without running')
     .action(action(async (client, args, opts) => {
@@ -159,7 +159,7 @@ export function jobCommands (): Command[] {
 
   const status = new Command('status')
     .description("jobs and their state (the folder's project's, else every project's); with JOB, that job in full")
-    .argument('[job]', 'N, PROJECT/N or a job id')
+    .argument('[job]', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .option('--project <project>', 'only this project')
     .option('--all', 'every project, even in a linked folder')
     .action(action(async (client, args, opts) => {
@@ -183,7 +183,7 @@ export function jobCommands (): Command[] {
 
   const logs = new Command('logs')
     .description("a job's log; -f follows it until the job ends")
-    .argument('<job>', 'N, PROJECT/N or a job id')
+    .argument('<job>', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .option('-f, --follow', 'keep printing new lines until the job ends')
     .action(action(async (client, args, opts) => {
       const lines: LogLine[] = []
@@ -193,7 +193,7 @@ export function jobCommands (): Command[] {
 
   const stop = new Command('stop')
     .description('stop a job: its container is killed, what it wrote to /output is kept')
-    .argument('<job>', 'N, PROJECT/N or a job id')
+    .argument('<job>', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .action(action(async (client, args, opts) => {
       const job = await client.call('jobStop', { ref: await expandJobRef(args[0] ?? '') })
       if (opts.json === true) return printJson(job)
@@ -202,7 +202,7 @@ export function jobCommands (): Command[] {
 
   const write = (name: 'output' | 'clone', route: 'jobOutput' | 'jobClone', what: string): Command => new Command(name)
     .description(`write a job's ${what} to DEST (default: ./PROJECT-N${name === 'output' ? '-output' : ''})`)
-    .argument('<job>', 'N, PROJECT/N or a job id')
+    .argument('<job>', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .argument('[dest]', 'a path that does not exist yet')
     .action(action(async (client, args, opts) => {
       const ref = await expandJobRef(args[0] ?? '')

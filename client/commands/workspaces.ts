@@ -4,7 +4,8 @@ import type { JobView } from '../../protocol/jobs/view.js'
 import { parseDuration, parseSize } from '../../protocol/market/requirements.js'
 import { ago, money, shortPeer } from '../../protocol/format.js'
 import { printJson, printLines, printTable } from '../output.js'
-import { expandJobRef, findProjectLink } from '../project-link.js'
+import { parseWorkspaceRef, workspaceRef } from '../../protocol/workspaces/identity.js'
+import { expandDataRef, expandJobRef, findProjectLink } from '../project-link.js'
 import { runShell } from '../shell.js'
 import { action } from './action.js'
 import { requirementChanges } from './job-options.js'
@@ -14,16 +15,25 @@ import { parseDataMount } from './jobs.js'
 const STARTING = new Set(['queued', 'matching', 'preparing'])
 const START_WAIT_MS = 120_000
 
+/** The workspace's own ref: `PROJECT/ws/NAME` (a run from before names: its job). */
+function nameOf (ws: JobView): string {
+  return ws.message !== '' && parseWorkspaceRef(ws.message) != null ? workspaceRef(ws.project, ws.message) : ws.ref
+}
+/** What to type to reach it from here: its NAME (or job ref for one from before names) */
+function handleOf (ws: JobView): string {
+  return ws.message !== '' && parseWorkspaceRef(ws.message) != null ? ws.message : ws.ref
+}
+
 function describe (ws: JobView): string {
-  return `${ws.ref} ${ws.state}${ws.provider != null ? ` on ${shortPeer(ws.provider)}` : ''}${ws.reason != null ? ` (${ws.reason})` : ''}${ws.outputCid != null ? `; home saved as ${ws.outputCid}` : ''}`
+  return `${nameOf(ws)} (run ${ws.ref}) ${ws.state}${ws.provider != null ? ` on ${shortPeer(ws.provider)}` : ''}${ws.reason != null ? ` (${ws.reason})` : ''}${ws.outputCid != null ? `; home saved as ${ws.outputCid}` : ''}`
 }
 
 export function workspaceCommands (): Command[] {
   const workspace = new Command('workspace').description('workspaces: containers kept running on a provider, reached by terminals and forwarded ports; the home (/home/floe) is saved when they stop')
 
   workspace.command('start')
-    .description('start a workspace on the best provider (the current folder is its /code)')
-    .argument('[name]', 'a name for it', '')
+    .description('start a new workspace on the best provider (the current folder, --path or --git is its /code); its NAME reaches it for its whole life')
+    .argument('[name]', 'its name, unique in the project: a letter first, then letters, digits, . _ - (default: the first free wsN)', '')
     .option('--env <name>', 'environment', 'busybox')
     .option('--cpu <n>', 'CPU cores', '1')
     .option('--memory <size>', 'memory, e.g. 4g', '1g')
@@ -32,19 +42,23 @@ export function workspaceCommands (): Command[] {
     .option('--max-price <credits>', 'most to pay per hour')
     .option('--provider <peer>', 'run on this provider only')
     .option('--idle-timeout <duration>', 'stop (and save) after this long without terminal or port traffic', '1h')
-    .option('--snapshot-every <duration>', 'save the home this often while it runs', '10m')
+    .option('--snapshot-every <duration>', 'save the home and /code this often while it runs', '10m')
     .option('--max-duration <duration>', 'the most it may run', '8h')
     .option('--path <dir>', 'the code folder (default: the current folder)')
+    .option('--git <url>', "the code from a git repository instead: a depth-1 clone by this node's daemon (no submodules, no hooks run)")
+    .option('--ref <branch|tag|commit>', 'with --git: the branch, tag or full commit id (default: the default branch)')
     .option('--project <project>', "the project (default: the folder's)")
     .action(action(async (client, args, opts) => {
+      if (opts.git != null && opts.path != null) throw new Error('give the code as --path or --git, not both')
+      if (opts.ref != null && opts.git == null) throw new Error('--ref names a branch, tag or commit of --git URL; give --git too')
       const path = resolve(opts.path ?? '.')
       const project = opts.project ?? (await findProjectLink(path))?.id
       const ws = await client.call('workspaceStart', {
         name: args[0] ?? '',
-        path,
+        ...(opts.git != null ? { git: { url: opts.git, ...(opts.ref != null ? { ref: opts.ref } : {}) } } : { path }),
         environment: opts.env,
         requirements: { cpus: Number(opts.cpu), memoryBytes: parseSize(opts.memory), gpus: Number(opts.gpu) },
-        data: await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandJobRef(d.ref, path) }))),
+        data: await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandDataRef(d.ref, path) }))),
         ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),
         ...(opts.provider != null ? { provider: opts.provider } : {}),
         ...(project != null ? { project } : {}),
@@ -53,25 +67,37 @@ export function workspaceCommands (): Command[] {
         snapshotSeconds: parseDuration(opts.snapshotEvery)
       })
       if (opts.json === true) return printJson(ws)
-      printLines([`${ws.ref} ${ws.state}`, `open a terminal with: floe shell ${ws.ref}`])
+      printLines([`${nameOf(ws)} ${ws.state} (run ${ws.ref})`, `open a terminal with: floe shell ${handleOf(ws)}`])
     }))
 
   workspace.command('ls')
-    .description("this node's workspaces and forwarded ports")
+    .description("this node's workspaces (one row each: its latest run) and forwarded ports")
     .action(action(async (client, _args, opts) => {
       const { workspaces, ports } = await client.call('workspaceList', {})
       if (opts.json === true) return printJson({ workspaces, ports })
       if (workspaces.length === 0) return printLines(['no workspaces yet; start one with: floe workspace start NAME'])
-      printTable(['WORKSPACE', 'NAME', 'STATUS', 'PROVIDER', 'STARTED', 'PRICE/H', 'HOME', 'PORTS'], workspaces.map(ws => [
-        ws.ref, ws.message || '-', ws.state, ws.provider == null ? '-' : shortPeer(ws.provider), ago(ws.createdAt),
+      printTable(['WORKSPACE', 'RUN', 'STATUS', 'PROVIDER', 'STARTED', 'PRICE/H', 'HOME', 'PORTS'], workspaces.map(ws => [
+        nameOf(ws), ws.ref, ws.state, ws.provider == null ? '-' : shortPeer(ws.provider), ago(ws.createdAt),
         ws.pricePerHour == null ? '-' : money(ws.pricePerHour), ws.outputCid ?? ws.homeCid ?? '-',
         ports.filter(p => p.ref === ws.ref).map(p => `${p.host}:${p.local}→${p.remote}`).join(' ') || '-'
       ]))
     }))
 
+  workspace.command('history')
+    .description("a workspace's runs, oldest first: each start or restart, its provider, when it ran, why it ended, the home (and /code) it saved")
+    .argument('<ws>', 'its NAME, PROJECT/ws/NAME, or any of its runs')
+    .action(action(async (client, args, opts) => {
+      const history = await client.call('workspaceHistory', { ref: await expandJobRef(args[0] ?? '') })
+      if (opts.json === true) return printJson(history)
+      printLines([`${history.workspace}: ${history.runs.length} run${history.runs.length === 1 ? '' : 's'}`])
+      printTable(['RUN', 'STATUS', 'PROVIDER', 'STARTED', 'ENDED', 'WHY', 'SAVED'], history.runs.map(run => [
+        run.job, run.state, run.provider == null ? '-' : shortPeer(run.provider), run.startedAt, run.endedAt ?? '-', run.reason ?? '-', run.home ?? '-'
+      ]))
+    }))
+
   workspace.command('stop')
-    .description('stop a workspace: its home is saved (as its output) and its charge ends')
-    .argument('<ws>')
+    .description('stop a workspace: its home and /code are saved (as its output) and its charge ends')
+    .argument('<ws>', 'its NAME or PROJECT/ws/NAME')
     .action(action(async (client, args, opts) => {
       const ws = await client.call('jobStop', { ref: await expandJobRef(args[0] ?? '') })
       if (opts.json === true) return printJson(ws)
@@ -79,8 +105,8 @@ export function workspaceCommands (): Command[] {
     }))
 
   workspace.command('restart')
-    .description('start a workspace again with its home restored, here or on another provider (e.g. one with a GPU); a running one is stopped first')
-    .argument('<ws>')
+    .description('continue a workspace (same name, a new run in its history) with its home and /code restored, here or on another provider (e.g. one with a GPU); a running one is stopped first')
+    .argument('<ws>', 'its NAME or PROJECT/ws/NAME')
     .option('--env <name>', 'environment')
     .option('--cpu <n>', 'CPU cores')
     .option('--memory <size>', 'memory')
@@ -97,12 +123,12 @@ export function workspaceCommands (): Command[] {
         ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {})
       })
       if (opts.json === true) return printJson(ws)
-      printLines([`${ws.ref} ${ws.state}${ws.spec.workspace?.home != null ? `, home from ${ws.spec.workspace.home}` : ''}`, `open a terminal with: floe shell ${ws.ref}`])
+      printLines([`${nameOf(ws)} ${ws.state} (run ${ws.ref})${ws.spec.workspace?.home != null ? `, home from ${ws.spec.workspace.home}` : ''}`, `open a terminal with: floe shell ${handleOf(ws)}`])
     }))
 
   workspace.command('port')
     .description("forward a loopback port here to a port inside a running workspace (e.g. JupyterLab's 8888)")
-    .argument('<ws>')
+    .argument('<ws>', 'its NAME or PROJECT/ws/NAME')
     .argument('<port>', 'the port inside the workspace')
     .option('--local <port>', 'the port here (default: any free one)')
     .action(action(async (client, args, opts) => {
@@ -113,7 +139,7 @@ export function workspaceCommands (): Command[] {
 
   const shell = new Command('shell')
     .description("a terminal in a running workspace (its shell, or COMMAND after --); exits with the command's status")
-    .argument('<ws>')
+    .argument('<ws>', 'its NAME or PROJECT/ws/NAME')
     .argument('[command...]', 'run this instead of the shell (after --)')
     .option('--detach', 'run COMMAND in the background (no terminal; output appended to ~/.floe/bg-ID.log): it outlives this command and ends with the workspace')
     .action(action(async (client, args, opts) => {

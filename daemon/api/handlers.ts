@@ -20,6 +20,7 @@ import { uiHandlers, type UiComponents } from './ui-handlers.js'
 import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import type { ServedPorts } from '../forwards/served-ports.js'
 import type { JobView } from '../../protocol/jobs/view.js'
+import { WorkspaceStateError } from '../workspaces/errors.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
@@ -146,7 +147,12 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
         : await environments.withDependencies(input.environment, deps, { signal, onProgress: p => { progress({ phase: 'build', bytes: p.bytes, totalBytes: p.totalBytes, ...(p.message != null ? { message: p.message } : {}) }) } })
       return watchServed(await jobs.run({ ...input, environment: derived?.record.name ?? input.environment, requirements: input.requirements }, { signal, onProgress: progress }))
     },
-    jobRerun: async (input) => watchServed(await jobs.rerun(input)),
+    jobRerun: async (input) => {
+      // a workspace's next run must start from its saved home and /code: that is its restart
+      const source = await jobs.show(input.ref)
+      if (source.spec.workspace != null) throw new WorkspaceStateError(`${source.message !== '' ? `workspace ${source.message}` : source.ref} is a workspace, not a job to rerun; continue it with floe workspace restart ${source.message !== '' ? source.message : source.ref}`)
+      return watchServed(await jobs.rerun(input))
+    },
     jobList: async ({ project }) => ({ jobs: await jobs.list({ project }) }),
     jobShow: async ({ ref }) => await jobs.show(ref),
     jobMetrics: async ({ ref }) => await jobs.metrics(ref),
@@ -166,6 +172,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),
+    workspaceHistory: async ({ ref }) => await workspaces.history(ref),
     workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local),
     workspaceDetach: async ({ ref, command }) => await workspaces.detach(ref, command),
     serveList: async () => ({ ports: serving.list() })

@@ -172,13 +172,28 @@ export function jobService (components: JobServiceComponents) {
   const storedLog = async (row: JobRow, signal?: AbortSignal): Promise<LogLine[]> => await readStoredLog(components, row, signal)
   const projectOf = async (ref: string | null | undefined): Promise<ProjectMeta> => ref == null ? await components.projects.defaultProject() : await components.projects.resolve(ref)
 
-  /** A job by ref: its project log row, and this node's record when it submitted it. */
+  /**
+   * The runs of workspace `name` in a project (the default one without one), oldest first:
+   * the project log's workspace jobs with that name (a run's job.created carries it, signed).
+   */
+  const workspaceRows = async (project: string | null | undefined, name: string): Promise<JobRow[]> => {
+    const rows = (await components.projects.jobRows((await projectOf(project)).id)).filter(row => row.spec.workspace != null && row.message === name)
+    return rows.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.number - b.number)
+  }
+
+  /** A job by ref: its project log row, and this node's record when it submitted it. A workspace's name is its latest run. */
   const locate = async (ref: string): Promise<{ row: JobRow, record: JobRecord | undefined }> => {
     const parsed = parseJobRef(ref)
     const row = 'jobId' in parsed
       ? await components.projects.jobRowById(parsed.jobId)
-      : await components.projects.jobRow((await projectOf(parsed.project)).id, parsed.number)
-    if (row == null) throw new JobNotFoundError(`no job ${ref}; see floe status`)
+      : 'workspace' in parsed
+        ? (await workspaceRows(parsed.project, parsed.workspace)).at(-1)
+        : await components.projects.jobRow((await projectOf(parsed.project)).id, parsed.number)
+    if (row == null) {
+      throw new JobNotFoundError('workspace' in parsed
+        ? `no workspace ${ref} (and no job: a job is a number); see floe workspace ls, or start it with floe workspace start ${parsed.workspace}`
+        : `no job ${ref}; see floe status`)
+    }
     return { row, record: await records.get(row.jobId) }
   }
   const find = async (ref: string): Promise<JobView> => {
@@ -278,6 +293,16 @@ export function jobService (components: JobServiceComponents) {
 
     async show (ref: string): Promise<JobView> {
       return await find(ref)
+    },
+
+    /** Every run of workspace `name` in a project (the default one without one), oldest first. */
+    async workspaceRuns (project: string | null | undefined, name: string): Promise<JobView[]> {
+      const views: JobView[] = []
+      for (const row of await workspaceRows(project, name)) {
+        const record = await records.get(row.jobId)
+        views.push(record != null ? view(record) : rowView(row))
+      }
+      return views
     },
 
     /** every training metric's series: for charts (another member's job: the latest points its log entry carries) */

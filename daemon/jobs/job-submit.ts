@@ -38,6 +38,8 @@ export type RunRequest = z.output<typeof RunRequestSchema> & {
 export type RerunRequest = z.output<typeof RerunRequestSchema> & {
   /** a workspace's restart: the home it starts from (its saved home) */
   workspaceHome?: string | null
+  /** a workspace's restart: the /code it starts from (saved with the home), instead of the source's code */
+  workspaceCode?: string
 }
 
 export interface JobSubmitComponents {
@@ -172,7 +174,7 @@ export function jobSubmission (components: JobSubmitComponents) {
       }
       const command = request.command != null && request.command.length > 0 ? request.command : source.spec.command
       const shape = await checks.checkShape({ ...request, command, timeoutSeconds: request.timeoutSeconds ?? source.spec.timeoutSeconds }, environment, requirements, { reusable: request.reuse })
-      const spec: JobSpec = { version: 1, code: CID.parse(source.spec.code), inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
+      const spec: JobSpec = { version: 1, code: CID.parse(request.workspaceCode ?? source.spec.code), inputs: inputs.map(input => ({ cid: input.cid, mount: input.mount })), ...shape }
       // the same environment is the same image: the spec (and --reuse) stays that of the source
       const sourceImage = source.spec.image
       if (request.environment == null && sourceImage != null) spec.image = { cid: CID.parse(sourceImage.cid), id: sourceImage.id, bytes: sourceImage.bytes }

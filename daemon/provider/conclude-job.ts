@@ -8,6 +8,7 @@ import { syncBlocks } from '../store/stores.js'
 import { removeJobContainer, type ContainerOutcome } from './executor.js'
 import { failureHint } from './failure-hints.js'
 import { importJobFolder } from './import-job-folder.js'
+import { saveWorkspace } from './workspace-save.js'
 import type { inputCache } from './input-cache.js'
 import { unpinInputs } from './input-pins.js'
 import { removeJobDisk, jobDiskPaths } from './job-disk.js'
@@ -57,10 +58,10 @@ export async function concludeJob (components: ConcludeJobComponents, job: LiveJ
   await components.table.setState(job, 'uploading')
   let output: { cid: CID, bytes: number } | null = null
   let logs: CID | null = null
-  // a workspace's output is its home, saved however it ended
+  // a workspace's output is its home and /code (workspace-save.ts), saved however it ended
   if (outcome != null || job.spec.workspace != null) {
     try {
-      const imported = await importJobFolder(components, job.spec.workspace != null ? disk.home : disk.output)
+      const imported = job.spec.workspace != null ? await saveWorkspace(components, { home: disk.home, code: disk.code }) : await importJobFolder(components, disk.output)
       output = { cid: imported.cid, bytes: imported.bytes }
     } catch (err: any) {
       const why = err?.name === 'ContentTooLargeError'

@@ -125,7 +125,7 @@ export function jobRunner (components: RunJobComponents) {
         systemLine(job, 'the provider restarted; following the job again')
       }
       if (job.record.state !== 'running') await table.setState(job, 'running')
-      const watching = job.spec.workspace != null ? watchWorkspace(components, job, disk.home, docker) : undefined
+      const watching = job.spec.workspace != null ? watchWorkspace(components, job, { home: disk.home, code: disk.code }, docker) : undefined
       try {
         outcome = await followJobContainer(docker, job.record.containerId, {
           timeoutMs: job.spec.timeoutSeconds * 1000,

@@ -4,7 +4,8 @@ import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import type { ImportSummary } from '../content/index.js'
 import { FreezeGate } from './freeze-gate.js'
 import { pinReasons } from '../store/pin-reasons.js'
-import { importJobFolder, type ImportJobFolderComponents } from './import-job-folder.js'
+import type { ImportJobFolderComponents } from './import-job-folder.js'
+import { saveWorkspace } from './workspace-save.js'
 import { systemLine, type JobTable, type LiveJob } from './live-job.js'
 import type { ProviderJobsComponents } from './provider-jobs.js'
 
@@ -16,13 +17,13 @@ export type WorkspaceWatchComponents = ImportJobFolderComponents & Pick<Provider
 }
 
 /**
- * While a workspace runs: its home saved every `snapshotSeconds` (a system line names each
+ * While a workspace runs: its home and /code saved every `snapshotSeconds` (a system line names each
  * save, so the client fetches and keeps it: a crash here loses at most one interval), and
  * the workspace stopped, home saved, after `idleTimeoutSeconds` without terminal or port
  * traffic (`touch` of workspaceAccess). This lives on the provider's side, not in
  * daemon/workspaces/ (the client's): the provider never imports the client side.
  */
-export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJob, homeDir: string, docker: Pick<Docker, 'getContainer'>): { stop: () => void } {
+export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJob, folders: { home: string, code: string }, docker: Pick<Docker, 'getContainer'>): { stop: () => void } {
   const { log } = components
   const spec = job.spec.workspace as NonNullable<JobSpec['workspace']>
   const snapshot = pinReasons.workspaceSnapshot(job.record.jobId)
@@ -49,7 +50,7 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
       const imported: ImportSummary = await gate.freeze(async () => {
         await container.pause()
         try {
-          return await importJobFolder(components, homeDir)
+          return await saveWorkspace(components, folders)
         } finally {
           await container.unpause()
         }

@@ -12,3 +12,18 @@ export class PortInUseError extends Error {
 export class ForwardHostError extends Error {
   override name = 'ForwardHostError'
 }
+
+/** The name cannot name a workspace (protocol/workspaces/identity.ts). */
+export class WorkspaceNameError extends Error {
+  override name = 'WorkspaceNameError'
+}
+
+/** The project has a workspace of that name already: a start of it is a restart. */
+export class WorkspaceExistsError extends Error {
+  override name = 'WorkspaceExistsError'
+}
+
+/** `--git`: the repository could not be cloned (unreachable, no such ref, git missing). */
+export class WorkspaceGitError extends Error {
+  override name = 'WorkspaceGitError'
+}

@@ -1,3 +1,4 @@
+import { CID } from 'multiformats/cid'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { TunnelRequest } from '../../protocol/workspaces/tunnel.js'
@@ -7,6 +8,10 @@ import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { FORWARD_HOST, portForwards, type Forward } from '../forwards/port-forwards.js'
 import { WorkspaceStateError } from './errors.js'
+import { parseWorkspaceRef, workspaceNameProblem, workspaceRef } from '../../protocol/workspaces/identity.js'
+import { takeTurns } from '../turns.js'
+import { gitClone } from './git-clone.js'
+import { WorkspaceExistsError, WorkspaceGitError, WorkspaceNameError } from './errors.js'
 
 /** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
 export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
@@ -20,6 +25,8 @@ const FORWARD_SWEEP_MS = 5_000
 export interface WorkspaceStart {
   name: string
   path?: string
+  /** /code from a git repository (a depth-1 clone here, git-clone.ts) instead of `path` */
+  git?: { url: string, ref?: string }
   environment: string
   requirements: Requirements
   data: Array<{ ref: string, mount: string }>
@@ -33,8 +40,25 @@ export interface WorkspaceStart {
 
 export type { Forward }
 
+/** One run of a workspace: a start or a restart, as `floe workspace history` lists it. */
+export interface WorkspaceRun {
+  job: string
+  jobId: string
+  provider: string | null
+  state: JobView['state']
+  startedAt: string
+  endedAt: string | null
+  reason: string | null
+  /** the home (and /code) it saved last: its output once it ended, else its latest save */
+  home: string | null
+  /** the save it started from (null: a new, empty home) */
+  from: string | null
+}
+
 export interface WorkspaceServiceComponents {
-  jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stopJob'>
+  jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stopJob' | 'workspaceRuns'>
+  /** a saved workspace's home and /code (daemon/workspaces/saved-workspace.ts) */
+  openSaved: (saved: CID) => Promise<{ home: CID, code: CID | null }>
   /** a tunnel conversation with the provider running the workspace */
   openTunnel: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
   log: Logger
@@ -55,17 +79,22 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       if (job == null || isFinal(job.state)) ports.closeRef(forward.ref)
     }
   }
+  /** starts one at a time: a name is checked free and taken in one turn */
+  const naming = takeTurns()
   const sweeper = setInterval(() => { sweep().catch((err: Error) => { components.log.debug({ err: err.message }, 'could not check forwarded ports') }) }, FORWARD_SWEEP_MS)
   sweeper.unref()
 
   const target = (job: JobView): { ref: string, jobId: string, provider: string } => ({ ref: job.ref, jobId: job.jobId, provider: job.provider as string })
+  /** what reaches a workspace: its name (a run from before names: its job ref) */
+  const handle = (job: JobView): string => job.message !== '' && parseWorkspaceRef(job.message) != null ? job.message : job.ref
 
   const running = async (ref: string): Promise<JobView> => {
     const job = await components.jobs.show(ref)
     if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
-    if (job.state === 'lost') throw new WorkspaceStateError(`workspace ${job.ref} is lost: its provider vanished${job.homeCid != null ? ` (its home was last saved as ${job.homeCid})` : ''}; restart it elsewhere with floe workspace restart ${job.ref}`)
-    if (isFinal(job.state)) throw new WorkspaceStateError(`workspace ${job.ref} is ${job.state}; restart it with floe workspace restart ${job.ref}`)
-    if (job.state !== 'running' || job.provider == null) throw new WorkspaceStateError(`workspace ${job.ref} is ${job.state}, not running yet; try again in a moment`)
+    const name = handle(job)
+    if (job.state === 'lost') throw new WorkspaceStateError(`workspace ${name} is lost: its provider vanished${job.homeCid != null ? ` (its home was last saved as ${job.homeCid})` : ''}; restart it elsewhere with floe workspace restart ${name} (its last run: ${job.ref})`)
+    if (isFinal(job.state)) throw new WorkspaceStateError(`workspace ${name} is ${job.state}; restart it with floe workspace restart ${name} (its last run: ${job.ref})`)
+    if (job.state !== 'running' || job.provider == null) throw new WorkspaceStateError(`workspace ${name} is ${job.state}, not running yet; try again in a moment`)
     return job
   }
 
@@ -79,48 +108,109 @@ export function workspaceService (components: WorkspaceServiceComponents) {
   return {
     tunnel,
 
+    /**
+     * A new workspace named `request.name` (none: the first free `wsN`): refused when the
+     * project has one of that name already (its runs are restarts, not new workspaces).
+     */
     async startWorkspace (request: WorkspaceStart): Promise<JobView> {
-      const run: RunRequest = {
-        ...(request.path != null ? { path: request.path } : {}),
-        command: KEEPALIVE,
-        environment: request.environment,
-        requirements: request.requirements,
-        data: request.data,
-        timeoutSeconds: request.timeoutSeconds,
-        ...(request.maxPricePerHour != null ? { maxPricePerHour: request.maxPricePerHour } : {}),
-        ...(request.provider != null ? { provider: request.provider } : {}),
-        retries: 0,
-        message: request.name,
-        deterministic: false,
-        ...(request.project != null ? { project: request.project } : {}),
-        workspace: { home: null, idleTimeoutSeconds: request.idleTimeoutSeconds, snapshotSeconds: request.snapshotSeconds }
-      }
-      return await components.jobs.run(run)
+      return await naming(async () => {
+        let name = request.name.trim()
+        if (name === '') {
+          for (let i = 1; ; i++) if ((await components.jobs.workspaceRuns(request.project, `ws${i}`)).length === 0) { name = `ws${i}`; break }
+        }
+        const problem = workspaceNameProblem(name)
+        if (problem != null) throw new WorkspaceNameError(problem)
+        const existing = (await components.jobs.workspaceRuns(request.project, name)).at(-1)
+        if (existing != null) {
+          throw new WorkspaceExistsError(`workspace ${workspaceRef(existing.project, name)} exists already (${existing.state}, latest run ${existing.ref}); continue it with floe workspace restart ${name}, or choose another name`)
+        }
+        if (request.git != null && request.path != null) throw new WorkspaceGitError('give the code as a folder (path) or a git repository (--git), not both')
+        const clone = request.git != null ? await gitClone(request.git.url, request.git.ref) : undefined
+        if (clone != null) components.log.info({ url: request.git?.url, ref: request.git?.ref, commit: clone.commit }, 'cloned a workspace\'s code')
+        const path = clone?.dir ?? request.path
+        const run: RunRequest = {
+          ...(path != null ? { path } : {}),
+          command: KEEPALIVE,
+          environment: request.environment,
+          requirements: request.requirements,
+          data: request.data,
+          timeoutSeconds: request.timeoutSeconds,
+          ...(request.maxPricePerHour != null ? { maxPricePerHour: request.maxPricePerHour } : {}),
+          ...(request.provider != null ? { provider: request.provider } : {}),
+          retries: 0,
+          message: name,
+          deterministic: false,
+          ...(request.project != null ? { project: request.project } : {}),
+          workspace: { home: null, idleTimeoutSeconds: request.idleTimeoutSeconds, snapshotSeconds: request.snapshotSeconds }
+        }
+        try {
+          return await components.jobs.run(run)
+        } finally {
+          await clone?.remove()
+        }
+      })
     },
 
     /**
-     * A new workspace from this one's spec, its home restored (as saved when it stopped; for a
-     * lost one, as last saved while it ran), on the provider the shape now picks. A running one
-     * is stopped (and its home saved) first.
+     * The workspace's next run, from its spec, its home and /code restored (as saved when it
+     * stopped; for a lost one, as last saved while it ran), on the provider the shape now
+     * picks; the same workspace (name), a new run in its history. A running one is stopped
+     * (and saved) first. Only the latest run continues a workspace.
      */
     async restart (ref: string, changes: { requirements?: Partial<RequirementsInput>, environment?: string, provider?: string, maxPricePerHour?: number } = {}): Promise<JobView> {
       let job = await components.jobs.show(ref)
       if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
+      const latest = job.message === '' ? undefined : (await components.jobs.workspaceRuns(job.projectId, job.message)).at(-1)
+      if (latest != null && latest.jobId !== job.jobId) {
+        throw new WorkspaceStateError(`${job.ref} is an earlier run of workspace ${job.message} (its latest is ${latest.ref}); restart the workspace: floe workspace restart ${job.message}`)
+      }
       if (!isFinal(job.state)) job = await components.jobs.stopJob(job.ref)
-      const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
       ports.closeRef(job.ref)
-      return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: home })
+      const saved = job.outputCid ?? job.homeCid ?? null
+      if (saved == null) return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: job.spec.workspace?.home ?? null })
+      const { home, code } = await components.openSaved(CID.parse(saved))
+      return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: home.toString(), ...(code != null ? { workspaceCode: code.toString() } : {}) })
+    },
+
+    /** Each run of the workspace `ref` names (its name, or any of its runs), oldest first. */
+    async history (ref: string): Promise<{ workspace: string, name: string, runs: WorkspaceRun[] }> {
+      const job = await components.jobs.show(ref)
+      if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace`)
+      const runs = job.message === '' ? [job] : await components.jobs.workspaceRuns(job.projectId, job.message)
+      return {
+        workspace: job.message === '' ? job.ref : workspaceRef(job.project, job.message),
+        name: job.message,
+        runs: runs.map(run => ({
+          job: run.ref,
+          jobId: run.jobId,
+          provider: run.provider,
+          state: run.state,
+          startedAt: run.states.find(s => s.state === 'running')?.at ?? run.createdAt,
+          endedAt: isFinal(run.state) ? run.states.at(-1)?.at ?? null : null,
+          reason: run.reason,
+          home: run.outputCid ?? run.homeCid ?? null,
+          from: run.spec.workspace?.home ?? null
+        }))
+      }
     },
 
     async list (): Promise<{ workspaces: JobView[], ports: Forward[] }> {
       await sweep()
-      return { workspaces: (await components.jobs.list()).filter(job => job.spec.workspace != null), ports: ports.list('workspace') }
+      // one row per workspace: its latest run (an unnamed one from before names: each run its own)
+      const latest = new Map<string, JobView>()
+      for (const job of await components.jobs.list()) {
+        if (job.spec.workspace == null) continue
+        const key = job.message === '' ? job.jobId : `${job.projectId}/${job.message}`
+        const seen = latest.get(key)
+        if (seen == null || seen.createdAt.localeCompare(job.createdAt) < 0 || (seen.createdAt === job.createdAt && seen.number < job.number)) latest.set(key, job)
+      }
+      return { workspaces: [...latest.values()], ports: ports.list('workspace') }
     },
 
     /** Listens on FORWARD_HOST:`local` (0: any free port) and relays each connection to `remote` inside the workspace. */
     async forward (ref: string, remote: number, local = 0): Promise<Forward> {
       const job = await running(ref)
-      if (!await ports.probe(target(job), remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${job.ref}; start the server there first (e.g. in floe shell ${job.ref})`)
+      if (!await ports.probe(target(job), remote)) throw new WorkspaceStateError(`nothing listens on port ${remote} inside workspace ${handle(job)}; start the server there first (e.g. in floe shell ${handle(job)})`)
       return await ports.forward(job.ref, 'workspace', async () => target(await running(job.ref)), remote, local)
     },
 

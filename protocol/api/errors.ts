@@ -67,6 +67,9 @@ export const STATUS_BY_ERROR_NAME = {
   FileChangedError: 409,
   JobStateError: 409,
   WorkspaceStateError: 409,
+  WorkspaceExistsError: 409,
+  WorkspaceNameError: 400,
+  WorkspaceGitError: 422,
   PortInUseError: 409,
   NoProviderError: 409,
   /** another daemon holds this home */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { JobState } from '../jobs/job.js'
 import { JobView } from '../jobs/view.js'
 import { Requirements } from '../market/requirements.js'
 import { defineRoute } from './route.js'
@@ -41,14 +42,34 @@ export type ShellControl = z.infer<typeof ShellControl>
 /** A forwarded port: `http://HOST:LOCAL/` here reaches REMOTE in the workspace (HOST is a loopback address of its own, see FORWARD_HOST). */
 const Forward = z.object({ ref: z.string(), host: z.string(), remote: z.number(), local: z.number() })
 
+/** One run of a workspace (a start or a restart). */
+const WorkspaceRun = z.object({
+  /** the run's job, `PROJECT/N` */
+  job: z.string(),
+  jobId: z.string(),
+  provider: z.string().nullable(),
+  state: JobState,
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  /** why it ended, when not by a plain stop */
+  reason: z.string().nullable(),
+  /** the home (with /code) it saved: its output once it ended, else its latest save */
+  home: z.string().nullable(),
+  /** the save it started from (null: new, empty) */
+  from: z.string().nullable()
+})
+
 export const workspaceRoutes = {
   workspaceStart: defineRoute({
     method: 'POST',
     path: `${PREFIX}/workspaces`,
     summary: 'start a workspace: a container kept running on the best provider, its home at /home/floe',
     input: z.object({
+      /** its name, unique in the project (protocol/workspaces/identity.ts); empty: the first free wsN */
       name: z.string().max(200).default(''),
       path: AbsolutePath.optional(),
+      /** /code from a git repository, cloned (depth 1, no submodules, no hooks) by this daemon: instead of path */
+      git: z.object({ url: z.string().min(1).max(2048), ref: z.string().min(1).max(256).optional() }).strict().optional(),
       environment: z.string().min(1).max(128).default('busybox'),
       requirements: Requirements,
       data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).default([]),
@@ -82,6 +103,18 @@ export const workspaceRoutes = {
       maxPricePerHour: z.number().nonnegative().max(1e9).optional()
     }).strict(),
     output: JobView
+  }),
+  workspaceHistory: defineRoute({
+    method: 'GET',
+    path: `${PREFIX}/workspaces/history`,
+    summary: "a workspace's runs, oldest first: each start or restart, its provider, when it ran, why it ended, the home it saved",
+    input: z.object({ ref: JobRef }).strict(),
+    output: z.object({
+      /** `PROJECT/ws/NAME` */
+      workspace: z.string(),
+      name: z.string(),
+      runs: z.array(WorkspaceRun)
+    })
   }),
   workspacePort: defineRoute({
     method: 'POST',
