@@ -317,7 +317,9 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const workspaces = workspaceService({
       jobs,
       openTunnel: providerChannel({ libp2p: host, addrsOf: peer => market.book.get(peer)?.offer.addrs ?? [], serveLocal: channel => { tunnels.serveLocal(channel, host.peerId.toString()) }, protocol: TUNNEL_PROTOCOL, maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES }),
-      log: log.child({ component: 'floe:workspaces' })
+      log: log.child({ component: 'floe:workspaces' }),
+      // tests only: what the notebook proxy forwards (to check floe's credentials never reach a notebook)
+      ...(process.env.FLOE_TEST_NOTEBOOK_HEADERS != null ? { notebookHeaderLog: process.env.FLOE_TEST_NOTEBOOK_HEADERS } : {})
     })
     undo.push(async () => { await workspaces.stop() })
 

@@ -9,6 +9,7 @@ import { runShell } from '../shell.js'
 import { action } from './action.js'
 import { requirementChanges } from './job-options.js'
 import { parseDataMount } from './jobs.js'
+import { addNotebookCommands, addNotebookOption, notebookMode } from './workspace-notebook.js'
 
 /** States a workspace passes through before it runs, and how long `floe shell` waits on them. */
 const STARTING = new Set(['queued', 'matching', 'preparing'])
@@ -21,7 +22,7 @@ function describe (ws: JobView): string {
 export function workspaceCommands (): Command[] {
   const workspace = new Command('workspace').description('workspaces: containers kept running on a provider, reached by terminals and forwarded ports; the home (/home/floe) is saved when they stop')
 
-  workspace.command('start')
+  const start = workspace.command('start')
     .description('start a workspace on the best provider (the current folder is its /code)')
     .argument('[name]', 'a name for it', '')
     .option('--env <name>', 'environment', 'busybox')
@@ -36,6 +37,7 @@ export function workspaceCommands (): Command[] {
     .option('--max-duration <duration>', 'the most it may run', '8h')
     .option('--path <dir>', 'the code folder (default: the current folder)')
     .option('--project <project>', "the project (default: the folder's)")
+  addNotebookOption(start)
     .action(action(async (client, args, opts) => {
       const path = resolve(opts.path ?? '.')
       const project = opts.project ?? (await findProjectLink(path))?.id
@@ -50,10 +52,11 @@ export function workspaceCommands (): Command[] {
         ...(project != null ? { project } : {}),
         timeoutSeconds: parseDuration(opts.maxDuration),
         idleTimeoutSeconds: parseDuration(opts.idleTimeout),
-        snapshotSeconds: parseDuration(opts.snapshotEvery)
+        snapshotSeconds: parseDuration(opts.snapshotEvery),
+        jupyter: notebookMode(opts.jupyter)
       })
       if (opts.json === true) return printJson(ws)
-      printLines([`${ws.ref} ${ws.state}`, `open a terminal with: floe shell ${ws.ref}`])
+      printLines([`${ws.ref} ${ws.state}`, `open a terminal with: floe shell ${ws.ref}`, ...(opts.jupyter !== false ? [`open its notebook (when its environment has Jupyter) with: floe workspace open ${ws.ref}`] : [])])
     }))
 
   workspace.command('ls')
@@ -110,6 +113,9 @@ export function workspaceCommands (): Command[] {
       if (opts.json === true) return printJson(forward)
       printLines([`http://${forward.host}:${forward.local}/ → port ${forward.remote} in ${forward.ref} (until it stops)`])
     }))
+
+  // Jupyter workspaces: floe workspace open (client/commands/workspace-notebook.ts)
+  addNotebookCommands(workspace)
 
   const shell = new Command('shell')
     .description("a terminal in a running workspace (its shell, or COMMAND after --); exits with the command's status")

@@ -148,6 +148,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),
-    workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local)
+    workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local),
+    workspaceNotebook: async ({ ref }) => await workspaces.notebook(ref)
   }
 }

@@ -12,3 +12,8 @@ export class PortInUseError extends Error {
 export class ForwardHostError extends Error {
   override name = 'ForwardHostError'
 }
+
+/** A workspace's notebook cannot be opened: started without one, no Jupyter in its environment, or not answering yet. */
+export class NotebookUnavailableError extends Error {
+  override name = 'NotebookUnavailableError'
+}

@@ -1,16 +1,21 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
+import { NOTEBOOK_PORT, notebookOf, workspaceCommand, type NotebookMode } from '../../protocol/workspaces/notebook.js'
 import { decodeTunnelMessage, encodeTunnelMessage, TUNNEL_OPEN_TIMEOUT_MS, type TunnelMessage, type TunnelOpen, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { readTunnel, tunnelCredit } from '../transfer/tunnel-credit.js'
-import { ForwardHostError, PortInUseError, WorkspaceStateError } from './errors.js'
+import { ForwardHostError, NotebookUnavailableError, PortInUseError, WorkspaceStateError } from './errors.js'
+import { startNotebookProxy, type NotebookProxy } from './notebook-proxy.js'
 
-/** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
-export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
+export { KEEPALIVE } from '../../protocol/workspaces/notebook.js'
 
 /**
  * The loopback address forwarded ports listen on: never one the web UI is served on.
@@ -38,7 +43,12 @@ export interface WorkspaceStart {
   timeoutSeconds: number
   idleTimeoutSeconds: number
   snapshotSeconds: number
+  /** a Jupyter notebook server in it: `auto` when the environment has one */
+  jupyter?: NotebookMode
 }
+
+/** A workspace's notebook as the browser opens it: `url` carries the notebook's own token. */
+export interface Notebook { ref: string, url: string, host: string, port: number }
 
 export interface Forward { ref: string, host: string, remote: number, local: number }
 
@@ -47,6 +57,8 @@ export interface WorkspaceServiceComponents {
   /** a tunnel conversation with the provider running the workspace */
   openTunnel: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
   log: Logger
+  /** tests: a file the notebook proxy appends each forwarded request's headers to */
+  notebookHeaderLog?: string
 }
 
 /**
@@ -65,11 +77,24 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     entry.server.close()
     forwards.delete(key)
   }
-  /** A forward lives as long as its workspace runs. */
+  /** Notebook proxies, by workspace ref (one each, made on the first open). */
+  const notebooks = new Map<string, Promise<NotebookProxy>>()
+  let socketDir: Promise<string> | undefined
+  const closeNotebook = (ref: string): void => {
+    const proxy = notebooks.get(ref)
+    if (proxy == null) return
+    notebooks.delete(ref)
+    proxy.then(async p => { await p.close() }).catch((err: Error) => { components.log.debug({ ref, err: err.message }, 'could not close a notebook proxy') })
+  }
+  /** A forward (and a notebook) lives as long as its workspace runs. */
   const sweep = async (): Promise<void> => {
     for (const [key, { forward }] of [...forwards]) {
       const job = await components.jobs.show(forward.ref).catch(() => undefined)
       if (job == null || isFinal(job.state)) close(key)
+    }
+    for (const ref of [...notebooks.keys()]) {
+      const job = await components.jobs.show(ref).catch(() => undefined)
+      if (job == null || isFinal(job.state)) closeNotebook(ref)
     }
   }
   const sweeper = setInterval(() => { sweep().catch((err: Error) => { components.log.debug({ err: err.message }, 'could not check forwarded ports') }) }, FORWARD_SWEEP_MS)
@@ -151,13 +176,73 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     await channel.close().catch(() => {})
   }
 
+  /** One local connection relayed to `port` in the workspace; a failure resets that connection only. */
+  const relayConnection = (socket: Socket, ref: string, port: number): void => {
+    // a reset while the tunnel opens must end this connection only
+    socket.on('error', (err: Error) => { components.log.debug({ ref, port, err: err.message }, 'forwarded connection failed') })
+    relay(socket, ref, port).catch((err: Error) => {
+      components.log.debug({ ref, port, err: err.message }, 'forwarded connection failed')
+      // a reset, not an end: a cut transfer must not look complete
+      socket.resetAndDestroy()
+    })
+  }
+
+  /** Why a Jupyter workspace's notebook does not answer: no Jupyter in its environment, or still starting. */
+  const notebookMissing = async (job: JobView): Promise<NotebookUnavailableError> => {
+    const check = await tunnel(job.ref, { type: 'shell', command: ['sh', '-c', 'command -v jupyter-notebook || command -v jupyter-lab'], cols: 80, rows: 24 })
+      .then(async ({ channel }) => {
+        try {
+          while (true) {
+            const bytes = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
+            if (bytes == null) return null
+            const message = decodeTunnelMessage(bytes)
+            if (message.type === 'exit') return message.code
+          }
+        } finally {
+          await channel.close().catch(() => {})
+        }
+      })
+      .catch(() => null)
+    return check !== null && check !== 0
+      ? new NotebookUnavailableError(`workspace ${job.ref} has no notebook: its environment ${job.spec.environment} has no jupyter-notebook or jupyter-lab; restart it in one that has (floe workspace restart ${job.ref} --env NAME, after floe env build NAME --from python-3.11 --apt jupyter-notebook)`)
+      : new NotebookUnavailableError(`the notebook of workspace ${job.ref} does not answer on port ${NOTEBOOK_PORT} yet; it may still be starting (try again in a few seconds), or see its log: floe logs ${job.ref}`)
+  }
+
   return {
     tunnel,
+
+    /**
+     * The workspace's notebook, served by this daemon on FORWARD_HOST at a port of its own
+     * (see notebook-proxy.ts); made on the first call, kept while the workspace runs.
+     */
+    async notebook (ref: string): Promise<Notebook> {
+      const job = await running(ref)
+      const notebook = notebookOf(job.spec.command)
+      if (notebook == null) throw new NotebookUnavailableError(`workspace ${job.ref} was started without a notebook (--no-jupyter, or by an older floe); a restart keeps that: start a new one with floe workspace start --jupyter --env ${job.spec.environment}`)
+      if (!await probe(job.ref, NOTEBOOK_PORT)) throw await notebookMissing(job)
+      let proxy = notebooks.get(job.ref)
+      if (proxy == null) {
+        socketDir ??= mkdtemp(join(tmpdir(), 'floe-notebooks-'))
+        const dir = await socketDir
+        proxy = startNotebookProxy({
+          host: FORWARD_HOST,
+          socketDir: dir,
+          relay: socket => { relayConnection(socket, job.ref, NOTEBOOK_PORT) },
+          log: components.log,
+          ...(components.notebookHeaderLog != null ? { headerLog: components.notebookHeaderLog } : {})
+        })
+        notebooks.set(job.ref, proxy)
+        proxy.catch(() => { notebooks.delete(job.ref) })
+      }
+      const { host, port } = await proxy
+      components.log.info({ ref: job.ref, host, port }, 'serving a workspace\'s notebook')
+      return { ref: job.ref, host, port, url: `http://${host}:${port}/?token=${notebook.token}` }
+    },
 
     async startWorkspace (request: WorkspaceStart): Promise<JobView> {
       const run: RunRequest = {
         ...(request.path != null ? { path: request.path } : {}),
-        command: KEEPALIVE,
+        command: workspaceCommand(request.jupyter ?? 'auto', randomBytes(32).toString('hex')),
         environment: request.environment,
         requirements: request.requirements,
         data: request.data,
@@ -184,6 +269,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       if (!isFinal(job.state)) job = await components.jobs.stopJob(job.ref)
       const home = job.outputCid ?? job.homeCid ?? job.spec.workspace?.home ?? null
       for (const [key, entry] of [...forwards]) if (entry.forward.ref === job.ref) close(key)
+      closeNotebook(job.ref)
       return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: home })
     },
 
@@ -201,13 +287,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       const server = createServer({ allowHalfOpen: true }, socket => {
         sockets.add(socket)
         socket.on('close', () => { sockets.delete(socket) })
-        // a reset while the tunnel opens must end this connection only
-        socket.on('error', (err: Error) => { components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed') })
-        relay(socket, job.ref, remote).catch((err: Error) => {
-          components.log.debug({ ref: job.ref, port: remote, err: err.message }, 'forwarded connection failed')
-          // a reset, not an end: a cut transfer must not look complete
-          socket.resetAndDestroy()
-        })
+        relayConnection(socket, job.ref, remote)
       })
       const port = await new Promise<number>((resolve, reject) => {
         server.once('error', (err: any) => {
@@ -230,6 +310,9 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     async stop (): Promise<void> {
       clearInterval(sweeper)
       for (const key of [...forwards.keys()]) close(key)
+      await Promise.all([...notebooks.values()].map(async p => { await (await p).close() }))
+      notebooks.clear()
+      if (socketDir != null) await rm(await socketDir, { recursive: true, force: true })
     }
   }
 }

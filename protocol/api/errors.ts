@@ -67,6 +67,7 @@ export const STATUS_BY_ERROR_NAME = {
   FileChangedError: 409,
   JobStateError: 409,
   WorkspaceStateError: 409,
+  NotebookUnavailableError: 409,
   PortInUseError: 409,
   NoProviderError: 409,
   /** another daemon holds this home */
