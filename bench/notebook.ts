@@ -70,6 +70,31 @@ async function dockerRunToNotebook (image: string): Promise<number> {
   }
 }
 
+/**
+ * A second baseline: the same `docker run` under gVisor (runsc), as a provider runs jobs here,
+ * with the network off as in a workspace; ready = Jupyter's "is running at" log line (its port
+ * cannot be reached from the host without a network).
+ */
+async function dockerRunscToLog (image: string): Promise<number> {
+  const name = `floe-bench-notebook-${randomBytes(4).toString('hex')}`
+  try {
+    return await timed(async () => {
+      await exec('docker', ['run', '-d', '--name', name, '--runtime', 'runsc', '--network', 'none', '--user', '65534:65534', '-e', 'HOME=/tmp', '-e', `JUPYTER_TOKEN=${randomBytes(32).toString('hex')}`, image,
+        'jupyter-notebook', '--no-browser', '--ip=127.0.0.1', '--port=8888', '--port-retries=0', '--notebook-dir=/tmp'])
+      const logs = spawn('docker', ['logs', '-f', name], { stdio: ['ignore', 'pipe', 'pipe'] })
+      await new Promise<void>((resolve, reject) => {
+        let seen = ''
+        const look = (chunk: Buffer): void => { seen += chunk.toString(); if (seen.includes('is running at')) { logs.kill(); resolve() } }
+        logs.stdout.on('data', look)
+        logs.stderr.on('data', look)
+        logs.on('close', () => { reject(new Error(`jupyter under runsc never said it runs:\n${seen}`)) })
+      })
+    })
+  } finally {
+    await exec('docker', ['rm', '-f', name]).catch(() => {})
+  }
+}
+
 /** floe: workspace start → running → the notebook's API answers through the daemon. */
 async function floeToNotebook (api: ApiClient, environment: string, provider: string, code: string): Promise<{ totalMs: number, runningMs: number, ref: string, preparingMs?: number }> {
   const t0 = performance.now()
@@ -134,6 +159,8 @@ try {
   // warm: the baseline, then floe on a provider that holds the environment (its own client)
   const baseWarm: number[] = []
   for (let i = 0; i < runs; i++) baseWarm.push(await dockerRunToNotebook(IMAGE))
+  const baseRunsc: number[] = []
+  for (let i = 0; i < runs; i++) baseRunsc.push(await dockerRunscToLog(IMAGE).catch(() => NaN))
   const provider = await startBenchDaemon(undefined, ['--provider'])
   daemons.push(provider)
   const published = await floeJson(['env', 'publish', IMAGE, '--name', 'jupyter', '--home', provider.home])
@@ -173,7 +200,7 @@ try {
   const baseWarmMs = median(baseWarm)
   const result = {
     image: { bytes: published.bytes, dockerSizeBytes: imageBytes, layers: published.layers },
-    warm: { floeMs: warmMs, floeRunningMs: median(warm.map(w => w.runningMs)), dockerRunMs: baseWarmMs, ratio: warmMs / baseWarmMs, runs: { floe: warm.map(w => w.totalMs), dockerRun: baseWarm } },
+    warm: { floeMs: warmMs, floeRunningMs: median(warm.map(w => w.runningMs)), dockerRunMs: baseWarmMs, ratio: warmMs / baseWarmMs, dockerRunscLogMs: median(baseRunsc), ratioRunsc: warmMs / median(baseRunsc), runs: { floe: warm.map(w => w.totalMs), dockerRun: baseWarm, dockerRunsc: baseRunsc } },
     cold: {
       floeMs: cold.totalMs,
       floeRunningMs: cold.runningMs,
@@ -186,6 +213,7 @@ try {
   else {
     console.log(`image ${mib(result.image.bytes).toFixed(0)} MiB (${result.image.layers} layers)`)
     console.log(`warm: floe workspace start → notebook answers ${warmMs.toFixed(0)} ms (running after ${result.warm.floeRunningMs.toFixed(0)} ms) vs docker run → notebook ${baseWarmMs.toFixed(0)} ms: ${result.warm.ratio.toFixed(2)}× (median of ${runs})`)
+    console.log(`  the same docker run under runsc (gVisor, as the provider runs it), to Jupyter's "is running at" line: ${result.warm.dockerRunscLogMs.toFixed(0)} ms: floe ${result.warm.ratioRunsc.toFixed(2)}×`)
     const b = result.cold.baseline
     console.log(`cold: floe (environment fetched from another daemon) ${cold.totalMs.toFixed(0)} ms (running after ${cold.runningMs.toFixed(0)} ms) vs docker save ${saveMs.toFixed(0)} + load ${loadMs.toFixed(0)} + run → notebook ${b.dockerRunMs.toFixed(0)} = ${b.totalMs.toFixed(0)} ms: ${result.cold.ratio.toFixed(2)}×`)
     if (result.cold.environment != null) console.log(`  the provider's fetch + load: ${JSON.stringify(result.cold.environment)}`)

@@ -21,13 +21,35 @@ export function notebookMode (jupyter: unknown): 'auto' | 'on' | 'off' {
   return jupyter === true ? 'on' : jupyter === false ? 'off' : 'auto'
 }
 
+/** How long `floe workspace open` waits for a workspace, then its notebook, to start. */
+const OPEN_WAIT_MS = 120_000
+/** States a workspace passes through before it runs. */
+const STARTING = new Set(['queued', 'matching', 'preparing'])
+
 export function addNotebookCommands (workspace: Command): void {
   workspace.command('open')
     .description("print the URL of a Jupyter workspace's notebook (served by this daemon, with the notebook's own token); --browser opens it")
     .argument('<ws>')
     .option('--browser', 'open it in the desktop browser too')
     .action(action(async (client, args, opts) => {
-      const notebook = await client.call('workspaceNotebook', { ref: await expandJobRef(args[0] ?? '') })
+      const ref = await expandJobRef(args[0] ?? '')
+      // a workspace, then its notebook, still starting is waited for (said on stderr), not refused
+      const deadline = Date.now() + OPEN_WAIT_MS
+      for (let job = await client.call('jobShow', { ref }); STARTING.has(job.state) && Date.now() < deadline; job = await client.call('jobShow', { ref })) {
+        process.stderr.write(`floe: ${job.ref} is ${job.state}; waiting for it to run\n`)
+        await new Promise(resolve => setTimeout(resolve, 1000))
+      }
+      let notebook: { url: string } | undefined
+      for (let said = false; notebook == null;) {
+        try {
+          notebook = await client.call('workspaceNotebook', { ref })
+        } catch (err: any) {
+          if (err?.name !== 'NotebookStartingError' || Date.now() > deadline) throw err
+          if (!said) process.stderr.write(`floe: ${ref}: its notebook is starting; waiting for it to answer\n`)
+          said = true
+          await new Promise(resolve => setTimeout(resolve, 1000))
+        }
+      }
       if (opts.json === true) printJson(notebook)
       else printLines([notebook.url])
       if (opts.browser === true) openInBrowser(notebook.url)

@@ -17,3 +17,8 @@ export class ForwardHostError extends Error {
 export class NotebookUnavailableError extends Error {
   override name = 'NotebookUnavailableError'
 }
+
+/** A Jupyter workspace's notebook does not answer yet: it is starting (or has failed: its log says). */
+export class NotebookStartingError extends Error {
+  override name = 'NotebookStartingError'
+}

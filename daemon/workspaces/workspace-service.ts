@@ -12,7 +12,7 @@ import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { readTunnel, tunnelCredit } from '../transfer/tunnel-credit.js'
-import { ForwardHostError, NotebookUnavailableError, PortInUseError, WorkspaceStateError } from './errors.js'
+import { ForwardHostError, NotebookStartingError, NotebookUnavailableError, PortInUseError, WorkspaceStateError } from './errors.js'
 import { startNotebookProxy, type NotebookProxy } from './notebook-proxy.js'
 
 export { KEEPALIVE } from '../../protocol/workspaces/notebook.js'
@@ -188,7 +188,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
   }
 
   /** Why a Jupyter workspace's notebook does not answer: no Jupyter in its environment, or still starting. */
-  const notebookMissing = async (job: JobView): Promise<NotebookUnavailableError> => {
+  const notebookMissing = async (job: JobView): Promise<NotebookUnavailableError | NotebookStartingError> => {
     const check = await tunnel(job.ref, { type: 'shell', command: ['sh', '-c', 'command -v jupyter-notebook || command -v jupyter-lab'], cols: 80, rows: 24 })
       .then(async ({ channel }) => {
         try {
@@ -205,7 +205,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       .catch(() => null)
     return check !== null && check !== 0
       ? new NotebookUnavailableError(`workspace ${job.ref} has no notebook: its environment ${job.spec.environment} has no jupyter-notebook or jupyter-lab; restart it in one that has (floe workspace restart ${job.ref} --env NAME, after floe env build NAME --from python-3.11 --apt jupyter-notebook)`)
-      : new NotebookUnavailableError(`the notebook of workspace ${job.ref} does not answer on port ${NOTEBOOK_PORT} yet; it may still be starting (try again in a few seconds), or see its log: floe logs ${job.ref}`)
+      : new NotebookStartingError(`the notebook of workspace ${job.ref} does not answer on port ${NOTEBOOK_PORT} yet; it may still be starting (try again in a few seconds), or see its log: floe logs ${job.ref}`)
   }
 
   return {

@@ -68,6 +68,7 @@ export const STATUS_BY_ERROR_NAME = {
   JobStateError: 409,
   WorkspaceStateError: 409,
   NotebookUnavailableError: 409,
+  NotebookStartingError: 409,
   PortInUseError: 409,
   NoProviderError: 409,
   /** another daemon holds this home */
