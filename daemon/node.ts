@@ -321,7 +321,9 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       jobs,
       openSaved: async saved => await openSavedWorkspace({ blockstore: stores.blockstore, requireDag: requireDagHere }, saved),
       openTunnel,
-      log: log.child({ component: 'floe:workspaces' })
+      log: log.child({ component: 'floe:workspaces' }),
+      // tests only: what the notebook proxy forwards (to check floe's credentials never reach a notebook)
+      ...(process.env.FLOE_TEST_NOTEBOOK_HEADERS != null ? { notebookHeaderLog: process.env.FLOE_TEST_NOTEBOOK_HEADERS } : {})
     })
     undo.push(async () => { await workspaces.stop() })
     const serving = servedPorts({ jobs, openTunnel, log: log.child({ component: 'floe:serve' }) })

@@ -70,7 +70,7 @@ export function nodeCommands (): Command[] {
 }
 
 /** Opens a URL with the desktop's opener, when there is a desktop; quietly does nothing otherwise. */
-function openInBrowser (url: string): void {
+export function openInBrowser (url: string): void {
   const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open'
   if (process.platform === 'linux' && process.env.DISPLAY == null && process.env.WAYLAND_DISPLAY == null) return
   const child = spawn(opener, [url], { stdio: 'ignore', detached: true })

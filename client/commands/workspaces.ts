@@ -10,6 +10,7 @@ import { runShell } from '../shell.js'
 import { action } from './action.js'
 import { requirementChanges } from './job-options.js'
 import { parseDataMount } from './jobs.js'
+import { addNotebookCommands, addNotebookOption, notebookMode } from './workspace-notebook.js'
 
 /** States a workspace passes through before it runs, and how long `floe shell` waits on them. */
 const STARTING = new Set(['queued', 'matching', 'preparing'])
@@ -31,7 +32,7 @@ function describe (ws: JobView): string {
 export function workspaceCommands (): Command[] {
   const workspace = new Command('workspace').description('workspaces: containers kept running on a provider, reached by terminals and forwarded ports; the home (/home/floe) is saved when they stop')
 
-  workspace.command('start')
+  const start = workspace.command('start')
     .description('start a new workspace on the best provider (the current folder, --path or --git is its /code); its NAME reaches it for its whole life')
     .argument('[name]', 'its name, unique in the project: a letter first, then letters, digits, . _ - (default: the first free wsN)', '')
     .option('--env <name>', 'environment', 'busybox')
@@ -48,6 +49,7 @@ export function workspaceCommands (): Command[] {
     .option('--git <url>', "the code from a git repository instead: a depth-1 clone by this node's daemon (no submodules, no hooks run)")
     .option('--ref <branch|tag|commit>', 'with --git: the branch, tag or full commit id (default: the default branch)')
     .option('--project <project>', "the project (default: the folder's)")
+  addNotebookOption(start)
     .action(action(async (client, args, opts) => {
       if (opts.git != null && opts.path != null) throw new Error('give the code as --path or --git, not both')
       if (opts.ref != null && opts.git == null) throw new Error('--ref names a branch, tag or commit of --git URL; give --git too')
@@ -64,10 +66,11 @@ export function workspaceCommands (): Command[] {
         ...(project != null ? { project } : {}),
         timeoutSeconds: parseDuration(opts.maxDuration),
         idleTimeoutSeconds: parseDuration(opts.idleTimeout),
-        snapshotSeconds: parseDuration(opts.snapshotEvery)
+        snapshotSeconds: parseDuration(opts.snapshotEvery),
+        jupyter: notebookMode(opts.jupyter)
       })
       if (opts.json === true) return printJson(ws)
-      printLines([`${nameOf(ws)} ${ws.state} (run ${ws.ref})`, `open a terminal with: floe shell ${handleOf(ws)}`])
+      printLines([`${nameOf(ws)} ${ws.state} (run ${ws.ref})`, `open a terminal with: floe shell ${handleOf(ws)}`, ...(opts.jupyter !== false ? [`open its notebook (when its environment has Jupyter) with: floe workspace open ${handleOf(ws)}`] : [])])
     }))
 
   workspace.command('ls')
@@ -136,6 +139,9 @@ export function workspaceCommands (): Command[] {
       if (opts.json === true) return printJson(forward)
       printLines([`http://${forward.host}:${forward.local}/ → port ${forward.remote} in ${forward.ref} (until it stops)`])
     }))
+
+  // Jupyter workspaces: floe workspace open (client/commands/workspace-notebook.ts)
+  addNotebookCommands(workspace)
 
   const shell = new Command('shell')
     .description("a terminal in a running workspace (its shell, or COMMAND after --); exits with the command's status")

@@ -175,6 +175,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     workspaceHistory: async ({ ref }) => await workspaces.history(ref),
     workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local),
     workspaceDetach: async ({ ref, command }) => await workspaces.detach(ref, command),
-    serveList: async () => ({ ports: serving.list() })
+    serveList: async () => ({ ports: serving.list() }),
+    workspaceNotebook: async ({ ref }) => await workspaces.notebook(ref)
   }
 }

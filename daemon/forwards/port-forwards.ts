@@ -104,6 +104,17 @@ export function portForwards (components: PortForwardsComponents) {
     await channel.close().catch(() => {})
   }
 
+  /** One local connection relayed to `remote` in the job `target()` names; a failure resets that connection only. */
+  const relayConnection = (socket: Socket, ref: string, target: () => Promise<TunnelTarget>, remote: number): void => {
+    // a reset while the tunnel opens must end this connection only
+    socket.on('error', (err: Error) => { components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed') })
+    target().then(async to => { await relay(socket, to, remote) }).catch((err: Error) => {
+      components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed')
+      // a reset, not an end: a cut transfer must not look complete
+      socket.resetAndDestroy()
+    })
+  }
+
   const close = (key: string): void => {
     const entry = forwards.get(key)
     if (entry == null) return
@@ -115,6 +126,7 @@ export function portForwards (components: PortForwardsComponents) {
   return {
     open,
     probe,
+    relayConnection,
 
     /**
      * Listens on FORWARD_HOST:`local` (0: any free port) and relays each connection to
@@ -127,13 +139,7 @@ export function portForwards (components: PortForwardsComponents) {
       const server = createServer({ allowHalfOpen: true }, socket => {
         sockets.add(socket)
         socket.on('close', () => { sockets.delete(socket) })
-        // a reset while the tunnel opens must end this connection only
-        socket.on('error', (err: Error) => { components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed') })
-        target().then(async to => { await relay(socket, to, remote) }).catch((err: Error) => {
-          components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed')
-          // a reset, not an end: a cut transfer must not look complete
-          socket.resetAndDestroy()
-        })
+        relayConnection(socket, ref, target, remote)
       })
       const port = await new Promise<number>((resolve, reject) => {
         server.once('error', (err: any) => {

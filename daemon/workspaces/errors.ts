@@ -27,3 +27,13 @@ export class WorkspaceExistsError extends Error {
 export class WorkspaceGitError extends Error {
   override name = 'WorkspaceGitError'
 }
+
+/** A workspace's notebook cannot be opened: started without one, no Jupyter in its environment, or not answering yet. */
+export class NotebookUnavailableError extends Error {
+  override name = 'NotebookUnavailableError'
+}
+
+/** A Jupyter workspace's notebook does not answer yet: it is starting (or has failed: its log says). */
+export class NotebookStartingError extends Error {
+  override name = 'NotebookStartingError'
+}

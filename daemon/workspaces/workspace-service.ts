@@ -1,20 +1,24 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
-import type { TunnelRequest } from '../../protocol/workspaces/tunnel.js'
+import { NOTEBOOK_PORT, notebookOf, workspaceCommand, type NotebookMode } from '../../protocol/workspaces/notebook.js'
+import { decodeTunnelMessage, TUNNEL_OPEN_TIMEOUT_MS, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { FORWARD_HOST, portForwards, type Forward } from '../forwards/port-forwards.js'
-import { WorkspaceStateError } from './errors.js'
 import { parseWorkspaceRef, workspaceNameProblem, workspaceRef } from '../../protocol/workspaces/identity.js'
 import { takeTurns } from '../turns.js'
 import { gitClone } from './git-clone.js'
-import { WorkspaceExistsError, WorkspaceGitError, WorkspaceNameError } from './errors.js'
+import { NotebookStartingError, NotebookUnavailableError, WorkspaceExistsError, WorkspaceGitError, WorkspaceNameError, WorkspaceStateError } from './errors.js'
+import { startNotebookProxy, type NotebookProxy } from './notebook-proxy.js'
 
-/** A workspace's command: it only keeps the container up (terminals and ports are exec'd); SIGTERM ends it at once. */
-export const KEEPALIVE = ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
+export { KEEPALIVE } from '../../protocol/workspaces/notebook.js'
 
 /** Where forwarded ports listen (daemon/forwards/port-forwards.ts says why). */
 export { FORWARD_HOST }
@@ -36,6 +40,8 @@ export interface WorkspaceStart {
   timeoutSeconds: number
   idleTimeoutSeconds: number
   snapshotSeconds: number
+  /** a Jupyter notebook server in it: `auto` when the environment has one */
+  jupyter?: NotebookMode
 }
 
 export type { Forward }
@@ -55,6 +61,9 @@ export interface WorkspaceRun {
   from: string | null
 }
 
+/** A workspace's notebook as the browser opens it: `url` carries the notebook's own token. */
+export interface Notebook { ref: string, url: string, host: string, port: number }
+
 export interface WorkspaceServiceComponents {
   jobs: Pick<JobService, 'run' | 'rerun' | 'show' | 'list' | 'stopJob' | 'workspaceRuns'>
   /** a saved workspace's home and /code (daemon/workspaces/saved-workspace.ts) */
@@ -62,6 +71,8 @@ export interface WorkspaceServiceComponents {
   /** a tunnel conversation with the provider running the workspace */
   openTunnel: (provider: string, signal: AbortSignal) => Promise<MessageChannel>
   log: Logger
+  /** tests: a file the notebook proxy appends each forwarded request's headers to */
+  notebookHeaderLog?: string
 }
 
 /**
@@ -72,11 +83,24 @@ export interface WorkspaceServiceComponents {
  */
 export function workspaceService (components: WorkspaceServiceComponents) {
   const ports = portForwards(components)
-  /** A forward lives as long as its workspace runs. */
+  /** Notebook proxies, by workspace ref (one each, made on the first open). */
+  const notebooks = new Map<string, Promise<NotebookProxy>>()
+  let socketDir: Promise<string> | undefined
+  const closeNotebook = (ref: string): void => {
+    const proxy = notebooks.get(ref)
+    if (proxy == null) return
+    notebooks.delete(ref)
+    proxy.then(async p => { await p.close() }).catch((err: Error) => { components.log.debug({ ref, err: err.message }, 'could not close a notebook proxy') })
+  }
+  /** A forward (and a notebook) lives as long as its workspace runs. */
   const sweep = async (): Promise<void> => {
     for (const forward of ports.list('workspace')) {
       const job = await components.jobs.show(forward.ref).catch(() => undefined)
       if (job == null || isFinal(job.state)) ports.closeRef(forward.ref)
+    }
+    for (const ref of [...notebooks.keys()]) {
+      const job = await components.jobs.show(ref).catch(() => undefined)
+      if (job == null || isFinal(job.state)) closeNotebook(ref)
     }
   }
   /** starts one at a time: a name is checked free and taken in one turn */
@@ -105,8 +129,57 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     return { channel, job }
   }
 
+  /** Why a Jupyter workspace's notebook does not answer: no Jupyter in its environment, or still starting. */
+  const notebookMissing = async (job: JobView): Promise<NotebookUnavailableError | NotebookStartingError> => {
+    const check = await tunnel(job.ref, { type: 'shell', command: ['sh', '-c', 'command -v jupyter-notebook || command -v jupyter-lab'], cols: 80, rows: 24 })
+      .then(async ({ channel }) => {
+        try {
+          while (true) {
+            const bytes = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
+            if (bytes == null) return null
+            const message = decodeTunnelMessage(bytes)
+            if (message.type === 'exit') return message.code
+          }
+        } finally {
+          await channel.close().catch(() => {})
+        }
+      })
+      .catch(() => null)
+    return check !== null && check !== 0
+      ? new NotebookUnavailableError(`workspace ${job.ref} has no notebook: its environment ${job.spec.environment} has no jupyter-notebook or jupyter-lab; restart it in one that has (floe workspace restart ${job.ref} --env NAME, after floe env build NAME --from python-3.11 --apt jupyter-notebook)`)
+      : new NotebookStartingError(`the notebook of workspace ${job.ref} does not answer on port ${NOTEBOOK_PORT} yet; it may still be starting (try again in a few seconds), or see its log: floe logs ${job.ref}`)
+  }
+
   return {
     tunnel,
+
+    /**
+     * The workspace's notebook, served by this daemon on FORWARD_HOST at a port of its own
+     * (see notebook-proxy.ts); made on the first call, kept while the workspace runs.
+     */
+    async notebook (ref: string): Promise<Notebook> {
+      const job = await running(ref)
+      const notebook = notebookOf(job.spec.command)
+      if (notebook == null) throw new NotebookUnavailableError(`workspace ${job.ref} was started without a notebook (--no-jupyter, or by an older floe); a restart keeps that: start a new one with floe workspace start --jupyter --env ${job.spec.environment}`)
+      if (!await ports.probe(target(job), NOTEBOOK_PORT)) throw await notebookMissing(job)
+      let proxy = notebooks.get(job.ref)
+      if (proxy == null) {
+        socketDir ??= mkdtemp(join(tmpdir(), 'floe-notebooks-'))
+        const dir = await socketDir
+        proxy = startNotebookProxy({
+          host: FORWARD_HOST,
+          socketDir: dir,
+          relay: socket => { ports.relayConnection(socket, job.ref, async () => target(await running(job.ref)), NOTEBOOK_PORT) },
+          log: components.log,
+          ...(components.notebookHeaderLog != null ? { headerLog: components.notebookHeaderLog } : {})
+        })
+        notebooks.set(job.ref, proxy)
+        proxy.catch(() => { notebooks.delete(job.ref) })
+      }
+      const { host, port } = await proxy
+      components.log.info({ ref: job.ref, host, port }, 'serving a workspace\'s notebook')
+      return { ref: job.ref, host, port, url: `http://${host}:${port}/?token=${notebook.token}` }
+    },
 
     /**
      * A new workspace named `request.name` (none: the first free `wsN`): refused when the
@@ -130,7 +203,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
         const path = clone?.dir ?? request.path
         const run: RunRequest = {
           ...(path != null ? { path } : {}),
-          command: KEEPALIVE,
+          command: workspaceCommand(request.jupyter ?? 'auto', randomBytes(32).toString('hex')),
           environment: request.environment,
           requirements: request.requirements,
           data: request.data,
@@ -166,6 +239,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
       }
       if (!isFinal(job.state)) job = await components.jobs.stopJob(job.ref)
       ports.closeRef(job.ref)
+      closeNotebook(job.ref)
       const saved = job.outputCid ?? job.homeCid ?? null
       if (saved == null) return await components.jobs.rerun({ ref: job.ref, ...changes, reuse: false, workspaceHome: job.spec.workspace?.home ?? null })
       const { home, code } = await components.openSaved(CID.parse(saved))
@@ -231,6 +305,9 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     async stop (): Promise<void> {
       clearInterval(sweeper)
       ports.stop()
+      await Promise.all([...notebooks.values()].map(async p => { await (await p).close() }))
+      notebooks.clear()
+      if (socketDir != null) await rm(await socketDir, { recursive: true, force: true })
     }
   }
 }

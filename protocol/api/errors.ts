@@ -70,6 +70,8 @@ export const STATUS_BY_ERROR_NAME = {
   WorkspaceExistsError: 409,
   WorkspaceNameError: 400,
   WorkspaceGitError: 422,
+  NotebookUnavailableError: 409,
+  NotebookStartingError: 409,
   PortInUseError: 409,
   NoProviderError: 409,
   /** another daemon holds this home */

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { JobState } from '../jobs/job.js'
 import { JobView } from '../jobs/view.js'
 import { Requirements } from '../market/requirements.js'
+import { NOTEBOOK_MODES } from '../workspaces/notebook.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 
@@ -79,7 +80,9 @@ export const workspaceRoutes = {
       /** the most it may run (the provider's max-duration applies too) */
       timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(8 * 3600),
       idleTimeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
-      snapshotSeconds: z.number().int().min(2).max(366 * 24 * 3600).default(600)
+      snapshotSeconds: z.number().int().min(2).max(366 * 24 * 3600).default(600),
+      /** a Jupyter notebook server in it (see protocol/workspaces/notebook.ts): `auto` when its environment has one */
+      jupyter: z.enum(NOTEBOOK_MODES).default('auto')
     }).strict(),
     output: JobView,
     progress: Progress
@@ -136,5 +139,12 @@ export const workspaceRoutes = {
     summary: 'the local ports forwarded to running jobs that serve them (floe run --serve PORT)',
     input: z.object({}),
     output: z.object({ ports: z.array(Forward) })
+  }),
+  workspaceNotebook: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/workspaces/notebook`,
+    summary: "a Jupyter workspace's notebook, served on a loopback origin of its own (not the web UI's): its URL, with the notebook's token",
+    input: z.object({ ref: JobRef }).strict(),
+    output: z.object({ ref: z.string(), url: z.string(), host: z.string(), port: z.number() })
   })
 } as const

@@ -9,6 +9,7 @@ import { chosenMounts, InputList, maxPriceOf, MountPicker, type Mount } from '..
 import { Terminal } from '../components/Terminal.js'
 import { ago, money, shortPeer } from '../../../protocol/format.js'
 import { isFinal } from '../../../protocol/jobs/job.js'
+import { notebookOf } from '../../../protocol/workspaces/notebook.js'
 
 interface Forward { ref: string, host: string, remote: number, local: number }
 
@@ -133,6 +134,32 @@ function HomeCid ({ ws }: { ws: JobView }): ReactNode {
   return <Mono title={ws.outputCid != null ? 'saved when it stopped' : 'the latest snapshot'}>{cid}</Mono>
 }
 
+/**
+ * A Jupyter workspace's notebook: the daemon serves it on an origin of its own (another
+ * loopback address than this UI's, so it never gets this UI's cookie and cannot call the API),
+ * and the tab opens without an opener or a referrer.
+ */
+function NotebookButton ({ ws }: { ws: JobView }): ReactNode {
+  const [url, setUrl] = useState<string | null>(null)
+  const { busy, error, run } = useAction()
+  const open = async (): Promise<void> => {
+    await run(async () => {
+      const notebook = await api.call('workspaceNotebook', { ref: ws.ref })
+      setUrl(notebook.url)
+      window.open(notebook.url, '_blank', 'noopener,noreferrer')
+    })
+  }
+  return (
+    <>
+      <div className='actions'>
+        <button type='button' className='primary' disabled={busy} onClick={() => { void open() }}>{busy ? 'Opening…' : 'Open notebook'}</button>
+        {url != null && <a href={url} target='_blank' rel='noopener noreferrer'>the notebook&apos;s tab</a>}
+      </div>
+      <ErrorBox error={error} />
+    </>
+  )
+}
+
 function PortForm ({ ws, onForwarded }: { ws: JobView, onForwarded: () => void }): ReactNode {
   const [remote, setRemote] = useState('')
   const [local, setLocal] = useState('')
@@ -187,6 +214,15 @@ export function Workspace (): ReactNode {
         : final
           ? <Empty>This workspace is {ws.state}{ws.outputCid != null && <>; its home was saved as <Mono>{ws.outputCid}</Mono></>}. Restart it to open a terminal with its home restored.</Empty>
           : <p className='muted' role='status'>The workspace is {ws.state}; its terminal opens here when it is running.</p>}
+
+      {notebookOf(ws.spec.command) != null && (
+        <>
+          <h2>Notebook</h2>
+          {ws.state === 'running'
+            ? <NotebookButton ws={ws} />
+            : <p className='muted'>Its Jupyter notebook opens here while the workspace runs (when its environment has Jupyter).</p>}
+        </>
+      )}
 
       <h2>Forwarded ports</h2>
       {ws.state === 'running'
