@@ -66,7 +66,8 @@ describe('requirements.txt', () => {
     expect(first.stdout).toBe(VALUE)
     expect(index.requests).toContain('/files/floetestpkg-1.0-py3-none-any.whl')
     const derived = (await floeJson(['env', 'ls', '--home', node.home, '--json'])).find((e: any) => e.name === first.job.spec.environment)
-    expect(derived).toMatchObject({ origin: 'built', cid: first.job.spec.image.cid })
+    expect(derived).toMatchObject({ origin: 'built', cid: first.job.spec.image.cid, description: `python-3.11 with ${join(code, 'requirements.txt')}` })
+    expect(derived.buildSeconds).toBeGreaterThan(0)
     images.push(derived.imageId)
 
     // the second submit reuses it: no build, no request to the index, the same environment
