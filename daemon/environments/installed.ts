@@ -1,5 +1,5 @@
 import type { ImageInfo } from 'dockerode'
-import { ENVIRONMENT_LABEL, ENVIRONMENT_REPOSITORY, FETCHED_REPOSITORY } from '../../protocol/environments/environment.js'
+import { ENVIRONMENT_LABEL, ENVIRONMENT_REPOSITORY, FETCHED_REPOSITORY, RECIPE_REPOSITORY } from '../../protocol/environments/environment.js'
 import type { EnvironmentRecords } from './records.js'
 
 /**
@@ -38,7 +38,8 @@ function repositoryOf (tag: string): string {
 /** Whether a repository is one floe tags itself (never a sign the owner installed an image). */
 export function isFloeRepository (repository: string): boolean {
   return repository === FETCHED_REPOSITORY || repository.startsWith(`${FETCHED_REPOSITORY}/`) ||
-    repository === ENVIRONMENT_REPOSITORY || repository.startsWith(`${ENVIRONMENT_REPOSITORY}/`)
+    repository === ENVIRONMENT_REPOSITORY || repository.startsWith(`${ENVIRONMENT_REPOSITORY}/`) ||
+    repository === RECIPE_REPOSITORY || repository.startsWith(`${RECIPE_REPOSITORY}/`)
 }
 
 /**

@@ -7,7 +7,7 @@ import { pack } from 'tar-stream'
 import { createHash } from 'node:crypto'
 import type Docker from 'dockerode'
 import type { ImageInspectInfo } from 'dockerode'
-import { ACCELERATOR_LABEL, DESCRIPTION_LABEL, ENVIRONMENT_LABEL, type RecipeName } from '../../protocol/environments/environment.js'
+import { ACCELERATOR_LABEL, DESCRIPTION_LABEL, ENVIRONMENT_LABEL, RECIPE_REPOSITORY, type RecipeName } from '../../protocol/environments/environment.js'
 import { buildEnvironment, type BuildComponents } from './build.js'
 import { buildImage, importRootfs, inspectImage, tagImage } from './docker-images.js'
 import { InvalidEnvironmentError } from './errors.js'
@@ -53,8 +53,6 @@ export const RECIPE_DESCRIPTIONS: Record<RecipeName, string> = {
   'pytorch-1.13-cpu': PYTORCH_DESCRIPTION
 }
 
-/** The repository of the engine's recipe cache: `floe-recipe/NAME:<12 hex of the definition's hash>`. */
-export const RECIPE_REPOSITORY = 'floe-recipe'
 
 /**
  * A hash of what a recipe builds from: a change to its definition (packages, Dockerfile,

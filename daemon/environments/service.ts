@@ -187,8 +187,12 @@ export function environmentService (components: EnvironmentServiceComponents) {
      * record, built now or `cached`; null when there is nothing to install.
      */
     async withDependencies (base: string, deps: Dependencies, options: PublishOptions = {}): Promise<{ record: EnvironmentRecord, cached: boolean } | null> {
-      const derived = await deriveEnvironment({ ...recipeComponents, pip: components.pip ?? {} }, base, deps, options)
+      const started = Date.now()
+      let derived = await deriveEnvironment({ ...recipeComponents, pip: components.pip ?? {} }, base, deps, options)
       if (derived != null && !derived.cached) {
+        const record = { ...derived.record, buildMs: Date.now() - started }
+        await records.put(record)
+        derived = { record, cached: false }
         log.info({ environment: derived.record.name, base, cid: derived.record.cid, bytes: derived.record.bytes }, 'environment built for a job\'s dependencies')
         components.onChange()
       }

@@ -40,8 +40,8 @@ export const envRoutes = {
       name: EnvironmentName.optional()
     }).strict(),
     output: EnvironmentView,
-    progress: EnvProgress,
-    everyEvent: true
+    // lines (layer states) always reach the client; byte counts are throttled (api/server.ts)
+    progress: EnvProgress
   }),
   envBuild: defineRoute({
     method: 'POST',

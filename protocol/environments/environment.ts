@@ -24,6 +24,12 @@ export const ENVIRONMENT_REPOSITORY = 'floe-env'
  */
 export const FETCHED_REPOSITORY = 'floe-fetched'
 
+/**
+ * The repository of the engine's recipe cache (`floe-recipe/NAME:<hash of the recipe>`): a
+ * floe tag, so a cached recipe image never counts as installed by hand (installed.ts).
+ */
+export const RECIPE_REPOSITORY = 'floe-recipe'
+
 /** The most a DAG's manifest.json and image config may take (real ones are a few KiB). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024

@@ -74,6 +74,8 @@ describe('floe env pull', () => {
     const table = await floe(['env', 'ls', '--home', client.home])
     expect(table.stdout.split('\n')[0]).toMatch(/^NAME +ORIGIN +HELD +SIZE +TOOK /)
     expect(table.stdout).toMatch(new RegExp(`pulled-${suffix} +pulled +yes +[0-9.]+ [KM]iB +[0-9.]+ s `))
+    // the provider's offer takes images (its Docker answered when it was made: under load a 5 s probe may not)
+    await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers[0]?.offer.acceptsEnvironmentBytes, { timeout: 30_000 }).toBeGreaterThan(pulled.bytes)
     // the engine forgets it: the provider can only have it from the client's blocks
     await exec('docker', ['rmi', '-f', pulled.imageId])
     for (const tag of [ref]) await exec('docker', ['rmi', '-f', tag]).catch(() => {})

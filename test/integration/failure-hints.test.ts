@@ -71,6 +71,8 @@ describe('failure hints', () => {
     await exec('docker', ['build', '--network', 'none', '-q', '-t', tag, dir])
     const published = await floeJson(['env', 'publish', tag, '--name', `noshell-${suffix}`, '--home', client.home])
     images.push(published.imageId, tag)
+    // the provider's offer takes images (its Docker answered when it was made: under load a 5 s probe may not)
+    await expect.poll(async () => (await floeJson(['providers', '--home', client.home])).providers[0]?.offer.acceptsEnvironmentBytes, { timeout: 30_000 }).toBeGreaterThan(published.bytes)
     // the binary runs as itself
     const ok = await floe(['run', '--home', client.home, '--path', await r.codeFolder(), '--json', '--follow', '--env', `noshell-${suffix}`, '--', '/busybox', 'echo', 'hi'], { timeoutMs: 120_000 })
     expect(JSON.parse(ok.stdout).state, ok.stderr).toBe('success')

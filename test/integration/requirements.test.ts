@@ -23,14 +23,16 @@ const images: string[] = []
 let index: PipIndex
 let node: RunningDaemon
 
-/** `floe run` (not --json: the build's progress is on stderr), then the job as `floe status --json` gives it, once it ended. */
+/**
+ * `floe run --follow` (not --json: the build's progress is on stderr, the job's stdout on
+ * stdout), then the job as `floe status JOB --json` gives it.
+ */
 async function run (args: string[]): Promise<{ code: number | null, stderr: string, job: any, stdout: string }> {
-  const submitted = await floe(['run', '--home', node.home, ...args], { timeoutMs: 600_000 })
-  if (submitted.code !== 0) return { code: submitted.code, stderr: submitted.stderr, job: null, stdout: '' }
-  const ref = submitted.stdout.split(' ')[0] ?? ''
-  const logs = await floeJson(['logs', '-f', ref, '--home', node.home, '--json'])
+  const result = await floe(['run', '--home', node.home, '--follow', ...args], { timeoutMs: 600_000 })
+  const ref = /floe: (\S+) submitted/.exec(result.stderr)?.[1]
+  if (ref == null) return { code: result.code, stderr: result.stderr, job: null, stdout: '' }
   const job = await floeJson(['status', ref, '--home', node.home, '--json'])
-  return { code: submitted.code, stderr: submitted.stderr, job, stdout: logs.lines.filter((l: any) => l.stream === 'stdout').map((l: any) => l.line).join('\n') }
+  return { code: result.code, stderr: result.stderr, job, stdout: result.stdout.trimEnd() }
 }
 
 const IMPORT = ['python3', '-c', 'import floetestpkg; print(floetestpkg.VALUE)']
@@ -56,7 +58,9 @@ afterAll(async () => {
 
 describe('requirements.txt', () => {
   it('becomes a derived environment built here with the network, and the job imports the package offline', async () => {
-    const code = await r.codeFolder({ 'requirements.txt': `# a floe test ${suffix}\nfloetestpkg==1.0\n` })
+    // a new requirements text each attempt: a retry builds again
+    const nonce = randomBytes(4).toString('hex')
+    const code = await r.codeFolder({ 'requirements.txt': `# a floe test ${suffix} ${nonce}\nfloetestpkg==1.0\n` })
     const first = await run(['--path', code, '--env', 'python-3.11', '--', ...IMPORT])
     expect(first.code, first.stderr).toBe(0)
     expect(first.stderr).toContain(`build: building environment for ${join(code, 'requirements.txt')} on python-3.11`)
@@ -66,7 +70,8 @@ describe('requirements.txt', () => {
     expect(first.stdout).toBe(VALUE)
     expect(index.requests).toContain('/files/floetestpkg-1.0-py3-none-any.whl')
     const derived = (await floeJson(['env', 'ls', '--home', node.home, '--json'])).find((e: any) => e.name === first.job.spec.environment)
-    expect(derived).toMatchObject({ origin: 'built', cid: first.job.spec.image.cid })
+    expect(derived).toMatchObject({ origin: 'built', cid: first.job.spec.image.cid, description: `python-3.11 with ${join(code, 'requirements.txt')}` })
+    expect(derived.buildSeconds).toBeGreaterThan(0)
     images.push(derived.imageId)
 
     // the second submit reuses it: no build, no request to the index, the same environment
@@ -81,13 +86,14 @@ describe('requirements.txt', () => {
 
     // --requirements FILE names the file; --no-requirements runs in the base as it is
     const elsewhere = r.folder(await tempHome('floe-req-'))
-    await writeFile(join(elsewhere, 'reqs.txt'), `# a floe test ${suffix}\nfloetestpkg==1.0\n`)
+    await writeFile(join(elsewhere, 'reqs.txt'), `# a floe test ${suffix} ${nonce}\nfloetestpkg==1.0\n`)
     const byFile = await run(['--path', await r.codeFolder({ 'run.sh': 'true\n' }), '--requirements', join(elsewhere, 'reqs.txt'), '--env', 'python-3.11', '--', ...IMPORT])
     expect(byFile.code, byFile.stderr).toBe(0)
     expect(byFile.stdout).toBe(VALUE)
     const without = await run(['--path', code, '--no-requirements', '--env', 'python-3.11', '--', ...IMPORT])
     expect(without.job.spec.environment).toBe('python-3.11')
     expect(without.job.state).toBe('failed')
+    expect(without.code).not.toBe(0)
   }, 15 * 60_000)
 
   it('says clearly what went wrong: a package the index lacks, a missing file, a base without pip or not held here', async () => {

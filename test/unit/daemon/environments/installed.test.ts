@@ -11,6 +11,8 @@ describe('installed environments', () => {
     // a fetched image, another daemon's published one, an image that inherited the label
     expect(handInstalledTag('busybox', [`floe-fetched:${'a'.repeat(64)}`])).toBeNull()
     expect(handInstalledTag('busybox', ['floe-env/busybox:0123456789ab'])).toBeNull()
+    // the engine's recipe cache is floe's too: a cached recipe image is not an environment installed by hand
+    expect(handInstalledTag('python-3.11', ['floe-recipe/python-3.11:0123456789ab'])).toBeNull()
     expect(handInstalledTag('floe-fetched', [`floe-fetched:${'a'.repeat(64)}`])).toBeNull()
     expect(handInstalledTag('busybox', ['tools/mytool:latest', '<none>:<none>'])).toBeNull()
   })
