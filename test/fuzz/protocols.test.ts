@@ -166,9 +166,10 @@ describe('fuzzing the libp2p protocols from a raw peer', () => {
       encodeTunnelMessage({ type: 'shell', job: hex(16), command: null, cols: 80, rows: 24 }),
       encodeTunnelMessage({ type: 'port', job: hex(16), port: 8080 }),
       encodeTunnelMessage({ type: 'probe', job: hex(16), port: 22 }),
+      encodeTunnelMessage({ type: 'detach', job: hex(16), command: ['sh', '-c', 'id'] }),
       encodeTunnelMessage({ type: 'data', bytes: randomBytes(64) })
     ]
-    const inputs = protocolInputs({ maxBytes: MAX_TUNNEL_MESSAGE_BYTES, types: ['shell', 'port', 'probe', 'data', 'resize', 'eof', 'ack'], fields: ['job', 'command', 'cols', 'rows', 'port', 'bytes'], valid })
+    const inputs = protocolInputs({ maxBytes: MAX_TUNNEL_MESSAGE_BYTES, types: ['shell', 'port', 'probe', 'detach', 'detached', 'data', 'resize', 'eof', 'ack'], fields: ['job', 'command', 'cols', 'rows', 'port', 'bytes', 'id', 'log'], valid })
     await fuzz(TUNNEL_PROTOCOL, inputs, async sent => {
       const answer = await play(TUNNEL_PROTOCOL, sent)
       for (const message of frames(answer.received).map(decodeTunnelMessage)) expect(message, sent.kind).toMatchObject({ type: 'error' })

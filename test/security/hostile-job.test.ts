@@ -65,6 +65,19 @@ describe.each(['runc', 'runsc'] as const)('a hostile job under %s', { timeout: 9
     else expect(started > 64 || exitCode !== 0, out).toBe(true)
   })
 
+  it('cannot change the forwarding helper at /.floe/busybox (the host\'s own busybox, bound read-only), though it runs it', async () => {
+    const { out } = await run(runtime, [
+      'B=/.floe/busybox',
+      'echo x > $B 2>/dev/null || echo no-write',
+      'rm -f $B 2>/dev/null || echo no-remove',
+      'chmod 4777 $B 2>/dev/null || echo no-chmod',
+      'mount -o remount,rw $B 2>/dev/null || echo no-remount',
+      'touch /.floe/other 2>/dev/null || echo no-create',
+      '$B echo helper-runs'
+    ].join('; '))
+    expect(out.split('\n')).toEqual(expect.arrayContaining(['no-write', 'no-remove', 'no-chmod', 'no-remount', 'no-create', 'helper-runs']))
+  })
+
   it('cannot take more memory than its limit', async () => {
     const { exitCode } = await run(runtime, 'head -c 200000000 /dev/zero | tail -c 150000000 > /dev/null', { memoryBytes: 32 * 1024 * 1024 })
     expect(exitCode).not.toBe(0)
