@@ -24,6 +24,9 @@ const SAFE_CONFIG = [
   '-c', 'advice.detachedHead=false'
 ]
 
+/** A URL as errors show it: without the credentials it may carry (`https://user:token@…`). */
+const shown = (url: string): string => url.replace(/\/\/[^/@\s]*@/g, '//')
+
 async function git (args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
   return await new Promise((resolve, reject) => {
     execFile('git', [...SAFE_CONFIG, ...args], {
@@ -38,7 +41,7 @@ async function git (args: string[], cwd: string, signal?: AbortSignal): Promise<
       // git's first "fatal:" line says why; a URL's credentials are never echoed
       const lines = stderr.split('\n').map(l => l.trim()).filter(Boolean)
       const fatal = lines.find(l => l.startsWith('fatal:') || l.startsWith('error:')) ?? lines.at(-1) ?? err.message
-      reject(new WorkspaceGitError(fatal.replace(/^(fatal|error):\s*/, '').replace(/\/\/[^/@\s]*@/g, '//')))
+      reject(new WorkspaceGitError(shown(fatal.replace(/^(fatal|error):\s*/, ''))))
     })
   })
 }
@@ -49,7 +52,7 @@ async function git (args: string[], cwd: string, signal?: AbortSignal): Promise<
  * No submodules, no hooks run. The caller removes the folder (`remove`).
  */
 export async function gitClone (url: string, ref: string | undefined, signal?: AbortSignal): Promise<{ dir: string, commit: string, remove: () => Promise<void> }> {
-  if (url.startsWith('-') || /^ext::/i.test(url)) throw new WorkspaceGitError(`"${url}" is not a git URL`)
+  if (url.startsWith('-') || /^ext::/i.test(url)) throw new WorkspaceGitError(`"${shown(url)}" is not a git URL`)
   if (ref != null && (ref.startsWith('-') || ref.trim() === '' || /[\s~^:?*[\\]/.test(ref))) throw new WorkspaceGitError(`"${ref}" is not a branch, tag or commit`)
   const dir = await mkdtemp(join(tmpdir(), 'floe-git-'))
   const remove = async (): Promise<void> => { await rm(dir, { recursive: true, force: true }) }
@@ -60,10 +63,10 @@ export async function gitClone (url: string, ref: string | undefined, signal?: A
     } catch (err: any) {
       const why = String(err?.message ?? err)
       if (ref != null && /couldn't find remote ref|not our ref|unadvertised object|no such remote ref|remote error: upload-pack: not our ref|invalid refspec/i.test(why)) {
-        throw new WorkspaceGitError(`${url} has no branch, tag or commit "${ref}" (a commit must be given in full, 40 hex digits)`)
+        throw new WorkspaceGitError(`${shown(url)} has no branch, tag or commit "${ref}" (a commit must be given in full, 40 hex digits)`)
       }
-      if (ref == null && /couldn't find remote ref HEAD/i.test(why)) throw new WorkspaceGitError(`${url} has no default branch (its HEAD names none); name a branch, tag or commit with --ref`)
-      throw new WorkspaceGitError(`could not fetch ${url}${ref != null ? ` at ${ref}` : ''}: ${why}`)
+      if (ref == null && /couldn't find remote ref HEAD/i.test(why)) throw new WorkspaceGitError(`${shown(url)} has no default branch (its HEAD names none); name a branch, tag or commit with --ref`)
+      throw new WorkspaceGitError(`could not fetch ${shown(url)}${ref != null ? ` at ${ref}` : ''}: ${why}`)
     }
     await git(['checkout', '--quiet', '--detach', 'FETCH_HEAD'], dir, signal)
     const commit = (await git(['rev-parse', 'HEAD'], dir, signal)).trim()

@@ -197,7 +197,7 @@ describe('workspaces', () => {
     expect((await exec('cat', [`${home}/h/home/marker`])).stdout).toBe('idle-home\n')
   })
 
-  it('when its provider vanishes, says so and restarts elsewhere from the last home saved while it ran', async () => {
+  it('when its provider vanishes, says so and restarts elsewhere from the last home saved while it ran', { timeout: 150_000 }, async () => {
     const doomed = await r.start('--provider')
     const spare = await r.start('--provider')
     const client = await r.start()
