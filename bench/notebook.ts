@@ -98,7 +98,12 @@ async function dockerRunscToLog (image: string): Promise<number> {
 /** floe: workspace start → running → the notebook's API answers through the daemon. */
 async function floeToNotebook (api: ApiClient, environment: string, provider: string, code: string): Promise<{ totalMs: number, runningMs: number, ref: string, preparingMs?: number }> {
   const t0 = performance.now()
-  const ws = await api.call('workspaceStart', { name: 'bench', path: code, environment, requirements: { cpus: 1, memoryBytes: 2 * 1024 ** 3, gpus: 0 }, provider, jupyter: 'on' })
+  const start = async (): Promise<{ ref: string }> => await api.call('workspaceStart', { name: 'bench', path: code, environment, requirements: { cpus: 1, memoryBytes: 2 * 1024 ** 3, gpus: 0 }, provider, jupyter: 'on' })
+  // a provider just started may not offer to take environments yet (its Docker check pending on a loaded machine): asked again
+  let ws: { ref: string } | undefined
+  for (let tries = 0; ws == null; tries++) {
+    ws = await start().catch(async (err: Error) => { if (err.name !== 'NoProviderError' || tries >= 30) throw err; await sleep(1000); return undefined })
+  }
   let runningMs = NaN
   while (true) {
     const job = await api.call('jobShow', { ref: ws.ref })
