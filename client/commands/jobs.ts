@@ -124,7 +124,10 @@ export function jobCommands (): Command[] {
       }, { onProgress }))
       if (job.spec.serve != null) {
         const serving = await waitForServing(client, job, json)
-        if (json && opts.follow !== true) return printJson({ ...job, serving })
+        // as it is now (running, or ended before it could serve), not as it was submitted
+        const now = await client.call('jobShow', { ref: job.ref })
+        if (json && opts.follow !== true) return printJson({ ...now, serving })
+        return await report(client, now, opts)
       }
       await report(client, job, opts)
     }))
