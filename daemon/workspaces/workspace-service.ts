@@ -182,8 +182,10 @@ export function workspaceService (components: WorkspaceServiceComponents) {
     socket.on('error', (err: Error) => { components.log.debug({ ref, port, err: err.message }, 'forwarded connection failed') })
     relay(socket, ref, port).catch((err: Error) => {
       components.log.debug({ ref, port, err: err.message }, 'forwarded connection failed')
-      // a reset, not an end: a cut transfer must not look complete
-      socket.resetAndDestroy()
+      // a reset, not an end: a cut transfer must not look complete (the notebook proxy's
+      // Unix socket has no reset: destroyed, its HTTP client sees the cut all the same)
+      if (socket.remoteAddress != null) socket.resetAndDestroy()
+      else socket.destroy()
     })
   }
 
