@@ -110,8 +110,10 @@ export function portForwards (components: PortForwardsComponents) {
     socket.on('error', (err: Error) => { components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed') })
     target().then(async to => { await relay(socket, to, remote) }).catch((err: Error) => {
       components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed')
-      // a reset, not an end: a cut transfer must not look complete
-      socket.resetAndDestroy()
+      // a reset, not an end: a cut transfer must not look complete (the notebook proxy's
+      // Unix socket has no reset: destroyed, its HTTP client sees the cut all the same)
+      if (socket.remoteAddress != null) socket.resetAndDestroy()
+      else socket.destroy()
     })
   }
 
