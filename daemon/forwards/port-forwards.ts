@@ -34,6 +34,16 @@ export interface PortForwardsComponents {
  * workspace or a job that serves it (`floe workspace port`, `floe run --serve`). Each
  * forward is kept by its owner's kind ('workspace', 'serve'), so each lists and ends its own.
  */
+/**
+ * Ends a relayed connection that failed: a reset, not an end, so a cut transfer does not look
+ * complete. The notebook proxy's Unix socket has no reset (resetAndDestroy throws there): it
+ * is destroyed, and its HTTP client sees the cut all the same.
+ */
+function cut (socket: Socket): void {
+  if (socket.remoteAddress != null) socket.resetAndDestroy()
+  else socket.destroy()
+}
+
 export function portForwards (components: PortForwardsComponents) {
   const forwards = new Map<string, { forward: Forward, kind: string, server: Server, sockets: Set<Socket> }>()
 
@@ -85,7 +95,7 @@ export function portForwards (components: PortForwardsComponents) {
         await credit.sendData(chunk, gone.signal)
         socket.resume()
       })
-      outgoing.catch(() => { socket.resetAndDestroy() })
+      outgoing.catch(() => { cut(socket) })
     })
     socket.on('end', () => { outgoing = outgoing.then(async () => { await send({ type: 'eof' }) }).catch(() => {}) })
     socket.on('error', err => { gone.abort(err); channel.abort(new Error('the local connection failed')) })
@@ -110,10 +120,7 @@ export function portForwards (components: PortForwardsComponents) {
     socket.on('error', (err: Error) => { components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed') })
     target().then(async to => { await relay(socket, to, remote) }).catch((err: Error) => {
       components.log.debug({ ref, port: remote, err: err.message }, 'forwarded connection failed')
-      // a reset, not an end: a cut transfer must not look complete (the notebook proxy's
-      // Unix socket has no reset: destroyed, its HTTP client sees the cut all the same)
-      if (socket.remoteAddress != null) socket.resetAndDestroy()
-      else socket.destroy()
+      cut(socket)
     })
   }
 
