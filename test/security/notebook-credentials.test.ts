@@ -49,7 +49,7 @@ describe('a Jupyter workspace\'s notebook and floe\'s credentials', () => {
     const ws = await floeJson(['workspace', 'start', 'nb', '--env', 'fakejup', '--path', code, '--provider', d.endpoint.peerId, '--home', d.home])
     const context = await browser.newContext()
     try {
-      await expect.poll(async () => (await floeJson(['status', ws.ref, '--home', d.home])).state, { timeout: 30_000 }).toBe('running')
+      await expect.poll(async () => (await floeJson(['status', ws.ref, '--home', d.home])).state, { timeout: 90_000 }).toBe('running')
       let opened = await floe(['workspace', 'open', ws.ref, '--json', '--home', d.home])
       for (const deadline = Date.now() + 20_000; opened.code !== 0 && Date.now() < deadline; opened = await floe(['workspace', 'open', ws.ref, '--json', '--home', d.home])) {
         expect(opened.stderr).toMatch(/does not answer on port 8888 yet/)
@@ -115,7 +115,7 @@ describe('a Jupyter workspace\'s notebook and floe\'s credentials', () => {
       await context.close()
       await floe(['workspace', 'stop', ws.ref, '--home', d.home])
     }
-  }, 180_000)
+  }, 300_000)
 
   it('says why a workspace has no notebook: none in its environment, --no-jupyter, or --jupyter where there is none', async () => {
     const d = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
@@ -123,13 +123,13 @@ describe('a Jupyter workspace\'s notebook and floe\'s credentials', () => {
     const code = r.folder(await tempHome('floe-code-'))
     // --jupyter where there is none: the workspace fails, and says why in its log
     const on = await floeJson(['workspace', 'start', 'on', '--jupyter', '--path', code, '--provider', d.endpoint.peerId, '--home', d.home])
-    await expect.poll(async () => (await floeJson(['status', on.ref, '--home', d.home])).state, { timeout: 30_000 }).toBe('failed')
+    await expect.poll(async () => (await floeJson(['status', on.ref, '--home', d.home])).state, { timeout: 90_000 }).toBe('failed')
     const log = await floe(['logs', on.ref, '--home', d.home])
     expect(log.stdout + log.stderr).toContain(NO_JUPYTER)
     const plain = await floeJson(['workspace', 'start', 'plain', '--path', code, '--provider', d.endpoint.peerId, '--home', d.home])
     const off = await floeJson(['workspace', 'start', 'off', '--no-jupyter', '--path', code, '--provider', d.endpoint.peerId, '--home', d.home])
     try {
-      for (const ws of [plain, off]) await expect.poll(async () => (await floeJson(['status', ws.ref, '--home', d.home])).state, { timeout: 30_000 }).toBe('running')
+      for (const ws of [plain, off]) await expect.poll(async () => (await floeJson(['status', ws.ref, '--home', d.home])).state, { timeout: 90_000 }).toBe('running')
       const none = await floe(['workspace', 'open', plain.ref, '--home', d.home])
       expect(none.code).not.toBe(0)
       expect(none.stderr.trim().split('\n')).toHaveLength(1)
@@ -140,5 +140,5 @@ describe('a Jupyter workspace\'s notebook and floe\'s credentials', () => {
     } finally {
       for (const ws of [plain, off]) await floe(['workspace', 'stop', ws.ref, '--home', d.home])
     }
-  }, 120_000)
+  }, 300_000)
 })
