@@ -19,11 +19,12 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs, promisify } from 'node:util'
+import { JUPYTER_IMAGE } from '../test/helpers/jupyter-env.js'
 import { createApiClient, type ApiClient } from '../client/api-client.js'
 import { ApiEndpoint, homePaths } from '../protocol/home.js'
 import { floeJson, mib, startBenchDaemon, timed, type BenchDaemon } from './helpers.js'
 
-const IMAGE = 'floe-test/jupyter:latest'
+const IMAGE = JUPYTER_IMAGE
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } })
 const runs = Number(values.runs)
 const exec = promisify(execFile)
@@ -152,7 +153,7 @@ async function tagsOf (id: string): Promise<string[]> {
 }
 
 const imageId = await exec('docker', ['image', 'inspect', '-f', '{{.Id}}', IMAGE]).then(({ stdout }) => stdout.trim(), () => {
-  throw new Error(`${IMAGE} is not on this machine: run test/e2e/notebook.test.ts once (it builds it), or floe env build jupyter --from python-3.11 --apt jupyter-notebook netcat-openbsd and docker tag it ${IMAGE}`)
+  throw new Error(`${IMAGE} is not on this machine: run test/e2e/notebook.test.ts once (it builds it), or floe env build jupyter --from python-3.11 --apt jupyter-notebook and docker tag it ${IMAGE}`)
 })
 const imageBytes = Number((await exec('docker', ['image', 'inspect', '-f', '{{.Size}}', IMAGE])).stdout.trim())
 const work = await mkdtemp(join(tmpdir(), 'floe-bench-notebook-'))

@@ -132,14 +132,15 @@ floe_envtools() {
   local need=
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need=1
   [ -x /usr/bin/docker-registry ] || need=1
+  command -v git >/dev/null 2>&1 || need=1
   [ -z "$need" ] && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    floe_die "the environment tests need debootstrap and docker-registry: apt-get install debootstrap docker-registry"
+    floe_die "the environment and workspace tests need debootstrap, docker-registry and git: apt-get install debootstrap docker-registry git"
   fi
-  floe_say "installing debootstrap and docker-registry (for the environment tests)"
+  floe_say "installing debootstrap, docker-registry and git (for the environment and workspace tests)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap docker-registry >/dev/null \
-    || floe_die "apt-get install debootstrap docker-registry failed"
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap docker-registry git >/dev/null \
+    || floe_die "apt-get install debootstrap docker-registry git failed"
 }
 
 floe_image() {

@@ -66,6 +66,19 @@ interface ExecSession {
  * (or to a served port of a batch job, for its client), bytes pumped both ways with the
  * stream's backpressure.
  */
+/**
+ * Resolves once an exec's process runs (or has run): the engine answers a start before the
+ * runtime has made the process, and a save of the home that paused the container in between
+ * would fail it (126). Called under the workspace's freeze gate; at most 5 s.
+ */
+async function processStarted (proc: Docker.Exec): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const info = await proc.inspect()
+    if ((info.Pid ?? 0) > 0 || info.ExitCode != null) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
 export function tunnelServer (components: TunnelServerComponents) {
   const { log } = components
 
@@ -98,6 +111,7 @@ export function tunnelServer (components: TunnelServerComponents) {
       Env: [`HOME=${HOME_MOUNT}`, 'TERM=xterm-256color']
     })
     const stream = await proc.start({ hijack: true, stdin: open.type !== 'probe', Tty: tty }) as unknown as Duplex
+    await processStarted(proc)
     let output: NodeJS.ReadableStream = stream
     if (!tty) {
       // without a TTY Docker multiplexes stdout and stderr with frame headers
@@ -159,6 +173,7 @@ export function tunnelServer (components: TunnelServerComponents) {
       Env: [`HOME=${HOME_MOUNT}`]
     })
     await proc.start({ Detach: true })
+    await processStarted(proc)
     return { id, log }
   }
 

@@ -7,9 +7,10 @@ const exec = promisify(execFile)
 /**
  * The image of the Jupyter tests and bench: Debian 12's Jupyter Notebook on floe's python-3.11
  * recipe. Built once per machine (debootstrap + apt: minutes, root, Debian's mirror), then kept
- * under this tag, as floe/busybox is.
+ * under this tag, as floe/busybox is. Its tag changes with its definition (2: no nc in it:
+ * forwarding needs nothing in the image).
  */
-export const JUPYTER_IMAGE = 'floe-test/jupyter:latest'
+export const JUPYTER_IMAGE = 'floe-test/jupyter:2'
 
 export async function imageExists (image: string): Promise<boolean> {
   return await exec('docker', ['image', 'inspect', '--format', '{{.Id}}', image]).then(() => true, () => false)
@@ -20,8 +21,7 @@ export async function jupyterEnvironment (d: Pick<RunningDaemon, 'home'>, name =
   if (!await imageExists(JUPYTER_IMAGE)) {
     const base = await floe(['env', 'build', '--recipe', 'python-3.11', '--json', '--home', d.home], { timeoutMs: 20 * 60_000 })
     if (base.code !== 0) throw new Error(`could not build python-3.11 for the Jupyter image: ${base.stderr}`)
-    // nc: until forwarding needs nothing in the image
-    const built = await floe(['env', 'build', name, '--from', 'python-3.11', '--apt', 'jupyter-notebook', 'netcat-openbsd', '--json', '--home', d.home], { timeoutMs: 20 * 60_000 })
+    const built = await floe(['env', 'build', name, '--from', 'python-3.11', '--apt', 'jupyter-notebook', '--json', '--home', d.home], { timeoutMs: 20 * 60_000 })
     if (built.code !== 0) throw new Error(`could not build the Jupyter image: ${built.stderr}`)
     const record = JSON.parse(built.stdout)
     await exec('docker', ['tag', record.imageId, JUPYTER_IMAGE])
