@@ -173,6 +173,16 @@ export async function addr (d: Pick<RunningDaemon, 'home'>): Promise<string> {
   return (await floeJson(['id', '--home', d.home])).addresses[0]
 }
 
+/** Connects `client` to `provider` and waits (15 s at most) until the provider's offer has reached it. */
+export async function connectToProvider (client: Pick<RunningDaemon, 'home'>, provider: Pick<RunningDaemon, 'home' | 'endpoint'>): Promise<void> {
+  await floeJson(['connect', await addr(provider), '--home', client.home])
+  // (expect.poll works inside tests only)
+  for (const deadline = Date.now() + 15_000; !(await floeJson(['providers', '--home', client.home])).providers.some((p: any) => p.offer.peerId === provider.endpoint.peerId);) {
+    if (Date.now() > deadline) throw new Error('the provider\'s offer did not reach the client')
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
 /**
  * Detaches every mount under `folder`: a provider killed mid-job leaves its jobs' disks
  * mounted (a restarted one would use them again), which a test's clean-up must undo.

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeLeftContainers } from '../helpers/containers.js'
-import { floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { connectToProvider, floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 import { freePort, startRegistry, type LocalRegistry } from '../helpers/registry.js'
 
 const exec = promisify(execFile)
@@ -43,11 +43,7 @@ beforeAll(async () => {
   await exec('docker', ['rmi', '-f', ref])
   client = await r.start()
   provider = await r.start('--provider')
-  await floeJson(['connect', (await floeJson(['id', '--home', provider.home])).addresses[0], '--home', client.home])
-  for (const deadline = Date.now() + 10_000; (await floeJson(['providers', '--home', client.home])).providers.length !== 1;) {
-    if (Date.now() > deadline) throw new Error('the provider\'s offer did not reach the client')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  await connectToProvider(client, provider)
 }, 120_000)
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { connectToProvider, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const exec = promisify(execFile)
 const r = resources()
@@ -68,12 +68,7 @@ beforeAll(async () => {
   await dockerBuild({ Dockerfile: `FROM ${tag('base')}\nCOPY four.bin /etc/four.bin\n`, 'four.bin': randomBytes(MiB / 2) }, tag('four'))
   client = r.daemon(await startDaemon(r.folder(await tempHome())))
   provider = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
-  await floeJson(['connect', (await floeJson(['id', '--home', provider.home])).addresses[0], '--home', client.home])
-  // (expect.poll works inside tests only)
-  for (const deadline = Date.now() + 10_000; (await floeJson(['providers', '--home', client.home])).providers.length !== 1;) {
-    if (Date.now() > deadline) throw new Error('the provider\'s offer did not reach the client')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  await connectToProvider(client, provider)
 }, 120_000)
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeLeftContainers } from '../helpers/containers.js'
-import { floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { connectToProvider, floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 /** A job that fails for a cause floe knows says so, in its log (a system line) and its status reason. */
 const exec = promisify(execFile)
@@ -28,11 +28,7 @@ async function failed (args: string[]): Promise<{ job: any, system: string[] }> 
 beforeAll(async () => {
   client = await r.start()
   provider = await r.start('--provider')
-  await floeJson(['connect', (await floeJson(['id', '--home', provider.home])).addresses[0], '--home', client.home])
-  for (const deadline = Date.now() + 10_000; (await floeJson(['providers', '--home', client.home])).providers.length !== 1;) {
-    if (Date.now() > deadline) throw new Error('the provider\'s offer did not reach the client')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  await connectToProvider(client, provider)
 }, 120_000)
 
 afterAll(async () => {

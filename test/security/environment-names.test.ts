@@ -4,7 +4,7 @@ import { copyFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { connectToProvider, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 
 // Environment names belong to the provider: an image a stranger's job brings (or another
@@ -48,15 +48,6 @@ async function buildBusyboxImage (dockerfileTail: string, tag?: string): Promise
   return id
 }
 
-async function connect (from: RunningDaemon, to: RunningDaemon): Promise<void> {
-  await floeJson(['connect', (await floeJson(['id', '--home', to.home])).addresses[0], '--home', from.home])
-  // (expect.poll works inside tests only)
-  for (const deadline = Date.now() + 15_000; !(await floeJson(['providers', '--home', from.home])).providers.some((p: any) => p.offer.peerId === to.endpoint.peerId);) {
-    if (Date.now() > deadline) throw new Error('the provider\'s offer did not reach the client')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-}
-
 async function runOn (client: RunningDaemon, args: string[]): Promise<{ job: any, code: number | null, stderr: string }> {
   const code = r.folder(await tempHome('floe-code-'))
   await writeFile(join(code, 'run.sh'), 'echo code\n')
@@ -91,8 +82,8 @@ beforeAll(async () => {
   provider = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
   stranger = r.daemon(await startDaemon(r.folder(await tempHome())))
   victim = r.daemon(await startDaemon(r.folder(await tempHome())))
-  await connect(stranger, provider)
-  await connect(victim, provider)
+  await connectToProvider(stranger, provider)
+  await connectToProvider(victim, provider)
 }, 120_000)
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { connectToProvider, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 
 // A job printing 60 KiB lines as fast as it can must not grow the provider's (or the
@@ -49,11 +49,7 @@ async function runJob (command: string): Promise<any> {
 beforeAll(async () => {
   provider = r.daemon(await startDaemon(r.folder(await tempHome()), ['--provider']))
   client = r.daemon(await startDaemon(r.folder(await tempHome())))
-  await floeJson(['connect', (await floeJson(['id', '--home', provider.home])).addresses[0], '--home', client.home])
-  for (const deadline = Date.now() + 10_000; (await floeJson(['providers', '--home', client.home])).providers.length !== 1;) {
-    if (Date.now() > deadline) throw new Error('the provider\'s offer did not reach the client')
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
+  await connectToProvider(client, provider)
 }, 60_000)
 
 afterAll(async () => {
