@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -5,6 +7,14 @@ import { join } from 'node:path'
 import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { detectDocker, detectResources, ENVIRONMENT_LABEL } from '../../daemon/market/resources/index.js'
+
+/** Runs a command with `input` on its stdin; its stdout, or a rejection with its stderr. */
+async function run (command: string, args: string[], input: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const child = execFile(command, args, (err, stdout, stderr) => { if (err != null) reject(new Error(`${command} ${args.join(' ')}: ${stderr}`)); else resolve(stdout) })
+    child.stdin?.end(input)
+  })
+}
 
 describe('resources against the real Docker engine', () => {
   let dir: string
@@ -23,11 +33,41 @@ describe('resources against the real Docker engine', () => {
     expect(inspected.Config.Labels?.[ENVIRONMENT_LABEL]).toBe('busybox')
   })
 
-  it('lists only images labelled as environments', async () => {
-    const docker = await detectDocker()
-    const all = await new Docker().listImages()
-    const labelled = all.filter(image => image.Labels?.[ENVIRONMENT_LABEL] != null && (image.RepoTags ?? []).some(tag => tag !== '<none>:<none>'))
-    expect(docker.environments.map(env => env.id).sort()).toEqual(labelled.map(image => image.Id).sort())
+  it('lists only images installed by hand as environments: labelled NAME and tagged …/NAME, outside floe\'s own repositories', async () => {
+    // images of this test's own, so what else the engine holds (other tests', the recipe cache) does not matter
+    const suffix = randomBytes(4).toString('hex')
+    const made: string[] = []
+    const image = async (label: string | null, tag: string): Promise<string> => {
+      const dockerfile = `FROM floe/busybox:latest\n${label != null ? `LABEL ${ENVIRONMENT_LABEL}=${label}\n` : ''}LABEL org.floe.test=${suffix}-${made.length}\n`
+      const built = await run('docker', ['build', '--network', 'none', '-q', '-t', tag, '-'], dockerfile)
+      made.push(tag)
+      return built.trim()
+    }
+    try {
+      const hand = await image(`res-${suffix}`, `floe-test/res-${suffix}:v1`)
+      const floeOwn = [
+        await image(`env-${suffix}`, `floe-env/env-${suffix}:x`),
+        await image(`recipe-${suffix}`, `floe-recipe/recipe-${suffix}:0123abcd`),
+        await image(`fetched-${suffix}`, `floe-fetched:${suffix}`)
+      ]
+      const unlabelled = await image(null, `floe-test/plain-${suffix}:v1`)
+      const otherName = await image(`named-${suffix}`, `floe-test/other-${suffix}:v1`)
+      const docker = await detectDocker()
+      if (!docker.available) throw new Error(`expected a running engine: ${docker.error}`)
+      expect(docker.environments.filter(env => env.name.endsWith(suffix))).toEqual([
+        { name: `res-${suffix}`, image: `floe-test/res-${suffix}:v1`, id: hand, sizeBytes: expect.any(Number) }
+      ])
+      const ids = docker.environments.map(env => env.id)
+      for (const id of [...floeOwn, unlabelled, otherName]) expect(ids).not.toContain(id)
+      // and whatever else the engine holds: each listed image is tagged as its name, outside floe's repositories
+      for (const env of docker.environments) {
+        const repository = env.image.slice(0, env.image.lastIndexOf(':'))
+        expect(repository.split('/').pop()).toBe(env.name)
+        expect(repository.split('/')[0]).not.toMatch(/^floe-(env|recipe|fetched)$/)
+      }
+    } finally {
+      await run('docker', ['rmi', '-f', ...made], '').catch(() => {})
+    }
   })
 
   it('reports an engine at a socket that does not exist as unavailable, without throwing', async () => {
