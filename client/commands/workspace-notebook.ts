@@ -3,6 +3,7 @@ import { printJson, printLines } from '../output.js'
 import { expandJobRef } from '../project-link.js'
 import { action } from './action.js'
 import { openInBrowser } from './node.js'
+import { waitWhileStarting } from './workspace-wait.js'
 
 /**
  * Jupyter workspaces, the CLI's side: `floe workspace start --jupyter/--no-jupyter` (the
@@ -23,8 +24,6 @@ export function notebookMode (jupyter: unknown): 'auto' | 'on' | 'off' {
 
 /** How long `floe workspace open` waits for a workspace, then its notebook, to start. */
 const OPEN_WAIT_MS = 120_000
-/** States a workspace passes through before it runs. */
-const STARTING = new Set(['queued', 'matching', 'preparing'])
 
 export function addNotebookCommands (workspace: Command): void {
   workspace.command('open')
@@ -35,10 +34,7 @@ export function addNotebookCommands (workspace: Command): void {
       const ref = await expandJobRef(args[0] ?? '')
       // a workspace, then its notebook, still starting is waited for (said on stderr), not refused
       const deadline = Date.now() + OPEN_WAIT_MS
-      for (let job = await client.call('jobShow', { ref }); STARTING.has(job.state) && Date.now() < deadline; job = await client.call('jobShow', { ref })) {
-        process.stderr.write(`floe: ${job.ref} is ${job.state}; waiting for it to run\n`)
-        await new Promise(resolve => setTimeout(resolve, 1000))
-      }
+      await waitWhileStarting(client, ref, deadline)
       let notebook: { url: string } | undefined
       for (let said = false; notebook == null;) {
         try {

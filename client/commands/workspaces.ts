@@ -11,9 +11,9 @@ import { action } from './action.js'
 import { requirementChanges } from './job-options.js'
 import { parseDataMount } from './jobs.js'
 import { addNotebookCommands, addNotebookOption, notebookMode } from './workspace-notebook.js'
+import { waitWhileStarting } from './workspace-wait.js'
 
-/** States a workspace passes through before it runs, and how long `floe shell` waits on them. */
-const STARTING = new Set(['queued', 'matching', 'preparing'])
+/** How long `floe shell` waits for a workspace still starting. */
 const START_WAIT_MS = 120_000
 
 /** The workspace's own ref: `PROJECT/ws/NAME` (a run from before names: its job). */
@@ -153,10 +153,7 @@ export function workspaceCommands (): Command[] {
       const target = await expandJobRef(ref ?? '')
       // a workspace still starting is waited for (its state on stderr), not refused
       const deadline = Date.now() + START_WAIT_MS
-      for (let job = await client.call('jobShow', { ref: target }); STARTING.has(job.state) && Date.now() < deadline; job = await client.call('jobShow', { ref: target })) {
-        process.stderr.write(`floe: ${job.ref} is ${job.state}; waiting for it to run\n`)
-        await new Promise(resolve => setTimeout(resolve, 1000))
-      }
+      await waitWhileStarting(client, target, deadline)
       if (opts.detach === true) {
         if (command.length === 0) throw new Error('--detach needs a command after --, e.g. floe shell WS --detach -- python serve.py')
         const started = await client.call('workspaceDetach', { ref: target, command })
