@@ -65,21 +65,24 @@ export function portForwards (components: PortForwardsComponents) {
     }
   }
 
-  /** Whether anything listens on `port` inside the job; an error when the provider cannot tell. */
-  const probe = async (target: TunnelTarget, port: number): Promise<boolean> => {
-    const { channel } = await open(target, { type: 'probe', port })
+  /** The exit status of a command the provider runs in the job (null: the tunnel closed without one); an error when the provider cannot run it. */
+  const exitCode = async (target: TunnelTarget, request: TunnelRequest): Promise<number | null> => {
+    const { channel } = await open(target, request)
     try {
       while (true) {
         const bytes = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
-        if (bytes == null) return false
+        if (bytes == null) return null
         const message = decodeTunnelMessage(bytes)
-        if (message.type === 'exit') return message.code === 0
+        if (message.type === 'exit') return message.code
         if (message.type === 'error') throw new WorkspaceStateError(`${target.ref}: ${message.message}`)
       }
     } finally {
       await channel.close().catch(() => {})
     }
   }
+
+  /** Whether anything listens on `port` inside the job; an error when the provider cannot tell. */
+  const probe = async (target: TunnelTarget, port: number): Promise<boolean> => await exitCode(target, { type: 'probe', port }) === 0
 
   /** Pumps a local TCP connection through a tunnel to the port inside the job. */
   const relay = async (socket: Socket, target: TunnelTarget, port: number): Promise<void> => {
@@ -134,6 +137,7 @@ export function portForwards (components: PortForwardsComponents) {
 
   return {
     open,
+    exitCode,
     probe,
     relayConnection,
 

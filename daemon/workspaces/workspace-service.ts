@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import { isFinal } from '../../protocol/jobs/job.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { NOTEBOOK_PORT, notebookOf, workspaceCommand, type NotebookMode } from '../../protocol/workspaces/notebook.js'
-import { decodeTunnelMessage, TUNNEL_OPEN_TIMEOUT_MS, type TunnelRequest } from '../../protocol/workspaces/tunnel.js'
+import type { TunnelRequest } from '../../protocol/workspaces/tunnel.js'
 import type { Requirements, RequirementsInput } from '../../protocol/market/requirements.js'
 import type { JobService, RunRequest } from '../jobs/job-service.js'
 import type { Logger } from '../log.js'
@@ -131,20 +131,7 @@ export function workspaceService (components: WorkspaceServiceComponents) {
 
   /** Why a Jupyter workspace's notebook does not answer: no Jupyter in its environment, or still starting. */
   const notebookMissing = async (job: JobView): Promise<NotebookUnavailableError | NotebookStartingError> => {
-    const check = await tunnel(job.ref, { type: 'shell', command: ['sh', '-c', 'command -v jupyter-notebook || command -v jupyter-lab'], cols: 80, rows: 24 })
-      .then(async ({ channel }) => {
-        try {
-          while (true) {
-            const bytes = await channel.read({ signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS) })
-            if (bytes == null) return null
-            const message = decodeTunnelMessage(bytes)
-            if (message.type === 'exit') return message.code
-          }
-        } finally {
-          await channel.close().catch(() => {})
-        }
-      })
-      .catch(() => null)
+    const check = await ports.exitCode(target(job), { type: 'shell', command: ['sh', '-c', 'command -v jupyter-notebook || command -v jupyter-lab'], cols: 80, rows: 24 }).catch(() => null)
     return check !== null && check !== 0
       ? new NotebookUnavailableError(`workspace ${job.ref} has no notebook: its environment ${job.spec.environment} has no jupyter-notebook or jupyter-lab; restart it in one that has (floe workspace restart ${job.ref} --env NAME, after floe env build NAME --from python-3.11 --apt jupyter-notebook)`)
       : new NotebookStartingError(`the notebook of workspace ${job.ref} does not answer on port ${NOTEBOOK_PORT} yet; it may still be starting (try again in a few seconds), or see its log: floe logs ${job.ref}`)
