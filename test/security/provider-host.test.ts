@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CarWriter } from '@ipld/car'
@@ -188,10 +189,11 @@ describe('a modified client', () => {
     await expectProviderUp()
   })
 
-  it('cannot steal the provider\'s key through a workspace home: a job swapping folders for links to the provider\'s home while its home is saved', async () => {
+  it('cannot steal the provider\'s key through a workspace save: a job swapping folders for links to the provider\'s home, in its home and in /code, while they are saved', async () => {
     const client = await connectHostile()
     const code = await client.folder({})
-    const swap = `mkdir -p d; echo benign > d/f; while :; do mv d d.real; ln -s ${provider.home} d; rm d; mv d.real d; done`
+    // both folders a save imports (workspace-save.ts), each raced on its own
+    const swap = `s() { cd "$1"; mkdir -p d; echo benign > d/f; while :; do mv d d.real; ln -s ${provider.home} d; rm d; mv d.real d; done; }; s /code & s /home/floe`
     const { messages } = await client.submit({
       code,
       command: ['sh', '-c', swap],
@@ -203,15 +205,22 @@ describe('a modified client', () => {
     expect(saved.length, linesOf(messages).join('\n')).toBeGreaterThan(0)
     const key = await readFile(join(provider.home, 'identity.key'))
     const token = await readFile(join(provider.home, 'api-token'), 'utf8')
+    // the race ran in both folders: some save caught its real folder in each
+    const raced = new Set<string>()
     for (const cid of saved) {
       const dest = join(r.folder(await tempHome('floe-saved-')), 'home')
       const got = await floe(['data', 'get', cid, dest, '--home', provider.home])
       expect(got.code, got.stderr).toBe(0)
+      expect((await readdir(dest)).sort()).toEqual(['.floe-workspace', 'code', 'home'])
+      for (const folder of ['code', 'home']) {
+        for (const name of ['d', 'd.real']) if (existsSync(join(dest, folder, name, 'f'))) raced.add(folder)
+      }
       for (const bytes of await filesUnder(dest)) {
         expect(bytes.includes(key), `snapshot ${cid} holds the provider's identity key`).toBe(false)
         expect(bytes.toString('utf8')).not.toContain(token.trim())
       }
     }
+    expect([...raced].sort()).toEqual(['code', 'home'])
     await expectProviderUp()
   })
 
