@@ -37,6 +37,9 @@ import { uploadFolders, UPLOAD_TTL_MS } from './api/upload-folders.js'
 import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspaces/tunnel.js'
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
 import { resolveDataRef } from './datasets/ref.js'
+import { nameService } from './datasets/names/name-service.js'
+import { nameStore } from './datasets/names/name-store.js'
+import { refResolver } from './datasets/names/resolve.js'
 import { dagTransferService, entitlement, grantTable } from './transfer/index.js'
 import { projectContentAccess } from './projects/content-grants.js'
 import { publishing } from './datasets/index.js'
@@ -289,6 +292,36 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     await sync.start()
     undo.push(async () => { await sync.stop() })
 
+    // dataset names that travel: signed records of public versions, resolved from their owner or a peer that holds them
+    const names = nameService({
+      libp2p: host,
+      privateKey,
+      store: nameStore(stores.index),
+      // another owner published it: its content is public by the owner's signed word, so this node may pass it on
+      onForeignRecord: async record => { await grants.grant(CID.parse(record.cid), { public: true }, `dsname:${record.owner}/${record.name}:${record.version}`) },
+      log: log.child({ component: 'floe:datasets' })
+    })
+    await names.start()
+    undo.push(async () => { await names.stop() })
+    const selfOwnerName = ownerName(config.owner ?? userInfo().username)
+    const dataRefs = refResolver({
+      index: stores.index,
+      names,
+      knownOwners: async () => [
+        { name: selfOwnerName, peer: host.peerId.toString() },
+        ...(await projects.list()).map(p => ({ name: p.name.split('/')[0] ?? '', peer: p.ownerPeer }))
+      ],
+      jobOutput: async ref => {
+        try {
+          const job = await jobs.show(ref)
+          return job.outputCid == null ? null : CID.parse(job.outputCid)
+        } catch (err: any) {
+          if (err?.name === 'JobNotFoundError' || err?.name === 'ProjectNotFoundError') return undefined
+          throw err
+        }
+      }
+    })
+
     const jobs = jobService({
       ...jobBase,
       requireDag: requireDagHere,
@@ -298,7 +331,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         grantProvider: async (jobId, peer, roots) => { for (const root of roots) await grants.grant(CID.parse(root), { peer }, `job:${jobId}`) },
         revoke: async jobId => { await grants.revoke(`job:${jobId}`) }
       },
-      resolveDataRef: async ref => (await resolveDataRef(stores.index, ref)).cid,
+      resolveDataRef: async ref => (await dataRefs.resolve(ref)).cid,
       match: (requirements, opts) => matchOffers(market.book.list().map(e => opts.idle === true ? asIdle(e.offer) : e.offer), requirements, { now: Date.now(), reliability: opts.reliability }),
       knownEnvironments: async () => new Set([...market.book.list().flatMap(e => e.offer.environments), ...await envs.names()]),
       environmentImage: async name => await envs.imageFor(name),
@@ -338,7 +371,10 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       blocksPath: stores.blocksPath,
       index: stores.index,
       guard,
-      publishing: publishing({ grants, blocks: publicBlockIndex })
+      publishing: publishing({ grants, blocks: publicBlockIndex }),
+      names,
+      resolver: dataRefs,
+      self: host.peerId.toString()
     })
     const sessions = uiSessions()
     const uploads = uploadFolders({ root: join(paths.root, 'uploads'), ttlMs: uploadTtlMs(), log: log.child({ component: 'floe:api' }) })

@@ -34,6 +34,8 @@ export const PROJECT_LOG_PROTOCOL = '/floe/project-log/1.0.0'
 export const TUNNEL_PROTOCOL = '/floe/tunnel/1.0.0'
 /** A peer dials this node back to tell whether its addresses are reachable (protocol/p2p/reach.ts). */
 export const REACH_PROTOCOL = '/floe/reach/1.0.0'
+/** "Which versions of OWNER/NAME did its owner publish?": signed dataset name records (protocol/datasets/name-record.ts). */
+export const DATASET_NAMES_PROTOCOL = '/floe/dataset-names/1.0.0'
 /** floe's own Kademlia DHT, apart from IPFS's public one: it only holds floe peers. */
 export const DHT_PROTOCOL = '/floe/kad/1.0.0'
 
@@ -71,6 +73,8 @@ export const SETTLEMENT_SIGNING_DOMAIN = 'floe-settlement/1:'
 export const ENTRY_SIGNING_DOMAIN = 'floe-project-entry/1:'
 /** Prefixed to an offer's bytes before its provider signs them. */
 export const OFFER_SIGNING_DOMAIN = 'floe-offer/1:'
+/** Prefixed to a dataset name record (`OWNER/NAME:N → CID`) before its owner signs it. */
+export const DATASET_NAME_SIGNING_DOMAIN = 'floe-dataset-name/1:'
 /** Prefixed to a genesis entry's bytes to derive its project's announce topic. */
 export const PROJECT_TOPIC_DOMAIN = 'floe-project-topic/2:'
 

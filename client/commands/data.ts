@@ -27,7 +27,7 @@ export function dataCommand (): Command {
         public: opts.public === true
       }, { onProgress }))
       if (opts.json === true) return printJson(dataset)
-      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatSize(dataset.bytes)}${dataset.public === true ? ', public' : ''})`])
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatSize(dataset.bytes)}${dataset.public === true ? `, public: any peer gets it as ${dataset.shareName ?? ''}` : ''})`])
     }))
 
   data.command('publish')
@@ -37,24 +37,24 @@ export function dataCommand (): Command {
     .action(action(async (client, args, opts) => {
       const dataset = await client.call('datasetPublish', { ref: args[0] ?? '', public: opts.private !== true })
       if (opts.json === true) return printJson(dataset)
-      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  is ${dataset.public === true ? 'public: any peer may fetch it' : 'private'}`])
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  is ${dataset.public === true ? `public: any peer may fetch it, as ${dataset.shareName ?? ''}` : 'private'}`])
     }))
 
   data.command('ls')
-    .description('list datasets and their versions')
-    .argument('[name]', 'only this dataset')
+    .description("list datasets and their versions: this node's, or the versions another owner published (OWNER/NAME)")
+    .argument('[name]', 'only this dataset (NAME), or another owner\'s (OWNER/NAME: a peer id, or a project owner\'s name)')
     .action(action(async (client, args, opts) => {
       const { datasets } = await client.call('datasetList', { name: args[0] })
       if (opts.json === true) return printJson(datasets)
       if (datasets.length === 0) return printLines([args[0] == null ? 'no datasets yet; add one with: floe data upload PATH --name NAME' : `no dataset named "${args[0]}"`])
-      printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'ACCESS', 'CREATED', 'MESSAGE'], datasets.map(d => [
-        `${d.name}:${d.version}`, d.cid, formatSize(d.bytes), String(d.files), d.public === true ? 'public' : 'private', ago(d.createdAt), d.message
+      printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'ACCESS', 'CREATED', 'SHARED AS', 'MESSAGE'], datasets.map(d => [
+        `${d.name}:${d.version}`, d.cid, formatSize(d.bytes), String(d.files), d.public === true ? 'public' : 'private', ago(d.createdAt), d.shareName ?? '-', d.message
       ]))
     }))
 
   data.command('get')
-    .description('write a dataset (NAME, NAME:N) or any UnixFS CID to DEST, which must not exist yet')
-    .argument('<ref>', 'NAME, NAME:N or a CID')
+    .description("write a dataset (NAME, NAME:N, another owner's OWNER/NAME:N) or any UnixFS CID to DEST, which must not exist yet")
+    .argument('<ref>', 'NAME, NAME:N, OWNER/NAME[:N] or a CID')
     .argument('<dest>', 'where to write it')
     .addOption(new Option('--transport <how>', 'for content held by peers: the bulk protocol then bitswap (auto), or only one').choices(['auto', 'bulk', 'bitswap']).default('auto'))
     .action(action(async (client, args, opts) => {

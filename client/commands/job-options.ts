@@ -27,7 +27,7 @@ const SHARED_OPTIONS: SharedOption[] = [
   { flags: '--gpu-memory <size>', description: 'at least this much memory on each GPU' },
   {
     flags: '--data <ref:mount>',
-    description: 'mount a dataset (NAME[:N] or CID) or a job output (PROJECT/N/output) read-only; repeatable',
+    description: "mount a dataset (NAME[:N], another owner's OWNER/NAME[:N], or a CID) or a job output (PROJECT/N/output) read-only; repeatable",
     rerunDescription: "mount these instead of the job's inputs (NAME[:N], CID or PROJECT/N/output); repeatable",
     repeatable: true
   },

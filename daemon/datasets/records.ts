@@ -1,12 +1,12 @@
 import type { ClassicLevel } from 'classic-level'
-import type { Dataset } from '../../protocol/datasets/dataset.js'
+import { DATASET_NAME_PATTERN, type Dataset } from '../../protocol/datasets/dataset.js'
 import { InvalidDatasetNameError } from './errors.js'
 
 /** Dataset versions in the index DB: `dataset!NAME!VERSION(10 digits)` → the record as JSON. */
 export type DatasetIndex = Pick<ClassicLevel<string, string>, 'get' | 'batch' | 'iterator'>
 
 const PREFIX = 'dataset!'
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const NAME = DATASET_NAME_PATTERN
 
 export function checkDatasetName (name: string): string {
   if (!NAME.test(name)) {

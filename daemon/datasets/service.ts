@@ -13,7 +13,9 @@ import type { GcGuard } from '../store/gc-guard.js'
 import { DatasetNotFoundError } from './errors.js'
 import type { Publishing } from './publishing.js'
 import { checkDatasetName, datasetKey, latestDataset, listDatasets } from './records.js'
-import { parseVersionedRef, resolveDataRef } from './ref.js'
+import { parseVersionedRef, resolveDataRef, type ResolvedRef } from './ref.js'
+import type { NameService } from './names/name-service.js'
+import type { RefResolver } from './names/resolve.js'
 
 export interface DatasetComponents {
   /** the local store: imports write here, exports read here */
@@ -25,6 +27,12 @@ export interface DatasetComponents {
   guard: GcGuard
   /** who may fetch a version from this node: public ones anyone (see publishing.ts) */
   publishing: Publishing
+  /** signed name records of public versions (names/name-service.ts): any peer resolves `SELF/NAME:N` */
+  names?: Pick<NameService, 'sign' | 'withdraw' | 'highestSigned'>
+  /** every ref shape, shared names included (names/resolve.ts); without it, this node's own names and CIDs */
+  resolver?: Pick<RefResolver, 'resolve' | 'listShared'>
+  /** this node's peer id: the OWNER of the names it shares */
+  self?: string
 }
 
 export interface UploadRequest {
@@ -58,7 +66,10 @@ function describeStoreError (err: any, blocksPath: string): unknown {
  * durable, and in the same atomic index write as its pin, so a crash or a failed import
  * never leaves a half-imported version behind (its stray blocks go with the next gc).
  */
-export function datasetService ({ blockstore, requireDag, blocksPath, index, guard, publishing }: DatasetComponents) {
+export function datasetService ({ blockstore, requireDag, blocksPath, index, guard, publishing, names, resolver, self }: DatasetComponents) {
+  const resolveRef = async (ref: string, signal?: AbortSignal): Promise<ResolvedRef> => resolver != null ? await resolver.resolve(ref, { signal }) : await resolveDataRef(index, ref)
+  const withShareName = (d: Dataset): Dataset => d.public === true && self != null ? { ...d, shareName: `${self}/${d.name}:${d.version}` } : d
+
   // Versions of one name are numbered one after the other: uploads to a name take turns.
   const turns = new Map<string, Promise<unknown>>()
   const inTurn = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -88,7 +99,8 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
       throw describeStoreError(err, blocksPath)
     }
     return await inTurn(name, async () => {
-      const version = ((await latestDataset(index, name))?.version ?? 0) + 1
+      // past every version ever shared: a name removed and uploaded again never reuses a number peers may hold
+      const version = Math.max((await latestDataset(index, name))?.version ?? 0, await names?.highestSigned(name) ?? 0) + 1
       const dataset: Dataset = {
         name,
         version,
@@ -107,7 +119,8 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
         { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
         { type: 'put', key: pinKey(imported.cid, pinReason(dataset)), value: '' }
       ], { sync: true })
-      return dataset
+      if (dataset.public === true) await names?.sign(dataset)
+      return withShareName(dataset)
     })
   }
 
@@ -117,12 +130,15 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
       return await guard.shared(async () => await importVersion(name, request, options))
     },
 
-    async list (name?: string): Promise<Dataset[]> {
-      return await listDatasets(index, name)
+    /** this node's versions (one name, or all), or another owner's published ones (`OWNER/NAME`) */
+    async list (name?: string, options: { signal?: AbortSignal } = {}): Promise<Dataset[]> {
+      const shared = name == null ? undefined : await resolver?.listShared(name, options)
+      if (shared != null) return shared
+      return (await listDatasets(index, name)).map(withShareName)
     },
 
     async resolve (ref: string): Promise<CID> {
-      return (await resolveDataRef(index, ref)).cid
+      return (await resolveRef(ref)).cid
     },
 
     /**
@@ -131,7 +147,7 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
      * until gc.
      */
     async get (ref: string, dest: string, options: OperationOptions & { transport?: Transport } = {}): Promise<ExportSummary & { cid: string, via: DagFetched['via'], fetchedBytes: number | null, fetchMs: number | null }> {
-      const { cid } = await resolveDataRef(index, ref)
+      const { cid } = await resolveRef(ref, options.signal)
       return await guard.shared(async () => {
         const fetched = await requireDag(cid, {
           transport: options.transport ?? 'auto',
@@ -159,7 +175,9 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
         else await publishing.unpublish(cid, pinReason(dataset))
         const updated: Dataset = { ...dataset, public: makePublic }
         await index.put(datasetKey(dataset.name, dataset.version), JSON.stringify(updated), { sync: true })
-        return updated
+        if (makePublic) await names?.sign(updated)
+        else await names?.withdraw(updated)
+        return withShareName(updated)
       })
     },
 
@@ -173,7 +191,10 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
         { type: 'del' as const, key: datasetKey(d.name, d.version) },
         { type: 'del' as const, key: pinKey(CID.parse(d.cid), pinReason(d)) }
       ]), { sync: true })
-      for (const d of removed) if (d.public === true) await publishing.unpublish(CID.parse(d.cid), pinReason(d))
+      for (const d of removed) {
+        if (d.public === true) await publishing.unpublish(CID.parse(d.cid), pinReason(d))
+        await names?.withdraw(d)
+      }
       return removed
     }
   }

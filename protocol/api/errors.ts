@@ -47,6 +47,10 @@ export const STATUS_BY_ERROR_NAME = {
   InvalidEntryError: 400,
   EntryRefusedError: 400,
   AmbiguousProjectError: 400,
+  /** a ref that names both a dataset version and a job */
+  AmbiguousRefError: 400,
+  /** OWNER in OWNER/NAME is no peer id and no name known here */
+  UnknownOwnerError: 400,
   // who asks, from where
   UnauthorizedError: 401,
   ForbiddenHostError: 403,
@@ -59,6 +63,10 @@ export const STATUS_BY_ERROR_NAME = {
   // what is not there, or not in a state for it
   RouteNotFoundError: 404,
   DatasetNotFoundError: 404,
+  /** neither the owner of OWNER/NAME nor a connected peer had the name */
+  NameNotResolvedError: 404,
+  /** a version of a shared name already names other content here */
+  NameConflictError: 409,
   /** not held here, and no connected peer could send it: not found where this node can look */
   ContentUnavailableError: 404,
   JobNotFoundError: 404,
@@ -95,6 +103,8 @@ export const STATUS_BY_ERROR_NAME = {
   TransferIncompleteError: 502,
   InvalidDagRequestError: 502,
   DagProtocolError: 502,
+  /** a peer answered a dataset-name request with a forged, malformed or oversized record */
+  NameRecordError: 502,
   DagRemoteError: 502,
   JobProtocolError: 502,
   InvalidReceiptError: 502,

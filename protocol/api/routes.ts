@@ -134,8 +134,8 @@ export const routes = {
   datasetList: defineRoute({
     method: 'GET',
     path: `${API_VERSION_PREFIX}/datasets`,
-    summary: 'dataset versions, newest first; all datasets or one name',
-    input: z.object({ name: z.string().min(1).max(64).optional() }).strict(),
+    summary: "dataset versions, newest first: all of this node's, one name's, or another owner's published ones (OWNER/NAME)",
+    input: z.object({ name: z.string().min(1).max(256).optional() }).strict(),
     output: z.object({ datasets: z.array(Dataset) })
   }),
   datasetGet: defineRoute({
