@@ -29,8 +29,11 @@ export { DATASET_NAMES_PROTOCOL }
 export const MAX_NAME_RECORDS_PER_REPLY = 64
 /** One signed record: a few hundred bytes (peer id, name, CID, counts, a short message). */
 export const MAX_NAME_RECORD_BYTES = 2 * KiB
-/** A request is ~150 bytes; an answer at most MAX_NAME_RECORDS_PER_REPLY records and the framing around them. */
-export const MAX_NAME_MESSAGE_BYTES = MAX_NAME_RECORDS_PER_REPLY * (MAX_NAME_RECORD_BYTES * 4 / 3 + 200) + KiB
+/**
+ * A request is ~150 bytes; an answer at most MAX_NAME_RECORDS_PER_REPLY records, each under
+ * 4 KiB as sent (a 2 KiB payload in base64url, its signature and the JSON around them): 256 KiB.
+ */
+export const MAX_NAME_MESSAGE_BYTES = MAX_NAME_RECORDS_PER_REPLY * 4 * KiB
 /** The whole exchange (open, ask, answer): a record is tiny; a peer slower than this is skipped. */
 export const NAME_TIMEOUT_MS = 10_000
 /** Concurrent name requests served per connection (libp2p's cap): an asker resolves a few names at a time. */
@@ -61,7 +64,7 @@ export type NameRecord = z.infer<typeof NameRecord>
 
 /** A record as it travels and is stored: the signed bytes and the signature, base64url. */
 export const SignedNameRecord = z.object({
-  payload: z.string().min(1).max(MAX_NAME_RECORD_BYTES * 4 / 3 + 4),
+  payload: z.string().min(1).max(Math.ceil(MAX_NAME_RECORD_BYTES * 4 / 3)),
   signature: z.string().min(1).max(256)
 }).strict()
 export type SignedNameRecord = z.infer<typeof SignedNameRecord>

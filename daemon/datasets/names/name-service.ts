@@ -56,7 +56,7 @@ export function nameService ({ libp2p, privateKey, store, onForeignRecord, log }
       try {
         bytes = (await lp.read({ signal })).subarray()
       } catch (err: any) {
-        if (err?.name === 'InvalidDataLengthError') throw new NameRecordError(`${peer} sent a dataset-name answer over the ${MAX_NAME_MESSAGE_BYTES}-byte limit; nothing was stored`)
+        if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError' || err?.name === 'InvalidMessageLengthError') throw new NameRecordError(`${peer} sent a dataset-name answer over the ${MAX_NAME_MESSAGE_BYTES}-byte limit; nothing was stored`)
         throw err
       }
       answer = decodeNameMessage(NameResponse, bytes, peer)

@@ -1,0 +1,185 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { signRecord } from '../../daemon/p2p/signing.js'
+import {
+  DATASET_NAMES_PROTOCOL, MAX_NAME_MESSAGE_BYTES, nameRecordBytes, NameRequest, signedNameRecord, type NameRecord, type NameResponse
+} from '../../protocol/datasets/name-record.js'
+import { DATASET_NAME_SIGNING_DOMAIN } from '../../protocol/ids.js'
+import { removeLeftContainers } from '../helpers/containers.js'
+import { addr, floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { testPeerNode } from '../helpers/test-peer.js'
+
+// Dataset names that travel: A publishes mnist twice; B, connected to A, lists, mounts and
+// gets A's versions by name; C, connected only to B, resolves them through B. A hostile peer
+// answering name requests with forged, mismatched or oversized records is refused, clearly,
+// and nothing it sent is kept.
+
+const r = resources()
+let a: RunningDaemon
+let b: RunningDaemon
+let work: string
+let v1: any
+let v2: any
+
+const json = async (d: RunningDaemon, ...args: string[]) => await floeJson([...args, '--home', d.home])
+const fails = async (d: RunningDaemon, ...args: string[]) => {
+  const result = await floe([...args, '--home', d.home])
+  expect(result.code, result.stdout).not.toBe(0)
+  return result.stderr.trim()
+}
+
+beforeAll(async () => {
+  const homeA = r.folder(await tempHome())
+  // A goes by "alice": the owner name of the projects it creates
+  await writeFile(join(homeA, 'config.json'), JSON.stringify({ owner: 'alice' }))
+  ;[a, b] = await Promise.all([r.startAt(homeA), r.start('--provider')])
+  work = r.folder(await tempHome('floe-names-'))
+  await mkdir(join(work, 'mnist'))
+  await writeFile(join(work, 'mnist', 'train.csv'), 'version one\n')
+  v1 = await json(a, 'data', 'upload', join(work, 'mnist'), '--public')
+  await writeFile(join(work, 'mnist', 'train.csv'), 'version two\n')
+  v2 = await json(a, 'data', 'upload', join(work, 'mnist'), '--public', '-m', 'cleaned')
+  await json(b, 'connect', await addr(a))
+}, 60_000)
+
+afterAll(async () => {
+  await r.cleanup()
+  expect(await removeLeftContainers(r.started), 'containers left behind').toEqual([])
+})
+
+describe('dataset names between daemons', () => {
+  it('the owner signs its public versions and shows the name they travel by', async () => {
+    const A = a.endpoint.peerId
+    expect([v1.version, v2.version]).toEqual([1, 2])
+    expect(v2).toMatchObject({ public: true, shareName: `${A}/mnist:2` })
+    const listed = await json(a, 'data', 'ls')
+    expect(listed.map((d: any) => d.shareName)).toEqual([`${A}/mnist:2`, `${A}/mnist:1`])
+    const text = (await floe(['data', 'ls', '--home', a.home])).stdout
+    expect(text).toContain('SHARED AS')
+    expect(text).toContain(`${A}/mnist:2`)
+  })
+
+  it('B lists A\'s versions by name, gets each byte for byte, in floe\'s and FloydHub\'s spellings', async () => {
+    const A = a.endpoint.peerId
+    const listed = await json(b, 'data', 'ls', `${A}/mnist`)
+    expect(listed.map((d: any) => [d.version, d.cid, d.owner, d.shareName, d.message])).toEqual([
+      [2, v2.cid, A, `${A}/mnist:2`, 'cleaned'],
+      [1, v1.cid, A, `${A}/mnist:1`, '']
+    ])
+    const got = await json(b, 'data', 'get', `${A}/mnist:2`, join(work, 'b-v2'))
+    expect(got).toMatchObject({ cid: v2.cid, via: 'bulk' })
+    expect(await readFile(join(work, 'b-v2', 'train.csv'), 'utf8')).toBe('version two\n')
+    const floyd = await json(b, 'data', 'get', `${A}/datasets/mnist/1`, join(work, 'b-v1'))
+    expect(floyd.cid).toBe(v1.cid)
+    expect(await readFile(join(work, 'b-v1', 'train.csv'), 'utf8')).toBe('version one\n')
+  })
+
+  it('B runs a job on its own provider with --data A/mnist:1:/data, and the job reads version 1', async () => {
+    const code = await r.codeFolder()
+    const result = await floe(['run', '--home', b.home, '--path', code, '--json', '--follow', '--data', `${a.endpoint.peerId}/mnist:1:/data`, '--', 'cat', '/data/train.csv'], { timeoutMs: 60_000 })
+    expect(result.code, result.stderr).toBe(0)
+    const job = JSON.parse(result.stdout)
+    expect(job).toMatchObject({ state: 'success', provider: b.endpoint.peerId, inputs: [{ cid: v1.cid, mount: '/data' }] })
+    const logs = await json(b, 'logs', job.ref)
+    expect(logs.lines.filter((l: any) => l.stream === 'stdout').map((l: any) => l.line)).toEqual(['version one'])
+  })
+
+  it('a name B knows A by (the owner of a project they share) works in place of A\'s peer id', async () => {
+    expect(await fails(b, 'data', 'ls', 'alice/mnist')).toBe('floe data ls: no peer is known here as "alice": name the owner by peer id (`floe id` on their node prints it), e.g. <PEER-ID>/mnist:1; a name works once you share a project they own')
+    const { id: pid } = await json(a, 'init', 'vision', '--path', await r.codeFolder())
+    await json(a, 'project', 'add-member', b.endpoint.peerId, '--project', pid)
+    await expect.poll(async () => (await json(b, 'projects')).map((p: any) => p.name), { timeout: 15_000 }).toContain('alice/vision')
+    expect((await json(b, 'data', 'ls', 'alice/mnist')).map((d: any) => d.version)).toEqual([2, 1])
+    expect((await json(b, 'data', 'get', 'alice/mnist:1', join(work, 'b-alias'))).cid).toBe(v1.cid)
+  })
+
+  it('C, connected only to B, resolves A\'s name through B and fetches the content from B', async () => {
+    const c = await r.start()
+    await json(c, 'connect', await addr(b))
+    const got = await json(c, 'data', 'get', `${a.endpoint.peerId}/mnist:2`, join(work, 'c-v2'))
+    expect(got.cid).toBe(v2.cid)
+    expect(await readFile(join(work, 'c-v2', 'train.csv'), 'utf8')).toBe('version two\n')
+  })
+
+  it('numbers past every version ever shared: a name removed and uploaded again never reuses a version', async () => {
+    const one = await json(a, 'data', 'upload', join(work, 'mnist'), '--name', 'scratch', '--public')
+    await json(a, 'data', 'rm', 'scratch')
+    const again = await json(a, 'data', 'upload', join(work, 'mnist', 'train.csv'), '--name', 'scratch', '--public')
+    expect([one.version, again.version]).toEqual([1, 2])
+    // the removed version is no longer answered for
+    expect(await fails(b, 'data', 'get', `${a.endpoint.peerId}/scratch:1`, join(work, 'nope'))).toBe(`floe data get: ${a.endpoint.peerId} has published no version 1 of "scratch"; see floe data ls ${a.endpoint.peerId}/scratch`)
+  })
+
+  it('a private version has no name others can resolve; unknown names say what to do', async () => {
+    const A = a.endpoint.peerId
+    await json(a, 'data', 'upload', join(work, 'mnist'), '--name', 'secret')
+    expect(await json(b, 'data', 'ls', `${A}/secret`)).toEqual([])
+    expect(await fails(b, 'data', 'get', `${A}/secret:1`, join(work, 'nope'))).toBe(`floe data get: ${A} has published no version 1 of "secret"; see floe data ls ${A}/secret`)
+    expect(await fails(b, 'data', 'get', `${A}/mnist:9`, join(work, 'nope'))).toBe(`floe data get: ${A} has published no version 9 of "mnist" (its newest known here is 2); see floe data ls ${A}/mnist`)
+    expect(await fails(b, 'data', 'get', `${A}/bad name:1`, join(work, 'nope'))).toMatch(/^floe data get: /)
+  })
+})
+
+describe('a hostile peer answering dataset-name requests', () => {
+  let hostile: Libp2p
+  let hostileKey: PrivateKey
+  let absentKey: PrivateKey
+  let absent: string
+  let answer: (request: NameRequest) => Uint8Array
+
+  const record = (version: number, cid: string): NameRecord => ({ owner: absent, name: 'mnist', version, cid, bytes: 12, files: 1, cidVersion: 1, chunker: 'fixed', publishedAt: new Date().toISOString(), message: '' })
+  const signedBy = async (key: PrivateKey, rec: NameRecord) => {
+    const payload = nameRecordBytes(rec)
+    return signedNameRecord(payload, await signRecord(key, DATASET_NAME_SIGNING_DOMAIN, payload))
+  }
+  const reply = (response: NameResponse) => new TextEncoder().encode(JSON.stringify(response))
+
+  beforeAll(async () => {
+    // the owner asked about is a key that never comes online: B must ask its connected peers
+    absentKey = await generateKeyPair('Ed25519')
+    absent = peerIdFromPrivateKey(absentKey).toString()
+    ;({ node: hostile, privateKey: hostileKey } = await testPeerNode())
+    await hostile.handle(DATASET_NAMES_PROTOCOL, async stream => {
+      const lp = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 })
+      const request = NameRequest.parse(JSON.parse(new TextDecoder().decode((await lp.read()).subarray())))
+      await lp.write(answer(request))
+      await stream.close()
+    })
+    await json(b, 'connect', hostile.getMultiaddrs()[0]?.toString() ?? '')
+  })
+  afterAll(async () => { await hostile?.stop() })
+
+  const nothingKept = async () => {
+    answer = () => reply({ records: [] })
+    expect(await fails(b, 'data', 'ls', `${absent}/mnist`)).toMatch(new RegExp(`^floe data ls: could not resolve ${absent}/mnist: its owner could not be reached \\([\\s\\S]*\\) and no connected peer holds the name; connect to the owner`))
+  }
+
+  it('a record signed by its own key, not the owner\'s: refused, nothing kept', async () => {
+    answer = () => reply({ records: [] })
+    const forged = await signedBy(hostileKey, record(1, v1.cid))
+    answer = () => reply({ records: [forged] })
+    expect(await fails(b, 'data', 'ls', `${absent}/mnist`)).toBe(`floe data ls: ${hostile.peerId.toString()} sent a record of ${absent}/mnist:1 that ${absent} did not sign (a forged or altered record); nothing was stored`)
+    await nothingKept()
+  })
+
+  it('a version the owner did not sign, or not the version asked: refused, nothing kept', async () => {
+    const genuine1 = await signedBy(absentKey, record(1, v1.cid))
+    const forged7 = await signedBy(hostileKey, record(7, v2.cid))
+    answer = request => reply({ records: [request.version === 7 ? forged7 : genuine1] })
+    expect(await fails(b, 'data', 'get', `${absent}/mnist:7`, join(work, 'h7'))).toBe(`floe data get: ${hostile.peerId.toString()} sent a record of ${absent}/mnist:7 that ${absent} did not sign (a forged or altered record); nothing was stored`)
+    expect(await fails(b, 'data', 'get', `${absent}/mnist:2`, join(work, 'h2'))).toBe(`floe data get: ${hostile.peerId.toString()} answered for ${absent}/mnist:2 with version 1`)
+    await nothingKept()
+  })
+
+  it('a 10 MB answer: refused by its length before it is read, nothing kept, and B answers on', async () => {
+    answer = () => reply({ records: [], error: 'x'.repeat(10 * 1024 * 1024) })
+    expect(await fails(b, 'data', 'ls', `${absent}/mnist`)).toBe(`floe data ls: ${hostile.peerId.toString()} sent a dataset-name answer over the ${MAX_NAME_MESSAGE_BYTES}-byte limit; nothing was stored`)
+    await nothingKept()
+    expect((await json(b, 'data', 'ls', `${a.endpoint.peerId}/mnist`)).map((d: any) => d.version)).toEqual([2, 1])
+  })
+})
