@@ -46,7 +46,7 @@ export function dataCommand (): Command {
     .action(action(async (client, args, opts) => {
       const { datasets } = await client.call('datasetList', { name: args[0] })
       if (opts.json === true) return printJson(datasets)
-      if (datasets.length === 0) return printLines([args[0] == null ? 'no datasets yet; add one with: floe data upload PATH --name NAME' : `no dataset named "${args[0]}"`])
+      if (datasets.length === 0) return printLines([args[0] == null ? 'no datasets yet; add one with: floe data upload PATH --name NAME' : args[0].includes('/') ? `${args[0]}: its owner has published no versions by that name (only public versions have a shared name)` : `no dataset named "${args[0]}"`])
       printTable(['DATASET', 'CID', 'SIZE', 'FILES', 'ACCESS', 'CREATED', 'SHARED AS', 'MESSAGE'], datasets.map(d => [
         `${d.name}:${d.version}`, d.cid, formatSize(d.bytes), String(d.files), d.public === true ? 'public' : 'private', ago(d.createdAt), d.shareName ?? '-', d.message
       ]))
