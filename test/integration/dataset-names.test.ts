@@ -71,10 +71,12 @@ describe('dataset names between daemons', () => {
       [2, v2.cid, A, `${A}/mnist:2`, 'cleaned'],
       [1, v1.cid, A, `${A}/mnist:1`, '']
     ])
-    const got = await json(b, 'data', 'get', `${A}/mnist:2`, join(work, 'b-v2'))
+    const [got, floyd] = await Promise.all([
+      json(b, 'data', 'get', `${A}/mnist:2`, join(work, 'b-v2')),
+      json(b, 'data', 'get', `${A}/datasets/mnist/1`, join(work, 'b-v1'))
+    ])
     expect(got).toMatchObject({ cid: v2.cid, via: 'bulk' })
     expect(await readFile(join(work, 'b-v2', 'train.csv'), 'utf8')).toBe('version two\n')
-    const floyd = await json(b, 'data', 'get', `${A}/datasets/mnist/1`, join(work, 'b-v1'))
     expect(floyd.cid).toBe(v1.cid)
     expect(await readFile(join(work, 'b-v1', 'train.csv'), 'utf8')).toBe('version one\n')
   })
@@ -91,11 +93,13 @@ describe('dataset names between daemons', () => {
 
   it('a name B knows A by (the owner of a project they share) works in place of A\'s peer id', async () => {
     expect(await fails(b, 'data', 'ls', 'alice/mnist')).toBe('floe data ls: no peer is known here as "alice": name the owner by peer id (`floe id` on their node prints it), e.g. <PEER-ID>/mnist:1; a name works once you share a project they own')
-    const { id: pid } = await json(a, 'init', 'vision', '--path', await r.codeFolder())
+    const project = `vision-${Date.now()}`
+    const { id: pid } = await json(a, 'init', project, '--path', await r.codeFolder())
     await json(a, 'project', 'add-member', b.endpoint.peerId, '--project', pid)
-    await expect.poll(async () => (await json(b, 'projects')).map((p: any) => p.name), { timeout: 15_000 }).toContain('alice/vision')
-    expect((await json(b, 'data', 'ls', 'alice/mnist')).map((d: any) => d.version)).toEqual([2, 1])
-    expect((await json(b, 'data', 'get', 'alice/mnist:1', join(work, 'b-alias'))).cid).toBe(v1.cid)
+    await expect.poll(async () => (await json(b, 'projects')).map((p: any) => p.name), { timeout: 15_000 }).toContain(`alice/${project}`)
+    const [listed, got] = await Promise.all([json(b, 'data', 'ls', 'alice/mnist'), json(b, 'data', 'get', 'alice/mnist:1', join(work, `b-alias-${project}`))])
+    expect(listed.map((d: any) => d.version)).toEqual([2, 1])
+    expect(got.cid).toBe(v1.cid)
   })
 
   it('C, connected only to B, resolves A\'s name through B and fetches the content from B', async () => {
@@ -107,21 +111,28 @@ describe('dataset names between daemons', () => {
   })
 
   it('numbers past every version ever shared: a name removed and uploaded again never reuses a version', async () => {
-    const one = await json(a, 'data', 'upload', join(work, 'mnist'), '--name', 'scratch', '--public')
-    await json(a, 'data', 'rm', 'scratch')
-    const again = await json(a, 'data', 'upload', join(work, 'mnist', 'train.csv'), '--name', 'scratch', '--public')
+    const name = `scratch-${Date.now()}`
+    const one = await json(a, 'data', 'upload', join(work, 'mnist'), '--name', name, '--public')
+    await json(a, 'data', 'rm', name)
+    const again = await json(a, 'data', 'upload', join(work, 'mnist', 'train.csv'), '--name', name, '--public')
     expect([one.version, again.version]).toEqual([1, 2])
     // the removed version is no longer answered for
-    expect(await fails(b, 'data', 'get', `${a.endpoint.peerId}/scratch:1`, join(work, 'nope'))).toBe(`floe data get: ${a.endpoint.peerId} has published no version 1 of "scratch"; see floe data ls ${a.endpoint.peerId}/scratch`)
+    expect(await fails(b, 'data', 'get', `${a.endpoint.peerId}/${name}:1`, join(work, 'nope'))).toBe(`floe data get: ${a.endpoint.peerId} has published no version 1 of "${name}"; see floe data ls ${a.endpoint.peerId}/${name}`)
   })
 
   it('a private version has no name others can resolve; unknown names say what to do', async () => {
     const A = a.endpoint.peerId
     await json(a, 'data', 'upload', join(work, 'mnist'), '--name', 'secret')
-    expect(await json(b, 'data', 'ls', `${A}/secret`)).toEqual([])
-    expect(await fails(b, 'data', 'get', `${A}/secret:1`, join(work, 'nope'))).toBe(`floe data get: ${A} has published no version 1 of "secret"; see floe data ls ${A}/secret`)
-    expect(await fails(b, 'data', 'get', `${A}/mnist:9`, join(work, 'nope'))).toBe(`floe data get: ${A} has published no version 9 of "mnist" (its newest known here is 2); see floe data ls ${A}/mnist`)
-    expect(await fails(b, 'data', 'get', `${A}/bad name:1`, join(work, 'nope'))).toMatch(/^floe data get: /)
+    const [listed, secret, missing, unknown] = await Promise.all([
+      json(b, 'data', 'ls', `${A}/secret`),
+      fails(b, 'data', 'get', `${A}/secret:1`, join(work, 'nope')),
+      fails(b, 'data', 'get', `${A}/mnist:9`, join(work, 'nope')),
+      fails(b, 'data', 'get', 'mnist/4', join(work, 'nope'))
+    ])
+    expect(listed).toEqual([])
+    expect(secret).toBe(`floe data get: ${A} has published no version 1 of "secret"; see floe data ls ${A}/secret`)
+    expect(missing).toBe(`floe data get: ${A} has published no version 9 of "mnist" (its newest known here is 2); see floe data ls ${A}/mnist`)
+    expect(unknown).toBe('floe data get: "mnist/4" is neither version 4 of a dataset "mnist" here nor a job; see floe data ls and floe status')
   })
 })
 
