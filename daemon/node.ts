@@ -36,7 +36,6 @@ import { shellSockets } from './api/shell-socket.js'
 import { uploadFolders, UPLOAD_TTL_MS } from './api/upload-folders.js'
 import { MAX_TUNNEL_MESSAGE_BYTES, TUNNEL_PROTOCOL } from '../protocol/workspaces/tunnel.js'
 import { providerJobs, type ProviderJobs } from './provider/provider-jobs.js'
-import { resolveDataRef } from './datasets/ref.js'
 import { nameService } from './datasets/names/name-service.js'
 import { nameStore } from './datasets/names/name-store.js'
 import { refResolver } from './datasets/names/resolve.js'
@@ -414,7 +413,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
         projects: {
           projects,
           sync,
-          resolveDataRef: async ref => await resolveDataRef(stores.index, ref),
+          resolveDataRef: async ref => await dataRefs.resolve(ref),
           repairProjects: async opts => await repairProjects({ log: projects, blocksPath: stores.blocksPath, sharding: stores.sharding }, opts)
         },
         ui,

@@ -88,7 +88,7 @@ export function projectCommands (): Command[] {
       printLines([`noted (${result.cid})`])
     }))
   withProject(project.command('attach').description("record a dataset version in the project's log"))
-    .argument('<dataset>', 'NAME or NAME:N')
+    .argument('<dataset>', "NAME, NAME:N, or another owner's OWNER/NAME:N")
     .action(action(async (client, args, opts) => {
       const result = await client.call('projectAttach', { project: await projectArg(opts), dataset: args[0] ?? '' })
       if (opts.json === true) return printJson(result)

@@ -44,8 +44,10 @@ export function projectHandlers ({ host, projects, sync, resolveDataRef, repairP
     projectAttach: async ({ project, dataset }) => {
       const meta = await projects.resolve(project)
       const resolved = await resolveDataRef(dataset)
-      if (resolved.dataset == null) throw new InvalidProjectRequestError(`"${dataset}" is not a dataset held here (a bare CID is not attached: upload it with a name)`)
-      const { name, version, cid } = resolved.dataset
+      // another owner's shared version is attached under its shared name, OWNER/NAME
+      const named = resolved.dataset ?? (resolved.record == null ? undefined : { ...resolved.record, name: `${resolved.record.owner}/${resolved.record.name}` })
+      if (named == null) throw new InvalidProjectRequestError(`"${dataset}" is not a dataset held here (a bare CID is not attached: upload it with a name)`)
+      const { name, version, cid } = named
       const appended = await projects.write(meta.id, 'dataset.attached', { name, version, cid })
       return { cid: appended.cid.toString(), name, version, datasetCid: cid }
     },

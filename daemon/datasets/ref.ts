@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { DATASET_NAME_PATTERN, type Dataset } from '../../protocol/datasets/dataset.js'
+import type { NameRecord } from '../../protocol/datasets/name-record.js'
 import { DatasetNotFoundError, InvalidRefError } from './errors.js'
 import { getDataset, latestDataset, type DatasetIndex } from './records.js'
 
@@ -7,6 +8,8 @@ export interface ResolvedRef {
   cid: CID
   /** the dataset version the ref named, when it named one */
   dataset?: Dataset
+  /** another owner's signed name record, when the ref was a shared name (names/resolve.ts) */
+  record?: NameRecord
 }
 
 function parseCid (text: string): CID | undefined {

@@ -100,6 +100,8 @@ describe('dataset names between daemons', () => {
     const [listed, got] = await Promise.all([json(b, 'data', 'ls', 'alice/mnist'), json(b, 'data', 'get', 'alice/mnist:1', join(work, `b-alias-${project}`))])
     expect(listed.map((d: any) => d.version)).toEqual([2, 1])
     expect(got.cid).toBe(v1.cid)
+    // a member records the shared version in the project's log under its shared name
+    expect(await json(b, 'project', 'attach', 'alice/mnist:1', '--project', pid)).toMatchObject({ name: `${a.endpoint.peerId}/mnist`, version: 1, datasetCid: v1.cid })
   })
 
   it('C, connected only to B, resolves A\'s name through B and fetches the content from B', async () => {

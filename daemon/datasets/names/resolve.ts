@@ -49,7 +49,7 @@ export function refResolver ({ index, names, knownOwners, jobOutput }: RefResolv
   }
 
   return {
-    async resolve (ref: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedRef & { record?: NameRecord }> {
+    async resolve (ref: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedRef> {
       const shared = await lookupShared(ref, options)
       if (shared != null) {
         const record = shared.records[0]
