@@ -6,7 +6,7 @@
  */
 
 export class ShellWordsError extends Error {
-  name = 'ShellWordsError'
+  override name = 'ShellWordsError'
 }
 
 /** `sh -c 'echo a; exit 1'` → ['sh', '-c', 'echo a; exit 1']; an unclosed quote is an error naming it. */
