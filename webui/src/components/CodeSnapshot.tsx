@@ -1,12 +1,12 @@
 import { useState, type ReactNode } from 'react'
 import { ContentBrowser } from './ContentBrowser.js'
 
-/** A job's code snapshot (its code CID), browsed like its output once asked for (it may have to be fetched). */
-export function CodeSnapshot ({ cid, name }: { cid: string, name: string }): ReactNode {
+/** Content browsed once asked for (it may have to be fetched from peers): a job's code snapshot, a workspace's saved home. */
+export function CodeSnapshot ({ cid, name, what = 'the code' }: { cid: string, name: string, what?: string }): ReactNode {
   const [open, setOpen] = useState(false)
   return (
     <>
-      <button type='button' aria-expanded={open} onClick={() => { setOpen(!open) }}>{open ? 'Hide the code' : 'Browse the code'}</button>
+      <button type='button' aria-expanded={open} onClick={() => { setOpen(!open) }}>{open ? `Hide ${what}` : `Browse ${what}`}</button>
       {open && <ContentBrowser cid={cid} name={name} />}
     </>
   )
