@@ -56,7 +56,7 @@ export function Market (): ReactNode {
                 { key: 'reliability', label: 'Reliability', render: r => <span title='of the jobs it took from this node, the share carried to an accepted end'>{percent(reliability.data?.get(r.offer.peerId))}</span>, sort: r => reliability.data?.get(r.offer.peerId) ?? 0.5 },
                 { key: 'latency', label: 'Latency', render: r => r.latencyMs == null ? '–' : `${r.latencyMs} ms`, sort: r => r.latencyMs ?? Number.MAX_SAFE_INTEGER },
                 { key: 'seen', label: 'Seen', render: r => ago(r.lastSeen), sort: r => r.lastSeen },
-                { key: 'launch', label: 'Launch', render: r => <Link className='button' to={`/launch?${new URLSearchParams({ provider: r.offer.peerId }).toString()}`} aria-label={`Launch on ${shortPeer(r.offer.peerId)}`}>Launch here</Link> }
+                { key: 'launch', label: 'Launch', render: r => <Link className='button' to={`/launch?${new URLSearchParams({ provider: r.offer.peerId }).toString()}`} title={`launch a job on ${r.offer.peerId}`}>Launch here</Link> }
               ]}
             />}
       <h2>This node's prices and limits</h2>
