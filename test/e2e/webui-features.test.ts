@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/browser.js'
-import { floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { connectToProvider, floe, floeJson, resources, type RunningDaemon } from '../helpers/floe.js'
 
 /** Screenshots this file keeps (git-ignored). */
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts')
@@ -13,7 +13,9 @@ const r = resources()
 let browser: Browser
 let context: BrowserContext
 let page: Page
+/** the client (the browser's daemon) and its provider */
 let d: RunningDaemon
+let p: RunningDaemon
 const errors: string[] = []
 /** the three jobs with metrics, by their loss factor */
 let jobs: any[] = []
@@ -23,7 +25,7 @@ const cli = async <T = any>(...args: string[]): Promise<T> => await floeJson<T>(
 /** `floe run … -- COMMAND` with --json: the job as it stands when the command returns */
 const runJob = async (args: string[], command: string[]): Promise<any> => {
   const run = await floe(['run', '--home', d.home, '--json', ...args, '--', ...command], { timeoutMs: 90_000 })
-  if (run.code !== 0) throw new Error(`floe run exited ${run.code}: ${run.stderr} ${run.stdout.slice(0, 2000)}`)
+  if (run.code !== 0) throw new Error(`floe run exited ${run.code}: ${run.stderr} ${JSON.stringify((({ state, exitCode, reason, attempts, logLines }) => ({ state, exitCode, reason, attempts, logLines }))(JSON.parse(run.stdout || "{}")))}`)
   return JSON.parse(run.stdout)
 }
 /** the job whose page the browser went to (after a launch) */
@@ -42,14 +44,14 @@ const trainScript = (factor: number): string =>
 
 beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true })
-  const home = r.folder(await tempHome())
-  ;[d, browser] = await Promise.all([r.startAt(home, '--provider'), launchChromium()])
-  await cli('provider', 'set', 'max-jobs', '4')
+  ;[d, p, browser] = await Promise.all([r.start(), r.start('--provider'), launchChromium()])
+  await floeJson(['provider', 'set', 'max-jobs', '4', '--home', p.home])
+  await connectToProvider(d, p)
   const code = await r.codeFolder({ 'readme.txt': 'the code snapshot\n' })
   await mkdir(join(code, 'src'))
   await writeFile(join(code, 'src', 'model.txt'), 'model code in a subfolder\n')
   await writeFile(join(code, 'plot.png'), PNG)
-  const data = r.folder(await tempHome('floe-data-'))
+  const data = await r.codeFolder({})
   await writeFile(join(data, 'data.csv'), 'version one\n')
   await cli('data', 'upload', data, '--name', 'mnist')
   await writeFile(join(data, 'data.csv'), 'version two\n')
@@ -152,10 +154,9 @@ describe('the web UI for researchers', () => {
 
   it('launches a job with an older dataset version picked from the list, on the provider chosen with "Launch here"', async () => {
     await go('/market')
-    await page.getByTestId('own-offer').waitFor()
     await page.getByRole('link', { name: 'Launch here' }).click()
     await page.getByRole('heading', { name: 'Launch a job' }).waitFor()
-    expect(await page.getByLabel('Provider').inputValue()).toBe(d.endpoint.peerId)
+    expect(await page.getByLabel('Provider').inputValue()).toBe(p.endpoint.peerId)
     await page.getByRole('button', { name: 'Add a mount' }).click()
     await page.getByLabel('source of mount 1').selectOption('mnist:1')
     await page.getByLabel('Retries').fill('1')
@@ -164,7 +165,7 @@ describe('the web UI for researchers', () => {
     const ref = await openedJob()
     await expect.poll(async () => await page.getByTestId('log').innerText(), { timeout: 30_000 }).toContain('version one')
     const job = await cli('status', ref)
-    expect(job).toMatchObject({ inputs: [{ ref: 'mnist:1', mount: '/data' }], requestedProvider: d.endpoint.peerId, retries: 1, spec: { command: ['cat', '/data/data.csv'] } })
+    expect(job).toMatchObject({ inputs: [{ ref: 'mnist:1', mount: '/data' }], requestedProvider: p.endpoint.peerId, retries: 1, spec: { command: ['cat', '/data/data.csv'] } })
   })
 
   it('shows spend: a running job costs so far on the running and billing pages; totals match floe billing', async () => {
@@ -179,6 +180,7 @@ describe('the web UI for researchers', () => {
       await go('/billing')
       await expect.poll(async () => Number(await page.getByTestId('live-spend').innerText()), { timeout: 20_000 }).toBeGreaterThan(0)
       const billing = await cli('billing')
+      expect(billing.spent).toBeGreaterThan(0)
       const spent = Number(await page.locator('[data-spent]').getAttribute('data-spent'))
       // (the running job adds to both as it runs)
       expect(Math.abs(spent - billing.spent)).toBeLessThan(0.01)
@@ -191,18 +193,22 @@ describe('the web UI for researchers', () => {
     }
   })
 
-  it("edits this node's provider price from the market page, with the CLI's checks", async () => {
-    await go('/market')
+  it("marks the provider's own offer and edits its price from its market page, with the CLI's checks", async () => {
+    // the provider's own web UI (another origin: its own session)
+    await page.goto((await floeJson(['ui', '--no-open', '--home', p.home])).url)
+    await page.goto(`${p.endpoint.url}/market`)
+    await page.getByTestId('own-offer').waitFor()
+    const pcli = async (...args: string[]): Promise<any> => await floeJson([...args, '--home', p.home])
     await page.getByLabel('Price per CPU hour').fill('0.07')
     await page.getByRole('button', { name: 'Save' }).click()
-    await expect.poll(async () => (await cli('provider', 'show')).settings.prices.perCpuHour, { timeout: 15_000 }).toBe(0.07)
+    await expect.poll(async () => (await pcli('provider', 'show')).settings.prices.perCpuHour, { timeout: 15_000 }).toBe(0.07)
     // (the refused setting below logs the browser's own "failed to load resource" line)
     expect(errors).toEqual([])
     await page.getByLabel('Jobs at once').fill('lots')
     await page.getByRole('button', { name: 'Save' }).click()
     const alert = page.getByRole('alert')
     await expect.poll(async () => await alert.innerText()).toMatch(/Jobs at once: /)
-    expect((await cli('provider', 'show')).settings.maxConcurrentJobs).toBe(4)
+    expect((await pcli('provider', 'show')).settings.maxConcurrentJobs).toBe(4)
     await shot('market')
   })
 })
