@@ -56,7 +56,14 @@ beforeAll(async () => {
   await cli('data', 'upload', data, '--name', 'mnist')
   await writeFile(join(data, 'data.csv'), 'version two\n')
   await cli('data', 'upload', data, '--name', 'mnist')
-  const train = async (factor: number): Promise<any> => await runJob(['--path', code, '--follow', '-m', `factor ${factor}`], ['sh', '-c', trainScript(factor)])
+  const train = async (factor: number): Promise<any> => {
+    const run = async (): Promise<any> => await runJob(['--path', code, '--follow', '-m', `factor ${factor}`], ['sh', '-c', trainScript(factor)]).catch((err: Error) => ({ failed: err }))
+    const job = await run()
+    // the Docker engine these machines share can drop a create under load ("socket hang up"): such a job is run once more
+    if (job.failed != null && /could not start container/.test(job.failed.message as string)) return await runJob(['--path', code, '--follow', '-m', `factor ${factor}`], ['sh', '-c', trainScript(factor)])
+    if (job.failed != null) throw job.failed
+    return job
+  }
   // the first makes the default project; the other two run at once
   const first = await train(1)
   jobs = [first, ...await Promise.all([2, 3].map(train))]

@@ -24,8 +24,8 @@ function Layout ({ children, peerId }: { children: ReactNode, peerId: string }):
         <span className='brand'>floe</span>
         <nav aria-label='main'>
           <NavLink to='/' end>Projects</NavLink>
-          <NavLink to='/running'>Running</NavLink>
           <NavLink to='/launch'>Launch</NavLink>
+          <NavLink to='/running'>Running</NavLink>
           <NavLink to='/workspaces'>Workspaces</NavLink>
           <NavLink to='/datasets'>Datasets</NavLink>
           <NavLink to='/market'>Market</NavLink>
