@@ -73,7 +73,7 @@ export function Compare (): ReactNode {
                 { key: 'status', label: 'Status', render: c => <StatusBadge state={c.job.state} />, sort: c => c.job.state },
                 ...metricColumns,
                 { key: 'duration', label: 'Duration', render: c => jobDuration(c.job), sort: c => c.job.receipt?.runMs ?? 0 },
-                { key: 'command', label: 'Command', render: c => <code>{shellQuote(c.job.spec.command)}</code> },
+                { key: 'command', label: 'Command', render: c => <code className='cmd' title={shellQuote(c.job.spec.command)}>{shellQuote(c.job.spec.command)}</code> },
                 { key: 'env', label: 'Env', render: c => c.job.spec.environment, sort: c => c.job.spec.environment },
                 { key: 'shape', label: 'Shape', render: c => shapeOf(c.job.spec) },
                 { key: 'inputs', label: 'Inputs', render: c => c.job.inputs.length === 0 ? '–' : c.job.inputs.map(i => `${i.ref} → ${i.mount}`).join(', ') },
