@@ -28,6 +28,12 @@ const runJob = async (args: string[], command: string[]): Promise<any> => {
   if (run.code !== 0) throw new Error(`floe run exited ${run.code}: ${run.stderr} ${JSON.stringify((({ state, exitCode, reason, attempts, logLines }) => ({ state, exitCode, reason, attempts, logLines }))(JSON.parse(run.stdout || "{}")))}`)
   return JSON.parse(run.stdout)
 }
+/** axe-core's WCAG 2 A findings on the page as it stands (contrast, an AA rule of the shared styles, is ui-fix's) */
+const axeViolations = async (): Promise<string[]> => {
+  await page.addScriptTag({ path: resolve(import.meta.dirname, '../../node_modules/axe-core/axe.min.js') })
+  const result = await page.evaluate(async () => await (globalThis as any).axe.run((globalThis as any).document, { runOnly: { type: 'tag', values: ['wcag2a'] } }))
+  return (result.violations as Array<{ id: string, nodes: Array<{ target: string[] }> }>).map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)
+}
 /** the job whose page the browser went to (after a launch) */
 const openedJob = async (): Promise<string> => {
   await page.waitForURL(/\/jobs\//)
@@ -112,6 +118,7 @@ describe('the web UI for researchers', () => {
     await expect.poll(async () => await page.locator('[data-metric="loss"]').getAttribute('data-series')).toBe('0')
     await page.getByLabel('Status').selectOption('')
     await shot('compare')
+    expect(await axeViolations()).toEqual([])
   })
 
   it('previews a CSV, a JSON and a PNG output, browses the code snapshot and downloads a subfolder', async () => {
@@ -127,6 +134,7 @@ describe('the web UI for researchers', () => {
     const img = page.getByTestId('preview').getByRole('img', { name: 'plot.png' })
     await expect.poll(async () => await img.evaluate(el => (el as unknown as { complete: boolean, naturalWidth: number }).complete ? (el as unknown as { naturalWidth: number }).naturalWidth : 0)).toBe(1)
     await shot('output-preview')
+    expect(await axeViolations()).toEqual([])
 
     await page.getByRole('button', { name: 'Browse the code' }).click()
     const code = page.getByRole('region', { name: /files of .*-code/ })
@@ -152,6 +160,7 @@ describe('the web UI for researchers', () => {
     await expect.poll(async () => await page.getByTestId('command-words').innerText()).toBe('["echo","two words","changed"]')
     await page.getByLabel('Message').fill('changed')
     await shot('rerun-with-changes')
+    expect(await axeViolations()).toEqual([])
     await page.getByRole('button', { name: 'Rerun', exact: true }).click()
     const ref = await openedJob()
     await expect.poll(async () => (await cli('status', ref)).state, { timeout: 30_000 }).toBe('success')
@@ -184,6 +193,7 @@ describe('the web UI for researchers', () => {
       // 0.06 credits an hour shows as more than 0 after a few seconds
       await expect.poll(async () => Number(await page.getByTestId('running-cost').innerText()), { timeout: 20_000 }).toBeGreaterThan(0)
       await shot('running')
+      expect(await axeViolations()).toEqual([])
       await go('/billing')
       await expect.poll(async () => Number(await page.getByTestId('live-spend').innerText()), { timeout: 20_000 }).toBeGreaterThan(0)
       const billing = await cli('billing')
@@ -205,6 +215,7 @@ describe('the web UI for researchers', () => {
     await page.goto((await floeJson(['ui', '--no-open', '--home', p.home])).url)
     await page.goto(`${p.endpoint.url}/market`)
     await page.getByTestId('own-offer').waitFor()
+    expect(await axeViolations()).toEqual([])
     const pcli = async (...args: string[]): Promise<any> => await floeJson([...args, '--home', p.home])
     await page.getByLabel('Price per CPU hour').fill('0.07')
     await page.getByRole('button', { name: 'Save' }).click()
