@@ -51,28 +51,34 @@ const trainScript = (factor: number): string =>
 beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true })
   ;[d, p, browser] = await Promise.all([r.start(), r.start('--provider'), launchChromium()])
-  await floeJson(['provider', 'set', 'max-jobs', '4', '--home', p.home])
-  await connectToProvider(d, p)
   const code = await r.codeFolder({ 'readme.txt': 'the code snapshot\n' })
   await mkdir(join(code, 'src'))
   await writeFile(join(code, 'src', 'model.txt'), 'model code in a subfolder\n')
   await writeFile(join(code, 'plot.png'), PNG)
   const data = await r.codeFolder({})
-  await writeFile(join(data, 'data.csv'), 'version one\n')
-  await cli('data', 'upload', data, '--name', 'mnist')
-  await writeFile(join(data, 'data.csv'), 'version two\n')
-  await cli('data', 'upload', data, '--name', 'mnist')
+  await Promise.all([
+    (async () => {
+      await floeJson(['provider', 'set', 'max-jobs', '4', '--home', p.home])
+      await connectToProvider(d, p)
+    })(),
+    (async () => {
+      await writeFile(join(data, 'data.csv'), 'version one\n')
+      await cli('data', 'upload', data, '--name', 'mnist')
+      await writeFile(join(data, 'data.csv'), 'version two\n')
+      await cli('data', 'upload', data, '--name', 'mnist')
+    })(),
+    // the project the three jobs go to, made first so that they can start at once
+    cli('init', 'webfeat', '--path', await r.codeFolder({}))
+  ])
   const train = async (factor: number): Promise<any> => {
-    const run = async (): Promise<any> => await runJob(['--path', code, '--follow', '-m', `factor ${factor}`], ['sh', '-c', trainScript(factor)]).catch((err: Error) => ({ failed: err }))
-    const job = await run()
+    const args = ['--path', code, '--project', 'webfeat', '--follow', '-m', `factor ${factor}`]
+    const job = await runJob(args, ['sh', '-c', trainScript(factor)]).catch((err: Error) => ({ failed: err }))
     // the Docker engine these machines share can drop a create under load ("socket hang up"): such a job is run once more
-    if (job.failed != null && /could not start container/.test(job.failed.message as string)) return await runJob(['--path', code, '--follow', '-m', `factor ${factor}`], ['sh', '-c', trainScript(factor)])
+    if (job.failed != null && /could not start container/.test(job.failed.message as string)) return await runJob(args, ['sh', '-c', trainScript(factor)])
     if (job.failed != null) throw job.failed
     return job
   }
-  // the first makes the default project; the other two run at once
-  const first = await train(1)
-  jobs = [first, ...await Promise.all([2, 3].map(train))]
+  jobs = await Promise.all([1, 2, 3].map(train))
   expect(jobs.map(j => j.state)).toEqual(['success', 'success', 'success'])
   context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } })
   page = await context.newPage()
