@@ -24,6 +24,7 @@ import { WorkspaceStateError } from '../workspaces/errors.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
+import { marketHandlers } from './market-handlers.js'
 import type { BillingService } from '../billing/index.js'
 
 export interface ApiHandlerComponents {
@@ -169,6 +170,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
       // a read (floe status, budget show) never makes the default project
       existingProject: async ref => ref == null ? await projects.projects.findDefaultProject() : await projects.projects.resolve(ref)
     }),
+    ...marketHandlers({ offering: () => market.book.list().map(e => e.offer.peerId), reliability: jobs.reliability }),
     workspaceStart: async (input) => await workspaces.startWorkspace(input),
     workspaceList: async () => await workspaces.list(),
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),

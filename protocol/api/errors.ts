@@ -22,6 +22,7 @@ export const STATUS_BY_ERROR_NAME = {
   RequestAbortedError: 400,
   InvalidSettingError: 400,
   InvalidRequirementError: 400,
+  ShellWordsError: 400,
   InvalidMultiaddrError: 400,
   InvalidDatasetNameError: 400,
   InvalidRefError: 400,

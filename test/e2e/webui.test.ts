@@ -53,6 +53,7 @@ describe('the web UI', () => {
       await page.getByRole('link', { name: 'Launch a job' }).click()
       await page.getByRole('heading', { name: 'Launch a job' }).waitFor()
       await page.getByLabel('Command').fill('for s in 1 2 3; do echo "{\\"metric\\": \\"loss\\", \\"value\\": $(( 4 - s )).5, \\"step\\": $s}"; sleep 0.6; done; echo hello from the job > /output/result.txt; echo finished')
+      await page.getByLabel('Run through sh -c').check()
       await page.getByLabel('Message').fill('from the browser')
       await page.getByRole('button', { name: 'Dry run' }).click()
       await page.getByRole('heading', { name: 'Dry run' }).waitFor()

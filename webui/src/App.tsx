@@ -4,6 +4,7 @@ import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
 import { api, isUnauthorized, useLoad } from './api.js'
 import { ErrorBox, Loading } from './components/common.js'
 import { Billing } from './pages/Billing.js'
+import { Compare } from './pages/Compare.js'
 import { Datasets } from './pages/Datasets.js'
 import { Job } from './pages/Job.js'
 import { Launch } from './pages/Launch.js'
@@ -11,6 +12,7 @@ import { Market } from './pages/Market.js'
 import { Node } from './pages/Node.js'
 import { Project } from './pages/Project.js'
 import { Projects } from './pages/Projects.js'
+import { Running } from './pages/Running.js'
 import { SignIn } from './pages/SignIn.js'
 import { Workspace, Workspaces } from './pages/Workspaces.js'
 
@@ -23,6 +25,7 @@ function Layout ({ children, peerId }: { children: ReactNode, peerId: string }):
         <nav aria-label='main'>
           <NavLink to='/' end>Projects</NavLink>
           <NavLink to='/launch'>Launch</NavLink>
+          <NavLink to='/running'>Running</NavLink>
           <NavLink to='/workspaces'>Workspaces</NavLink>
           <NavLink to='/datasets'>Datasets</NavLink>
           <NavLink to='/market'>Market</NavLink>
@@ -54,6 +57,8 @@ export function App (): ReactNode {
           <Route path='/projects/:id' element={<Project />} />
           <Route path='/jobs/:ref' element={<Job />} />
           <Route path='/launch' element={<Launch />} />
+          <Route path='/running' element={<Running />} />
+          <Route path='/compare' element={<Compare />} />
           <Route path='/workspaces' element={<Workspaces />} />
           <Route path='/workspaces/:ref' element={<Workspace />} />
           <Route path='/datasets' element={<Datasets />} />

@@ -9,10 +9,10 @@ export interface Mount { ref: string, mount: string }
 export function MountPicker ({ mounts, onChange }: { mounts: Mount[], onChange: (mounts: Mount[]) => void }): ReactNode {
   const datasets = useLoad(async signal => (await api.call('datasetList', {}, { signal })).datasets, [])
   const jobs = useLoad(async signal => (await api.call('jobList', {}, { signal })).jobs, [])
-  const sources = [
-    ...(datasets.data ?? []).map(d => `${d.name}:${d.version}`),
-    ...(jobs.data ?? []).filter(j => j.outputCid != null).map(j => `${j.ref}/output`)
-  ]
+  const datasetRefs = (datasets.data ?? []).map(d => `${d.name}:${d.version}`)
+  const outputRefs = (jobs.data ?? []).filter(j => j.outputCid != null).map(j => `${j.ref}/output`)
+  // a mount filled in from elsewhere (a rerun's inputs) keeps its source even when this node does not list it
+  const others = [...new Set(mounts.map(m => m.ref).filter(ref => ref !== '' && !datasetRefs.includes(ref) && !outputRefs.includes(ref)))]
   const change = (i: number, part: Partial<Mount>): void => { onChange(mounts.map((m, k) => k === i ? { ...m, ...part } : m)) }
   return (
     <fieldset>
@@ -23,7 +23,9 @@ export function MountPicker ({ mounts, onChange }: { mounts: Mount[], onChange: 
           <label>Source
             <select aria-label={`source of mount ${i + 1}`} value={m.ref} onChange={e => { change(i, { ref: e.target.value }) }}>
               <option value=''>choose…</option>
-              {sources.map(s => <option key={s} value={s}>{s}</option>)}
+              {datasetRefs.length > 0 && <optgroup label='Datasets'>{datasetRefs.map(s => <option key={s} value={s}>{s}</option>)}</optgroup>}
+              {outputRefs.length > 0 && <optgroup label='Job outputs'>{outputRefs.map(s => <option key={s} value={s}>{s}</option>)}</optgroup>}
+              {others.length > 0 && <optgroup label='Other'>{others.map(s => <option key={s} value={s}>{s}</option>)}</optgroup>}
             </select>
           </label>
           <label>Mounted at<input aria-label={`mount point ${i + 1}`} value={m.mount} onChange={e => { change(i, { mount: e.target.value }) }} placeholder='/data' /></label>

@@ -4,6 +4,7 @@ import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { SpendChart } from '../components/SpendChart.js'
+import { LiveSpend } from '../components/LiveSpend.js'
 
 const credits = (n: number): string => String(Number(n.toFixed(6)))
 
@@ -43,6 +44,7 @@ export function Billing (): ReactNode {
       <h1>Billing</h1>
       <p>Spent <strong data-spent={s.spent}>{credits(s.spent)}</strong> credits on {s.jobs.length} metered job(s); earned <strong>{credits(earnings.data?.earned ?? 0)}</strong> as a provider. No payment network is wired in: vouchers are signed promises, settled outside floe.</p>
       {s.byDay.length > 0 ? <SpendChart days={s.byDay} label='spend' /> : <Empty>No spend yet.</Empty>}
+      <LiveSpend />
       <h2>Budgets</h2>
       {(budgets.data?.budgets ?? []).length === 0
         ? <p className='muted'>No budget for {budgets.data?.project ?? 'the default project'}, none for the node.</p>

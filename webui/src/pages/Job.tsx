@@ -5,6 +5,7 @@ import { parseMetricLine, type MetricPoint } from '../../../protocol/jobs/metric
 import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useAction, useLoad } from '../api.js'
 import { ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
+import { CodeSnapshot } from '../components/CodeSnapshot.js'
 import { ContentBrowser } from '../components/ContentBrowser.js'
 import { InputList } from '../components/JobForm.js'
 import { LogView } from '../components/LogView.js'
@@ -95,6 +96,7 @@ export function Job (): ReactNode {
       <div className='actions'>
         {!final && <button type='button' disabled={busy} onClick={() => { void act(async () => { await api.call('jobStop', { ref: j.ref }); job.reload() }) }}>Stop</button>}
         <button type='button' disabled={busy} onClick={() => { void act(async () => { const next = await api.call('jobRerun', { ref: j.ref }); navigate(`/jobs/${encodeURIComponent(next.ref)}`) }) }}>Rerun</button>
+        <Link className='button' to={`/launch?${new URLSearchParams({ rerun: j.ref }).toString()}`}>Rerun with changes…</Link>
         {j.deterministic && <button type='button' disabled={busy} onClick={() => { void act(async () => { const next = await api.call('jobRerun', { ref: j.ref, reuse: true }); navigate(`/jobs/${encodeURIComponent(next.ref)}`) }) }}>Rerun (reuse output)</button>}
       </div>
       <ErrorBox error={actionError} />
@@ -138,6 +140,9 @@ export function Job (): ReactNode {
       {j.outputCid == null
         ? <p className='muted'>{final ? 'This job left no output.' : 'The output appears here when the job ends.'}</p>
         : <ContentBrowser cid={j.outputCid} name={`${j.ref.split('/').slice(-2).join('-')}-output`} />}
+
+      <h2>Code</h2>
+      <CodeSnapshot cid={j.spec.code} name={`${j.ref.split('/').slice(-2).join('-')}-code`} />
     </main>
   )
 }

@@ -1,10 +1,12 @@
-import type { ReactNode } from 'react'
+import { useState, type ReactNode } from 'react'
 import { Link, useParams } from 'react-router'
 import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago, jobDuration, latestMetrics, money, shortPeer } from '../../../protocol/format.js'
+import { compareLink } from './Compare.js'
+import { shapeOf } from '../job-facts.js'
 
 export function jobLink (job: JobView): string {
   return `/jobs/${encodeURIComponent(job.ref)}`
@@ -16,6 +18,9 @@ export function Project (): ReactNode {
   const jobs = useLoad(async signal => (await api.call('jobList', { project: id }, { signal })).jobs, [id], 2000)
   const history = useLoad(async signal => await api.call('projectLog', { project: id, limit: 50 }, { signal }), [id], 5000)
   const p = project.data
+  // jobs ticked for the compare view
+  const [ticked, setTicked] = useState<string[]>([])
+  const tick = (ref: string, on: boolean): void => { setTicked(t => on ? [...t, ref] : t.filter(r => r !== ref)) }
   return (
     <main id='main'>
       <h1>{p?.name ?? 'Project'}</h1>
@@ -24,6 +29,11 @@ export function Project (): ReactNode {
       <div className='actions'><Link className='button primary' to={`/launch?project=${encodeURIComponent(id)}`}>Launch a job</Link></div>
 
       <h2>Jobs</h2>
+      <div className='actions'>
+        {ticked.length >= 2
+          ? <Link className='button' to={compareLink(ticked)}>Compare {ticked.length} jobs</Link>
+          : <span className='muted'>Tick two or more jobs to compare their metrics.</span>}
+      </div>
       <ErrorBox error={jobs.error} />
       {jobs.data == null
         ? jobs.error == null && <Loading />
@@ -35,12 +45,14 @@ export function Project (): ReactNode {
               rowKey={j => j.jobId}
               initialSort={{ key: 'job', desc: true }}
               columns={[
+                { key: 'pick', label: 'Compare', render: j => <input type='checkbox' aria-label={`compare ${j.ref}`} checked={ticked.includes(j.ref)} onChange={e => { tick(j.ref, e.target.checked) }} /> },
                 { key: 'job', label: 'Job', render: j => <Link to={jobLink(j)}>{j.ref}</Link>, sort: j => j.number },
                 { key: 'created', label: 'Created', render: j => ago(j.createdAt), sort: j => j.createdAt },
                 { key: 'status', label: 'Status', render: j => <StatusBadge state={j.state} />, sort: j => j.state },
                 { key: 'duration', label: 'Duration', render: j => jobDuration(j), sort: j => j.receipt?.runMs ?? 0 },
                 { key: 'provider', label: 'Provider', render: j => j.provider == null ? '–' : <Mono title={j.provider}>{shortPeer(j.provider)}</Mono> },
                 { key: 'env', label: 'Env', render: j => j.spec.environment, sort: j => j.spec.environment },
+                { key: 'shape', label: 'Shape', render: j => shapeOf(j.spec) },
                 { key: 'cost', label: 'Cost', render: j => j.receipt == null ? '–' : money(j.receipt.cost), sort: j => j.receipt?.cost ?? 0 },
                 { key: 'message', label: 'Message', render: j => j.message },
                 { key: 'metrics', label: 'Metrics', render: j => latestMetrics(j) || '–' }
