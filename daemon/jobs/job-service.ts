@@ -24,6 +24,7 @@ import { BUILTIN_ENVIRONMENT, jobChecks } from './job-checks.js'
 import { logJobProgress } from './job-entries.js'
 import { jobLogFeed } from './job-logs.js'
 import { systemSamples } from './system-store.js'
+import { jobEvents } from './job-events.js'
 import { summarizeSystem, type SystemSample, type SystemSummary } from '../../protocol/jobs/system-metrics.js'
 import { rateLimitedWarn } from '../log.js'
 import { jobSubmission, type RerunRequest, type RunRequest } from './job-submit.js'
@@ -80,6 +81,8 @@ export interface JobServiceComponents {
   /** metering and budgets (daemon/billing); absent: jobs are not metered */
   billing?: JobBillingComponents['billing']
   log: Logger
+  /** a job this node submitted has ended (notifications: daemon/notify) */
+  onJobEnded?: (job: JobView) => void
 }
 
 /** The grants a job's provider gets (daemon/transfer/entitlement.ts), by job. */
@@ -110,6 +113,7 @@ export function jobService (components: JobServiceComponents) {
   const active = new Map<string, { stop: AbortController, channel: MessageChannel | null, done: Promise<void> }>()
   const feed = jobLogFeed(records)
   const system = systemSamples(components.index)
+  const events = jobEvents({ self: components.self, log, onEnded: components.onJobEnded })
   const warnSamples = rateLimitedWarn(log, { perMinute: 2 })
   const shutdown = new AbortController()
 
@@ -134,6 +138,7 @@ export function jobService (components: JobServiceComponents) {
     if (lines.length === 0 && (record.provider == null || isFinal(record.state))) await components.access.revoke(record.jobId)
     reliability.update(record)
     reconciler.note(record)
+    if (lines.length === 0) events.note(view(record))
     // a state change (saves of lines alone change none) may be news for the project log;
     // written beside the job, not in its way (a restart writes what a crash missed)
     if (lines.length === 0) void logProgress(record)

@@ -86,7 +86,7 @@ export function jobTable ({ index, jobsRoot, log }: JobTableComponents) {
       job.record.state = state
       job.record.states.push({ state, at: Date.now() })
       await records.put(job.record)
-      log.info({ jobId: job.record.jobId, state, message }, 'job state')
+      log.info({ event: 'provider.job', jobId: job.record.jobId, client: job.record.client, state, message }, 'job state')
       wake(job)
     }
   }
