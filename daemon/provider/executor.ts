@@ -118,7 +118,7 @@ export interface FollowOptions {
   /** where failures that do not end the job are reported (a usage sample) */
   log?: Pick<Logger, 'warn'>
   /** each usage sample's stats as the engine gave them, about once a second (system-sampler.ts) */
-  onStats?: (stats: ContainerStats, at: number) => void
+  onStats?: (stats: ContainerStats, at: number, startedAt: number) => void
 }
 
 /** Creates (does not start) the job's container with floe's isolation; returns its id. */
@@ -213,8 +213,10 @@ async function supervise (container: Container, options: FollowOptions, startedA
 
   const sampleUsage = async (): Promise<void> => {
     try {
+      // dated when asked: ticks start a second apart, however long the engine takes to answer
+      const askedAt = Date.now()
       const stats = await usage.sample(container)
-      options.onStats?.(stats, Date.now())
+      options.onStats?.(stats, askedAt, startedAt)
     } catch (err) {
       options.log?.warn({ err, container: shortId(container.id) }, 'could not sample the usage of a job container')
     }

@@ -70,14 +70,15 @@ export function systemSampler (job: LiveJob, options: SystemSamplerOptions) {
 
   return {
     /** the stats of one usage sample (executor.ts onStats); the sample joins the job's held ones */
-    onStats (stats: ContainerStats, at: number): void {
+    onStats (stats: ContainerStats, at: number, startedAt: number): void {
       const cpuNs = stats.cpu_stats?.cpu_usage?.total_usage
       const memory = stats.memory_stats
       // a sample taken as the container exits reads zeros: its cgroup is gone
       if (typeof cpuNs !== 'number' || cpuNs === 0 || memory?.usage == null) return
-      const before = previous
+      // the first sample counts from the container's start (its CPU time was zero then)
+      const before = previous ?? (startedAt > 0 && startedAt < at ? { cpuNs: 0, at: startedAt } : undefined)
       previous = { cpuNs, at }
-      if (before == null || at - before.at < 500 || busy) return
+      if (before == null || at - before.at < 200 || busy) return
       const cpuPercent = Math.min(100, Math.max(0, (cpuNs - before.cpuNs) / 1e6 / (at - before.at) / options.cpus * 100))
       const cache = memory.stats?.cache ?? memory.stats?.inactive_file ?? 0
       const memoryBytes = Math.max(0, Math.round(memory.usage - cache))
