@@ -3,7 +3,10 @@ import { createHmac } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from '../helpers/browser.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 import { FLOE_BIN, TEST_DAEMON_FLAGS, floe, floeJson, resources, tempHome } from '../helpers/floe.js'
 
@@ -104,6 +107,33 @@ describe('a job that burns CPU for 3 s', () => {
     // no JSON on the terminal
     expect(out.split('\n').some(line => line.startsWith('{'))).toBe(false)
   })
+
+  it('charts CPU, memory and disk on the job page, beside the training metrics', async () => {
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+      const errors: string[] = []
+      page.on('pageerror', err => { errors.push(err.message) })
+      const { url } = await floeJson(['ui', '--no-open', '--home', home])
+      await page.goto(url)
+      await page.getByRole('heading', { name: 'Projects' }).waitFor()
+      await page.goto(`${new URL(url).origin}/jobs/${encodeURIComponent(job.ref)}`)
+      const system = page.getByRole('region', { name: 'system metrics' })
+      await system.getByText(/CPU avg [\d.]+% · max [\d.]+% · memory peak/).waitFor()
+      for (const chart of ['CPU %', 'memory (MiB)', 'disk (MiB)']) {
+        expect(Number(await system.locator(`[data-metric="${chart}"]`).getAttribute('data-points')), chart).toBeGreaterThanOrEqual(2)
+      }
+      expect(await system.locator('[data-metric^="GPU"]').count()).toBe(0)
+      // uPlot drew its canvas
+      expect(await system.locator('[data-metric="CPU %"] canvas').count()).toBeGreaterThan(0)
+      const artifacts = resolve(import.meta.dirname, '../../test-artifacts')
+      await mkdir(artifacts, { recursive: true })
+      await system.screenshot({ path: join(artifacts, 'system-charts.png') })
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  }, 60_000)
 
   it('keeps the samples after a daemon restart', async () => {
     const before = (await floeJson(['status', job.ref, '--home', home])).system.series
