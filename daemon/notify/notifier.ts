@@ -63,8 +63,9 @@ export function desktopCommand (env: NodeJS.ProcessEnv = process.env, platform: 
  * failures logged, never fatal) and a desktop notification where the machine has a desktop
  * session (notify.desktop: true, false, or auto — on when a notifier and a session exist).
  */
-export function notifier (components: { settings: NotifySettings, apiUrl: () => string | null, log: Pick<Logger, 'warn' | 'info' | 'debug'>, env?: NodeJS.ProcessEnv, signal?: AbortSignal }) {
+export function notifier (components: { settings: NotifySettings, apiUrl: () => string | null, log: Pick<Logger, 'warn' | 'info' | 'debug'>, env?: NodeJS.ProcessEnv, signal?: AbortSignal, retryPausesMs?: readonly number[] }) {
   const { settings, log } = components
+  const pauses = components.retryPausesMs ?? WEBHOOK_RETRY_PAUSES_MS
   let pending = 0
   const desktop = settings.desktop === false ? null : desktopCommand(components.env)
   if (settings.desktop === true && desktop == null) log.warn({ event: 'notify.failed', err: 'no desktop session (DISPLAY, WAYLAND_DISPLAY or DBUS_SESSION_BUS_ADDRESS) or notifier' }, 'notify.desktop is on but this machine cannot show notifications')
@@ -74,8 +75,8 @@ export function notifier (components: { settings: NotifySettings, apiUrl: () => 
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'floe' }
     if (settings.webhookSecret != null) headers[WEBHOOK_SIGNATURE_HEADER] = `sha256=${createHmac('sha256', settings.webhookSecret).update(body).digest('hex')}`
     let lastError = ''
-    for (let attempt = 0; attempt <= WEBHOOK_RETRY_PAUSES_MS.length; attempt++) {
-      if (attempt > 0) await new Promise(resolve => setTimeout(resolve, WEBHOOK_RETRY_PAUSES_MS[attempt - 1]).unref())
+    for (let attempt = 0; attempt <= pauses.length; attempt++) {
+      if (attempt > 0) await new Promise(resolve => setTimeout(resolve, pauses[attempt - 1]).unref())
       if (components.signal?.aborted === true) return
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(WEBHOOK_TIMEOUT_MS), ...(components.signal != null ? [components.signal] : [])])
@@ -98,7 +99,10 @@ export function notifier (components: { settings: NotifySettings, apiUrl: () => 
     execFile(command, args, { timeout: 5_000 }, err => { if (err != null) log.debug({ err: err.message }, 'desktop notification failed') })
   }
 
+  let idle: Promise<void> = Promise.resolve()
   return {
+    /** resolves once every delivery started so far has ended (tests) */
+    async settled (): Promise<void> { await idle },
     jobEnded (job: JobView): void {
       const event = jobFinishedEvent(job, components.apiUrl())
       showDesktop(event)
@@ -108,7 +112,8 @@ export function notifier (components: { settings: NotifySettings, apiUrl: () => 
         return
       }
       pending++
-      void post(JSON.stringify(event)).finally(() => { pending-- })
+      const delivery = post(JSON.stringify(event)).finally(() => { pending-- })
+      idle = Promise.all([idle, delivery]).then(() => {})
     }
   }
 }
