@@ -75,10 +75,12 @@ export function systemSampler (job: LiveJob, options: SystemSamplerOptions) {
       const memory = stats.memory_stats
       // a sample taken as the container exits reads zeros: its cgroup is gone
       if (typeof cpuNs !== 'number' || cpuNs === 0 || memory?.usage == null) return
-      // the first sample counts from the container's start (its CPU time was zero then)
+      // The first sample counts from the container's start (its CPU time was zero then): a
+      // short window, but under gVisor the engine can take seconds to answer each stats call
+      // (measured here: 2.3 s on a loaded machine), so a short job may get no second chance.
       const before = previous ?? (startedAt > 0 && startedAt < at ? { cpuNs: 0, at: startedAt } : undefined)
       previous = { cpuNs, at }
-      if (before == null || at - before.at < 200 || busy) return
+      if (before == null || at - before.at < (before.cpuNs === 0 ? 20 : 200) || busy) return
       const cpuPercent = Math.min(100, Math.max(0, (cpuNs - before.cpuNs) / 1e6 / (at - before.at) / options.cpus * 100))
       const cache = memory.stats?.cache ?? memory.stats?.inactive_file ?? 0
       const memoryBytes = Math.max(0, Math.round(memory.usage - cache))

@@ -7,6 +7,8 @@ import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/browser.js'
+import { hostileClient } from '../helpers/hostile-client.js'
+import { JOB_PROTOCOL, JOB_PROTOCOL_V1_2 } from '../../protocol/jobs/wire.js'
 import { removeLeftContainers } from '../helpers/containers.js'
 import { FLOE_BIN, TEST_DAEMON_FLAGS, floe, floeJson, resources, tempHome } from '../helpers/floe.js'
 
@@ -134,6 +136,21 @@ describe('a job that burns CPU for 3 s', () => {
       await browser.close()
     }
   }, 60_000)
+
+  it(`streams samples to a client over ${JOB_PROTOCOL} and none over ${JOB_PROTOCOL_V1_2}, whose clients do not know them`, async () => {
+    const id = await floeJson(['id', '--home', home])
+    const client = await hostileClient({ peerId: id.peerId, address: id.addresses[0] })
+    try {
+      const code = await client.folder({ 'burn.sh': await client.putRaw(new TextEncoder().encode(BURN + '\n')) })
+      const [current, older] = await Promise.all([JOB_PROTOCOL, JOB_PROTOCOL_V1_2].map(async protocol => await client.submit({ code, command: ['sh', '-c', BURN] }, { protocol, timeoutMs: 60_000 })))
+      for (const { messages } of [current!, older!]) expect(messages.at(-1)?.type).toBe('finished')
+      const samples = current!.messages.flatMap(m => m.type === 'system' ? m.samples : [])
+      expect(samples.length, JSON.stringify(current!.messages.map(m => m.type === 'state' ? m : m.type === 'lines' ? m.lines.map(l => l.line) : m.type))).toBeGreaterThanOrEqual(1)
+      expect(older!.messages.filter(m => m.type === 'system')).toEqual([])
+    } finally {
+      await client.stop()
+    }
+  }, 90_000)
 
   it('keeps the samples after a daemon restart', async () => {
     const before = (await floeJson(['status', job.ref, '--home', home])).system.series
