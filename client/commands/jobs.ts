@@ -171,7 +171,10 @@ export function jobCommands (): Command[] {
         const job = await client.call('jobShow', { ref: await expandJobRef(args[0]) })
         const system = await jobSystem(client, job.jobId)
         if (opts.json === true) return printJson({ ...job, system })
-        return printLines([...describe(job), systemLine(system.summary)])
+        const lines = describe(job)
+        // beside the receipt's usage, before the timeline
+        lines.splice(lines.indexOf('timeline'), 0, systemLine(system.summary))
+        return printLines(lines)
       }
       const project = opts.all === true ? undefined : opts.project ?? (await findProjectLink('.'))?.id
       const { jobs } = await client.call('jobList', project != null ? { project } : {})
