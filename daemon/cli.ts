@@ -19,6 +19,7 @@ export function daemonCommand (): Command {
     .option('--provider', 'share this machine: provider mode on for this run (config: provider.enabled)')
     .option('--relay', 'serve as a circuit relay for peers behind NATs, for this run; only useful on a publicly reachable node (config: relay.enabled, limits in relay.*)')
     .addOption(new Option('--log-level <level>', 'log level (config: logLevel)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
+    .addOption(new Option('--log-format <format>', 'json: JSON log lines on stderr; pretty: a short line per event on stdout, the JSON in the log file only (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
     .action(async (_opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals()
       const { runDaemon } = await import('./main.js')
@@ -33,6 +34,7 @@ export function daemonCommand (): Command {
         bootstrap: opts.bootstrap,
         mdns: mdnsFlagGiven ? opts.mdns : undefined,
         logLevel: opts.logLevel,
+        logFormat: opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
         dht: opts.dht === true ? true : undefined,
         provider: opts.provider,
         relay: opts.relay === true ? true : undefined

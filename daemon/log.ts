@@ -2,8 +2,12 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { RotatingLogFile } from './log-file.js'
+import { prettyDestination } from './log-pretty.js'
 
 export type { Logger }
+
+/** How the daemon prints its log: JSON lines on stderr, or a human line per event on stdout (log-pretty.ts). */
+export type LogFormat = 'json' | 'pretty'
 
 /** The log file rotates past this size; with LOG_FILES_KEPT older files, the log takes at most 64 MiB. */
 export const LOG_FILE_MAX_BYTES = 16 * 1024 * 1024
@@ -13,11 +17,14 @@ export const LOG_FILES_KEPT = 3
  * The daemon's structured log: JSON lines to a file in the home (rotated by size) and to
  * stderr. Components take a child logger, `logger.child({ component: 'floe:api' })`.
  */
-export function createLogger (options: { file: string, level: string, maxFileBytes?: number }): Logger {
+export function createLogger (options: { file: string, level: string, maxFileBytes?: number, format?: LogFormat }): Logger {
   mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 })
   const streams = pino.multistream([
     { level: options.level as pino.Level, stream: new RotatingLogFile(options.file, options.maxFileBytes ?? LOG_FILE_MAX_BYTES, LOG_FILES_KEPT) },
-    { level: options.level as pino.Level, stream: pino.destination({ dest: 2, sync: true }) }
+    // pretty: a human line per event on stdout (log-pretty.ts), the JSON in the file only
+    options.format === 'pretty'
+      ? { level: 'info' as pino.Level, stream: prettyDestination() }
+      : { level: options.level as pino.Level, stream: pino.destination({ dest: 2, sync: true }) }
   ])
   return pino({ level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, streams)
 }

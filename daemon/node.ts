@@ -8,7 +8,8 @@ import { homePaths, type ApiEndpoint } from '../protocol/home.js'
 import { apiHandlers, startApiServer, uiRawRoutes, uiSessions, type UiComponents } from './api/index.js'
 import { ConfigError, loadConfig, parseApiAddress, type Config } from './config/index.js'
 import { loadOrCreateApiToken, loadOrCreateIdentity, lockHome, removeApiEndpoint, writeApiEndpoint } from './home/index.js'
-import { createLogger, type Logger } from './log.js'
+import { notifier } from './notify/notifier.js'
+import { createLogger, type LogFormat, type Logger } from './log.js'
 import { requireDag, type RequireDag } from './content/require-dag.js'
 import { datasetService } from './datasets/index.js'
 import { createImageClient, environmentCache, environmentService } from './environments/index.js'
@@ -68,6 +69,8 @@ export interface NodeOptions {
   /** `--dht`: join the DHT for this run, whatever config.json says */
   dht?: boolean
   logLevel?: Config['logLevel']
+  /** json: JSON lines on stderr (the default off a terminal); pretty: a human line per event on stdout */
+  logFormat?: LogFormat
   /** `--provider`: provider mode on for this run, whatever config.json says */
   provider?: boolean
   /** `--relay`: serve as a circuit relay for this run, whatever config.json says */
@@ -123,7 +126,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
   try {
     const config = withOverrides(await loadConfig(paths.config), options)
     const apiAddress = parseApiAddress(config.api)
-    const log = createLogger({ file: paths.daemonLog, level: config.logLevel })
+    const log = createLogger({ file: paths.daemonLog, level: config.logLevel, format: options.logFormat ?? 'json' })
     const privateKey = await loadOrCreateIdentity(paths.identity)
     const token = await loadOrCreateApiToken(paths.apiToken)
 
@@ -164,7 +167,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     })
     const bitswap = await startBitswap({ libp2p: host, blockstore: stores.blockstore, serves: publicOnly(stores.blockstore, publicBlockIndex) })
     undo.push(async () => { await bitswap.stop() })
-    host.addEventListener('peer:connect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer connected') })
+    host.addEventListener('peer:connect', evt => { p2pLog.info({ event: 'peer.connected', peer: evt.detail.toString() }, 'peer connected') })
     host.addEventListener('peer:disconnect', evt => { p2pLog.info({ peer: evt.detail.toString() }, 'peer disconnected') })
     const dagSender = dagTransferService({ libp2p: host, blockstore: stores.blockstore, access, log: log.child({ component: 'floe:transfer' }) })
     await dagSender.start()
@@ -321,8 +324,13 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       }
     })
 
+    let notifyUrl: string | null = null
+    const notifyStop = new AbortController()
+    undo.push(async () => { notifyStop.abort() })
+    const notify = notifier({ settings: config.notify, apiUrl: () => notifyUrl, signal: notifyStop.signal, log: log.child({ component: 'floe:notify' }) })
     const jobs = jobService({
       ...jobBase,
+      onJobEnded: job => { notify.jobEnded(job) },
       requireDag: requireDagHere,
       homes: homeKeeper({ pins, guard, requireDag: requireDagHere, blocksPath: stores.blocksPath, log: log.child({ component: 'floe:workspaces' }) }),
       projects,
@@ -424,13 +432,14 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       })
     }).catch(err => { throw describeListenError(err, `the API address ${config.api}`, '--api HOST:PORT') })
     apiUrl = api.url
+    notifyUrl = api.url
     undo.push(async () => { await api.stop() })
 
     const endpoint: ApiEndpoint = { url: api.url, pid: process.pid, peerId: host.peerId.toString(), startedAt: startedAt.toISOString() }
     await writeApiEndpoint(paths.apiEndpoint, endpoint)
     undo.push(async () => { await removeApiEndpoint(paths.apiEndpoint) })
 
-    log.info({ component: 'floe:node', peerId: endpoint.peerId, api: api.url, listen: host.getMultiaddrs().map(String), home: paths.root }, 'daemon ready')
+    log.info({ component: 'floe:node', event: 'ready', peerId: endpoint.peerId, api: api.url, listen: host.getMultiaddrs().map(String), home: paths.root }, 'daemon ready')
 
     let stopping: Promise<void> | undefined
     return {
@@ -439,7 +448,7 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       log,
       async stop () {
         stopping ??= (async () => {
-          log.info({ component: 'floe:node' }, 'stopping')
+          log.info({ component: 'floe:node', event: 'stopping' }, 'stopping')
           await unwind()
           log.info({ component: 'floe:node' }, 'stopped')
           log.flush()

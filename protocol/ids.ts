@@ -11,7 +11,13 @@ import { z } from 'zod'
 // ---- libp2p stream protocols ----------------------------------------------------------------
 
 /** One direct stream per job between client and provider (protocol/jobs/wire.ts). */
-export const JOB_PROTOCOL = '/floe/job/1.2.0'
+export const JOB_PROTOCOL = '/floe/job/1.3.0'
+/**
+ * 1.2.0 had no `system` samples (a job's CPU, memory, disk and GPU each second, see
+ * protocol/jobs/system-metrics.ts): a 1.2.0 client refuses a message type it does not know as
+ * a protocol error, hence 1.3.0. On 1.2.0 a provider sends none; metering is the same.
+ */
+export const JOB_PROTOCOL_V1_2 = '/floe/job/1.2.0'
 /**
  * 1.1.0 had no metering (`usage` statements from the provider, `voucher` promises from the
  * client): a 1.1.0 peer refuses a message type it does not know as a protocol error, hence

@@ -13,6 +13,7 @@ import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/for
 import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
 import { servePorts, waitForServing } from './serve.js'
+import { jobSystem, systemLine } from './system-metrics.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
@@ -168,8 +169,12 @@ export function jobCommands (): Command[] {
     .action(action(async (client, args, opts) => {
       if (args[0] != null) {
         const job = await client.call('jobShow', { ref: await expandJobRef(args[0]) })
-        if (opts.json === true) return printJson(job)
-        return printLines(describe(job))
+        const system = await jobSystem(client, job.jobId)
+        if (opts.json === true) return printJson({ ...job, system })
+        const lines = describe(job)
+        // beside the receipt's usage, before the timeline
+        lines.splice(lines.indexOf('timeline'), 0, systemLine(system.summary))
+        return printLines(lines)
       }
       const project = opts.all === true ? undefined : opts.project ?? (await findProjectLink('.'))?.id
       const { jobs } = await client.call('jobList', project != null ? { project } : {})

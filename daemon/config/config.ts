@@ -82,6 +82,15 @@ export const Config = z.object({
     extraIndexUrls: z.array(z.string().url().max(2048)).max(16).default([]),
     trustedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'a host name or address, optionally :PORT').max(256)).max(16).default([])
   }).strict().prefault({}),
+  /** telling the user when a job they submitted ends (daemon/notify/notifier.ts) */
+  notify: z.object({
+    /** POSTed a JSON `job.finished` event; http or https only */
+    webhook: z.string().max(2048).url().refine(text => /^https?:\/\//i.test(text), { message: 'only http:// and https:// webhook URLs are allowed' }).nullable().default(null),
+    /** signs each body: X-Floe-Signature: sha256=HMAC-SHA256(secret, body) in hex */
+    webhookSecret: z.string().min(16, 'at least 16 characters').max(256).nullable().default(null),
+    /** a desktop notification (notify-send, osascript): auto shows one where a desktop session exists */
+    desktop: z.union([z.boolean(), z.literal('auto')]).default('auto')
+  }).strict().prefault({}),
   /** this node's own spending limit as a client (daemon/billing/budgets.ts): credits per day, month or in total */
   billing: z.object({
     budget: z.object({

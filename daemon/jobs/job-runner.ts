@@ -5,6 +5,7 @@ import type { LogLine } from '../../protocol/jobs/job.js'
 import { receiptView, type Receipt, type SignedReceipt } from '../../protocol/jobs/receipt.js'
 import { decodeProviderMessage, encodeJobMessage, encodeJobRequest, JOB_HEARTBEAT_MS, JOB_REQUEST_SIGNING_DOMAIN, JOB_SILENCE_MS, meteredProtocol, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import type { SignedDoc } from '../../protocol/billing/metering.js'
+import type { SystemSample } from '../../protocol/jobs/system-metrics.js'
 import type { Logger } from '../log.js'
 import type { MessageChannel } from '../p2p/message-channel.js'
 import { signRecord } from '../p2p/signing.js'
@@ -28,6 +29,8 @@ export interface RunnerComponents {
   collect: (record: JobRecord, receipt: Receipt) => Promise<void>
   /** a workspace's home, as its provider just saved it (`home-saved`); absent: not kept */
   homeSaved?: (record: JobRecord, home: CID, at: number) => Promise<void>
+  /** the provider's system samples (1.3.0 `system`), to keep (system-store.ts validates and bounds them) */
+  system?: (record: JobRecord, samples: SystemSample[]) => Promise<void>
   /** metering (daemon/billing/client-meter.ts): answers statements and the receipt with vouchers; absent: unmetered */
   billing?: RunnerBilling
   log: Logger
@@ -289,6 +292,9 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
       }
       case 'home-saved':
         await components.homeSaved?.(record, message.home, message.at)
+        return null
+      case 'system':
+        await components.system?.(record, message.samples)
         return null
       case 'refused':
         return message.reason === 'unknown-job' ? { kind: 'unknown' } : null

@@ -23,6 +23,10 @@ import { JobNotFoundError, JobStateError } from './errors.js'
 import { BUILTIN_ENVIRONMENT, jobChecks } from './job-checks.js'
 import { logJobProgress } from './job-entries.js'
 import { jobLogFeed } from './job-logs.js'
+import { systemSamples } from './system-store.js'
+import { jobEvents } from './job-events.js'
+import { summarizeSystem, type SystemSample, type SystemSummary } from '../../protocol/jobs/system-metrics.js'
+import { rateLimitedWarn } from '../log.js'
 import { jobSubmission, type RerunRequest, type RunRequest } from './job-submit.js'
 import { readStoredLog } from './stored-log.js'
 import { runJob, type RunnerComponents } from './job-runner.js'
@@ -77,6 +81,8 @@ export interface JobServiceComponents {
   /** metering and budgets (daemon/billing); absent: jobs are not metered */
   billing?: JobBillingComponents['billing']
   log: Logger
+  /** a job this node submitted has ended (notifications: daemon/notify) */
+  onJobEnded?: (job: JobView) => void
 }
 
 /** The grants a job's provider gets (daemon/transfer/entitlement.ts), by job. */
@@ -106,6 +112,9 @@ export function jobService (components: JobServiceComponents) {
   const records = jobRecords(components.index)
   const active = new Map<string, { stop: AbortController, channel: MessageChannel | null, done: Promise<void> }>()
   const feed = jobLogFeed(records)
+  const system = systemSamples(components.index)
+  const events = jobEvents({ self: components.self, log, onEnded: components.onJobEnded })
+  const warnSamples = rateLimitedWarn(log, { perMinute: 2 })
   const shutdown = new AbortController()
 
   const reliability = reliabilityTally()
@@ -129,6 +138,7 @@ export function jobService (components: JobServiceComponents) {
     if (lines.length === 0 && (record.provider == null || isFinal(record.state))) await components.access.revoke(record.jobId)
     reliability.update(record)
     reconciler.note(record)
+    if (lines.length === 0) events.note(view(record))
     // a state change (saves of lines alone change none) may be news for the project log;
     // written beside the job, not in its way (a restart writes what a crash missed)
     if (lines.length === 0) void logProgress(record)
@@ -223,10 +233,14 @@ export function jobService (components: JobServiceComponents) {
         keepHome(r, home, at)
         await records.put(r)
       },
+      system: async (r, samples) => {
+        const added = await system.append(r.jobId, samples)
+        if (added.dropped > 0 || added.thinned) warnSamples(r.jobId, { jobId: r.jobId, provider: r.provider, dropped: added.dropped, thinned: added.thinned }, 'system samples from the provider dropped (too frequent or dated in the future) or thinned (past the cap per job)')
+      },
       log
     }, record, { stop: stop.signal, shutdown: shutdown.signal, onChannel: channel => { entry.channel = channel } })
       .catch((err: Error) => { log.error({ jobId: record.jobId, err: err.message }, 'job runner failed') })
-      .finally(() => { active.delete(record.jobId) })
+      .finally(() => { active.delete(record.jobId); system.forget(record.jobId) })
     active.set(record.jobId, entry)
   }
 
@@ -310,6 +324,14 @@ export function jobService (components: JobServiceComponents) {
       const { row, record } = await locate(ref)
       if (record == null) return { job: row.ref, series: Object.fromEntries(Object.entries(row.metrics).map(([name, point]) => [name, [point]])) }
       return { job: record.ref, series: await records.metrics(record.jobId) }
+    },
+
+    /** the job's system samples (CPU, memory, disk, GPU over time) and their summary; another member's job: none kept here */
+    async systemMetrics (ref: string): Promise<{ job: string, series: SystemSample[], summary: SystemSummary | null }> {
+      const { row, record } = await locate(ref)
+      if (record == null) return { job: row.ref, series: [], summary: null }
+      const series = await system.series(record.jobId)
+      return { job: record.ref, series, summary: summarizeSystem(series) }
     },
 
     /**

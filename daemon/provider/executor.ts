@@ -3,7 +3,7 @@ import type { Container, ContainerInspectInfo, HostConfig } from 'dockerode'
 import type { Logger } from '../log.js'
 import { inspectContainer, shortId, startContainer, terminateContainer } from './container-control.js'
 import { followLogs, type LogLine } from './container-logs.js'
-import { UsageMeter, type Usage } from './container-usage.js'
+import { UsageMeter, type ContainerStats, type Usage } from './container-usage.js'
 import { dockerTimeToMs } from './docker-time.js'
 import { dockerMessage, dockerStatus, ExecutorError } from './errors.js'
 import { HOME_MOUNT } from '../../protocol/jobs/spec.js'
@@ -117,6 +117,8 @@ export interface FollowOptions {
   detach?: AbortSignal
   /** where failures that do not end the job are reported (a usage sample) */
   log?: Pick<Logger, 'warn'>
+  /** each usage sample's stats as the engine gave them, about once a second (system-sampler.ts) */
+  onStats?: (stats: ContainerStats, at: number, startedAt: number) => void
 }
 
 /** Creates (does not start) the job's container with floe's isolation; returns its id. */
@@ -211,7 +213,10 @@ async function supervise (container: Container, options: FollowOptions, startedA
 
   const sampleUsage = async (): Promise<void> => {
     try {
-      await usage.sample(container)
+      // dated when asked: ticks start a second apart, however long the engine takes to answer
+      const askedAt = Date.now()
+      const stats = await usage.sample(container)
+      options.onStats?.(stats, askedAt, startedAt)
     } catch (err) {
       options.log?.warn({ err, container: shortId(container.id) }, 'could not sample the usage of a job container')
     }

@@ -1,6 +1,8 @@
 import type { JobState, LogLine } from '../../protocol/jobs/job.js'
 import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
+import type { SystemSample } from '../../protocol/jobs/system-metrics.js'
 import type { LiveJob } from './live-job.js'
+import { samplesAfter } from './system-sampler.js'
 
 /** How a client follows its job on the provider (see job-server.ts). */
 export interface FollowHandle {
@@ -11,6 +13,8 @@ export interface FollowHandle {
   /** the newest usage statement, for a metered job (null: not metered) */
   usage(): LiveJob['usage']
   metered(): boolean
+  /** the system samples after the `after`th (counted over the job's life), and how many there have been */
+  system(after: number): { samples: SystemSample[], total: number }
   /** resolves when the client's final voucher has come, or after `ms` */
   finalVoucher(ms: number, signal: AbortSignal): Promise<void>
   /** at most `max` log lines after `after` */
@@ -32,6 +36,7 @@ export function followHandle (job: LiveJob): FollowHandle {
     home: () => job.home,
     usage: () => job.usage,
     metered: () => job.record.metered === true,
+    system: after => ({ samples: samplesAfter(job.system, after), total: job.system?.total ?? 0 }),
     async finalVoucher (ms, signal) {
       job.finalVoucher ??= (() => { let resolve = (): void => {}; const promise = new Promise<void>(r => { resolve = r }); return { promise, resolve } })()
       const wait = AbortSignal.any([signal, AbortSignal.timeout(ms)])

@@ -1,6 +1,7 @@
 import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { LogLine } from '../../protocol/jobs/job.js'
-import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOLS, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, meteredProtocol, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_2, JOB_PROTOCOLS, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, meteredProtocol, systemMetricsProtocol, type ProviderMessage } from '../../protocol/jobs/wire.js'
+import { MAX_SYSTEM_SAMPLES_PER_MESSAGE } from '../../protocol/jobs/system-metrics.js'
 import { FINAL_VOUCHER_WAIT_MS } from '../../protocol/billing/metering.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
@@ -75,7 +76,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     if (message.type === 'submit' && !meteredProtocol(protocol)) {
       // An unmetered job would run on promises never asked for: a client on an older protocol
       // could have any job for nothing. Older clients may still attach to jobs they started.
-      await channel.send(encodeJobMessage({ type: 'refused', reason: 'invalid', message: `this provider bills by metered usage (${JOB_PROTOCOL}); ${protocol} carries no vouchers: upgrade floe` }))
+      await channel.send(encodeJobMessage({ type: 'refused', reason: 'invalid', message: `this provider bills by metered usage (${JOB_PROTOCOL_V1_2}); ${protocol} carries no vouchers: upgrade floe` }))
       await channel.close()
       return
     }
@@ -138,6 +139,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
       let sentState = ''
       let sentHome: ReturnType<typeof job.home>
       let sentUsage: ReturnType<typeof job.usage>
+      let sentSystem = 0
       const metered = meteredProtocol(protocol) && job.metered()
       while (true) {
         stop.throwIfAborted()
@@ -156,6 +158,11 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
         if (metered && usage != null && usage !== sentUsage) {
           await send({ type: 'usage', statement: usage })
           sentUsage = usage
+        }
+        if (systemMetricsProtocol(protocol)) {
+          const { samples, total } = job.system(sentSystem)
+          for (let i = 0; i < samples.length; i += MAX_SYSTEM_SAMPLES_PER_MESSAGE) await send({ type: 'system', samples: samples.slice(i, i + MAX_SYSTEM_SAMPLES_PER_MESSAGE) })
+          sentSystem = total
         }
         const lines = await job.read(cursor, MAX_LOG_BATCH_LINES)
         for (const batch of logBatches(lines)) await send({ type: 'lines', lines: batch })

@@ -8,6 +8,7 @@ import { decodeJobSpec, type JobSpec } from '../../protocol/jobs/spec.js'
 import { decodeJobRequest, type JobRequest } from '../../protocol/jobs/wire.js'
 import type { Logger } from '../log.js'
 import { FreezeGate } from './freeze-gate.js'
+import type { HeldSamples } from './system-sampler.js'
 import { openJobLog, type JobLog } from './job-log.js'
 import { fromBase64, providerJobRecords, type ProviderJobRecord } from './records.js'
 
@@ -31,6 +32,8 @@ export interface LiveJob {
   home?: { home: CID, bytes: number, at: number }
   /** the newest signed usage statement (metered jobs), sent to its client as `usage` */
   usage?: SignedDoc
+  /** the newest system samples (system-sampler.ts), sent to its client as `system` (1.3.0) */
+  system?: HeldSamples
   /** resolved when the client's final voucher has come (metered jobs) */
   finalVoucher?: { promise: Promise<void>, resolve: () => void }
 }
@@ -83,7 +86,7 @@ export function jobTable ({ index, jobsRoot, log }: JobTableComponents) {
       job.record.state = state
       job.record.states.push({ state, at: Date.now() })
       await records.put(job.record)
-      log.info({ jobId: job.record.jobId, state, message }, 'job state')
+      log.info({ event: 'provider.job', jobId: job.record.jobId, client: job.record.client, state, message }, 'job state')
       wake(job)
     }
   }

@@ -8,6 +8,7 @@ import { jobDiskPaths, openJobDisk } from './job-disk.js'
 import { systemLine, type JobTable, type LiveJob, type PhaseTimes } from './live-job.js'
 import { prepareJob, type PrepareJobComponents } from './prepare-job.js'
 import type { ProviderJobsComponents } from './provider-jobs.js'
+import { systemSampler } from './system-sampler.js'
 import { watchWorkspace, type WorkspaceWatchComponents } from './workspace-watch.js'
 
 export type RunJobComponents = PrepareJobComponents & ConcludeJobComponents & WorkspaceWatchComponents &
@@ -126,6 +127,7 @@ export function jobRunner (components: RunJobComponents) {
       }
       if (job.record.state !== 'running') await table.setState(job, 'running')
       const watching = job.spec.workspace != null ? watchWorkspace(components, job, { home: disk.home, code: disk.code }, docker) : undefined
+      const sampler = systemSampler(job, { cpus: job.spec.resources.cpus, diskMount: disk.mount, gpus: job.record.gpus, log })
       try {
         outcome = await followJobContainer(docker, job.record.containerId, {
           timeoutMs: job.spec.timeoutSeconds * 1000,
@@ -133,7 +135,8 @@ export function jobRunner (components: RunJobComponents) {
           onLog: line => { job.log.append(line) },
           stop: signal,
           detach: life,
-          log
+          log,
+          onStats: sampler.onStats
         })
       } finally {
         watching?.stop()

@@ -4,6 +4,7 @@ import { LogLine } from '../jobs/job.js'
 import { JobView, ServedJob } from '../jobs/view.js'
 import { ServePorts } from '../jobs/spec.js'
 import { MetricPoint } from '../jobs/metrics.js'
+import { SystemSample, SystemSummary } from '../jobs/system-metrics.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath, CidString, DataRef, JobRef, PeerIdString, ProjectRef, Progress } from './schemas.js'
 import { Dataset } from '../datasets/dataset.js'
@@ -281,6 +282,13 @@ export const routes = {
     summary: 'every training metric a job printed ({"metric", "value", "step"|"epoch"} lines), as series for charts',
     input: z.object({ ref: JobRef }).strict(),
     output: z.object({ job: z.string(), series: z.record(z.string(), z.array(MetricPoint)) })
+  }),
+  jobSystemMetrics: defineRoute({
+    method: 'GET',
+    path: `${API_VERSION_PREFIX}/jobs/system-metrics`,
+    summary: "a job's CPU %, memory, disk and GPU samples over time (one a second at most, from its provider) and their summary",
+    input: z.object({ ref: JobRef }).strict(),
+    output: z.object({ job: z.string(), series: z.array(SystemSample), summary: SystemSummary.nullable() })
   }),
   jobLogs: defineRoute({
     method: 'POST',

@@ -1,13 +1,14 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
-import { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_1, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
+import { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_1, JOB_PROTOCOL_V1_2, JOB_REQUEST_SIGNING_DOMAIN, JobId } from '../ids.js'
 import { SignedDoc } from '../billing/metering.js'
 import { JobState, LogLine } from './job.js'
 import { SignedReceipt } from './receipt.js'
+import { MAX_SYSTEM_SAMPLES_PER_MESSAGE, SystemSample } from './system-metrics.js'
 import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
 
 /**
- * `/floe/job/1.2.0`: one direct stream per job between client and provider (never pubsub).
+ * `/floe/job/1.3.0`: one direct stream per job between client and provider (never pubsub).
  * Every message is one length-prefixed dag-cbor value.
  *
  *   client → provider, first: `submit` (a signed request) or `attach` (to a job already
@@ -15,7 +16,9 @@ import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
  *   provider → client:        `refused` (and the stream ends) or `accepted`, then `state`,
  *                             `lines` (log lines, batched), `heartbeat`, `usage` (a signed usage
  *                             statement every metering interval while it runs, 1.2.0) and, for a
- *                             workspace, `home-saved` messages as they happen, and `finished`
+ *                             workspace, `home-saved` messages as they happen, `system` (1.3.0:
+ *                             the container's CPU, memory, disk and GPU samples, at most one a
+ *                             second, see system-metrics.ts), and `finished`
  *                             (the signed receipt) when the job has ended
  *   client → provider, after: `heartbeat`, `cancel`, `voucher` (1.2.0: the signed cumulative
  *                             promise answering each statement, and a final one answering the
@@ -27,11 +30,13 @@ import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
  * JOB_SILENCE_MS counts the other as gone (the client reattaches, then calls the job lost;
  * the provider lets the job finish and keeps the output for pickup).
  */
-export { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_1 }
+export { JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_1, JOB_PROTOCOL_V1_2 }
 /** What a client dials, newest first, and a provider serves. */
-export const JOB_PROTOCOLS: readonly string[] = [JOB_PROTOCOL, JOB_PROTOCOL_V1_1, JOB_PROTOCOL_V1_0]
+export const JOB_PROTOCOLS: readonly string[] = [JOB_PROTOCOL, JOB_PROTOCOL_V1_2, JOB_PROTOCOL_V1_1, JOB_PROTOCOL_V1_0]
 /** Whether a stream of this protocol carries metering (`usage` and `voucher`, 1.2.0 on). */
-export const meteredProtocol = (protocol: string | undefined): boolean => protocol === JOB_PROTOCOL
+export const meteredProtocol = (protocol: string | undefined): boolean => protocol === JOB_PROTOCOL || protocol === JOB_PROTOCOL_V1_2
+/** Whether a stream of this protocol carries `system` samples (1.3.0 on). */
+export const systemMetricsProtocol = (protocol: string | undefined): boolean => protocol === JOB_PROTOCOL
 export const JOB_MAX_INBOUND_STREAMS = 64
 export const JOB_MAX_OUTBOUND_STREAMS = 64
 export const MAX_JOB_MESSAGE_BYTES = MAX_SPEC_BYTES + 64 * 1024 + 1024
@@ -100,7 +105,9 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('home-saved'), home: CidLink, bytes: z.number().int().nonnegative(), at: z.number().int().nonnegative() }).strict(),
   z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict(),
   /** 1.2.0: a signed usage statement while the job runs (protocol/billing/metering.ts) */
-  z.object({ type: z.literal('usage'), statement: SignedDoc }).strict()
+  z.object({ type: z.literal('usage'), statement: SignedDoc }).strict(),
+  /** 1.3.0: the job's system samples since the last message, oldest first (protocol/jobs/system-metrics.ts) */
+  z.object({ type: z.literal('system'), samples: z.array(SystemSample).min(1).max(MAX_SYSTEM_SAMPLES_PER_MESSAGE) }).strict()
 ])
 export type ProviderMessage = z.infer<typeof ProviderMessage>
 

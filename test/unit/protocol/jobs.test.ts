@@ -40,12 +40,12 @@ describe('job specs', () => {
   })
 })
 
-describe('/floe/job/1.2.0 messages', () => {
+describe('/floe/job/1.3.0 messages', () => {
   it('round-trip, and a message that breaks the schema is refused with a clear error', () => {
     const log = { type: 'lines' as const, lines: [{ seq: 3, at: 5, stream: 'stderr' as const, line: 'hi' }, { seq: 4, at: 6, stream: 'stdout' as const, line: 'ho' }] }
     expect(decodeProviderMessage(encodeJobMessage(log))).toEqual(log)
     expect(decodeClientMessage(encodeJobMessage({ type: 'attach', jobId: 'a'.repeat(32), after: 7 }))).toEqual({ type: 'attach', jobId: 'a'.repeat(32), after: 7 })
-    expect(() => decodeClientMessage(dagCbor.encode({ type: 'attach', jobId: '../../etc', after: 0 }))).toThrow(/does not fit \/floe\/job\/1.2.0/)
+    expect(() => decodeClientMessage(dagCbor.encode({ type: 'attach', jobId: '../../etc', after: 0 }))).toThrow(/does not fit \/floe\/job\/1.3.0/)
     expect(() => decodeProviderMessage(new Uint8Array([0xff, 0x00]))).toThrow(/not valid dag-cbor/)
     expect(() => decodeProviderMessage(dagCbor.encode({ type: 'state', state: 'exploded', at: 1 }))).toThrow(/does not fit/)
   })

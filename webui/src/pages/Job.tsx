@@ -10,6 +10,7 @@ import { ContentBrowser } from '../components/ContentBrowser.js'
 import { InputList } from '../components/JobForm.js'
 import { LogView } from '../components/LogView.js'
 import { MetricChart } from '../components/MetricChart.js'
+import { SystemCharts } from '../components/SystemCharts.js'
 import { jobDuration, money } from '../../../protocol/format.js'
 import { formatSize } from '../../../protocol/market/requirements.js'
 
@@ -135,6 +136,7 @@ export function Job (): ReactNode {
       {Object.keys(log.series).length === 0
         ? <p className='muted'>No metrics yet: a job reports one by printing a line like <code>{'{"metric": "loss", "value": 0.31, "step": 10}'}</code>.</p>
         : <div className='charts'>{Object.entries(log.series).map(([name, points]) => <MetricChart key={name} name={name} points={points} />)}</div>}
+      <SystemCharts job={j} />
 
       <h2>Output</h2>
       {j.outputCid == null

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       relay: { enabled: false, maxReservations: 64, reservationTtlS: 3600, maxDurationS: 3600, maxBytes: 256 * 1024 ** 2, unlimited: false },
       provider: { enabled: false, cpus: null, memoryBytes: null, gpus: 'all', prices: { perCpuHour: 0.05, perGiBHour: 0.01, perGpuHour: { '*': 1 } }, maxConcurrentJobs: 2, maxJobSeconds: 86_400, network: false, allow: [], deny: [], maxOutputBytes: 10 * 1024 ** 3, scratchBytes: 2 * 1024 ** 3, maxJobFiles: 500_000, runtime: 'auto', maxInputCacheBytes: 20 * 1024 ** 3, acceptEnvironments: true, maxEnvironmentsBytes: 20 * 1024 ** 3, keepOutputSeconds: 86_400, meteringSeconds: 10, voucherGraceSeconds: 30 },
       billing: { budget: null },
+      notify: { webhook: null, webhookSecret: null, desktop: 'auto' },
       pip: { extraIndexUrls: [], trustedHosts: [] }
     })
   })
