@@ -24,6 +24,7 @@ import { WorkspaceStateError } from '../workspaces/errors.js'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
+import { runConfigHandlers } from './run-config-handlers.js'
 import type { BillingService } from '../billing/index.js'
 
 export interface ApiHandlerComponents {
@@ -163,6 +164,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     ...projectHandlers({ host, ...projects }),
     ...uiHandlers(ui),
     ...envHandlers({ environments }),
+    ...runConfigHandlers(),
     ...billingHandlers({
       billing,
       projectOf: async ref => ref == null ? await projects.projects.defaultProject() : await projects.projects.resolve(ref),

@@ -15,6 +15,7 @@ import { uiRoutes } from './ui-routes.js'
 import { workspaceRoutes } from './workspace-routes.js'
 import { envRoutes } from './env-routes.js'
 import { billingRoutes } from './billing-routes.js'
+import { runConfigRoutes } from './run-config-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
@@ -317,7 +318,8 @@ export const routes = {
   ...uiRoutes,
   ...envRoutes,
   ...workspaceRoutes,
-  ...billingRoutes
+  ...billingRoutes,
+  ...runConfigRoutes
 } as const
 
 export type Routes = typeof routes
