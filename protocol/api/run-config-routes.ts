@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { RunConfig } from '../jobs/run-config.js'
+import { RunConfig } from '../jobs/run-settings.js'
 import { defineRoute } from './route.js'
 import { AbsolutePath } from './schemas.js'
 

@@ -9,10 +9,12 @@ export interface Mount { ref: string, mount: string }
 export function MountPicker ({ mounts, onChange }: { mounts: Mount[], onChange: (mounts: Mount[]) => void }): ReactNode {
   const datasets = useLoad(async signal => (await api.call('datasetList', {}, { signal })).datasets, [])
   const jobs = useLoad(async signal => (await api.call('jobList', {}, { signal })).jobs, [])
-  const sources = [
+  const sources = [...new Set([
     ...(datasets.data ?? []).map(d => `${d.name}:${d.version}`),
-    ...(jobs.data ?? []).filter(j => j.outputCid != null).map(j => `${j.ref}/output`)
-  ]
+    ...(jobs.data ?? []).filter(j => j.outputCid != null).map(j => `${j.ref}/output`),
+    // a source set from elsewhere (a run config's task) is shown as it is, listed or not
+    ...mounts.map(m => m.ref).filter(ref => ref !== '')
+  ])]
   const change = (i: number, part: Partial<Mount>): void => { onChange(mounts.map((m, k) => k === i ? { ...m, ...part } : m)) }
   return (
     <fieldset>

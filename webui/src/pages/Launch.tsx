@@ -5,6 +5,7 @@ import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Mono } from '../components/common.js'
 import { chosenMounts, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
 import { money, shortPeer } from '../../../protocol/format.js'
+import { TaskPicker } from '../components/TaskPicker.js'
 
 /** The command as `floe run` takes it: one text with spaces runs through `sh -c`. */
 function commandOf (text: string): string[] {
@@ -74,6 +75,7 @@ export function Launch (): ReactNode {
         <MountPicker mounts={mounts} onChange={setMounts} />
         <label>Command<input name='command' value={form.command} onChange={set('command')} placeholder='python train.py' required /></label>
         <label>Code folder on this machine (optional)<input name='path' value={form.path} onChange={set('path')} placeholder='/home/me/mnist' /></label>
+        <TaskPicker path={form.path} onPick={(fields, data) => { setForm(f => ({ ...f, ...fields })); if (data != null) setMounts(data) }} />
         <label>Message<input name='message' value={form.message} onChange={set('message')} /></label>
         <div className='actions'>
           <button type='button' disabled={busy} onClick={e => { void run(e, true) }}>Dry run</button>
