@@ -155,7 +155,9 @@ export function tasksCommand (): Command {
       if (names.length === 0) return printLines(['no tasks; add them under "tasks:"'])
       printTable(['TASK', 'COMMAND', 'ENV', 'SHAPE', 'DESCRIPTION'], names.map(name => {
         const s = taskSettings(config, name)
-        return [name, command(s), s.env ?? '-', `${s.cpu ?? '-'} CPU, ${s.memory ?? '-'}, ${s.gpu ?? 0} GPU`, s.description ?? '']
+        // only what the config sets (the rest is floe run's defaults)
+        const shape = [s.cpu != null ? `${s.cpu} CPU` : null, s.memory ?? null, s.gpu != null ? `${s.gpu} GPU` : null, s.gpuModel ?? null].filter(Boolean).join(', ')
+        return [name, command(s), s.env ?? '-', shape || '-', s.description ?? '']
       }))
     }))
 }

@@ -60,7 +60,8 @@ afterAll(async () => {
 
 describe('run config files (floe.yml / floyd.yml)', () => {
   it('floe tasks lists the tasks; --task runs one with its data, reporting what the snapshot sends and leaves out', async () => {
-    const tasks = await floeJson(['tasks', '--path', code, '--home', d.home])
+    const [tasks, table] = await Promise.all([floeJson(['tasks', '--path', code, '--home', d.home]), floeIn(code, ['tasks'])])
+    expect(table.stdout).toMatch(/^floe\.yml in \S+\ndefault command: echo default task\n\nTASK\s+COMMAND\s+ENV\s+SHAPE\s+DESCRIPTION\s*\n\s*train\s+sh train\.sh\s+busybox\s+-\s+lists its code and reads its data\n$/)
     expect(tasks.config.file).toBe('floe.yml')
     expect(Object.keys(tasks.config.tasks)).toEqual(['train'])
 
