@@ -86,7 +86,10 @@ describe('run config files (floe.yml / floyd.yml)', () => {
 
   it('flags typed override the task; with no command, the default command runs, and the submit line says what is sent', async () => {
     await rm(join(code, 'b.txt'), { force: true }) // a retry starts as the first try did
-    const dry = await floeIn(code, ['run', '--task', 'train', '--cpu', '2', '-m', 'typed', '--dry-run', '--json'])
+    const [dry, human] = await Promise.all([
+      floeIn(code, ['run', '--task', 'train', '--cpu', '2', '-m', 'typed', '--dry-run', '--json']),
+      floeIn(code, ['run', '--task', 'train', '--dry-run'])
+    ])
     expect(dry.code).toBe(0)
     const settings = JSON.parse(dry.stdout).settings
     expect(settings).toMatchObject({
@@ -97,7 +100,6 @@ describe('run config files (floe.yml / floyd.yml)', () => {
       command: { value: 'sh train.sh', from: 'floe.yml task train' },
       memory: { value: '1g', from: 'default' }
     })
-    const human = await floeIn(code, ['run', '--task', 'train', '--dry-run'])
     expect(human.stdout).toMatch(/SETTING\s+VALUE\s+FROM/)
     expect(human.stdout).toMatch(/cpu\s+1\s+default/)
 
