@@ -9,8 +9,9 @@ import { workspaceCommands } from './commands/workspaces.js'
 import { serveCommand } from './commands/serve.js'
 import { repoCommands } from './commands/repo.js'
 import { billingCommand } from './commands/billing.js'
+import { tasksCommand } from './commands/run-config.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), serveCommand(), envCommand(), billingCommand()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), serveCommand(), envCommand(), billingCommand(), tasksCommand()]
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { CodeSnapshot } from './jobs/code-snapshot.js'
 
 /**
  * Progress of a long operation (an upload, a fetch, an export), as the daemon's services
@@ -9,6 +10,8 @@ export const Progress = z.object({
   bytes: z.number().nonnegative(),
   totalBytes: z.number().nonnegative().nullable(),
   /** a line of text to show as it comes (a build's output), where there is one */
-  message: z.string().max(4096).optional()
+  message: z.string().max(4096).optional(),
+  /** a job's code snapshot as listed, before its files are read (`floe run` prints it) */
+  snapshot: CodeSnapshot.optional()
 })
 export type Progress = z.infer<typeof Progress>

@@ -14,6 +14,7 @@ import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
 import { servePorts, waitForServing } from './serve.js'
 import { jobSystem, systemLine } from './system-metrics.js'
+import { loadRunConfig, mergeRunSettings, noCommandError, settingsFor, settingsRows, snapshotReporter } from './run-config.js'
 
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
@@ -53,15 +54,15 @@ function summary (job: JobView): string {
 }
 
 /** After run or rerun: the job, or (--follow) its log until it ends, exiting with its status. */
-async function report (client: ApiClient, job: JobView, opts: { json?: boolean, follow?: boolean }): Promise<void> {
+async function report (client: ApiClient, job: JobView, opts: { json?: boolean, follow?: boolean }, extra: Record<string, unknown> = {}): Promise<void> {
   const json = opts.json === true
   if (opts.follow !== true) {
-    if (json) return printJson(job)
+    if (json) return printJson({ ...job, ...extra })
     return printLines([`${job.ref} ${job.state} (job ${job.jobId}, spec ${job.specCid})`, `follow it with: floe logs -f ${job.ref}`])
   }
   if (!json) process.stderr.write(`floe: ${job.ref} submitted; following its log (Ctrl-C stops following, not the job)\n`)
   const final = await follow(client, job.ref, json)
-  if (json) printJson(final)
+  if (json) printJson({ ...final, ...extra })
   else process.stderr.write(`floe: ${summary(final)}\n`)
   process.exitCode = exitStatus(final)
 }
@@ -82,7 +83,16 @@ export function jobCommands (): Command[] {
     .option('--requirements <file>', "a pip requirements file, installed into an environment derived from --env on this machine (with network) before the job is sent; default: the code folder's requirements.txt")
     .option('--no-requirements', "run in --env as it is, even when the code folder has a requirements.txt")
     .option('--serve <port>', "forward this container port here while the job runs (a model endpoint, a viewer); repeatable; see floe serve ls", (value: string, all: string[] = []) => [...all, value])
-    .action(action(async (client, args, opts) => {
+    .option('--task <name>', "run this task of the code folder's floe.yml / floyd.yml (see floe tasks); flags typed here override it")
+    .action(action(async (client, typedArgs, typedOpts) => {
+      // the code folder's run config (floe.yml, else floyd.yml) under the flags typed
+      const path = resolve(typedOpts.path ?? '.')
+      const config = await loadRunConfig(client, path)
+      const task = typedOpts.task as string | undefined
+      const { settings, where } = settingsFor(config, task, path)
+      const merged = mergeRunSettings(settings, where, typedOpts, typedArgs, option => run.getOptionValueSource(option) === 'cli')
+      const { opts, args } = merged
+      if (args.length === 0 && opts.dryRun !== true) throw noCommandError(config, task, path)
       const requirements = requirementsOf(opts)
       const serve = opts.serve == null ? undefined : servePorts(opts.serve as string[])
       const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
@@ -90,7 +100,10 @@ export function jobCommands (): Command[] {
       const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
       if (opts.dryRun === true) {
         const result = await client.call('match', { requirements: { ...requirements, environment: opts.env, maxSeconds: timeoutSeconds, ...(maxPricePerHour != null ? { maxPricePerHour } : {}) } })
-        if (opts.json === true) return printJson(result)
+        const rows = settingsRows(merged)
+        if (opts.json === true) return printJson({ ...result, settings: Object.fromEntries(rows.map(([k, v, f]) => [k, { value: v, from: f }])), ...(config != null ? { config: config.file } : {}), ...(task != null ? { task } : {}) })
+        printTable(['SETTING', 'VALUE', 'FROM'], rows)
+        printLines([''])
         if (result.ranked.length === 0) printLines(['no provider can take this job'])
         else {
           printTable(['RANK', 'PEER', 'COST/H', 'GPUS', 'LATENCY', 'SCORE'], result.ranked.map((r, i) => [
@@ -101,10 +114,10 @@ export function jobCommands (): Command[] {
         return
       }
       const json = opts.json === true
-      const path = resolve(opts.path ?? '.')
       const project = opts.project ?? (await findProjectLink(path))?.id
       const data = await dataMounts(opts.data as string[], path)
-      const job = await withProgressBar(!json, async onProgress => await client.call('jobRun', {
+      let sent: ReturnType<typeof snapshotReporter> | undefined
+      const job = await withProgressBar(!json, async bar => await client.call('jobRun', {
         path,
         command: jobCommand(args),
         environment: opts.env,
@@ -122,15 +135,17 @@ export function jobCommands (): Command[] {
         ...(project != null ? { project } : {}),
         deterministic: opts.deterministic === true,
         ...(serve != null ? { serve } : {})
-      }, { onProgress }))
+      }, { onProgress: (sent = snapshotReporter(json, bar)).onProgress }))
+      const snapshot = sent?.snapshot()
+      const extra = snapshot != null ? { snapshot } : {}
       if (job.spec.serve != null) {
         const serving = await waitForServing(client, job, json)
         // as it is now (running, or ended before it could serve), not as it was submitted
         const now = await client.call('jobShow', { ref: job.ref })
-        if (json && opts.follow !== true) return printJson({ ...now, serving })
-        return await report(client, now, opts)
+        if (json && opts.follow !== true) return printJson({ ...now, serving, ...extra })
+        return await report(client, now, opts, extra)
       }
-      await report(client, job, opts)
+      await report(client, job, opts, extra)
     }))
 
   const rerun = addJobOptions(new Command('rerun')
@@ -209,13 +224,14 @@ export function jobCommands (): Command[] {
     }))
 
   const write = (name: 'output' | 'clone', route: 'jobOutput' | 'jobClone', what: string): Command => new Command(name)
-    .description(`write a job's ${what} to DEST (default: ./PROJECT-N${name === 'output' ? '-output' : ''})`)
+    .description(`write a job's ${what} to DEST (default: ${name === 'output' ? './floe-output/PROJECT-N, a folder code snapshots always leave out' : './PROJECT-N'})`)
     .argument('<job>', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .argument('[dest]', 'a path that does not exist yet')
     .action(action(async (client, args, opts) => {
       const ref = await expandJobRef(args[0] ?? '')
       const job = await client.call('jobShow', { ref })
-      const dest = resolve(args[1] ?? `${job.project.split('/').at(-1) ?? 'job'}-${job.number}${name === 'output' ? '-output' : ''}`)
+      // an output written into the code folder must not ride along with the next job's snapshot: floe-output/ is always ignored
+      const dest = resolve(args[1] ?? `${name === 'output' ? 'floe-output/' : ''}${job.project.split('/').at(-1) ?? 'job'}-${job.number}`)
       const result = await withProgressBar(opts.json !== true, async onProgress => await client.call(route, { ref, dest }, { onProgress }))
       if (opts.json === true) return printJson(result)
       printLines([`${result.dest}  ${result.cid}  (${result.files} files, ${formatSize(result.bytes)})`])

@@ -25,6 +25,7 @@ import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
 import { marketHandlers } from './market-handlers.js'
+import { runConfigHandlers } from './run-config-handlers.js'
 import type { BillingService } from '../billing/index.js'
 
 export interface ApiHandlerComponents {
@@ -165,6 +166,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     ...projectHandlers({ host, ...projects }),
     ...uiHandlers(ui),
     ...envHandlers({ environments }),
+    ...runConfigHandlers(),
     ...billingHandlers({
       billing,
       projectOf: async ref => ref == null ? await projects.projects.defaultProject() : await projects.projects.resolve(ref),

@@ -8,7 +8,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { FileChangedError, UnsafeContentError } from './errors.js'
-import { walkTree, type TreeEntry, type WalkOptions } from './walk.js'
+import { walkTree, type TreeEntry, type WalkOptions, type WalkResult } from './walk.js'
 import type { Ignore } from 'ignore'
 
 export type CidVersion = 0 | 1
@@ -28,6 +28,10 @@ export interface ImportOptions {
   /** see WalkOptions: a budget, and one file system for folders a job could write */
   budget?: WalkOptions['budget']
   oneFileSystem?: boolean
+  /** see WalkOptions: count what `ignore` leaves out, by source */
+  explainIgnored?: WalkOptions['explainIgnored']
+  /** the tree as listed, before any file is read (what will be imported, what was ignored) */
+  onWalked?: (tree: Pick<WalkResult, 'files' | 'bytes' | 'ignored'>) => void
   signal?: AbortSignal
   onProgress?: (progress: ImportProgress) => void
 }
@@ -100,7 +104,8 @@ async function putEmptyDirectory (blockstore: Pick<Blockstore, 'put'>, cidVersio
 export async function importPath (blockstore: Pick<Blockstore, 'put'>, path: string, options: ImportOptions = {}): Promise<ImportSummary> {
   const cidVersion = options.cidVersion ?? 1
   const chunker = options.chunker ?? 'fixed'
-  const tree = await walkTree(path, { ignore: options.ignore, budget: options.budget, oneFileSystem: options.oneFileSystem })
+  const tree = await walkTree(path, { ignore: options.ignore, budget: options.budget, oneFileSystem: options.oneFileSystem, explainIgnored: options.explainIgnored })
+  options.onWalked?.(tree)
   let bytes = 0
   const onBytes = (n: number): void => {
     bytes += n

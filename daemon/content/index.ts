@@ -1,5 +1,5 @@
 export { importPath, type ImportOptions, type ImportSummary, type CidVersion, type ChunkerName } from './import.js'
 export { exportDag, measureDag, freeSpaceBudget, DEFAULT_MAX_ENTRIES, type ExportSummary, type ExportBudget } from './export.js'
-export { walkTree, snapshotIgnore, DEFAULT_IGNORES } from './walk.js'
+export { walkTree, snapshotIgnore, snapshotRules, DEFAULT_IGNORES, IGNORE_FILES, type SnapshotRules, type WalkResult } from './walk.js'
 export { ContentPathError, FileChangedError, UnsafeContentError, ContentTooLargeError, ContentUnavailableError } from './errors.js'
 export { requireDag, type RequireDag, type RequireDagOptions, type DagFetched, type DagSourceComponents, type Transport } from './require-dag.js'

@@ -13,7 +13,25 @@ export interface WalkOptions {
    * is walked is caught by its device, not followed.
    */
   oneFileSystem?: boolean
+  /**
+   * Count what `ignore` leaves out (files and bytes, inside ignored folders too, up to
+   * IGNORED_COUNT_CAP entries), each under the name this returns for the ignored path.
+   */
+  explainIgnored?: (path: string) => string
 }
+
+/** What a walk left out by its ignore rules (with `explainIgnored`). */
+export interface IgnoredCount {
+  files: number
+  bytes: number
+  /** per rule source: files and bytes */
+  by: Record<string, { files: number, bytes: number }>
+  /** ignored folders held more entries than were counted */
+  capped: boolean
+}
+
+/** Entries inside ignored folders counted at most (a node_modules or .git can be huge). */
+export const IGNORED_COUNT_CAP = 100_000
 
 export type TreeEntry =
   | { kind: 'file', path: string, absolute: string, size: number, mtimeMs: number, dev: number, ino: number }
@@ -27,22 +45,69 @@ export interface WalkResult {
   single: boolean
   files: number
   bytes: number
+  ignored?: IgnoredCount
 }
 
 /** Ignored in code snapshots whatever the ignore files say. */
-export const DEFAULT_IGNORES = ['.git', 'node_modules', '__pycache__', '.floeproject']
+export const DEFAULT_IGNORES = ['.git', 'node_modules', '__pycache__', '.floeproject', 'floe-output']
 
-/** gitignore rules from `.floeignore` and `.gitignore` at the root, plus the defaults. */
-export async function snapshotIgnore (root: string): Promise<Ignore> {
-  const rules = ignore().add(DEFAULT_IGNORES)
-  for (const name of ['.gitignore', '.floeignore']) {
+/** The ignore files read at a code folder's root, in order (a later rule wins, as in one .gitignore). */
+export const IGNORE_FILES = ['.gitignore', '.floeignore', '.floydignore']
+
+export interface SnapshotRules {
+  ignore: Ignore
+  /** the source that ignores `path` (the last one whose rules do): an ignore file's name, `defaults`, or the run config's */
+  explain: (path: string) => string
+}
+
+/**
+ * gitignore rules for a code snapshot: the defaults, then `.gitignore`, `.floeignore` and
+ * `.floydignore` at the root, then `extra` (a run config's `ignore:` list, named `extraName`).
+ */
+export async function snapshotRules (root: string, extra?: { name: string, patterns: string[] }): Promise<SnapshotRules> {
+  const sources: Array<{ name: string, rules: Ignore }> = [{ name: 'defaults', rules: ignore().add(DEFAULT_IGNORES) }]
+  for (const name of IGNORE_FILES) {
     try {
-      rules.add(await readFile(join(root, name), 'utf8'))
+      sources.push({ name, rules: ignore().add(await readFile(join(root, name), 'utf8')) })
     } catch (err: any) {
-      if (err?.code !== 'ENOENT') throw new ContentPathError(`cannot read ${join(root, name)}: ${err?.message ?? err}`)
+      if (err?.code !== 'ENOENT' && err?.code !== 'ENOTDIR') throw new ContentPathError(`cannot read ${join(root, name)}: ${err?.message ?? err}; fix its permissions or remove it`)
     }
   }
-  return rules
+  if (extra != null && extra.patterns.length > 0) sources.push({ name: extra.name, rules: ignore().add(extra.patterns) })
+  const all = ignore()
+  for (const source of sources) all.add(source.rules)
+  return {
+    ignore: all,
+    explain: path => sources.findLast(source => source.rules.test(path).ignored)?.name ?? 'defaults'
+  }
+}
+
+/** gitignore rules from the ignore files at the root, plus the defaults. */
+export async function snapshotIgnore (root: string): Promise<Ignore> {
+  return (await snapshotRules(root)).ignore
+}
+
+/** Files and bytes under an ignored folder, never following a link; stops at `budget` entries. */
+async function countTree (dir: string, budget: { left: number }): Promise<{ files: number, bytes: number, capped: boolean }> {
+  const count = { files: 0, bytes: 0, capped: false }
+  const stack = [dir]
+  while (stack.length > 0) {
+    const current = stack.pop() as string
+    let names: string[]
+    try {
+      names = (await opendir(current).then(async handle => { const list: string[] = []; for await (const d of handle) list.push(d.name); return list }))
+    } catch {
+      continue // unreadable: not counted (it is not uploaded either)
+    }
+    for (const name of names) {
+      if (budget.left-- <= 0) return { ...count, capped: true }
+      const info = await lstat(join(current, name)).catch(() => null)
+      if (info == null) continue
+      if (info.isDirectory()) stack.push(join(current, name))
+      else if (info.isFile()) { count.files++; count.bytes += info.size }
+    }
+  }
+  return count
 }
 
 function describeFsError (path: string, err: any): ContentPathError {
@@ -71,6 +136,21 @@ export async function walkTree (root: string, options: WalkOptions = {}): Promis
   const rootDev = info.dev
 
   const result: WalkResult = { entries: [], single: false, files: 0, bytes: 0 }
+  const explain = options.explainIgnored
+  const ignored: IgnoredCount | undefined = explain == null ? undefined : { files: 0, bytes: 0, by: {}, capped: false }
+  if (ignored != null) result.ignored = ignored
+  const countBudget = { left: IGNORED_COUNT_CAP }
+  const countIgnored = async (path: string, absolute: string, entry: Awaited<ReturnType<typeof lstat>>): Promise<void> => {
+    if (ignored == null || explain == null) return
+    const found = entry.isDirectory() ? await countTree(absolute, countBudget) : { files: entry.isFile() ? 1 : 0, bytes: entry.isFile() ? Number(entry.size) : 0, capped: false }
+    const source = explain(entry.isDirectory() ? `${path}/` : path)
+    const by = ignored.by[source] ?? (ignored.by[source] = { files: 0, bytes: 0 })
+    by.files += found.files
+    by.bytes += found.bytes
+    ignored.files += found.files
+    ignored.bytes += found.bytes
+    if (found.capped) ignored.capped = true
+  }
   const checkBudget = (): void => {
     const budget = options.budget
     if (budget == null) return
@@ -96,7 +176,10 @@ export async function walkTree (root: string, options: WalkOptions = {}): Promis
       } catch (err) {
         throw describeFsError(absolute, err)
       }
-      if (options.ignore?.ignores(entry.isDirectory() ? `${path}/` : path) === true) continue
+      if (options.ignore?.ignores(entry.isDirectory() ? `${path}/` : path) === true) {
+        await countIgnored(path, absolute, entry)
+        continue
+      }
       if (options.oneFileSystem === true && entry.dev !== rootDev) throw new UnsafeContentError(`${absolute} is on another file system than ${root}; refusing to read it`)
       if (entry.isSymbolicLink()) {
         result.entries.push({ kind: 'symlink', path, target: await readlink(absolute) })

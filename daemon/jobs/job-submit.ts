@@ -12,7 +12,10 @@ import type { SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { RequirementsInput } from '../../protocol/market/requirements.js'
 import type { EntryPayload } from '../../protocol/projects/entry.js'
-import { importPath, snapshotIgnore } from '../content/index.js'
+import { importPath, snapshotRules } from '../content/index.js'
+import { DEFAULT_WARN_UPLOAD } from '../../protocol/jobs/run-config.js'
+import { snapshotLine, type CodeSnapshot } from '../../protocol/jobs/code-snapshot.js'
+import { readRunConfig } from './run-config-file.js'
 import type { RequireDag } from '../content/require-dag.js'
 import type { Logger } from '../log.js'
 import type { JobRow } from '../projects/job-rows.js'
@@ -71,13 +74,34 @@ export function jobSubmission (components: JobSubmitComponents) {
   const { checks, log } = components
   const numbering = takeTurns()
 
-  /** The code folder as a DAG; with no folder, an empty one. */
+  /**
+   * The code folder as a DAG; with no folder, an empty one. Its ignore files and its run
+   * config's `ignore:` apply; once listed, what it holds and leaves out is reported (a
+   * progress event with `snapshot`) before the files are read.
+   */
   const snapshotCode = async (path: string | undefined, options: { signal?: AbortSignal, onProgress?: (p: Progress) => void }): Promise<{ cid: CID }> => {
     const folder = path ?? await mkdtemp(join(tmpdir(), 'floe-empty-code-'))
     try {
+      const config = path == null ? null : await readRunConfig(folder)
+      const rules = await snapshotRules(folder, config == null ? undefined : { name: config.file, patterns: config.ignore })
       return await importPath(components.blockstore, folder, {
-        ignore: await snapshotIgnore(folder),
+        ignore: rules.ignore,
+        explainIgnored: rules.explain,
         signal: options.signal,
+        onWalked: tree => {
+          const by = Object.entries(tree.ignored?.by ?? {}).sort((a, b) => b[1].bytes - a[1].bytes || b[1].files - a[1].files)
+          const snapshot: CodeSnapshot = {
+            files: tree.files,
+            bytes: tree.bytes,
+            ignoredFiles: tree.ignored?.files ?? 0,
+            ignoredBytes: tree.ignored?.bytes ?? 0,
+            ignoredBy: by.filter(([, count]) => count.files > 0).map(([name]) => name).slice(0, 16),
+            ignoredCapped: tree.ignored?.capped ?? false,
+            config: config?.file ?? null,
+            warnUpload: config?.warnUpload ?? DEFAULT_WARN_UPLOAD
+          }
+          options.onProgress?.({ phase: 'import', bytes: 0, totalBytes: tree.bytes, message: `code: ${snapshotLine(snapshot)}`, snapshot })
+        },
         onProgress: p => options.onProgress?.({ phase: 'import', bytes: p.bytes, totalBytes: p.totalBytes })
       })
     } finally {

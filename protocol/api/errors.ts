@@ -33,6 +33,8 @@ export const STATUS_BY_ERROR_NAME = {
   UploadConflictError: 409,
   TooManyUploadsError: 429,
   InvalidJobError: 400,
+  /** a floe.yml / floyd.yml that does not parse (its message names the line) */
+  RunConfigError: 400,
   InvalidBillingRequestError: 400,
   InvalidMeteringDocError: 400,
   /** the job's worst case passes what its budgets leave */

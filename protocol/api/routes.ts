@@ -17,6 +17,7 @@ import { workspaceRoutes } from './workspace-routes.js'
 import { envRoutes } from './env-routes.js'
 import { billingRoutes } from './billing-routes.js'
 import { marketRoutes } from './market-routes.js'
+import { runConfigRoutes } from './run-config-routes.js'
 
 export const API_VERSION_PREFIX = '/api/v1'
 
@@ -327,7 +328,8 @@ export const routes = {
   ...envRoutes,
   ...workspaceRoutes,
   ...billingRoutes,
-  ...marketRoutes
+  ...marketRoutes,
+  ...runConfigRoutes
 } as const
 
 export type Routes = typeof routes

@@ -7,6 +7,7 @@ import { api, useAction, useLoad } from '../api.js'
 import { Empty, ErrorBox, Mono } from '../components/common.js'
 import { chosenMounts, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
 import { money, shortPeer } from '../../../protocol/format.js'
+import { TaskPicker } from '../components/TaskPicker.js'
 
 /** Everything the form holds, as the text its fields show. */
 export interface LaunchForm {
@@ -139,7 +140,6 @@ export function Launch (): ReactNode {
       <h1>{baseJob != null ? `Rerun ${baseJob.ref} with changes` : 'Launch a job'}</h1>
       <ErrorBox error={base.error} />
       {baseJob != null && <p className='muted'>The new job runs the code snapshot of <Link to={`/jobs/${encodeURIComponent(baseJob.ref)}`}>{baseJob.ref}</Link> (<Mono title={baseJob.spec.code}>{baseJob.spec.code.slice(0, 16)}…</Mono>) in its project; what you change here replaces the job's own.</p>}
-      {/* a run-config task picker (TaskPicker) fills the form through prefill() here */}
       <form className='launch' aria-label='launch a job' onSubmit={e => { void run(e, false) }}>
         {baseJob == null && (
           <label>Project
@@ -183,6 +183,7 @@ export function Launch (): ReactNode {
         <label className='check'><input type='checkbox' name='shell' checked={form.shell} onChange={tick('shell')} /> Run through sh -c (pipes, ;, $VARIABLES)</label>
         <p className='muted hint' id='command-hint'>Split into words as a shell does: quote a word with spaces (<code>echo 'a b'</code>).{!form.shell && form.command.trim() !== '' && <> Runs <code data-testid='command-words'>{(() => { try { return JSON.stringify(commandOf(form.command, false)) } catch (err) { return (err as Error).message } })()}</code></>}</p>
         {baseJob == null && <label>Code folder on this machine (optional)<input name='path' value={form.path} onChange={set('path')} placeholder='/home/me/mnist' /></label>}
+        {baseJob == null && <TaskPicker path={form.path} onPick={(fields, data) => { prefill(fields, data) }} />}
         <label>Message<input name='message' value={form.message} onChange={set('message')} /></label>
         <div className='actions'>
           <button type='button' disabled={busy} onClick={e => { void run(e, true) }}>Dry run</button>
