@@ -31,6 +31,7 @@ export function summarize (entry: Entry, jobNumber: (job: string) => number | un
       const p = entry.payload as EntryPayload<'job.disputed'>
       return `${job(p.job)} billing dispute with ${p.provider} (${p.kind} ${p.refusal}): ${p.reason}`
     }
+    case 'job.deleted': return `${job((entry.payload as EntryPayload<'job.deleted'>).job)} deleted`
     case 'job.failed': return `${job((entry.payload as EntryPayload<'job.failed'>).job)} failed: ${(entry.payload as EntryPayload<'job.failed'>).reason ?? ''}`
     case 'dataset.attached': {
       const p = entry.payload as EntryPayload<'dataset.attached'>
