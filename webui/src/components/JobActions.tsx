@@ -16,13 +16,16 @@ export function JobActions ({ job, onChanged }: { job: JobView, onChanged: () =>
   const [restarting, setRestarting] = useState(false)
   const [path, setPath] = useState('')
   const [confirming, setConfirming] = useState(false)
+  // the page's job may be the one its log stream ended with, from before the delete
+  const [deletedNow, setDeletedNow] = useState<string | null>(null)
   const final = isFinal(job.state)
-  const deleted = job.deletedAt != null
+  const deletedAt = job.deletedAt ?? deletedNow
+  const deleted = deletedAt != null
   if (job.spec.workspace != null) return null
 
   return (
     <section aria-label='restart or delete'>
-      {deleted && <p role='status'>Deleted {new Date(job.deletedAt as string).toLocaleString()}: hidden from listings, its output is no longer kept here.</p>}
+      {deleted && <p role='status'>Deleted {new Date(deletedAt).toLocaleString()}: hidden from listings, its output is no longer kept here.</p>}
       <div className='actions'>
         <button type='button' disabled={busy} aria-expanded={restarting} onClick={() => { setRestarting(!restarting); setConfirming(false) }}>Restart…</button>
         {final && !deleted && <button type='button' disabled={busy} aria-expanded={confirming} onClick={() => { setConfirming(true); setRestarting(false) }}>Delete…</button>}
@@ -50,7 +53,8 @@ export function JobActions ({ job, onChanged }: { job: JobView, onChanged: () =>
             disabled={busy}
             onClick={() => {
               void run(async () => {
-                await api.call('jobDelete', { ref: job.ref })
+                const gone = await api.call('jobDelete', { ref: job.ref })
+                setDeletedNow(gone.deletedAt ?? new Date().toISOString())
                 setConfirming(false)
                 onChanged()
               })
