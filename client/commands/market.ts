@@ -6,7 +6,7 @@ import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
 import { numberOption } from './job-options.js'
 import { earningsCommand } from './billing.js'
-import { money } from '../../protocol/format.js'
+import { displayCommand, money } from '../../protocol/format.js'
 
 
 function gpuSummary (gpus: Offer['gpus']): string {
@@ -105,7 +105,7 @@ export function marketCommands (): Command[] {
       if (opts.json === true) return printJson(served)
       if (served.jobs.length === 0) return printLines([`no jobs served${status(await client.call('providerShow', {}))}`])
       printTable(['JOB', 'CLIENT', 'ACCEPTED', 'STATUS', 'ENV', 'COMMAND', 'PRICE/H', 'COST', 'OUTPUT KEPT UNTIL'], served.jobs.map(job => [
-        job.jobId.slice(0, 12), job.client, ago(job.acceptedAt), job.state, job.environment, job.command.join(' ').slice(0, 40),
+        job.jobId.slice(0, 12), job.client, ago(job.acceptedAt), job.state, job.environment, displayCommand(job.command).slice(0, 40),
         money(job.pricePerHour), job.cost == null ? '-' : money(job.cost), job.keepUntil ?? '-'
       ]))
       printLines([`earned ${money(served.earned)}`])

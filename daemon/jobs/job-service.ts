@@ -195,7 +195,7 @@ export function jobService (components: JobServiceComponents) {
       throw new JobNotFoundError('workspace' in parsed
         ? `no workspace ${ref} (and no job: a job is a number); see floe workspace ls, or start it with floe workspace start ${parsed.workspace}`
         : 'number' in parsed
-          ? `no job ${parsed.number} in ${parsed.project == null ? "this node's default project" : 'project'} ${project?.name ?? ''}; see floe status${parsed.project == null ? '' : ` --project ${project?.name ?? ''}`}`
+          ? `no job ${parsed.project == null || parsed.project === project?.id ? parsed.number : ref} in ${parsed.project == null ? "this node's default project" : 'project'} ${project?.name ?? ''}; see floe status${parsed.project == null ? '' : ` --project ${project?.name ?? ''}`}`
           : `no job ${ref}; see floe status --all`)
     }
     return { row, record: await records.get(row.jobId) }
