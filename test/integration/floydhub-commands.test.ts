@@ -142,6 +142,14 @@ describe('friction errors: one line, the cause and the fix, never a schema dump'
       if (args[0] !== 'providers') expect(result.code, args.join(' ')).toBe(1)
     })
     expect(missing.stderr).toMatch(/^floe info: no job 11 in project [^ ]+\/cifar \(this folder's, from \.floeproject\); see floe status\n$/)
+    // the API itself: a request its schema refuses gets one line naming the field
+    const api = await fetch(`${client.endpoint.url}/api/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ command: ['true'], requirements: { cpus: 1, memoryBytes: 1024, gpus: 'one' } })
+    })
+    expect(api.status).toBe(400)
+    expect(await api.json()).toEqual({ error: { name: 'InvalidRequestError', message: 'invalid request: requirements.gpus: expected a number' } })
     expect(none.stderr).toMatch(/^floe status: no floe daemon is running for .*; start one with: floe daemon --home .*\n$/)
   })
 })
