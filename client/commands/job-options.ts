@@ -87,7 +87,15 @@ function sizeOption (flag: string, value: string): number {
   }
 }
 
-const gpuCount = (value: string | boolean | undefined): number => numberOption('--gpu', value ?? '0', '1', { integer: true })
+/** `--gpu "python train.py"` (FloydHub's bare flag before a quoted command): the value was the command */
+const gpuCount = (value: string | boolean | undefined): number => {
+  try {
+    return numberOption('--gpu', value ?? '0', '1', { integer: true })
+  } catch (err: any) {
+    if (typeof value === 'string' && /[A-Za-z]/.test(value)) throw new Error(`${err.message as string}; a bare --gpu is one GPU, with the job's command after --: --gpu -- ${value}`)
+    throw err
+  }
+}
 
 /** `run`'s requirements: the whole shape (every option has its default there). */
 export function requirementsOf (opts: JobOptionValues): RequirementsInput {

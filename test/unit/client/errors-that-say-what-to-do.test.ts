@@ -41,7 +41,8 @@ describe('job options', () => {
   it('a bare --gpu is one GPU, as FloydHub\'s flag; a bad number names the flag and an example', () => {
     expect(requirementsOf({ cpu: '1', memory: '1g', gpu: true }).gpus).toBe(1)
     expect(requirementsOf({ cpu: '1', memory: '1g', gpu: '2' }).gpus).toBe(2)
-    expect(() => requirementsOf({ cpu: '1', memory: '1g', gpu: 'abc' })).toThrow('--gpu abc: expected a whole number, e.g. --gpu 1')
+    expect(() => requirementsOf({ cpu: '1', memory: '1g', gpu: '2.5' })).toThrow(/^--gpu 2\.5: expected a whole number, e\.g\. --gpu 1$/)
+    expect(() => requirementsOf({ cpu: '1', memory: '1g', gpu: 'python train.py' })).toThrow("--gpu python train.py: expected a whole number, e.g. --gpu 1; a bare --gpu is one GPU, with the job's command after --: --gpu -- python train.py")
     expect(() => requirementsOf({ cpu: 'x', memory: '1g', gpu: '0' })).toThrow('--cpu x: expected a number, e.g. --cpu 2')
     expect(() => requirementsOf({ cpu: '1', memory: '4x', gpu: '0' })).toThrow(/^--memory 4x: has an unknown unit "x"; use b, k, m, g or t/)
     expect(() => numberOption('--retries', '-1', '2', { integer: true })).toThrow('--retries -1: expected a whole number, e.g. --retries 2')
