@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { clientCommands } from '../client/cli.js'
+import { explainUsageErrors } from '../client/usage-errors.js'
 import { daemonCommand } from '../daemon/cli.js'
 import { FLOE_VERSION } from '../protocol/version.js'
 
@@ -18,5 +19,6 @@ export function floeProgram (): Command {
     .enablePositionalOptions(false)
   program.addCommand(daemonCommand())
   for (const command of clientCommands()) program.addCommand(command)
+  explainUsageErrors(program)
   return program
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { ApiErrorBody, httpStatusForError } from '../protocol/api/errors.js'
+import { describeIssues, invalidRequestMessage } from '../protocol/api/invalid-input.js'
 import type { RouteDef, RouteProgress } from '../protocol/api/route.js'
 import { routes, type RouteName, type Routes } from '../protocol/api/routes.js'
 import { ApiError, DaemonNotRunningError } from './errors.js'
@@ -79,7 +80,7 @@ async function readProgressStream (route: RouteDef, response: ApiResponse, onPro
         onProgress?.(route.progress?.parse(message.progress))
       } else if ('result' in message) {
         const parsed = route.output.safeParse(message.result)
-        if (!parsed.success) throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`, response.status)
+        if (!parsed.success) throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} does not match its schema: ${describeIssues(parsed.error.issues)}`, response.status)
         return parsed.data
       } else {
         const { error } = ApiErrorBody.parse(message)
@@ -97,7 +98,10 @@ export function createApiClient (options: ApiClientOptions): ApiClient {
     ...(options.token != null ? { token: options.token } : {}),
     async call (name, input, callOptions = {}) {
       const route: RouteDef = routes[name]
-      const { url, init } = requestFor(route, options.url, route.input.parse(input))
+      // checked here as the daemon would: one line naming the field, never zod's dump
+      const checked = route.input.safeParse(input)
+      if (!checked.success) throw new ApiError('InvalidRequestError', invalidRequestMessage(checked.error), 400)
+      const { url, init } = requestFor(route, options.url, checked.data)
       if (options.token != null) init.headers.authorization = `Bearer ${options.token}`
       let response: ApiResponse
       try {
@@ -109,7 +113,7 @@ export function createApiClient (options: ApiClientOptions): ApiClient {
       if (!response.ok) throw await errorFrom(response)
       if (route.progress != null) return await readProgressStream(route, response, callOptions.onProgress as never) as never
       const parsed = route.output.safeParse(await response.json())
-      if (!parsed.success) throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`, response.status)
+      if (!parsed.success) throw new ApiError('InvalidResponseError', `the daemon's answer to ${route.method} ${route.path} does not match its schema: ${describeIssues(parsed.error.issues)}`, response.status)
       return parsed.data as never
     }
   }

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { dataCommand } from './commands/data.js'
 import { envCommand } from './commands/env.js'
 import { jobCommands } from './commands/jobs.js'
+import { jobManageCommands } from './commands/job-manage.js'
 import { marketCommands } from './commands/market.js'
 import { nodeCommands } from './commands/node.js'
 import { projectCommands } from './commands/projects.js'
@@ -13,5 +14,5 @@ import { tasksCommand } from './commands/run-config.js'
 
 /** Every command the CLI serves through the daemon's HTTP API. */
 export function clientCommands (): Command[] {
-  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...workspaceCommands(), serveCommand(), envCommand(), billingCommand(), tasksCommand()]
+  return [...nodeCommands(), dataCommand(), ...repoCommands(), ...marketCommands(), ...projectCommands(), ...jobCommands(), ...jobManageCommands(), ...workspaceCommands(), serveCommand(), envCommand(), billingCommand(), tasksCommand()]
 }

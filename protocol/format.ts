@@ -1,5 +1,6 @@
 import type { JobView } from './jobs/view.js'
-import { formatDuration } from './market/requirements.js'
+import { formatDuration, formatSize } from './market/requirements.js'
+import { shellQuote } from './shell-words.js'
 
 /**
  * How values read for people, the same in the CLI and the web UI (no Node-only imports:
@@ -24,10 +25,31 @@ export function shortPeer (peer: string): string {
 
 /** How long the job ran (its receipt's run time), or has run so far; `-` before it starts. */
 export function jobDuration (job: JobView, now = Date.now()): string {
-  if (job.receipt != null) return formatDuration(Math.round(job.receipt.runMs / 1000)) || '0s'
+  if (job.receipt != null) return runTime(job.receipt.runMs)
   const started = job.states.find(s => s.state === 'running')?.at
   if (started == null) return '-'
-  return formatDuration(Math.round((now - Date.parse(started)) / 1000)) || '0s'
+  return runTime(now - Date.parse(started))
+}
+
+/** `<1s`, `2.4s`, `1m5s`: a short job reads as short, not as `0s` */
+export function runTime (ms: number): string {
+  if (ms < 1000) return '<1s'
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`
+  return formatDuration(Math.round(ms / 1000))
+}
+
+/** A peak memory of 0 is no sample taken (the job ended before the first), not 0 bytes used. */
+export function peakMemory (bytes: number): string {
+  return bytes > 0 ? formatSize(bytes) : 'not measured (ended before the first sample)'
+}
+
+/**
+ * A job's command as a person would type it: each argument shell-quoted where it needs it,
+ * and a `sh -c SCRIPT` (how floe runs a command given as one string) as the script itself.
+ */
+export function displayCommand (command: readonly string[]): string {
+  if (command.length === 3 && command[0] === 'sh' && command[1] === '-c') return command[2] as string
+  return shellQuote(command)
 }
 
 /** `loss=0.07 acc=0.91`: the latest value of each metric; `-` with none */

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { resolveHome } from '../../protocol/home.js'
 import type { ApiClient } from '../api-client.js'
 import { clientForHome } from '../home-client.js'
+import { explainApiError } from '../usage-errors.js'
 
 export interface GlobalOptions {
   home?: string
@@ -23,7 +24,7 @@ export function action (run: (client: ApiClient, args: string[], opts: Options) 
       const client = await clientForHome(resolveHome(opts.home, process.env, homedir()))
       await run(client, cmd.args, opts)
     } catch (err: any) {
-      process.stderr.write(`floe ${commandPath(cmd)}: ${err?.message ?? err}\n`)
+      process.stderr.write(`floe ${commandPath(cmd)}: ${await explainApiError(err)}\n`)
       if (process.env.FLOE_DEBUG === '1' && err?.stack != null) process.stderr.write(err.stack + '\n')
       process.exitCode = 1
     }

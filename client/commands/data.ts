@@ -4,23 +4,62 @@ import { ago, printJson, printLines, printTable } from '../output.js'
 import { formatSize } from '../../protocol/market/requirements.js'
 import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
+import { findDataLink, writeDataLink } from '../data-link.js'
+import { expandJobRef } from '../project-link.js'
 
 export function dataCommand (): Command {
   const data = new Command('data').description('datasets: named, versioned content (NAME, NAME:N or a CID)')
 
+  data.command('init')
+    .description('make the current folder dataset NAME (as floyd data init): floe data upload there, with no path, uploads it as NAME\'s next version')
+    .argument('<name>', 'the dataset name')
+    .action(action(async (client, args, opts) => {
+      const name = args[0] ?? ''
+      const versions = (await client.call('datasetList', { name })).datasets
+      const path = await writeDataLink('.', name)
+      if (opts.json === true) return printJson({ name, folder: resolve('.'), link: path, versions: versions.length })
+      printLines([`${resolve('.')} is dataset ${name}${versions.length > 0 ? ` (${versions.length} version${versions.length > 1 ? 's' : ''} so far)` : ''}; upload it with: floe data upload`])
+    }))
+
+  data.command('status')
+    .description("a dataset's versions, sizes and ages (default: the folder's, from floe data init; else every dataset)")
+    .argument('[name]', 'the dataset')
+    .action(action(async (client, args, opts) => {
+      const name = args[0] ?? (await findDataLink('.'))?.name
+      const { datasets } = await client.call('datasetList', { name })
+      if (opts.json === true) return printJson({ name: name ?? null, versions: datasets })
+      if (datasets.length === 0) return printLines([name == null ? 'no datasets yet; make this folder one with floe data init NAME, then floe data upload' : `dataset ${name} has no versions yet; upload one with: floe data upload${args[0] == null ? '' : ` PATH --name ${name}`}`])
+      printTable(['VERSION', 'SIZE', 'FILES', 'AGE', 'ACCESS', 'CID', 'MESSAGE'], datasets.map(d => [
+        `${d.name}:${d.version}`, formatSize(d.bytes), String(d.files), ago(d.createdAt), d.public === true ? 'public' : 'private', d.cid, d.message
+      ]))
+    }))
+
+  data.command('add')
+    .description("a finished job's output as the next version of a dataset, under the same CID: nothing is copied")
+    .argument('<job-output>', 'N/output, PROJECT/N/output (or the job alone)')
+    .option('--name <name>', "the dataset (default: the job's project's name)")
+    .option('-m, --message <message>', 'a note for this version (default: "output of JOB")', '')
+    .action(action(async (client, args, opts) => {
+      const job = await expandJobRef((args[0] ?? '').replace(/\/output$/, ''))
+      const dataset = await client.call('datasetAdd', { job, ...(opts.name != null ? { name: opts.name } : {}), message: opts.message })
+      if (opts.json === true) return printJson(dataset)
+      printLines([`${dataset.name}:${dataset.version}  ${dataset.cid}  (${dataset.files} files, ${formatSize(dataset.bytes)}; the job's output, not copied)`])
+    }))
+
   data.command('upload')
-    .description('import a file or folder as a new version of a dataset')
-    .argument('<path>', 'file or folder to import')
-    .option('--name <name>', 'dataset name (default: the file or folder name)')
+    .description('import a file or folder as a new version of a dataset (default: the current folder, as the dataset floe data init named)')
+    .argument('[path]', 'file or folder to import (default: the current folder)')
+    .option('--name <name>', 'dataset name (default: the folder\'s, from floe data init; else the file or folder name)')
     .option('-m, --message <message>', 'a note for this version', '')
     .addOption(new Option('--cid-version <n>', "0: ipfs add's defaults (CIDv0, 256 KiB chunks); 1: CIDv1, raw leaves, 1 MiB chunks").choices(['0', '1']).default('1'))
     .addOption(new Option('--chunker <kind>', 'fixed-size chunks, or content-defined (rabin) for data that changes by insertion').choices(['fixed', 'rabin']).default('fixed'))
     .option('--public', 'let any peer fetch it (default: private: only your projects\' members and your jobs\' providers)')
     .action(action(async (client, args, opts) => {
       const path = resolve(args[0] ?? '.')
+      const linked = await findDataLink(path).catch(() => undefined)
       const dataset = await withProgressBar(opts.json !== true, async onProgress => await client.call('datasetUpload', {
         path,
-        name: opts.name ?? basename(path),
+        name: opts.name ?? linked?.name ?? basename(path),
         message: opts.message,
         cidVersion: Number(opts.cidVersion) as 0 | 1,
         chunker: opts.chunker,
@@ -65,6 +104,7 @@ export function dataCommand (): Command {
     }))
 
   data.command('rm')
+    .alias('delete')
     .description('remove a dataset version (NAME:N) or all its versions (NAME); floe gc frees the space')
     .argument('<ref>', 'NAME or NAME:N')
     .action(action(async (client, args, opts) => {

@@ -22,7 +22,7 @@ const SHARED_OPTIONS: SharedOption[] = [
   { flags: '--env <name>', description: 'environment', runDefault: 'busybox' },
   { flags: '--cpu <n>', description: 'CPU cores', runDefault: '1' },
   { flags: '--memory <size>', description: 'memory, e.g. 4g', runDefault: '1g' },
-  { flags: '--gpu <n>', description: 'GPUs', runDefault: '0' },
+  { flags: '--gpu [n]', description: 'GPUs (a bare --gpu is one, as FloydHub\'s flag)', runDefault: '0' },
   { flags: '--gpu-model <model>', description: 'GPU model (substring, any case)' },
   { flags: '--gpu-memory <size>', description: 'at least this much memory on each GPU' },
   {
@@ -58,23 +58,55 @@ export function addJobOptions (command: Command, which: JobOptionsFor): Command 
 export interface JobOptionValues {
   cpu?: string
   memory?: string
-  gpu?: string
+  gpu?: string | boolean
   gpuModel?: string
   gpuMemory?: string
   network?: boolean
   [other: string]: unknown
 }
 
+/**
+ * A number option's value, or one line naming the option and an example: `--gpu abc` →
+ * `--gpu abc: expected a number, e.g. --gpu 1`. A bare flag (`--gpu` with no value) is 1.
+ */
+export function numberOption (flag: string, value: string | boolean, example: string, options: { integer?: boolean } = {}): number {
+  if (value === true) return 1
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN
+  if (!Number.isFinite(n) || n < 0 || (options.integer === true && !Number.isInteger(n))) {
+    throw new Error(`${flag} ${String(value)}: expected ${options.integer === true ? 'a whole number' : 'a number'}, e.g. ${flag} ${example}`)
+  }
+  return n
+}
+
+/** `--memory 4x` → one line naming the option and an example */
+function sizeOption (flag: string, value: string): number {
+  try {
+    return parseSize(value)
+  } catch (err: any) {
+    throw new Error(`${flag} ${value}: ${String(err?.message ?? err).replace(/^"[^"]*" (is )?/, '')}`)
+  }
+}
+
+/** `--gpu "python train.py"` (FloydHub's bare flag before a quoted command): the value was the command */
+const gpuCount = (value: string | boolean | undefined): number => {
+  try {
+    return numberOption('--gpu', value ?? '0', '1', { integer: true })
+  } catch (err: any) {
+    if (typeof value === 'string' && /[A-Za-z]/.test(value)) throw new Error(`${err.message as string}; a bare --gpu is one GPU, with the job's command after --: --gpu -- ${value}`)
+    throw err
+  }
+}
+
 /** `run`'s requirements: the whole shape (every option has its default there). */
 export function requirementsOf (opts: JobOptionValues): RequirementsInput {
-  const gpus = Number(opts.gpu)
+  const gpus = gpuCount(opts.gpu)
   return {
-    cpus: Number(opts.cpu),
-    memoryBytes: parseSize(opts.memory ?? ''),
+    cpus: numberOption('--cpu', opts.cpu ?? '', '2'),
+    memoryBytes: sizeOption('--memory', opts.memory ?? ''),
     // a GPU model asks for one GPU at least
     gpus: opts.gpuModel != null && gpus === 0 ? 1 : gpus,
     ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {}),
-    ...(opts.gpuMemory != null ? { minGpuMemoryBytes: parseSize(opts.gpuMemory) } : {}),
+    ...(opts.gpuMemory != null ? { minGpuMemoryBytes: sizeOption('--gpu-memory', opts.gpuMemory) } : {}),
     ...(opts.network === true ? { network: true } : {})
   }
 }
@@ -86,11 +118,11 @@ export function requirementsOf (opts: JobOptionValues): RequirementsInput {
  */
 export function requirementChanges (opts: JobOptionValues): { requirements?: Partial<RequirementsInput> } {
   const requirements = {
-    ...(opts.cpu != null ? { cpus: Number(opts.cpu) } : {}),
-    ...(opts.memory != null ? { memoryBytes: parseSize(opts.memory) } : {}),
-    ...(opts.gpu != null ? { gpus: Number(opts.gpu) } : {}),
+    ...(opts.cpu != null ? { cpus: numberOption('--cpu', opts.cpu, '2') } : {}),
+    ...(opts.memory != null ? { memoryBytes: sizeOption('--memory', opts.memory) } : {}),
+    ...(opts.gpu != null ? { gpus: gpuCount(opts.gpu) } : {}),
     ...(opts.gpuModel != null ? { gpuModel: opts.gpuModel } : {}),
-    ...(opts.gpuMemory != null ? { minGpuMemoryBytes: parseSize(opts.gpuMemory) } : {}),
+    ...(opts.gpuMemory != null ? { minGpuMemoryBytes: sizeOption('--gpu-memory', opts.gpuMemory) } : {}),
     ...(opts.network != null ? { network: opts.network } : {})
   }
   return Object.keys(requirements).length > 0 ? { requirements } : {}

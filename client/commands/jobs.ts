@@ -7,9 +7,10 @@ import type { ApiClient } from '../api-client.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { withProgressBar } from '../progress.js'
 import { action } from './action.js'
-import { addJobOptions, requirementChanges, requirementsOf } from './job-options.js'
+import { addJobOptions, numberOption, requirementChanges, requirementsOf } from './job-options.js'
+import type { RerunRequest } from '../../protocol/api/routes.js'
 import { expandDataRef, expandJobRef, findProjectLink } from '../project-link.js'
-import { jobDuration, latestMetrics, money, shortPeer } from '../../protocol/format.js'
+import { displayCommand, jobDuration, latestMetrics, money, peakMemory, runTime, shortPeer } from '../../protocol/format.js'
 import { creditsOf, parseCredits } from '../../protocol/billing/credits.js'
 import { budgetLine } from './billing.js'
 import { servePorts, waitForServing } from './serve.js'
@@ -19,7 +20,14 @@ import { loadRunConfig, mergeRunSettings, noCommandError, settingsFor, settingsR
 /** `REF:MOUNT` → its parts; the mount is what follows the last `:/`, so `mnist:3:/data` works. */
 export function parseDataMount (value: string): { ref: string, mount: string } {
   const split = value.lastIndexOf(':/')
-  if (split <= 0) throw new Error(`--data ${value}: expected REF:MOUNT, e.g. mnist:3:/data or default/2/output:/model`)
+  if (split <= 0) {
+    // `mnist:data`: a mount given, but not as an absolute path
+    const colon = value.lastIndexOf(':')
+    if (colon > 0 && colon < value.length - 1 && !/^\d+$/.test(value.slice(colon + 1))) {
+      throw new Error(`--data ${value}: the mount path must be absolute, e.g. ${value.slice(0, colon)}:/${value.slice(colon + 1).replace(/^\.?\/*/, '')}`)
+    }
+    throw new Error(`--data ${value}: expected REF:MOUNT with an absolute mount path, e.g. ${value === '' ? 'mnist' : value}:/data (or mnist:3:/data, default/2/output:/model)`)
+  }
   return { ref: value.slice(0, split), mount: value.slice(split + 1) }
 }
 
@@ -42,10 +50,11 @@ export function exitStatus (job: JobView): number {
   return 1
 }
 
-function printLine (line: LogLine): void {
-  if (line.stream === 'stdout') process.stdout.write(line.line + '\n')
-  else if (line.stream === 'stderr') process.stderr.write(line.line + '\n')
-  else process.stderr.write(`floe: ${line.line}\n`)
+function printLine (line: LogLine, timestamps = false): void {
+  const at = timestamps ? `${new Date(line.at).toISOString()} ` : ''
+  if (line.stream === 'stdout') process.stdout.write(at + line.line + '\n')
+  else if (line.stream === 'stderr') process.stderr.write(at + line.line + '\n')
+  else process.stderr.write(`${at}floe: ${line.line}\n`)
 }
 
 function summary (job: JobView): string {
@@ -54,7 +63,7 @@ function summary (job: JobView): string {
 }
 
 /** After run or rerun: the job, or (--follow) its log until it ends, exiting with its status. */
-async function report (client: ApiClient, job: JobView, opts: { json?: boolean, follow?: boolean }, extra: Record<string, unknown> = {}): Promise<void> {
+export async function report (client: ApiClient, job: JobView, opts: { json?: boolean, follow?: boolean }, extra: Record<string, unknown> = {}): Promise<void> {
   const json = opts.json === true
   if (opts.follow !== true) {
     if (json) return printJson({ ...job, ...extra })
@@ -69,6 +78,27 @@ async function report (client: ApiClient, job: JobView, opts: { json?: boolean, 
 
 async function follow (client: ApiClient, ref: string, json: boolean): Promise<JobView> {
   return await client.call('jobLogs', { ref, after: 0, follow: true }, { onProgress: json ? undefined : printLine })
+}
+
+/**
+ * A rerun's request from its options: only what is given changes (`floe rerun`, and
+ * `floe restart`, which adds the current code folder).
+ */
+export async function rerunChanges (ref: string, command: string[], opts: Record<string, any>): Promise<RerunRequest> {
+  const data = (opts.data as string[]).length > 0 ? await dataMounts(opts.data as string[], '.') : undefined
+  return {
+    ref: await expandJobRef(ref),
+    ...(command.length > 0 ? { command: jobCommand(command) } : {}),
+    ...(opts.env != null ? { environment: opts.env } : {}),
+    ...requirementChanges(opts),
+    ...(data != null ? { data } : {}),
+    ...(opts.timeout != null ? { timeoutSeconds: parseDuration(opts.timeout) } : {}),
+    ...(opts.maxPrice != null ? { maxPricePerHour: numberOption('--max-price', opts.maxPrice, '0.5') } : {}),
+    ...(opts.provider != null ? { provider: opts.provider } : {}),
+    ...(opts.retries != null ? { retries: numberOption('--retries', opts.retries, '2', { integer: true }) } : {}),
+    ...(opts.message != null ? { message: opts.message } : {}),
+    ...(opts.deterministic === true ? { deterministic: true } : {})
+  }
 }
 
 export function jobCommands (): Command[] {
@@ -97,7 +127,7 @@ export function jobCommands (): Command[] {
       const serve = opts.serve == null ? undefined : servePorts(opts.serve as string[])
       const maxCost = opts.maxCost == null ? undefined : creditsOf(parseCredits(String(opts.maxCost)))
       const timeoutSeconds = parseDuration(opts.timeout)
-      const maxPricePerHour = opts.maxPrice == null ? undefined : Number(opts.maxPrice)
+      const maxPricePerHour = opts.maxPrice == null ? undefined : numberOption('--max-price', opts.maxPrice, '0.5')
       if (opts.dryRun === true) {
         const result = await client.call('match', { requirements: { ...requirements, environment: opts.env, maxSeconds: timeoutSeconds, ...(maxPricePerHour != null ? { maxPricePerHour } : {}) } })
         const rows = settingsRows(merged)
@@ -130,7 +160,7 @@ export function jobCommands (): Command[] {
         ...(maxCost != null ? { maxCost } : {}),
         ...(opts.allowPartial === true ? { allowPartial: true } : {}),
         ...(opts.provider != null ? { provider: opts.provider } : {}),
-        retries: Number(opts.retries),
+        retries: numberOption('--retries', opts.retries, '2', { integer: true }),
         message: opts.message,
         ...(project != null ? { project } : {}),
         deterministic: opts.deterministic === true,
@@ -155,21 +185,7 @@ export function jobCommands (): Command[] {
     .option('--reuse', 'when the same spec already succeeded and was marked deterministic, return its output without running')
     .action(action(async (client, args, opts) => {
       const [ref, ...command] = args
-      const data = (opts.data as string[]).length > 0 ? await dataMounts(opts.data as string[], '.') : undefined
-      const job = await client.call('jobRerun', {
-        ref: await expandJobRef(ref ?? ''),
-        ...(command.length > 0 ? { command: jobCommand(command) } : {}),
-        ...(opts.env != null ? { environment: opts.env } : {}),
-        ...requirementChanges(opts),
-        ...(data != null ? { data } : {}),
-        ...(opts.timeout != null ? { timeoutSeconds: parseDuration(opts.timeout) } : {}),
-        ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),
-        ...(opts.provider != null ? { provider: opts.provider } : {}),
-        ...(opts.retries != null ? { retries: Number(opts.retries) } : {}),
-        ...(opts.message != null ? { message: opts.message } : {}),
-        ...(opts.deterministic === true ? { deterministic: true } : {}),
-        reuse: opts.reuse === true
-      })
+      const job = await client.call('jobRerun', { ...await rerunChanges(ref ?? '', command, opts), reuse: opts.reuse === true })
       if (job.reusedFrom != null && opts.json !== true) {
         process.stderr.write(`floe: ${job.ref} returns the output of ${job.reusedFrom} (same spec, marked deterministic): nothing ran\n`)
       }
@@ -180,7 +196,7 @@ export function jobCommands (): Command[] {
     .description("jobs and their state (the folder's project's, else every project's); with JOB, that job in full")
     .argument('[job]', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .option('--project <project>', 'only this project')
-    .option('--all', 'every project, even in a linked folder')
+    .option('--all', 'every project, even in a linked folder, and deleted jobs (floe delete)')
     .action(action(async (client, args, opts) => {
       if (args[0] != null) {
         const job = await client.call('jobShow', { ref: await expandJobRef(args[0]) })
@@ -192,11 +208,11 @@ export function jobCommands (): Command[] {
         return printLines(lines)
       }
       const project = opts.all === true ? undefined : opts.project ?? (await findProjectLink('.'))?.id
-      const { jobs } = await client.call('jobList', project != null ? { project } : {})
+      const { jobs } = await client.call('jobList', { ...(project != null ? { project } : {}), ...(opts.all === true ? { includeDeleted: 'true' as const } : {}) })
       if (opts.json === true) return printJson(jobs)
       if (jobs.length === 0) return printLines(['no jobs yet; run one with: floe run -- COMMAND'])
       printTable(['JOB', 'CREATED', 'STATUS', 'DURATION', 'PROVIDER', 'ENV', 'COST', 'MESSAGE', 'METRICS'], jobs.map(job => [
-        job.ref, ago(job.createdAt), job.state, jobDuration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
+        job.ref, ago(job.createdAt), job.deletedAt != null ? `${job.state} (deleted)` : job.state, jobDuration(job), job.provider == null ? '-' : shortPeer(job.provider), job.spec.environment,
         job.receipt == null ? '-' : money(job.receipt.cost), job.message, latestMetrics(job)
       ]))
       // what the budgets leave (floe project budget, config.json's billing.budget)
@@ -208,9 +224,11 @@ export function jobCommands (): Command[] {
     .description("a job's log; -f follows it until the job ends")
     .argument('<job>', 'N, PROJECT/N, a job id, or a workspace NAME (its latest run)')
     .option('-f, --follow', 'keep printing new lines until the job ends')
+    .option('-t, --timestamps', 'start each line with when it was printed (UTC, ISO 8601)')
     .action(action(async (client, args, opts) => {
       const lines: LogLine[] = []
-      const job = await client.call('jobLogs', { ref: await expandJobRef(args[0] ?? ''), after: 0, follow: opts.follow === true }, { onProgress: opts.json === true ? (line: LogLine) => { lines.push(line) } : printLine })
+      const print = (line: LogLine): void => { printLine(line, opts.timestamps === true) }
+      const job = await client.call('jobLogs', { ref: await expandJobRef(args[0] ?? ''), after: 0, follow: opts.follow === true }, { onProgress: opts.json === true ? (line: LogLine) => { lines.push(line) } : print })
       if (opts.json === true) printJson({ job: job.ref, state: job.state, lines })
     }))
 
@@ -240,7 +258,8 @@ export function jobCommands (): Command[] {
   return [run, rerun, status, logs, stop, write('output', 'jobOutput', 'output'), write('clone', 'jobClone', 'code snapshot')]
 }
 
-function describe (job: JobView): string[] {
+/** `floe status JOB` and `floe info JOB`: everything about a job, for people. */
+export function describe (job: JobView): string[] {
   const lines = [
     `job          ${job.ref}  (id ${job.jobId})`,
     `state        ${job.state}${job.reason != null ? ` — ${job.reason}` : ''}${job.exitCode != null && job.reason == null ? `, exit code ${job.exitCode}` : ''}`,
@@ -248,7 +267,8 @@ function describe (job: JobView): string[] {
     `author       ${job.author}`,
     `message      ${job.message || '-'}${job.deterministic ? '  (deterministic)' : ''}`,
     ...(job.reusedFrom != null ? [`reused       the output of ${job.reusedFrom} (same spec): nothing ran`] : []),
-    `command      ${job.spec.command.join(' ')}`,
+    ...(job.deletedAt != null ? [`deleted      ${job.deletedAt}  (floe delete: hidden from listings, output no longer kept)`] : []),
+    `command      ${displayCommand(job.spec.command)}`,
     `environment  ${job.spec.environment}${job.spec.image != null ? `  (${job.spec.image.cid}, ${formatSize(job.spec.image.bytes)})` : ''}`,
     `resources    ${job.spec.resources.cpus} CPU, ${formatSize(job.spec.resources.memoryBytes)}, ${job.spec.resources.gpus} GPU; limit ${formatDuration(job.spec.timeoutSeconds)}`,
     `code         ${job.spec.code}`,
@@ -261,7 +281,8 @@ function describe (job: JobView): string[] {
   ]
   if (job.receipt != null) {
     const r = job.receipt
-    lines.push(`usage        ${r.usage.cpuSeconds.toFixed(2)} CPU s, peak ${formatSize(r.usage.peakMemoryBytes)}, ${r.usage.gpuSeconds.toFixed(1)} GPU s; prepared in ${r.preparingMs} ms, ran ${r.runMs} ms; cost ${money(r.cost)}`)
+    lines.push(`usage        ${r.usage.cpuSeconds.toFixed(2)} CPU s, peak ${peakMemory(r.usage.peakMemoryBytes)}, ${r.usage.gpuSeconds.toFixed(1)} GPU s; prepared in ${r.preparingMs} ms, ran ${runTime(r.runMs)}; cost ${money(r.cost)}`)
+    lines.push(`ended        ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ''}; output ${formatSize(r.outputBytes)}; receipt signed by ${r.provider}`)
     if (r.environment != null) lines.push(`environment  fetched ${formatSize(r.environment.fetchedBytes)} in ${r.environment.fetchMs} ms, loaded in ${r.environment.loadMs} ms (part of preparing)`)
   }
   if (job.dispute != null) {

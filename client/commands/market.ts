@@ -4,8 +4,9 @@ import type { Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import { ago, printJson, printLines, printTable } from '../output.js'
 import { action } from './action.js'
+import { numberOption } from './job-options.js'
 import { earningsCommand } from './billing.js'
-import { money } from '../../protocol/format.js'
+import { displayCommand, money } from '../../protocol/format.js'
 
 
 function gpuSummary (gpus: Offer['gpus']): string {
@@ -40,6 +41,21 @@ function printStatus (status: ProviderStatus): void {
   ])
 }
 
+/** `none of the 3 known offers has 1 free GPU (the most free: 0); floe providers lists them all` */
+export function noMatch (offers: Offer[], filter: { gpus?: number, gpuModel?: string, env?: string }): string {
+  const wants: string[] = []
+  if (filter.gpus != null) wants.push(`${filter.gpus} free GPU${filter.gpus === 1 ? '' : 's'}${filter.gpuModel != null ? ` of model ${filter.gpuModel}` : ''}`)
+  else if (filter.gpuModel != null) wants.push(`a GPU of model ${filter.gpuModel}`)
+  if (filter.env != null) wants.push(`environment ${filter.env}`)
+  const most = Math.max(0, ...offers.map(o => o.gpus.filter(g => g.free).length))
+  const envs = [...new Set(offers.flatMap(o => o.environments))].sort()
+  const seen = [
+    ...(filter.gpus != null || filter.gpuModel != null ? [`the most free GPUs: ${most}${offers.some(o => o.gpus.length > 0) ? `; models: ${[...new Set(offers.flatMap(o => o.gpus.map(g => g.model)))].join(', ')}` : ''}`] : []),
+    ...(filter.env != null ? [`environments: ${envs.join(', ') || 'none'}`] : [])
+  ]
+  return `none of the ${offers.length} known offer${offers.length === 1 ? '' : 's'} has ${wants.join(' and ')} (${seen.join('; ')}); floe providers lists them all`
+}
+
 export function marketCommands (): Command[] {
   const providers = new Command('providers')
     .description('live offers from providers: GPUs, free CPU and memory, environments, prices, latency')
@@ -47,9 +63,15 @@ export function marketCommands (): Command[] {
     .option('--gpu-model <model>', 'only providers with this GPU model (substring, any case)')
     .option('--env <name>', 'only providers holding this environment')
     .action(action(async (client, _args, opts) => {
-      const { providers, rejections } = await client.call('providers', { gpus: opts.gpu == null ? undefined : Number(opts.gpu), gpuModel: opts.gpuModel, env: opts.env })
+      const gpus = opts.gpu == null ? undefined : numberOption('--gpu', opts.gpu, '1', { integer: true })
+      const { providers, rejections } = await client.call('providers', { gpus, gpuModel: opts.gpuModel, env: opts.env })
       if (opts.json === true) return printJson({ providers, rejections })
-      if (providers.length === 0) return printLines(['no offers known yet; providers appear here once connected (floe connect ADDR) or found on the local network'])
+      if (providers.length === 0) {
+        const known = gpus != null || opts.gpuModel != null || opts.env != null ? (await client.call('providers', {})).providers : []
+        return printLines([known.length === 0
+          ? 'no offers known yet; providers appear here once connected (floe connect ADDR) or found on the local network'
+          : noMatch(known.map(p => p.offer), { gpus, gpuModel: opts.gpuModel, env: opts.env })])
+      }
       printTable(['PEER', 'GPUS', 'CPU FREE', 'MEMORY FREE', 'ENVIRONMENTS', 'PRICE/H (CPU, GiB, GPU)', 'LATENCY', 'SEEN'], providers.map(({ offer, latencyMs, lastSeen }) => [
         offer.peerId,
         gpuSummary(offer.gpus.filter(g => g.free)),
@@ -83,7 +105,7 @@ export function marketCommands (): Command[] {
       if (opts.json === true) return printJson(served)
       if (served.jobs.length === 0) return printLines([`no jobs served${status(await client.call('providerShow', {}))}`])
       printTable(['JOB', 'CLIENT', 'ACCEPTED', 'STATUS', 'ENV', 'COMMAND', 'PRICE/H', 'COST', 'OUTPUT KEPT UNTIL'], served.jobs.map(job => [
-        job.jobId.slice(0, 12), job.client, ago(job.acceptedAt), job.state, job.environment, job.command.join(' ').slice(0, 40),
+        job.jobId.slice(0, 12), job.client, ago(job.acceptedAt), job.state, job.environment, displayCommand(job.command).slice(0, 40),
         money(job.pricePerHour), job.cost == null ? '-' : money(job.cost), job.keepUntil ?? '-'
       ]))
       printLines([`earned ${money(served.earned)}`])

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path'
 import { Command } from 'commander'
 import type { JobView } from '../../protocol/jobs/view.js'
-import { parseDuration, parseSize } from '../../protocol/market/requirements.js'
+import { parseDuration } from '../../protocol/market/requirements.js'
 import { ago, money, shortPeer } from '../../protocol/format.js'
 import { printJson, printLines, printTable } from '../output.js'
 import { parseWorkspaceRef, workspaceRef } from '../../protocol/workspaces/identity.js'
 import { expandDataRef, expandJobRef, findProjectLink } from '../project-link.js'
 import { runShell } from '../shell.js'
 import { action } from './action.js'
-import { requirementChanges } from './job-options.js'
+import { requirementChanges, requirementsOf } from './job-options.js'
 import { parseDataMount } from './jobs.js'
 import { addNotebookCommands, addNotebookOption, notebookMode } from './workspace-notebook.js'
 import { waitWhileStarting } from './workspace-wait.js'
@@ -55,11 +55,13 @@ export function workspaceCommands (): Command[] {
       if (opts.ref != null && opts.git == null) throw new Error('--ref names a branch, tag or commit of --git URL; give --git too')
       const path = resolve(opts.path ?? '.')
       const project = opts.project ?? (await findProjectLink(path))?.id
+      // the same one-line errors as floe run's (--gpu abc: expected a whole number, e.g. --gpu 1)
+      const shape = requirementsOf({ cpu: opts.cpu, memory: opts.memory, gpu: opts.gpu })
       const ws = await client.call('workspaceStart', {
         name: args[0] ?? '',
         ...(opts.git != null ? { git: { url: opts.git, ...(opts.ref != null ? { ref: opts.ref } : {}) } } : { path }),
         environment: opts.env,
-        requirements: { cpus: Number(opts.cpu), memoryBytes: parseSize(opts.memory), gpus: Number(opts.gpu) },
+        requirements: { cpus: shape.cpus, memoryBytes: shape.memoryBytes, gpus: shape.gpus },
         data: await Promise.all((opts.data as string[]).map(parseDataMount).map(async d => ({ ...d, ref: await expandDataRef(d.ref, path) }))),
         ...(opts.maxPrice != null ? { maxPricePerHour: Number(opts.maxPrice) } : {}),
         ...(opts.provider != null ? { provider: opts.provider } : {}),

@@ -21,6 +21,8 @@ import type { WorkspaceService } from '../workspaces/workspace-service.js'
 import type { ServedPorts } from '../forwards/served-ports.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { WorkspaceStateError } from '../workspaces/errors.js'
+import { JobStateError } from '../jobs/errors.js'
+import { CID } from 'multiformats/cid'
 import { envHandlers, type EnvHandlerComponents } from './env-handlers.js'
 import { jobDependencies } from '../environments/requirements.js'
 import { billingHandlers } from './billing-handlers.js'
@@ -89,6 +91,11 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
 
     datasetUpload: async (input, { signal, progress }) => await datasets.upload(input, { signal, onProgress: progress }),
     datasetList: async ({ name }) => ({ datasets: await datasets.list(name) }),
+    datasetAdd: async ({ job: ref, name, message }, { signal }) => {
+      const job = await jobs.show(ref.replace(/\/output$/, ''))
+      if (job.outputCid == null) throw new JobStateError(`job ${job.ref} has no output (it is ${job.state}); add the output of a finished job`)
+      return await datasets.adopt({ name: name ?? job.project.split('/').at(-1) ?? job.project, cid: CID.parse(job.outputCid), message: message || `output of ${job.ref}` }, { signal })
+    },
     datasetGet: async ({ ref, dest, transport }, { signal, progress }) => ({ ...await datasets.get(ref, dest, { transport, signal, onProgress: progress }), dest }),
     datasetPublish: async ({ ref, public: makePublic }) => await datasets.publish(ref, makePublic),
     datasetRemove: async ({ ref }) => ({ removed: await datasets.remove(ref) }),
@@ -149,13 +156,14 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
         : await environments.withDependencies(input.environment, deps, { signal, onProgress: p => { progress({ phase: 'build', bytes: p.bytes, totalBytes: p.totalBytes, ...(p.message != null ? { message: p.message } : {}) }) } })
       return watchServed(await jobs.run({ ...input, environment: derived?.record.name ?? input.environment, requirements: input.requirements }, { signal, onProgress: progress }))
     },
-    jobRerun: async (input) => {
+    jobRerun: async (input, { signal }) => {
       // a workspace's next run must start from its saved home and /code: that is its restart
       const source = await jobs.show(input.ref)
       if (source.spec.workspace != null) throw new WorkspaceStateError(`${source.message !== '' ? `workspace ${source.message}` : source.ref} is a workspace, not a job to rerun; continue it with floe workspace restart ${source.message !== '' ? source.message : source.ref}`)
-      return watchServed(await jobs.rerun(input))
+      return watchServed(await jobs.rerun(input, { signal }))
     },
-    jobList: async ({ project }) => ({ jobs: await jobs.list({ project }) }),
+    jobList: async ({ project, includeDeleted }) => ({ jobs: await jobs.list({ project, includeDeleted: includeDeleted === 'true' }) }),
+    jobDelete: async ({ ref }) => await jobs.deleteJob(ref),
     jobShow: async ({ ref }) => await jobs.show(ref),
     jobMetrics: async ({ ref }) => await jobs.metrics(ref),
     jobSystemMetrics: async ({ ref }) => await jobs.systemMetrics(ref),

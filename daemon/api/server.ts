@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { httpStatusForError, InvalidRequestError, type ApiErrorBody } from '../../protocol/api/errors.js'
+import { invalidRequestMessage } from '../../protocol/api/invalid-input.js'
 import { routes, type RouteName, type Routes } from '../../protocol/api/routes.js'
 import { NDJSON, type RouteDef, type RouteProgress } from '../../protocol/api/route.js'
 import type { z } from 'zod'
@@ -130,7 +131,7 @@ export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & 
     app.on(route.method, route.path, jsonLimit, async c => {
       const parsed = route.input.safeParse(await readInput(c, route))
       if (!parsed.success) {
-        throw new InvalidRequestError(parsed.error.issues.map(i => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '))
+        throw new InvalidRequestError(invalidRequestMessage(parsed.error))
       }
       const handler = options.handlers[name] as (input: unknown, ctx: HandlerContext<unknown>) => Promise<unknown>
       const signal = c.req.raw.signal

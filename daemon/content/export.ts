@@ -88,8 +88,8 @@ function overBudget (what: string, measured: { bytes: number, entries: number },
  * budget (so a DAG that links one folder a million times costs at most `maxEntries` reads).
  * Only folder nodes and each file's root node are read, never file content.
  */
-export async function measureDag (blockstore: Pick<Blockstore, 'get'>, cid: CID, budget: ExportBudget, signal?: AbortSignal): Promise<{ bytes: number, entries: number }> {
-  const measured = { bytes: 0, entries: 0 }
+export async function measureDag (blockstore: Pick<Blockstore, 'get'>, cid: CID, budget: ExportBudget, signal?: AbortSignal): Promise<{ bytes: number, entries: number, files: number }> {
+  const measured = { bytes: 0, entries: 0, files: 0 }
   const visit = async (entry: UnixFSEntry, where: string, depth: number): Promise<void> => {
     signal?.throwIfAborted()
     measured.entries++
@@ -100,6 +100,7 @@ export async function measureDag (blockstore: Pick<Blockstore, 'get'>, cid: CID,
         if (overBudget(cid.toString(), measured, budget) != null) return
       }
     } else if (!isSymlink(entry)) {
+      measured.files++
       measured.bytes += Number(entry.size)
     }
   }

@@ -1,10 +1,11 @@
 import type { ClassicLevel } from 'classic-level'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
-import type { Dataset } from '../../protocol/datasets/dataset.js'
+import { DATA_LINK_FILE, type Dataset } from '../../protocol/datasets/dataset.js'
 import type { Progress } from '../../protocol/progress.js'
 import type { DagFetched, RequireDag, Transport } from '../content/require-dag.js'
-import { exportDag, importPath, type ChunkerName, type CidVersion, type ExportSummary } from '../content/index.js'
+import { DEFAULT_MAX_ENTRIES, exportDag, importPath, measureDag, type ChunkerName, type CidVersion, type ExportSummary } from '../content/index.js'
+import ignore from 'ignore'
 import { pinKey } from '../store/pins.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { syncBlocks } from '../store/stores.js'
@@ -68,6 +69,8 @@ function describeStoreError (err: any, blocksPath: string): unknown {
  */
 export function datasetService ({ blockstore, requireDag, blocksPath, index, guard, publishing, names, resolver, self }: DatasetComponents) {
   const resolveRef = async (ref: string, signal?: AbortSignal): Promise<ResolvedRef> => resolver != null ? await resolver.resolve(ref, { signal }) : await resolveDataRef(index, ref)
+  // past every version ever shared: a name removed and uploaded again never reuses a number peers may hold
+  const nextVersion = async (name: string): Promise<number> => Math.max((await latestDataset(index, name))?.version ?? 0, await names?.highestSigned(name) ?? 0) + 1
   const withShareName = (d: Dataset): Dataset => d.public === true && self != null ? { ...d, shareName: `${self}/${d.name}:${d.version}` } : d
 
   // Versions of one name are numbered one after the other: uploads to a name take turns.
@@ -88,6 +91,8 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
     let imported
     try {
       imported = await importPath(blockstore, request.path, {
+        // the folder's own link to its dataset name (floe data init) is not part of it
+        ignore: ignore().add(`/${DATA_LINK_FILE}`),
         cidVersion: request.cidVersion,
         chunker: request.chunker,
         signal: options.signal,
@@ -99,8 +104,7 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
       throw describeStoreError(err, blocksPath)
     }
     return await inTurn(name, async () => {
-      // past every version ever shared: a name removed and uploaded again never reuses a number peers may hold
-      const version = Math.max((await latestDataset(index, name))?.version ?? 0, await names?.highestSigned(name) ?? 0) + 1
+      const version = await nextVersion(name)
       const dataset: Dataset = {
         name,
         version,
@@ -128,6 +132,38 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
     async upload (request: UploadRequest, options: OperationOptions = {}): Promise<Dataset> {
       const name = checkDatasetName(request.name)
       return await guard.shared(async () => await importVersion(name, request, options))
+    },
+
+    /**
+     * `floe data add JOB/output`: content already held (a job's output) as the next version
+     * of `name`, under its own CID: nothing is copied, the version pins the same DAG.
+     */
+    async adopt (request: { name: string, cid: CID, message: string }, options: OperationOptions = {}): Promise<Dataset> {
+      const name = checkDatasetName(request.name)
+      return await guard.shared(async () => {
+        await requireDag(request.cid, { signal: options.signal })
+        const measured = await measureDag(blockstore, request.cid, { maxBytes: Number.MAX_SAFE_INTEGER, maxEntries: DEFAULT_MAX_ENTRIES }, options.signal)
+        return await inTurn(name, async () => {
+          const version = await nextVersion(name)
+          const dataset: Dataset = {
+            name,
+            version,
+            cid: request.cid.toString(),
+            bytes: measured.bytes,
+            files: measured.files,
+            createdAt: new Date().toISOString(),
+            message: request.message,
+            cidVersion: request.cid.version === 0 ? 0 : 1,
+            chunker: 'fixed',
+            public: false
+          }
+          await index.batch([
+            { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
+            { type: 'put', key: pinKey(request.cid, pinReason(dataset)), value: '' }
+          ], { sync: true })
+          return withShareName(dataset)
+        })
+      })
     },
 
     /** this node's versions (one name, or all), or another owner's published ones (`OWNER/NAME`) */

@@ -194,21 +194,25 @@ export function jobService (components: JobServiceComponents) {
   /** A job by ref: its project log row, and this node's record when it submitted it. A workspace's name is its latest run. */
   const locate = async (ref: string): Promise<{ row: JobRow, record: JobRecord | undefined }> => {
     const parsed = parseJobRef(ref)
+    const project = 'number' in parsed ? await projectOf(parsed.project) : undefined
     const row = 'jobId' in parsed
       ? await components.projects.jobRowById(parsed.jobId)
       : 'workspace' in parsed
         ? (await workspaceRows(parsed.project, parsed.workspace)).at(-1)
-        : await components.projects.jobRow((await projectOf(parsed.project)).id, parsed.number)
+        : await components.projects.jobRow((project as ProjectMeta).id, parsed.number)
     if (row == null) {
+      // the project searched is named: a bare number means the default project's job (the CLI says when a folder's link chose it)
       throw new JobNotFoundError('workspace' in parsed
         ? `no workspace ${ref} (and no job: a job is a number); see floe workspace ls, or start it with floe workspace start ${parsed.workspace}`
-        : `no job ${ref}; see floe status`)
+        : 'number' in parsed
+          ? `no job ${parsed.project == null || parsed.project === project?.id ? parsed.number : ref} in ${parsed.project == null ? "this node's default project" : 'project'} ${project?.name ?? ''}; see floe status${parsed.project == null ? '' : ` --project ${project?.name ?? ''}`}`
+          : `no job ${ref}; see floe status --all`)
     }
     return { row, record: await records.get(row.jobId) }
   }
   const find = async (ref: string): Promise<JobView> => {
     const { row, record } = await locate(ref)
-    return record != null ? view(record) : rowView(row)
+    return record != null ? withTombstone(view(record), row) : rowView(row)
   }
 
   const start = (record: JobRecord): void => {
@@ -293,13 +297,14 @@ export function jobService (components: JobServiceComponents) {
     rerun: submission.rerun,
 
     /** The jobs of a project (every project's without one): the log's rows, this node's own as it follows them. */
-    async list (options: { project?: string } = {}): Promise<JobView[]> {
+    async list (options: { project?: string, includeDeleted?: boolean } = {}): Promise<JobView[]> {
       const projects = options.project != null ? [await components.projects.resolve(options.project)] : await components.projects.all()
       const all: JobView[] = []
       for (const project of projects) {
         for (const row of await components.projects.jobRows(project.id)) {
+          if (row.deletedAt != null && options.includeDeleted !== true) continue
           const record = await records.get(row.jobId)
-          all.push(record != null ? view(record) : rowView(row))
+          all.push(record != null ? withTombstone(view(record), row) : rowView(row))
         }
       }
       return all.sort((a, b) => a.project.localeCompare(b.project) || a.projectId.localeCompare(b.projectId) || a.number - b.number)
@@ -346,6 +351,22 @@ export function jobService (components: JobServiceComponents) {
         return rowView(located.row)
       }
       return view(await feed.follow(located.record, options))
+    },
+
+    /**
+     * `floe delete`: a tombstone in the project's log (job.deleted), so every member's
+     * listings hide the job; its output and logs are no longer kept here (gc frees them
+     * unless a dataset version names them). A job still under way is refused: stop it first.
+     */
+    async deleteJob (ref: string): Promise<JobView> {
+      const job = await find(ref)
+      if (job.deletedAt != null) return job
+      if (!isFinal(job.state)) throw new JobStateError(`job ${job.ref} is ${job.state}; stop it first (floe stop ${job.ref}), then delete it`)
+      if (job.author !== components.self) throw new JobStateError(`job ${job.ref} is ${job.author}'s: only its author may delete it`)
+      await components.projects.write(job.projectId, 'job.deleted', { job: job.jobId })
+      for (const cid of [job.outputCid, job.logsCid]) if (cid != null) await pinReasons.output(job.ref).remove(components.pins, CID.parse(cid))
+      log.info({ jobId: job.jobId, ref: job.ref }, 'job deleted')
+      return await find(job.ref)
     },
 
     async stopJob (ref: string): Promise<JobView> {
@@ -414,3 +435,7 @@ export function jobService (components: JobServiceComponents) {
 
 export type JobService = ReturnType<typeof jobService>
 
+/** This node's record of a job, with the tombstone its project's log may hold. */
+function withTombstone (job: JobView, row: JobRow): JobView {
+  return row.deletedAt != null ? { ...job, deletedAt: row.deletedAt } : job
+}

@@ -179,7 +179,7 @@ export function jobSubmission (components: JobSubmitComponents) {
      * With `reuse`, an earlier success of the resulting spec marked deterministic returns its
      * output at once (the new entry says whose); without one, it runs.
      */
-    async rerun (request: RerunRequest): Promise<JobView> {
+    async rerun (request: RerunRequest, options: { signal?: AbortSignal, onProgress?: (p: Progress) => void } = {}): Promise<JobView> {
       const source = await components.find(request.ref)
       const project = await components.projects.resolve(source.projectId)
       const inputs = request.data != null
@@ -222,6 +222,15 @@ export function jobSubmission (components: JobSubmitComponents) {
         const cid = (await specCid(encodeJobSpec(spec))).toString()
         const earlier = (await components.projects.jobsWithSpec(project.id, cid)).find(row => row.state === 'success' && row.deterministic && row.signedReceipt != null)
         if (earlier != null) return await submit(project, spec, meta, earlier)
+      }
+      if (request.path != null) {
+        // `floe restart`: the code folder as it is now, in place of the job's snapshot
+        const folder = request.path
+        return await components.guard.shared(async () => {
+          spec.code = (await snapshotCode(folder, options)).cid
+          for (const input of spec.inputs) await components.requireDag(input.cid)
+          return await submit(project, spec, meta)
+        })
       }
       // the code (and inputs) may be another member's: held here before a provider asks for them
       await components.guard.shared(async () => {

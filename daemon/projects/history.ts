@@ -1,5 +1,6 @@
 import { decodeEntry, type Entry, type EntryPayload } from '../../protocol/projects/entry.js'
 import type { LogEntryView } from '../../protocol/projects/view.js'
+import { displayCommand } from '../../protocol/format.js'
 import type { ProjectLog } from './project-log.js'
 
 /** One line for people about an entry. */
@@ -14,7 +15,7 @@ export function summarize (entry: Entry, jobNumber: (job: string) => number | un
     case 'member.removed': return `member ${(entry.payload as EntryPayload<'member.removed'>).peer} removed`
     case 'job.created': {
       const p = entry.payload as EntryPayload<'job.created'>
-      const what = p.reused != null ? `returned ${p.reused.from}'s output (same spec, deterministic)` : `created: ${p.spec.command.join(' ')}`
+      const what = p.reused != null ? `returned ${p.reused.from}'s output (same spec, deterministic)` : `created: ${displayCommand(p.spec.command)}`
       return `job ${p.number} ${what}${p.message !== '' ? ` — ${p.message}` : ''}`
     }
     case 'job.started': {
@@ -31,6 +32,7 @@ export function summarize (entry: Entry, jobNumber: (job: string) => number | un
       const p = entry.payload as EntryPayload<'job.disputed'>
       return `${job(p.job)} billing dispute with ${p.provider} (${p.kind} ${p.refusal}): ${p.reason}`
     }
+    case 'job.deleted': return `${job((entry.payload as EntryPayload<'job.deleted'>).job)} deleted`
     case 'job.failed': return `${job((entry.payload as EntryPayload<'job.failed'>).job)} failed: ${(entry.payload as EntryPayload<'job.failed'>).reason ?? ''}`
     case 'dataset.attached': {
       const p = entry.payload as EntryPayload<'dataset.attached'>

@@ -115,6 +115,9 @@ export function applyJobEntry (row: JobRow, entry: Entry, receipt: Receipt | nul
       enter('failed')
       break
     }
+    case 'job.deleted':
+      next.deletedAt = at
+      break
     default:
       break
   }

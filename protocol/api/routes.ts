@@ -69,6 +69,8 @@ export const RerunRequest = z.object({
     network: z.boolean().optional()
   }).strict().optional(),
   data: z.array(z.object({ ref: DataRef, mount: z.string().min(1).max(256) }).strict()).max(64).optional(),
+  /** a code folder snapshotted as the new job's code, instead of the job's own (`floe restart`) */
+  path: AbsolutePath.optional(),
   timeoutSeconds: z.number().int().positive().max(366 * 24 * 3600).optional(),
   maxPricePerHour: z.number().nonnegative().max(1e9).optional(),
   provider: PeerIdString.optional(),
@@ -126,6 +128,19 @@ export const routes = {
     }).strict(),
     output: Dataset,
     progress: Progress
+  }),
+  datasetAdd: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/datasets/add`,
+    summary: "a finished job's output as the next version of a dataset, under the same CID (nothing is copied)",
+    input: z.object({
+      /** N/output, PROJECT/N/output, or the job's ref alone */
+      job: JobRef,
+      /** default: the job's project's name */
+      name: z.string().min(1).max(64).optional(),
+      message: z.string().max(1000).default('')
+    }).strict(),
+    output: Dataset
   }),
   datasetPublish: defineRoute({
     method: 'POST',
@@ -266,9 +281,16 @@ export const routes = {
   jobList: defineRoute({
     method: 'GET',
     path: `${API_VERSION_PREFIX}/jobs`,
-    summary: "the jobs of a project (every project's without one), by project and number",
-    input: z.object({ project: ProjectRef.optional() }).strict(),
+    summary: "the jobs of a project (every project's without one), by project and number; deleted ones only with includeDeleted",
+    input: z.object({ project: ProjectRef.optional(), includeDeleted: z.enum(['true', 'false']).optional() }).strict(),
     output: z.object({ jobs: z.array(JobView) })
+  }),
+  jobDelete: defineRoute({
+    method: 'POST',
+    path: `${API_VERSION_PREFIX}/jobs/delete`,
+    summary: "tombstone an ended job in its project's log: listings hide it, its output is no longer kept (floe gc frees it)",
+    input: z.object({ ref: JobRef }).strict(),
+    output: JobView
   }),
   jobShow: defineRoute({
     method: 'GET',

@@ -23,3 +23,9 @@ export const Dataset = z.object({
   owner: z.string().optional()
 })
 export type Dataset = z.infer<typeof Dataset>
+
+/**
+ * `floe data init NAME` writes it in a folder: the dataset `floe data upload` there adds a
+ * version to. It is not part of the dataset (an upload leaves it out).
+ */
+export const DATA_LINK_FILE = '.floedata'

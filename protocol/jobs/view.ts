@@ -70,7 +70,9 @@ export const JobView = z.object({
   dispute: JobDispute.nullable().optional(),
   logLines: z.number().int().nonnegative(),
   /** the latest point of each training metric the job printed */
-  metrics: z.record(z.string(), MetricPoint)
+  metrics: z.record(z.string(), MetricPoint),
+  /** when `floe delete` tombstoned it (listings hide it unless --all) */
+  deletedAt: z.string().nullable().optional()
 })
 export type JobView = z.infer<typeof JobView>
 

@@ -60,6 +60,8 @@ export const EntryPayloads = {
   'job.stopped': z.object({ job: JobId, reason }).strict(),
   'job.lost': z.object({ job: JobId, provider: peer, reason, final: z.boolean() }).strict(),
   'job.failed': z.object({ job: JobId, reason }).strict(),
+  /** a tombstone (`floe delete JOB`): listings hide the job, its output is no longer kept; the entries before stay */
+  'job.deleted': z.object({ job: JobId }).strict(),
   /**
    * A billing dispute (protocol/billing/metering.ts): a usage statement this client refused,
    * or a receipt whose cost is more than one interval past the last voucher. Its signed

@@ -26,9 +26,10 @@ function command (args: string[], netns?: string): [string, string[]] {
 }
 
 /** Runs `floe ARGS…` to completion. */
-export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number, netns?: string } = {}): Promise<CliResult> {
+export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number, netns?: string, cwd?: string } = {}): Promise<CliResult> {
   const child = spawn(...command(args, options.netns), {
     env: { ...process.env, ...options.env },
+    ...(options.cwd != null ? { cwd: options.cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: options.timeoutMs ?? 30_000
   })
@@ -43,7 +44,7 @@ export async function floe (args: string[], options: { env?: NodeJS.ProcessEnv, 
   return { code, stdout, stderr }
 }
 
-export async function floeJson<T = any> (args: string[], options: { netns?: string } = {}): Promise<T> {
+export async function floeJson<T = any> (args: string[], options: { netns?: string, cwd?: string } = {}): Promise<T> {
   const result = await floe([...args, '--json'], options)
   if (result.code !== 0) throw new Error(`floe ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
   return JSON.parse(result.stdout) as T

@@ -3,12 +3,11 @@ import { Link, useSearchParams } from 'react-router'
 import type { MetricPoint } from '../../../protocol/jobs/metrics.js'
 import type { JobView } from '../../../protocol/jobs/view.js'
 import { JobState } from '../../../protocol/jobs/job.js'
-import { shellQuote } from '../../../protocol/shell-words.js'
 import { api, useLoad } from '../api.js'
 import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
 import { CompareChart, SERIES_COLOURS } from '../components/CompareChart.js'
 import { DataTable, type Column } from '../components/DataTable.js'
-import { jobDuration } from '../../../protocol/format.js'
+import { displayCommand, jobDuration } from '../../../protocol/format.js'
 import { shapeOf } from '../job-facts.js'
 
 interface Compared { job: JobView, series: Record<string, MetricPoint[]> }
@@ -73,7 +72,7 @@ export function Compare (): ReactNode {
                 { key: 'status', label: 'Status', render: c => <StatusBadge state={c.job.state} />, sort: c => c.job.state },
                 ...metricColumns,
                 { key: 'duration', label: 'Duration', render: c => jobDuration(c.job), sort: c => c.job.receipt?.runMs ?? 0 },
-                { key: 'command', label: 'Command', render: c => <code className='cmd' title={shellQuote(c.job.spec.command)}>{shellQuote(c.job.spec.command)}</code> },
+                { key: 'command', label: 'Command', render: c => <code className='cmd' title={displayCommand(c.job.spec.command)}>{displayCommand(c.job.spec.command)}</code> },
                 { key: 'env', label: 'Env', render: c => c.job.spec.environment, sort: c => c.job.spec.environment },
                 { key: 'shape', label: 'Shape', render: c => shapeOf(c.job.spec) },
                 { key: 'inputs', label: 'Inputs', render: c => c.job.inputs.length === 0 ? '–' : c.job.inputs.map(i => `${i.ref} → ${i.mount}`).join(', ') },

@@ -11,7 +11,8 @@ import { InputList } from '../components/JobForm.js'
 import { LogView } from '../components/LogView.js'
 import { MetricChart } from '../components/MetricChart.js'
 import { SystemCharts } from '../components/SystemCharts.js'
-import { jobDuration, money } from '../../../protocol/format.js'
+import { displayCommand, jobDuration, money } from '../../../protocol/format.js'
+import { JobActions } from '../components/JobActions.js'
 import { formatSize } from '../../../protocol/market/requirements.js'
 
 /** The job's log, pushed as the daemon streams it (jobLogs with follow), and the metric points in it. */
@@ -101,12 +102,13 @@ export function Job (): ReactNode {
         {j.deterministic && <button type='button' disabled={busy} onClick={() => { void act(async () => { const next = await api.call('jobRerun', { ref: j.ref, reuse: true }); navigate(`/jobs/${encodeURIComponent(next.ref)}`) }) }}>Rerun (reuse output)</button>}
       </div>
       <ErrorBox error={actionError} />
+      <JobActions job={j} onChanged={job.reload} />
 
       <div className='columns'>
         <section>
           <h2>Details</h2>
           <dl className='details'>
-            <dt>Command</dt><dd><code>{j.spec.command.join(' ')}</code></dd>
+            <dt>Command</dt><dd><code>{displayCommand(j.spec.command)}</code></dd>
             <dt>Environment</dt><dd>{j.spec.environment}</dd>
             <dt>Resources</dt><dd>{j.spec.resources.cpus} CPU · {formatSize(j.spec.resources.memoryBytes)} · {j.spec.resources.gpus} GPU · limit {Math.round(j.spec.timeoutSeconds / 60)} min</dd>
             <dt>Inputs</dt><dd><InputList inputs={j.inputs} /></dd>
