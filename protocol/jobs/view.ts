@@ -70,7 +70,9 @@ export const JobView = z.object({
   dispute: JobDispute.nullable().optional(),
   logLines: z.number().int().nonnegative(),
   /** the latest point of each training metric the job printed */
-  metrics: z.record(z.string(), MetricPoint)
+  metrics: z.record(z.string(), MetricPoint),
+  /** metric lines (stdout JSON naming "metric") that could not be read, so are in no chart */
+  metricsDropped: z.number().int().nonnegative().optional()
 })
 export type JobView = z.infer<typeof JobView>
 
