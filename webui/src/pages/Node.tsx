@@ -1,11 +1,12 @@
 import type { ReactNode } from 'react'
 import { api, useAction, useLoad } from '../api.js'
-import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
+import { Empty, ErrorBox, Loading, Mono, shellJoin, StatusBadge, useTitle } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago, money, shortPeer } from '../../../protocol/format.js'
 import { formatSize } from '../../../protocol/market/requirements.js'
 
 export function Node (): ReactNode {
+  useTitle('Node')
   const id = useLoad(async signal => await api.call('id', {}, { signal }), [])
   const peers = useLoad(async signal => (await api.call('peers', {}, { signal })).peers, [], 3000)
   const provider = useLoad(async signal => await api.call('providerShow', {}, { signal }), [], 5000)
@@ -81,7 +82,7 @@ export function Node (): ReactNode {
               columns={[
                 { key: 'client', label: 'Client', render: j => <Mono title={j.client}>{shortPeer(j.client)}</Mono> },
                 { key: 'state', label: 'State', render: j => <StatusBadge state={j.state} />, sort: j => j.state },
-                { key: 'command', label: 'Command', render: j => <code>{j.command.join(' ')}</code> },
+                { key: 'command', label: 'Command', render: j => <code>{shellJoin(j.command)}</code> },
                 { key: 'accepted', label: 'Accepted', render: j => ago(j.acceptedAt), sort: j => j.acceptedAt },
                 { key: 'cost', label: 'Earned', render: j => j.cost == null ? '–' : money(j.cost), sort: j => j.cost ?? 0 }
               ]}

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react'
 import { Link, useParams } from 'react-router'
 import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useLoad } from '../api.js'
-import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
+import { Empty, ErrorBox, Loading, Mono, StatusBadge, useTitle } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago, jobDuration, latestMetrics, money, shortPeer } from '../../../protocol/format.js'
 
@@ -16,6 +16,10 @@ export function Project (): ReactNode {
   const jobs = useLoad(async signal => (await api.call('jobList', { project: id }, { signal })).jobs, [id], 2000)
   const history = useLoad(async signal => await api.call('projectLog', { project: id, limit: 50 }, { signal }), [id], 5000)
   const p = project.data
+  useTitle(`Project ${p?.name ?? id}`)
+  // workspace runs are listed on the Workspaces page: their keep-alive command is no job to rerun
+  const batch = jobs.data?.filter(j => j.spec.workspace == null)
+  const workspaceRuns = (jobs.data?.length ?? 0) - (batch?.length ?? 0)
   return (
     <main id='main'>
       <h1>{p?.name ?? 'Project'}</h1>
@@ -25,13 +29,14 @@ export function Project (): ReactNode {
 
       <h2>Jobs</h2>
       <ErrorBox error={jobs.error} />
-      {jobs.data == null
+      {workspaceRuns > 0 && <p className='muted'>{workspaceRuns} workspace run{workspaceRuns === 1 ? ' is' : 's are'} not listed here: see <Link to='/workspaces'>Workspaces</Link>.</p>}
+      {batch == null
         ? jobs.error == null && <Loading />
-        : jobs.data.length === 0
+        : batch.length === 0
           ? <Empty>No jobs yet. <Link to={`/launch?project=${encodeURIComponent(id)}`}>Launch one</Link>, or run <code>floe run -- COMMAND</code> in a folder linked with <code>floe init</code>.</Empty>
           : <DataTable
               caption='jobs'
-              rows={jobs.data}
+              rows={batch}
               rowKey={j => j.jobId}
               initialSort={{ key: 'job', desc: true }}
               columns={[
