@@ -33,7 +33,7 @@ async function tabTo (match: (el: { tag: string, name: string, text: string }) =
 /** axe-core's serious and critical violations on the page as it is now. */
 async function violations (target: Page): Promise<string[]> {
   if (await target.evaluate('typeof window.axe') === 'undefined') await target.addScriptTag({ path: AXE })
-  const result = await target.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.help + ' (' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') + ')'))`)
+  const result = await target.evaluate(`axe.run(document, { resultTypes: ['violations'], runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.help + ' (' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') + ')'))`)
   return result as string[]
 }
 

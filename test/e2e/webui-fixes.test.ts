@@ -68,6 +68,33 @@ afterAll(async () => {
 })
 
 describe('the web UI, as a researcher found it broken', () => {
+  it('the first page loads at most 150 KB of gzipped script, compressed and cached, without xterm', async () => {
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    try {
+      const first = await fresh.newPage()
+      const scripts: Array<{ url: string, encoding: string | undefined, cache: string | undefined }> = []
+      first.on('response', res => { if (res.request().resourceType() === 'script') scripts.push({ url: res.url(), encoding: res.headers()['content-encoding'], cache: res.headers()['cache-control'] }) })
+      const { url } = await floeJson(['ui', '--no-open', '--home', d.home])
+      await first.goto(url)
+      await first.getByRole('heading', { name: 'Projects', level: 1 }).waitFor()
+      await first.locator('table.data tbody tr').first().waitFor()
+      expect(scripts.length).toBeGreaterThan(1) // the app, and the page's own chunk
+      let gzipped = 0
+      for (const script of scripts) {
+        expect(script.encoding, script.url).toBe('br')
+        expect(script.cache, script.url).toBe('public, max-age=31536000, immutable')
+        const res = await fetch(script.url, { headers: { 'accept-encoding': 'gzip' } })
+        expect(res.headers.get('content-encoding')).toBe('gzip')
+        gzipped += Number(res.headers.get('content-length'))
+        expect(await res.text(), script.url).not.toContain('xterm-helper-textarea')
+      }
+      expect(gzipped).toBeLessThanOrEqual(150 * 1024)
+      console.log(`first page: ${scripts.length} scripts, ${(gzipped / 1024).toFixed(1)} KB gzipped`)
+    } finally {
+      await fresh.close()
+    }
+  })
+
   it('tables break no word in two at 1280 px (states, env names, headers, buttons); CIDs still wrap', async () => {
     const project = jobs.failed.split('/').slice(0, -1).join('/')
     await page.goto(`${d.endpoint.url}/projects/${encodeURIComponent(project)}`)
