@@ -2,7 +2,7 @@ import { useVirtualizer } from '@tanstack/react-virtual'
 import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { RAW_PATHS } from '../../../protocol/api/ui-routes.js'
 import type { LogLine } from '../../../protocol/jobs/job.js'
-import { api, useAction } from '../api.js'
+import { api, noteFailure } from '../api.js'
 import { ErrorBox } from './common.js'
 
 /** Lines the page holds (the latest ones); the whole log is searched on the daemon and downloaded whole. */
@@ -38,24 +38,31 @@ function Lines ({ lines, version, follow, label, empty }: { lines: LogLine[], ve
 function Search ({ jobRef, query }: { jobRef: string, query: string }): ReactNode {
   const [found, setFound] = useState<{ matches: LogLine[], next: number | null, scanned: number }>()
   const [version, setVersion] = useState(0)
-  const { busy, error, run } = useAction()
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<Error>()
+  const controller = useRef<AbortController>(null)
+  /** one search call at a time: a new query abandons the one before (its answer and its error) */
+  const fetchPage = (after: number, before: LogLine[], scanned: number): void => {
+    controller.current?.abort()
+    const mine = new AbortController()
+    controller.current = mine
+    setBusy(true)
+    setError(undefined)
+    api.call('jobLogSearch', { ref: jobRef, query, after, limit: 500 }, { signal: mine.signal })
+      .then(page => {
+        if (mine.signal.aborted) return
+        setFound({ matches: [...before, ...page.matches], next: page.next, scanned: scanned + page.scanned })
+        setVersion(v => v + 1)
+      })
+      .catch((err: Error) => { if (!mine.signal.aborted) { noteFailure(err); setError(err) } })
+      .finally(() => { if (!mine.signal.aborted) setBusy(false) })
+  }
   useEffect(() => {
     setFound(undefined)
-    const controller = new AbortController()
-    void run(async () => {
-      const page = await api.call('jobLogSearch', { ref: jobRef, query, limit: 500 }, { signal: controller.signal })
-      if (!controller.signal.aborted) { setFound(page); setVersion(v => v + 1) }
-    })
-    return () => { controller.abort() }
+    fetchPage(0, [], 0)
+    return () => { controller.current?.abort() }
   }, [jobRef, query])
-  const more = (): void => {
-    if (found?.next == null) return
-    void run(async () => {
-      const page = await api.call('jobLogSearch', { ref: jobRef, query, after: found.next ?? 0, limit: 500 })
-      setFound({ matches: [...found.matches, ...page.matches], next: page.next, scanned: found.scanned + page.scanned })
-      setVersion(v => v + 1)
-    })
-  }
+  const more = (): void => { if (found?.next != null) fetchPage(found.next, found.matches, found.scanned) }
   return (
     <>
       <ErrorBox error={error} />

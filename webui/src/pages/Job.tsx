@@ -146,16 +146,21 @@ function StopButton ({ job, onStopped }: { job: JobView, onStopped: () => void }
   )
 }
 
+/** A job's page: a fresh one for each job (its log, charts and stop state start over). */
 export function Job (): ReactNode {
   const ref = useParams().ref ?? ''
+  return <JobPage key={ref} ref_={ref} />
+}
+
+function JobPage ({ ref_: ref }: { ref_: string }): ReactNode {
   const navigate = useNavigate()
   const [live, setLive] = useState(true)
   useTitle(`Job ${ref}`)
   const job = useLoad(async signal => await api.call('jobShow', { ref }, { signal }), [ref], live ? 1500 : undefined)
   // the log starts at the latest MAX_LINES lines the job has when the page opens
-  const [start, setStart] = useState<{ ref: string, after: number }>()
-  useEffect(() => { if (job.data != null && start?.ref !== ref) setStart({ ref, after: Math.max(0, job.data.logLines - MAX_LINES) }) }, [job.data, ref])
-  const log = useLiveLog(ref, start?.ref === ref ? start.after : undefined)
+  const [start, setStart] = useState<number>()
+  useEffect(() => { if (job.data != null && start == null) setStart(Math.max(0, job.data.logLines - MAX_LINES)) }, [job.data])
+  const log = useLiveLog(ref, start)
   const { busy, error: actionError, run: act } = useAction()
   const j = log.ended ?? job.data
   useEffect(() => { if (j != null && isFinal(j.state) && log.ended != null) setLive(false) }, [j?.state, log.ended])
