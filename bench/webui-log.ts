@@ -15,11 +15,12 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { parseArgs } from 'node:util'
+import { parseArgs, promisify } from 'node:util'
+import { execFile } from 'node:child_process'
 import { chromium, type Page } from 'playwright-core'
 import { createApiClient } from '../client/api-client.js'
 import { ApiEndpoint, homePaths } from '../protocol/home.js'
-import { floeJson, startBenchDaemon, timed } from './helpers.js'
+import { FLOE_BIN, floeJson, startBenchDaemon, timed } from './helpers.js'
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +33,7 @@ const sizes = values.lines.split(',').map(Number)
 const runs = Number(values.runs)
 if (sizes.some(n => !Number.isSafeInteger(n) || n < 1)) throw new Error('--lines must be whole numbers ≥ 1, comma-separated')
 if (!Number.isSafeInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1')
+const exec = promisify(execFile)
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 const MiB = 1024 * 1024
 
@@ -79,7 +81,8 @@ try {
 
   for (const lines of sizes) {
     const started = performance.now()
-    const { ref } = await floeJson(['run', '--path', code, '--home', daemon.home, '--timeout', '2h', '--', 'sh', '-c', `seq 1 ${lines} | sed 's/^/row /'`])
+    const { stdout } = await exec(process.execPath, [FLOE_BIN, 'run', '--json', '--path', code, '--home', daemon.home, '--timeout', '2h', '--', 'sh', '-c', `seq 1 ${lines} | sed 's/^/row /'`])
+    const { ref } = JSON.parse(stdout) as { ref: string }
     let job = await client.call('jobShow', { ref })
     while (!['success', 'failed', 'stopped', 'lost', 'timeout'].includes(job.state)) { await sleep(500); job = await client.call('jobShow', { ref }) }
     if (job.state !== 'success') throw new Error(`the ${lines}-line job ended ${job.state}: ${job.message}`)
