@@ -128,4 +128,14 @@ describe("a job's log, searched and downloaded whole", () => {
     expect(await unknown.json()).toEqual({ error: { name: 'JobNotFoundError', message: 'no job default/99' } })
     expect(reads).toBeGreaterThan(0)
   })
+
+  it('gives the log to no one without the token or a session', async () => {
+    const guarded = buildApiApp({ token: TOKEN, port: () => 7460, log: pino({ level: 'silent' }), handlers: {} as any, raw: uiRawRoutes(ui) })
+    const anonymous = await guarded.request(`http://127.0.0.1:7460${RAW_PATHS.jobLogText}?ref=default%2F7`)
+    expect(anonymous.status).toBe(401)
+    expect(await anonymous.text()).not.toContain('line 1')
+    const signed = await guarded.request(`http://127.0.0.1:7460${RAW_PATHS.jobLogText}?ref=default%2F7`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(signed.status).toBe(200)
+    expect((await signed.text()).startsWith('line 1\n')).toBe(true)
+  })
 })
