@@ -15,7 +15,7 @@ let d: RunningDaemon
 let code: string
 const errors: string[] = []
 /** the jobs made for the checks, by what they hit */
-const jobs = { failed: '', big: '', metrics: '' }
+const jobs = { failed: '', big: '', metrics: '', workspace: '' }
 const LOG_LINES = 20_000
 
 const shot = async (name: string): Promise<void> => { await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }) }
@@ -52,7 +52,9 @@ beforeAll(async () => {
   jobs.failed = await run(['sh', '-c', 'i=0; while [ $i -lt 60 ]; do echo "{\\"metric\\": \\"loss\\", \\"value\\": \\"high\\"}"; i=$((i+1)); done; echo "it\'s done"; exit 1'])
   jobs.big = await run(['sh', '-c', `seq 1 ${LOG_LINES} | sed 's/^/row /'; echo needle-at-the-end`])
   jobs.metrics = await run(['sh', '-c', 'for s in 1 2 3 4; do echo "{\\"metric\\": \\"loss\\", \\"value\\": $((5 - s)).5, \\"step\\": $s}"; done'])
-  await Promise.all(Object.values(jobs).map(waitEnded))
+  await Promise.all([jobs.failed, jobs.big, jobs.metrics].map(waitEnded))
+  // a workspace: its run is a job of the project, but no job to list or rerun
+  jobs.workspace = (await floeJson<{ ref: string }>(['workspace', 'start', 'scratch', '--path', code, '--home', d.home])).ref
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } })
   page = await context.newPage()
   page.on('console', msg => { if (msg.type() === 'error') errors.push(`${page.url()}: ${msg.text()}`) })
@@ -215,6 +217,19 @@ describe('the web UI, as a researcher found it broken', () => {
     expect(await numbers()).toEqual(['1', '2', '3'])
     await shot('project-phone')
     await page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  it('a workspace run is not in the job table, and its page offers no Rerun and no internal command', async () => {
+    const project = jobs.failed.split('/').slice(0, -1).join('/')
+    await page.goto(`${d.endpoint.url}/projects/${encodeURIComponent(project)}`)
+    await page.getByText('1 workspace run is not listed here').waitFor()
+    expect(await page.locator('table.data tbody tr').count()).toBe(3)
+    expect(await page.locator('table.data').innerText()).not.toContain(jobs.workspace)
+    await openJob(jobs.workspace)
+    expect(await page.getByTestId('command').innerText()).toBe('workspace (kept running for terminals and notebooks)')
+    expect(await page.locator('main').innerText()).not.toContain('trap')
+    expect(await page.getByRole('button', { name: /^Rerun/ }).count()).toBe(0)
+    await floeJson(['workspace', 'stop', 'scratch', '--home', d.home])
   })
 
   it('a price limit reads as set (0.001, not 0.00); errors without class names or CLI commands', async () => {
