@@ -393,7 +393,8 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
       blockstore: stores.blockstore,
       requireDag: requireDagHere,
       datasets,
-      uploads
+      uploads,
+      jobLogs: async (ref, options) => await jobs.logs(ref, options)
     }
     const api = await startApiServer({
       host: apiAddress.host,

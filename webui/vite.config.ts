@@ -8,8 +8,8 @@ export default defineConfig({
   plugins: [react()],
   build: {
     outDir: resolve(import.meta.dirname, '../dist/webui'),
-    emptyOutDir: true,
-    chunkSizeWarningLimit: 1500
+    emptyOutDir: true
+    // the default chunk size warning (500 KB): pages load as their own chunks (App.tsx), xterm only with a terminal
   },
   logLevel: 'warn'
 })

@@ -13,8 +13,8 @@ import type { z } from 'zod'
 import type { Logger } from '../log.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { serveStatic } from '@hono/node-server/serve-static'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { serveWebui } from './webui-static.js'
 import { RAW_PATHS } from '../../protocol/api/ui-routes.js'
 import { RequestAbortedError, RouteNotFoundError } from './errors.js'
 import { requestGuard } from './guard.js'
@@ -161,9 +161,8 @@ export function buildApiApp (options: Omit<ApiServerOptions, 'host' | 'port'> & 
   }
   const webui = options.webuiRoot
   if (webui != null && existsSync(join(webui, 'index.html'))) {
-    app.use('*', async (c, next) => c.req.path.startsWith('/api/') ? await next() : await serveStatic({ root: webui })(c, next))
-    // the app's own paths (/projects/…, /jobs/…) all load index.html
-    app.get('*', async (c, next) => c.req.path.startsWith('/api/') ? await next() : await serveStatic({ path: join(webui, 'index.html') })(c, next))
+    // compressed, cached (daemon/api/webui-static.ts); the app's own paths (/projects/…, /jobs/…) all load index.html
+    serveWebui(app, webui)
   }
   app.notFound(c => { throw new RouteNotFoundError(`no route ${c.req.method} ${c.req.path}`) })
   app.onError((err, c) => errorResponse(c, err, options.log))

@@ -2,7 +2,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { isFinal, type LogLine } from '../../protocol/jobs/job.js'
-import { parseMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
+import { readMetricLine, type MetricPoint } from '../../protocol/jobs/metrics.js'
 import type { JobImage } from '../../protocol/jobs/spec.js'
 import type { JobView } from '../../protocol/jobs/view.js'
 import type { Requirements } from '../../protocol/market/requirements.js'
@@ -126,8 +126,9 @@ export function jobService (components: JobServiceComponents) {
       // a 1.0.0 provider names a saved home only in this system line (1.1.0 sends `home-saved`)
       const home = components.homes.savedInLine(line)
       if (home != null && record.spec.workspace != null) keepHome(record, home, line.at)
-      const found = line.stream === 'stdout' ? parseMetricLine(line.line, line.at) : null
-      if (found == null) continue
+      const found = line.stream === 'stdout' ? readMetricLine(line.line, line.at) : null
+      if (found === 'malformed') record.metricsDropped = (record.metricsDropped ?? 0) + 1
+      if (found == null || found === 'malformed') continue
       points.push({ metric: found.metric, seq: line.seq, point: found.point })
       record.metrics = { ...record.metrics, [found.metric]: found.point }
     }

@@ -2,6 +2,7 @@ import type { Gpu, Offer } from '../../protocol/market/offer.js'
 import { formatDuration, formatSize } from '../../protocol/market/requirements.js'
 import type { ExcludedOffer, RankedOffer, Requirements } from '../../protocol/market/requirements.js'
 import { GiB } from '../../protocol/units.js'
+import { money } from '../../protocol/format.js'
 
 /** What matching knows beyond the offers: the time, and what we measured of each peer. */
 export interface MatchContext {
@@ -88,7 +89,7 @@ function matchOffer (offer: Offer, req: Requirements, context: MatchContext): Ra
   // Without enough GPUs there is no shape to price; the shortage is reason enough.
   const cost = gpus.chosen == null ? undefined : costPerHour(offer, req, gpus.chosen)
   if (cost !== undefined && req.maxPricePerHour !== undefined && cost > req.maxPricePerHour) {
-    reasons.push(`costs ${cost.toFixed(2)}/h, above the ${req.maxPricePerHour.toFixed(2)}/h limit`)
+    reasons.push(`costs ${money(cost)}/h, above the ${money(req.maxPricePerHour)}/h limit`)
   }
   if (reasons.length > 0 || cost === undefined || gpus.chosen == null) return { peerId: offer.peerId, reasons }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { defineRoute } from './route.js'
-import { CidString, Progress } from './schemas.js'
+import { LogLine } from '../jobs/job.js'
+import { CidString, JobRef, Progress } from './schemas.js'
 
 const PREFIX = '/api/v1'
 
@@ -18,6 +19,8 @@ export const RAW_PATHS = {
   contentCar: `${PREFIX}/content/car`,
   /** PUT ?id=&path=: one file of an upload (the body is its bytes) */
   uploadFile: `${PREFIX}/uploads/file`,
+  /** GET ?ref=: a job's whole log as text (one line each, streamed), to save */
+  jobLogText: `${PREFIX}/jobs/log.txt`,
   /** GET ?token=: exchanges a `floe ui` token for a session cookie, then shows the UI */
   uiLogin: '/ui/login',
   /** POST: ends the browser's session */
@@ -34,7 +37,23 @@ export const BrowseEntry = z.object({
 })
 export type BrowseEntry = z.infer<typeof BrowseEntry>
 
+/** The most matches one log search returns; the next page starts from its cursor. */
+export const LOG_SEARCH_MAX = 1000
+
 export const uiRoutes = {
+  jobLogSearch: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/jobs/logs/search`,
+    summary: "the lines of a job's whole log that contain a text (case-insensitive), at most `limit`, from line `after` on; `next` continues the search",
+    input: z.object({ ref: JobRef, query: z.string().min(1).max(1000), after: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(LOG_SEARCH_MAX).default(200) }).strict(),
+    output: z.object({
+      matches: z.array(LogLine),
+      /** the cursor for more matches (pass it as `after`); null when the whole log was searched */
+      next: z.number().int().nullable(),
+      /** lines searched in this call */
+      scanned: z.number().int().nonnegative()
+    })
+  }),
   uiToken: defineRoute({
     method: 'POST',
     path: `${PREFIX}/ui/token`,

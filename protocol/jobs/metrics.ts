@@ -23,16 +23,28 @@ const MetricLine = z.object({
 
 /** The metric a stdout line reports, or null when it is not a metric line. */
 export function parseMetricLine (line: string, at: number): { metric: string, point: MetricPoint } | null {
+  const found = readMetricLine(line, at)
+  return found === 'malformed' ? null : found
+}
+
+/**
+ * Like parseMetricLine, but tells a line meant as a metric (a JSON-looking line naming
+ * `"metric"`) that could not be read — bad JSON, a missing or non-finite value, an unknown
+ * field, over 4096 characters — as 'malformed': such lines are dropped from the charts, and
+ * the job view counts them (`metricsDropped`) so the page can say so.
+ */
+export function readMetricLine (line: string, at: number): { metric: string, point: MetricPoint } | 'malformed' | null {
   const text = line.trim()
-  if (!text.startsWith('{') || !text.includes('"metric"') || text.length > 4096) return null
+  if (!text.startsWith('{') || !text.includes('"metric"')) return null
+  if (text.length > 4096) return 'malformed'
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch {
-    return null
+    return 'malformed'
   }
   const parsed = MetricLine.safeParse(value)
-  if (!parsed.success) return null
+  if (!parsed.success) return 'malformed'
   const { metric, ...rest } = parsed.data
   return { metric, point: { ...rest, at } }
 }

@@ -72,7 +72,9 @@ export const JobView = z.object({
   /** the latest point of each training metric the job printed */
   metrics: z.record(z.string(), MetricPoint),
   /** when `floe delete` tombstoned it (listings hide it unless --all) */
-  deletedAt: z.string().nullable().optional()
+  deletedAt: z.string().nullable().optional(),
+  /** metric lines (stdout JSON naming "metric") that could not be read, so are in no chart */
+  metricsDropped: z.number().int().nonnegative().optional()
 })
 export type JobView = z.infer<typeof JobView>
 

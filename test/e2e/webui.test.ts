@@ -73,7 +73,7 @@ describe('the web UI', () => {
       // the chart has the job's three points
       const chart = page.locator('[data-metric="loss"]')
       await expect.poll(async () => await chart.getAttribute('data-points')).toBe('3')
-      expect(await chart.getAttribute('aria-label')).toBe('loss by step: 1 → 3.5, 2 → 2.5, 3 → 1.5')
+      expect(await chart.getAttribute('aria-label')).toBe('loss by step: 3 points from step 1 to 3; first 3.5, latest 1.5, lowest 1.5, highest 3.5')
       await page.locator('.files').waitFor()
       await shot(page, 'job')
 

@@ -129,7 +129,7 @@ describe('jobs on the local provider', () => {
       [['--data', 'bafkqaaa:/output/x', '--', 'true'], /cannot mount an input at \/output\/x/],
       [['--data', 'data', '--', 'true'], /expected REF:MOUNT/],
       [['--cpu', '64', '--', 'true'], /no provider can take this job — this node: needs 64 CPUs, \d+ free/],
-      [['--max-price', '0.0001', '--', 'true'], /above the 0\.00\/h limit/],
+      [['--max-price', '0.0001', '--', 'true'], /above the 0\.0001\/h limit/],
       [['--data', 'default/9/output:/m', '--', 'true'], /no job default\/9/]
     ]
     for (const [args, message] of cases) {

@@ -1,8 +1,56 @@
-import { useCallback, useEffect, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import { createApiClient, type ApiClient } from '../../client/api-client.js'
 
+/**
+ * Whether the daemon answers: every request tells. While it does not, the page shows one
+ * banner (App) and keeps the data it has, instead of an error in each box.
+ */
+const connection = (() => {
+  let lostSince: number | null = null
+  const listeners = new Set<() => void>()
+  const set = (value: number | null): void => {
+    if ((value == null) === (lostSince == null)) return
+    lostSince = value
+    for (const listener of listeners) listener()
+  }
+  return {
+    lost: () => { set(lostSince ?? Date.now()) },
+    answered: () => { set(null) },
+    lostSince: () => lostSince,
+    subscribe: (listener: () => void) => { listeners.add(listener); return () => { listeners.delete(listener) } }
+  }
+})()
+
+/** Since when (ms) the daemon has not answered, or null while it does. */
+export function useDaemonLost (): number | null {
+  return useSyncExternalStore(connection.subscribe, connection.lostSince)
+}
+
+/** Whether an error means the daemon did not answer at all (then the banner says so, once). */
+export function isConnectionError (err: unknown): boolean {
+  const e = err as { name?: string, message?: string } | undefined
+  return e?.name === 'DaemonNotRunningError' || (e?.name === 'TypeError' && /fetch|network/i.test(e.message ?? ''))
+}
+
 /** The same typed client the CLI uses; in the browser the session cookie signs requests. */
-export const api: ApiClient = createApiClient({ url: window.location.origin })
+export const api: ApiClient = createApiClient({
+  url: window.location.origin,
+  fetch: async (url, init) => {
+    try {
+      const response = await fetch(url, init as RequestInit)
+      connection.answered()
+      return response as never
+    } catch (err) {
+      if ((init as RequestInit).signal?.aborted !== true) connection.lost()
+      throw err
+    }
+  }
+})
+
+/** Notes a stream (a followed log) that broke off because the daemon went away. */
+export function noteFailure (err: unknown): void {
+  if (isConnectionError(err)) connection.lost()
+}
 
 export interface Loaded<T> {
   data: T | undefined
@@ -27,7 +75,8 @@ export function useLoad<T> (fetcher: (signal: AbortSignal) => Promise<T>, deps: 
     setLoading(true)
     latest.current(controller.signal)
       .then(value => { if (!controller.signal.aborted) { setData(value); setError(undefined) } })
-      .catch((err: Error) => { if (!controller.signal.aborted) setError(err) })
+      // the daemon not answering is the banner's to say; the last data stays
+      .catch((err: Error) => { if (!controller.signal.aborted) setError(isConnectionError(err) ? undefined : err) })
       .finally(() => { if (!controller.signal.aborted) setLoading(false) })
     return () => { controller.abort() }
   }, [...deps, tick])
@@ -55,6 +104,7 @@ export function useAction (): { busy: boolean, error: Error | undefined, run: (w
     try {
       await work()
     } catch (err) {
+      noteFailure(err)
       setError(err as Error)
     } finally {
       setBusy(false)

@@ -1,4 +1,4 @@
-import { useMemo, useState, type ReactNode } from 'react'
+import { useId, useMemo, useState, type ReactNode } from 'react'
 
 export interface Column<T> {
   key: string
@@ -9,7 +9,10 @@ export interface Column<T> {
   className?: string
 }
 
-/** A table whose sortable columns sort on a click or Enter on their header button. */
+/**
+ * A table whose sortable columns sort on a click or Enter on their header button; at phone
+ * width, where rows become cards and headers hide, a "Sort by" select does the same.
+ */
 export function DataTable<T> ({ rows, columns, rowKey, initialSort, caption }: { rows: T[], columns: Array<Column<T>>, rowKey: (row: T) => string, initialSort?: { key: string, desc?: boolean }, caption?: string }): ReactNode {
   const [sort, setSort] = useState(initialSort)
   const sorted = useMemo(() => {
@@ -23,9 +26,23 @@ export function DataTable<T> ({ rows, columns, rowKey, initialSort, caption }: {
       return sort?.desc === true ? -order : order
     })
   }, [rows, columns, sort])
+  const id = useId()
+  const sortable = columns.filter(c => c.sort != null)
   return (
     <div className='table-wrap'>
-      <table>
+      {sortable.length > 0 && (
+        <div className='sort-select'>
+          <label htmlFor={`${id}-sort`}>Sort by</label>
+          <select id={`${id}-sort`} value={sort == null ? '' : `${sort.key}:${sort.desc === true ? 'desc' : 'asc'}`} onChange={e => { const [key = '', order] = e.target.value.split(':'); setSort(key === '' ? undefined : { key, desc: order === 'desc' }) }}>
+            {sort == null && <option value=''>—</option>}
+            {sortable.flatMap(c => [
+              <option key={`${c.key}:asc`} value={`${c.key}:asc`}>{c.label}, ascending</option>,
+              <option key={`${c.key}:desc`} value={`${c.key}:desc`}>{c.label}, descending</option>
+            ])}
+          </select>
+        </div>
+      )}
+      <table className='data'>
         {caption != null && <caption className='sr-only'>{caption}</caption>}
         <thead>
           <tr>

@@ -11,6 +11,17 @@ export function axisOf (points: MetricPoint[]): { label: string, x: (p: MetricPo
   return { label: 'seconds', x: p => (p.at - t0) / 1000 }
 }
 
+/** A chart's text for screen readers: a short summary, not every point. */
+export function chartSummary (name: string, points: MetricPoint[]): string {
+  const axis = axisOf(points)
+  if (points.length === 0) return `${name}: no points yet`
+  const values = points.map(p => p.value)
+  const first = points[0] as MetricPoint
+  const last = points.at(-1) as MetricPoint
+  const round = (n: number): string => String(Number(n.toPrecision(6)))
+  return `${name} by ${axis.label}: ${points.length} point${points.length === 1 ? '' : 's'} from ${axis.label} ${round(axis.x(first))} to ${round(axis.x(last))}; first ${round(first.value)}, latest ${round(last.value)}, lowest ${round(Math.min(...values))}, highest ${round(Math.max(...values))}`
+}
+
 /** One metric's series as a line; redrawn in place as points arrive. */
 export function MetricChart ({ name, points }: { name: string, points: MetricPoint[] }): ReactNode {
   const box = useRef<HTMLDivElement>(null)
@@ -40,7 +51,7 @@ export function MetricChart ({ name, points }: { name: string, points: MetricPoi
   return (
     <figure className='chart'>
       <figcaption>{name} <span className='muted'>({points.length} point{points.length === 1 ? '' : 's'}, latest {points.at(-1)?.value})</span></figcaption>
-      <div ref={box} data-metric={name} data-points={points.length} role='img' aria-label={`${name} by ${axis.label}: ${points.map(p => `${axis.x(p)} → ${p.value}`).join(', ')}`} />
+      <div ref={box} data-metric={name} data-points={points.length} role='img' aria-label={chartSummary(name, points)} />
     </figure>
   )
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent, type ReactNode } from 'react'
 import { useSearchParams } from 'react-router'
 import { RAW_PATHS } from '../../../protocol/api/ui-routes.js'
 import { api, useLoad } from '../api.js'
-import { Empty, ErrorBox, Loading, Mono } from '../components/common.js'
+import { Empty, ErrorBox, Loading, Mono, useTitle } from '../components/common.js'
 import { ContentBrowser } from '../components/ContentBrowser.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago } from '../../../protocol/format.js'
@@ -31,7 +31,10 @@ export function Datasets (): ReactNode {
   const [progress, setProgress] = useState<{ sent: number, total: number, phase: string }>()
   const [error, setError] = useState<Error>()
   const selected = params.get('name')
-  const open = (datasets.data ?? []).filter(d => d.name === selected).sort((a, b) => b.version - a.version)[0]
+  const version = Number(params.get('version') ?? NaN)
+  // the version clicked (`mnist:1` is version 1), else the name's latest
+  const open = (datasets.data ?? []).filter(d => d.name === selected && (Number.isNaN(version) || d.version === version)).sort((a, b) => b.version - a.version)[0]
+  useTitle(open != null ? `Dataset ${open.name}:${open.version}` : 'Datasets')
 
   const upload = async (event: FormEvent): Promise<void> => {
     event.preventDefault()
@@ -49,7 +52,7 @@ export function Datasets (): ReactNode {
       setProgress(undefined)
       setFiles([])
       datasets.reload()
-      setParams({ name: dataset.name })
+      setParams({ name: dataset.name, version: String(dataset.version) })
     } catch (err) {
       setProgress(undefined)
       setError(err as Error)
@@ -84,7 +87,7 @@ export function Datasets (): ReactNode {
               rowKey={d => `${d.name}:${d.version}`}
               initialSort={{ key: 'name' }}
               columns={[
-                { key: 'name', label: 'Dataset', render: d => <button type='button' className='link' onClick={() => { setParams({ name: d.name }) }}>{d.name}:{d.version}</button>, sort: d => `${d.name}:${String(d.version).padStart(6, '0')}` },
+                { key: 'name', label: 'Dataset', render: d => <button type='button' className='link' aria-current={open === d ? 'true' : undefined} onClick={() => { setParams({ name: d.name, version: String(d.version) }) }}>{d.name}:{d.version}</button>, sort: d => `${d.name}:${String(d.version).padStart(6, '0')}` },
                 { key: 'size', label: 'Size', render: d => formatSize(d.bytes), sort: d => d.bytes },
                 { key: 'files', label: 'Files', render: d => d.files, sort: d => d.files },
                 { key: 'created', label: 'Created', render: d => ago(d.createdAt), sort: d => d.createdAt },

@@ -1,11 +1,12 @@
 import type { ReactNode } from 'react'
 import { api, useAction, useLoad } from '../api.js'
-import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
+import { Empty, ErrorBox, Loading, Mono, StatusBadge, useTitle } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago, displayCommand, money, shortPeer } from '../../../protocol/format.js'
 import { formatSize } from '../../../protocol/market/requirements.js'
 
 export function Node (): ReactNode {
+  useTitle('Node')
   const id = useLoad(async signal => await api.call('id', {}, { signal }), [])
   const peers = useLoad(async signal => (await api.call('peers', {}, { signal })).peers, [], 3000)
   const provider = useLoad(async signal => await api.call('providerShow', {}, { signal }), [], 5000)

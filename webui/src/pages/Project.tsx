@@ -2,7 +2,7 @@ import { useState, type ReactNode } from 'react'
 import { Link, useParams } from 'react-router'
 import type { JobView } from '../../../protocol/jobs/view.js'
 import { api, useLoad } from '../api.js'
-import { Empty, ErrorBox, Loading, Mono, StatusBadge } from '../components/common.js'
+import { Empty, ErrorBox, Loading, Mono, StatusBadge, useTitle } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago, jobDuration, latestMetrics, money, shortPeer } from '../../../protocol/format.js'
 import { compareLink } from './Compare.js'
@@ -21,6 +21,10 @@ export function Project (): ReactNode {
   // jobs ticked for the compare view
   const [ticked, setTicked] = useState<string[]>([])
   const tick = (ref: string, on: boolean): void => { setTicked(t => on ? [...t, ref] : t.filter(r => r !== ref)) }
+  useTitle(`Project ${p?.name ?? id}`)
+  // workspace runs are listed on the Workspaces page: their keep-alive command is no job to rerun
+  const batch = jobs.data?.filter(j => j.spec.workspace == null)
+  const workspaceRuns = (jobs.data?.length ?? 0) - (batch?.length ?? 0)
   return (
     <main id='main'>
       <h1>{p?.name ?? 'Project'}</h1>
@@ -35,13 +39,14 @@ export function Project (): ReactNode {
           : <span className='muted'>Tick two or more jobs to compare their metrics.</span>}
       </div>
       <ErrorBox error={jobs.error} />
-      {jobs.data == null
+      {workspaceRuns > 0 && <p className='muted'>{workspaceRuns} workspace run{workspaceRuns === 1 ? ' is' : 's are'} not listed here: see <Link to='/workspaces'>Workspaces</Link>.</p>}
+      {batch == null
         ? jobs.error == null && <Loading />
-        : jobs.data.length === 0
+        : batch.length === 0
           ? <Empty>No jobs yet. <Link to={`/launch?project=${encodeURIComponent(id)}`}>Launch one</Link>, or run <code>floe run -- COMMAND</code> in a folder linked with <code>floe init</code>.</Empty>
           : <DataTable
               caption='jobs'
-              rows={jobs.data}
+              rows={batch}
               rowKey={j => j.jobId}
               initialSort={{ key: 'job', desc: true }}
               columns={[

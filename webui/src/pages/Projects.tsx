@@ -1,11 +1,12 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link, useNavigate } from 'react-router'
 import { api, useAction, useLoad } from '../api.js'
-import { Empty, ErrorBox, Loading } from '../components/common.js'
+import { Empty, ErrorBox, Loading, useTitle } from '../components/common.js'
 import { DataTable } from '../components/DataTable.js'
 import { ago } from '../../../protocol/format.js'
 
 export function Projects (): ReactNode {
+  useTitle('Projects')
   const projects = useLoad(async signal => (await api.call('projectList', {}, { signal })).projects, [], 5000)
   const [name, setName] = useState('')
   const { busy, error, run } = useAction()

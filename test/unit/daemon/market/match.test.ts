@@ -123,7 +123,7 @@ describe('matchOffers', () => {
     ]
     const { ranked, excluded } = match(offers, { gpus: 1, maxPricePerHour: 2 }, known)
     expect(ranked.map(r => [r.peerId, r.costPerHour])).toEqual([['fair', 2]])
-    expect(excluded).toEqual([{ peerId: 'dear', reasons: ['costs 3.20/h, above the 2.00/h limit'] }])
+    expect(excluded).toEqual([{ peerId: 'dear', reasons: ['costs 3.2/h, above the 2/h limit'] }])
   })
 
   it('breaks a cost tie by latency, then by reliability', () => {
