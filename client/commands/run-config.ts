@@ -10,21 +10,9 @@ import { action } from './action.js'
 /** Where a merged setting came from, as `floe run --dry-run` shows it. */
 export type SettingSource = 'flag' | 'default' | string
 
-/** `floe run`'s options a config can set: the settings key, and how the option holds its value. */
-const OPTION_OF: Array<{ setting: Exclude<keyof RunSettings, 'data' | 'command' | 'description'>, option: string }> = [
-  { setting: 'env', option: 'env' },
-  { setting: 'cpu', option: 'cpu' },
-  { setting: 'memory', option: 'memory' },
-  { setting: 'gpu', option: 'gpu' },
-  { setting: 'gpuModel', option: 'gpuModel' },
-  { setting: 'gpuMemory', option: 'gpuMemory' },
-  { setting: 'timeout', option: 'timeout' },
-  { setting: 'maxPrice', option: 'maxPrice' },
-  { setting: 'maxCost', option: 'maxCost' },
-  { setting: 'network', option: 'network' },
-  { setting: 'deterministic', option: 'deterministic' },
-  { setting: 'retries', option: 'retries' },
-  { setting: 'message', option: 'message' }
+/** The settings a config shares with `floe run`'s options: each key is also the option's (camel-cased) name. */
+const OPTION_SETTINGS: Array<Exclude<keyof RunSettings, 'data' | 'command' | 'description'>> = [
+  'env', 'cpu', 'memory', 'gpu', 'gpuModel', 'gpuMemory', 'timeout', 'maxPrice', 'maxCost', 'network', 'deterministic', 'retries', 'message'
 ]
 
 export interface MergedRun {
@@ -45,8 +33,8 @@ export interface MergedRun {
 export function mergeRunSettings (settings: RunSettings, where: string, opts: Record<string, any>, args: string[], typed: (option: string) => boolean): MergedRun {
   const merged: Record<string, any> = { ...opts }
   const from: Record<string, SettingSource> = {}
-  for (const { setting, option } of OPTION_OF) {
-    const value = settings[setting]
+  for (const option of OPTION_SETTINGS) {
+    const value = settings[option]
     if (typed(option)) from[option] = 'flag'
     else if (value !== undefined) {
       merged[option] = typeof value === 'number' ? String(value) : value

@@ -86,6 +86,24 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
     }
   }
 
+  /**
+   * Records content already durable as the next version of `name`, with its pin, in one atomic
+   * write (in the name's turn); a public version is shared before it is listed and signed after.
+   */
+  const recordVersion = async (name: string, content: Omit<Dataset, 'name' | 'version' | 'createdAt'>): Promise<Dataset> => await inTurn(name, async () => {
+    const version = await nextVersion(name)
+    const dataset: Dataset = { name, version, createdAt: new Date().toISOString(), ...content }
+    const cid = CID.parse(dataset.cid)
+    // shared before it is listed: a crash between leaves a grant that the next publish or rm settles
+    if (dataset.public === true) await publishing.publish(cid, pinReason(dataset))
+    await index.batch([
+      { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
+      { type: 'put', key: pinKey(cid, pinReason(dataset)), value: '' }
+    ], { sync: true })
+    if (dataset.public === true) await names?.sign(dataset)
+    return withShareName(dataset)
+  })
+
   // Import, make durable, then record version and pin in one atomic write.
   const importVersion = async (name: string, request: UploadRequest, options: OperationOptions): Promise<Dataset> => {
     let imported
@@ -103,28 +121,14 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
     } catch (err) {
       throw describeStoreError(err, blocksPath)
     }
-    return await inTurn(name, async () => {
-      const version = await nextVersion(name)
-      const dataset: Dataset = {
-        name,
-        version,
-        cid: imported.cid.toString(),
-        bytes: imported.bytes,
-        files: imported.files,
-        createdAt: new Date().toISOString(),
-        message: request.message,
-        cidVersion: imported.cidVersion,
-        chunker: imported.chunker,
-        public: request.public === true
-      }
-      // shared before it is listed: a crash between leaves a grant that the next publish or rm settles
-      if (dataset.public === true) await publishing.publish(imported.cid, pinReason(dataset))
-      await index.batch([
-        { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
-        { type: 'put', key: pinKey(imported.cid, pinReason(dataset)), value: '' }
-      ], { sync: true })
-      if (dataset.public === true) await names?.sign(dataset)
-      return withShareName(dataset)
+    return await recordVersion(name, {
+      cid: imported.cid.toString(),
+      bytes: imported.bytes,
+      files: imported.files,
+      message: request.message,
+      cidVersion: imported.cidVersion,
+      chunker: imported.chunker,
+      public: request.public === true
     })
   }
 
@@ -143,25 +147,14 @@ export function datasetService ({ blockstore, requireDag, blocksPath, index, gua
       return await guard.shared(async () => {
         await requireDag(request.cid, { signal: options.signal })
         const measured = await measureDag(blockstore, request.cid, { maxBytes: Number.MAX_SAFE_INTEGER, maxEntries: DEFAULT_MAX_ENTRIES }, options.signal)
-        return await inTurn(name, async () => {
-          const version = await nextVersion(name)
-          const dataset: Dataset = {
-            name,
-            version,
-            cid: request.cid.toString(),
-            bytes: measured.bytes,
-            files: measured.files,
-            createdAt: new Date().toISOString(),
-            message: request.message,
-            cidVersion: request.cid.version === 0 ? 0 : 1,
-            chunker: 'fixed',
-            public: false
-          }
-          await index.batch([
-            { type: 'put', key: datasetKey(name, version), value: JSON.stringify(dataset) },
-            { type: 'put', key: pinKey(request.cid, pinReason(dataset)), value: '' }
-          ], { sync: true })
-          return withShareName(dataset)
+        return await recordVersion(name, {
+          cid: request.cid.toString(),
+          bytes: measured.bytes,
+          files: measured.files,
+          message: request.message,
+          cidVersion: request.cid.version === 0 ? 0 : 1,
+          chunker: 'fixed',
+          public: false
         })
       })
     },
