@@ -111,7 +111,8 @@ describe('the web UI for researchers', () => {
     await table.getByRole('button', { name: /^loss/ }).click()
     await table.getByRole('button', { name: /^loss/ }).click()
     expect(await table.locator('tbody tr').first().locator('td').first().innerText()).toBe(jobs[2].ref)
-    expect(await table.locator('tbody tr').first().innerText()).toContain(`'${trainScript(3).slice(0, 20)}`)
+    // the command as displayCommand shows it: the one-string form without its sh -c wrapper
+    expect(await table.locator('tbody tr').first().innerText()).toContain(`\t${trainScript(3).slice(0, 20)}`)
 
     // smoothing (EMA) changes the plotted values; the log scale is switched on
     // keyboard: 50 steps of 0.01
