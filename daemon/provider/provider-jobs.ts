@@ -149,7 +149,8 @@ export function providerJobs (components: ProviderJobsComponents) {
       const job = clientJob(jobId, client)
       if (job == null) return `no job ${jobId} of yours here`
       if (job.spec.workspace == null) return 'only a workspace has a home to save'
-      return job.saveHome?.() ?? 'the workspace is not running (a stopped one saved its home as its output)'
+      if (job.saveHome == null) return `the workspace is ${job.record.state}, not running: a stopped one saved its home as its output`
+      return job.saveHome()
     },
     /** Whether `peer` may fetch `root` from here as the client of a job (job-views.ts). */
     servesClient: (root: string, peer: string): boolean => servesClient(table.jobs.values(), root, peer),

@@ -36,7 +36,7 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
   let lastRequest = 0
   job.saveHome = () => {
     const now = Date.now()
-    if (job.cancel.signal.aborted || job.record.state !== 'running') return 'the workspace is not running (a stopped one saved its home as its output)'
+    if (job.cancel.signal.aborted || job.record.state !== 'running') return `the workspace is ${job.cancel.signal.aborted ? 'stopping' : job.record.state}, not running: a stopped one saved its home as its output`
     const wait = lastRequest + HOME_SAVE_MIN_GAP_MS - now
     // a hostile client must not keep the provider saving (each save pauses the container and walks the home)
     if (wait > 0) return `a save was asked for ${Math.round((now - lastRequest) / 1000)} s ago; this provider saves on request at most once every ${HOME_SAVE_MIN_GAP_MS / 1000} s: try again in ${Math.ceil(wait / 1000)} s`
