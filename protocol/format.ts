@@ -16,6 +16,16 @@ export function ago (iso: string, now = Date.now()): string {
   return `${Math.round(seconds / 86400)} d ago`
 }
 
+/** A running workspace's idle stop: `in 42 s`, `in 12 min`, `in 2 h`; `-` when not known (the CLI and the web UI). */
+export function idleCountdown (job: Pick<JobView, 'idleStopAt' | 'state'>, now = Date.now()): string {
+  if (job.idleStopAt == null || job.state !== 'running') return '-'
+  const seconds = Math.max(0, Math.round((Date.parse(job.idleStopAt) - now) / 1000))
+  if (seconds < 90) return `in ${seconds} s`
+  if (seconds < 90 * 60) return `in ${Math.round(seconds / 60)} min`
+  if (seconds < 36 * 3600) return `in ${Math.round(seconds / 3600)} h`
+  return `in ${Math.round(seconds / 86400)} d`
+}
+
 /** Credits: `0.0612`, `12.5` */
 export const money = (n: number): string => n.toFixed(n >= 10 ? 2 : 4).replace(/0+$/, '').replace(/\.$/, '')
 

@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { Command } from 'commander'
 import type { JobView } from '../../protocol/jobs/view.js'
 import { parseDuration } from '../../protocol/market/requirements.js'
-import { ago, money, shortPeer } from '../../protocol/format.js'
+import { ago, idleCountdown, money, shortPeer } from '../../protocol/format.js'
 import { printJson, printLines, printTable } from '../output.js'
 import { parseWorkspaceRef, workspaceRef } from '../../protocol/workspaces/identity.js'
 import { expandDataRef, expandJobRef, findProjectLink } from '../project-link.js'
@@ -81,11 +81,20 @@ export function workspaceCommands (): Command[] {
       const { workspaces, ports } = await client.call('workspaceList', {})
       if (opts.json === true) return printJson({ workspaces, ports })
       if (workspaces.length === 0) return printLines(['no workspaces yet; start one with: floe workspace start NAME'])
-      printTable(['WORKSPACE', 'RUN', 'STATUS', 'PROVIDER', 'STARTED', 'PRICE/H', 'HOME', 'PORTS'], workspaces.map(ws => [
-        nameOf(ws), ws.ref, ws.state, ws.provider == null ? '-' : shortPeer(ws.provider), ago(ws.createdAt),
+      printTable(['WORKSPACE', 'RUN', 'STATUS', 'PROVIDER', 'STARTED', 'IDLE STOP', 'PRICE/H', 'HOME', 'PORTS'], workspaces.map(ws => [
+        nameOf(ws), ws.ref, ws.state, ws.provider == null ? '-' : shortPeer(ws.provider), ago(ws.createdAt), idleCountdown(ws),
         ws.pricePerHour == null ? '-' : money(ws.pricePerHour), ws.outputCid ?? ws.homeCid ?? '-',
         ports.filter(p => p.ref === ws.ref).map(p => `${p.host}:${p.local}→${p.remote}`).join(' ') || '-'
       ]))
+    }))
+
+  workspace.command('save')
+    .description("save a running workspace's home (and /code) now, as its periodic saves do; prints the saved CID (its provider saves on request at most once every 10 s)")
+    .argument('<ws>', 'its NAME or PROJECT/ws/NAME')
+    .action(action(async (client, args, opts) => {
+      const saved = await client.call('workspaceSave', { ref: await expandJobRef(args[0] ?? '') })
+      if (opts.json === true) return printJson(saved)
+      printLines([`${args[0] ?? ''} (run ${saved.job}): home saved as ${saved.home} (${saved.bytes} bytes) at ${saved.savedAt}`, `write it out with: floe data get ${saved.home} DEST`])
     }))
 
   workspace.command('history')

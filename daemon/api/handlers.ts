@@ -187,6 +187,7 @@ export function apiHandlers ({ host, network, home, apiUrl, startedAt, datasets,
     workspaceRestart: async ({ ref, ...changes }) => await workspaces.restart(ref, changes),
     workspaceHistory: async ({ ref }) => await workspaces.history(ref),
     workspacePort: async ({ ref, port, local }) => await workspaces.forward(ref, port, local),
+    workspaceSave: async ({ ref }) => await jobs.saveHome(ref),
     workspaceDetach: async ({ ref, command }) => await workspaces.detach(ref, command),
     serveList: async () => ({ ports: serving.list() }),
     workspaceNotebook: async ({ ref }) => await workspaces.notebook(ref)

@@ -28,7 +28,10 @@ export interface RunnerComponents {
   /** fetches and pins what a receipt names (output, logs) from the provider */
   collect: (record: JobRecord, receipt: Receipt) => Promise<void>
   /** a workspace's home, as its provider just saved it (`home-saved`); absent: not kept */
-  homeSaved?: (record: JobRecord, home: CID, at: number) => Promise<void>
+  homeSaved?: (record: JobRecord, home: CID, at: number, saved?: { bytes: number, requested: boolean }) => Promise<void>
+  /** 1.3.0: a workspace's last traffic (`activity`) and a `save-home` refused (`save-refused`), see workspace-live.ts */
+  activity?: (record: JobRecord, activeAt: number) => void
+  saveRefused?: (record: JobRecord, message: string) => void
   /** the provider's system samples (1.3.0 `system`), to keep (system-store.ts validates and bounds them) */
   system?: (record: JobRecord, samples: SystemSample[]) => Promise<void>
   /** metering (daemon/billing/client-meter.ts): answers statements and the receipt with vouchers; absent: unmetered */
@@ -291,7 +294,13 @@ export function runJob (components: RunnerComponents, record: JobRecord, control
         return null
       }
       case 'home-saved':
-        await components.homeSaved?.(record, message.home, message.at)
+        await components.homeSaved?.(record, message.home, message.at, { bytes: message.bytes, requested: message.requested === true })
+        return null
+      case 'activity':
+        components.activity?.(record, message.activeAt)
+        return null
+      case 'save-refused':
+        components.saveRefused?.(record, message.message)
         return null
       case 'system':
         await components.system?.(record, message.samples)

@@ -36,6 +36,9 @@ import { reliabilityTally } from './reliability.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import { parseJobOutputRef, parseJobRef } from './refs.js'
 import { jobBilling, type JobBillingComponents } from './job-billing.js'
+import { workspaceLive, type RequestedSave } from './workspace-live.js'
+import { encodeJobMessage, JOB_PROTOCOL } from '../../protocol/jobs/wire.js'
+import { WorkspaceStateError } from '../workspaces/errors.js'
 
 /**
  * An output's blocks are its files' bytes plus its folders and file nodes: 5% and this much
@@ -211,9 +214,13 @@ export function jobService (components: JobServiceComponents) {
     }
     return { row, record: await records.get(row.jobId) }
   }
+  /** running workspaces' last traffic and "save home now" requests (1.3.0) */
+  const live = workspaceLive()
+  /** a running workspace's view names when it stops for idleness, once its provider said when it was last used */
+  const withIdle = (job: JobView): JobView => { const idle = live.idle(job); return idle == null ? job : { ...job, ...idle } }
   const find = async (ref: string): Promise<JobView> => {
     const { row, record } = await locate(ref)
-    return record != null ? withTombstone(view(record), row) : rowView(row)
+    return record != null ? withIdle(withTombstone(view(record), row)) : rowView(row)
   }
 
   const start = (record: JobRecord): void => {
@@ -232,12 +239,15 @@ export function jobService (components: JobServiceComponents) {
       save,
       collect: async (r, receipt) => { await collect(r, receipt.outputCid, receipt.logsCid, receipt.outputBytes) },
       ...(billing != null ? { billing } : {}),
-      homeSaved: async (r, home, at) => {
+      homeSaved: async (r, home, at, saved) => {
         // only a workspace has a home: a provider naming one for a batch job gets nothing fetched
         if (r.spec.workspace == null) return
         keepHome(r, home, at)
         await records.put(r)
+        live.saved(r.jobId, home, saved?.bytes ?? 0, at, saved?.requested === true)
       },
+      activity: (r, activeAt) => { live.activity(r, activeAt) },
+      saveRefused: (r, message) => { live.refused(r.jobId, message) },
       system: async (r, samples) => {
         const added = await system.append(r.jobId, samples)
         if (added.dropped > 0 || added.thinned) warnSamples(r.jobId, { jobId: r.jobId, provider: r.provider, dropped: added.dropped, thinned: added.thinned }, 'system samples from the provider dropped (too frequent or dated in the future) or thinned (past the cap per job)')
@@ -245,7 +255,7 @@ export function jobService (components: JobServiceComponents) {
       log
     }, record, { stop: stop.signal, shutdown: shutdown.signal, onChannel: channel => { entry.channel = channel } })
       .catch((err: Error) => { log.error({ jobId: record.jobId, err: err.message }, 'job runner failed') })
-      .finally(() => { active.delete(record.jobId); system.forget(record.jobId) })
+      .finally(() => { active.delete(record.jobId); system.forget(record.jobId); live.forget(record.jobId) })
     active.set(record.jobId, entry)
   }
 
@@ -305,7 +315,7 @@ export function jobService (components: JobServiceComponents) {
         for (const row of await components.projects.jobRows(project.id)) {
           if (row.deletedAt != null && options.includeDeleted !== true) continue
           const record = await records.get(row.jobId)
-          all.push(record != null ? withTombstone(view(record), row) : rowView(row))
+          all.push(record != null ? withIdle(withTombstone(view(record), row)) : rowView(row))
         }
       }
       return all.sort((a, b) => a.project.localeCompare(b.project) || a.projectId.localeCompare(b.projectId) || a.number - b.number)
@@ -381,6 +391,29 @@ export function jobService (components: JobServiceComponents) {
       entry.stop.abort(new Error('stopped by the user'))
       await entry.done
       return await find(ref)
+    },
+
+    /** When a running workspace of this node's stops for idleness, as its provider last said (null: not known) */
+    workspaceIdle: (view: Pick<JobView, 'jobId' | 'state' | 'spec'>): { lastActiveAt: string, idleStopAt: string } | null => live.idle(view),
+
+    /**
+     * "Save home now": asks the provider of a running workspace of this node's to save its
+     * home (and /code) as its periodic saves do, and waits for the home it names.
+     */
+    async saveHome (ref: string): Promise<RequestedSave & { job: string }> {
+      const job = await find(ref)
+      const name = job.message !== '' ? job.message : job.ref
+      if (job.spec.workspace == null) throw new WorkspaceStateError(`${job.ref} is a job, not a workspace: only a workspace has a home to save`)
+      if (job.state !== 'running') throw new WorkspaceStateError(`workspace ${name} is ${job.state}, not running${isFinal(job.state) ? `: its home was saved as it stopped (${job.outputCid ?? 'none'}); see floe workspace history ${name}` : '; save it once it runs'}`)
+      const entry = active.get(job.jobId)
+      if (entry == null) throw new WorkspaceStateError(`workspace ${name} is not being followed by this daemon${job.author !== components.self ? ` (it is ${job.author}'s: its own daemon saves it)` : ''}`)
+      const saved = await live.request(job.jobId, async () => {
+        const channel = entry.channel
+        if (channel == null) throw new WorkspaceStateError(`workspace ${name}'s provider is being reconnected; try again in a few seconds`)
+        if ((channel as { protocol?: string }).protocol !== JOB_PROTOCOL) throw new WorkspaceStateError(`workspace ${name}'s provider speaks ${(channel as { protocol?: string }).protocol ?? 'an older protocol'}, which has no save on request (${JOB_PROTOCOL}); its home is saved every ${job.spec.workspace?.snapshotSeconds ?? 0} s and as it stops`)
+        await channel.send(encodeJobMessage({ type: 'save-home' }))
+      })
+      return { job: job.ref, ...saved }
     },
 
     /** Writes a job's output (or, with `what: 'code'`, its code snapshot) to `dest`. */

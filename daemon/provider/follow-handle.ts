@@ -10,6 +10,8 @@ export interface FollowHandle {
   receipt(): SignedReceipt | undefined
   /** a workspace's newest saved home, once there is one */
   home(): LiveJob['home']
+  /** a workspace's last terminal or port traffic (ms since the epoch); null for a batch job */
+  activeAt(): number | null
   /** the newest usage statement, for a metered job (null: not metered) */
   usage(): LiveJob['usage']
   metered(): boolean
@@ -34,6 +36,7 @@ export function followHandle (job: LiveJob): FollowHandle {
     state: () => job.record.states[job.record.states.length - 1] ?? { state: job.record.state, at: job.record.acceptedAt },
     receipt: () => job.receipt,
     home: () => job.home,
+    activeAt: () => job.spec.workspace == null ? null : job.activeAt,
     usage: () => job.usage,
     metered: () => job.record.metered === true,
     system: after => ({ samples: samplesAfter(job.system, after), total: job.system?.total ?? 0 }),

@@ -2,6 +2,7 @@ import type { Libp2p, Stream, Connection } from '@libp2p/interface'
 import type { LogLine } from '../../protocol/jobs/job.js'
 import { decodeClientMessage, encodeJobMessage, LOG_BATCH_BYTES, MAX_LOG_BATCH_LINES, JOB_HEARTBEAT_MS, JOB_MAX_INBOUND_STREAMS, JOB_MAX_OUTBOUND_STREAMS, JOB_MAX_PENDING_REQUESTS, JOB_MAX_PENDING_REQUESTS_PER_PEER, JOB_PROTOCOL, JOB_PROTOCOL_V1_0, JOB_PROTOCOL_V1_2, JOB_PROTOCOLS, JOB_REQUEST_TIMEOUT_MS, JOB_SILENCE_MS, JobServerBusyError, MAX_JOB_MESSAGE_BYTES, meteredProtocol, systemMetricsProtocol, type ProviderMessage } from '../../protocol/jobs/wire.js'
 import { MAX_SYSTEM_SAMPLES_PER_MESSAGE } from '../../protocol/jobs/system-metrics.js'
+import { ACTIVITY_MIN_GAP_MS } from '../../protocol/jobs/workspace-activity.js'
 import { FINAL_VOUCHER_WAIT_MS } from '../../protocol/billing/metering.js'
 import type { Logger } from '../log.js'
 import { streamChannel, type MessageChannel } from '../p2p/message-channel.js'
@@ -123,6 +124,9 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
     const silence = setInterval(() => {
       if (Date.now() - heard > JOB_SILENCE_MS) done.abort(new Error(`${peer} fell silent`))
     }, JOB_HEARTBEAT_MS)
+    // 1.3.0: answers to `save-home` the loop below sends (one writer on the stream); `nudge` wakes it
+    const refusals: string[] = []
+    let nudge = new AbortController()
     const reading = (async () => {
       while (!stop.aborted) {
         const bytes = await channel.read({ signal: stop })
@@ -131,6 +135,12 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
         const message = decodeClientMessage(bytes)
         if (message.type === 'cancel') jobs.cancel(jobId, peer)
         else if (message.type === 'voucher') await jobs.voucher(jobId, peer, message.voucher)
+        else if (message.type === 'save-home') {
+          const refusal = jobs.saveHome(jobId, peer)
+          // an older stream has no `save-refused`: its client never sends `save-home`
+          if (refusal != null && systemMetricsProtocol(protocol) && refusals.length < 8) refusals.push(refusal)
+          nudge.abort()
+        }
         else if (message.type !== 'heartbeat') throw new Error(`unexpected ${message.type} while following a job`)
       }
     })().catch((err: Error) => { if (!stop.aborted) done.abort(err) })
@@ -140,6 +150,7 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
       let sentHome: ReturnType<typeof job.home>
       let sentUsage: ReturnType<typeof job.usage>
       let sentSystem = 0
+      let sentActiveAt = 0
       const metered = meteredProtocol(protocol) && job.metered()
       while (true) {
         stop.throwIfAborted()
@@ -151,8 +162,16 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
         // 1.0.0 has no `home-saved`: its clients read the home from the system log line
         const home = job.home()
         if (home != null && home !== sentHome && protocol !== JOB_PROTOCOL_V1_0) {
-          await send({ type: 'home-saved', ...home })
+          // `requested` is 1.3.0's: an older client's schema has no such field
+          const { requested, ...saved } = home
+          await send({ type: 'home-saved', ...saved, ...(requested === true && systemMetricsProtocol(protocol) ? { requested } : {}) })
           sentHome = home
+        }
+        while (refusals.length > 0) await send({ type: 'save-refused', message: refusals.shift() as string })
+        const activeAt = job.activeAt()
+        if (activeAt != null && systemMetricsProtocol(protocol) && activeAt - sentActiveAt >= ACTIVITY_MIN_GAP_MS) {
+          await send({ type: 'activity', activeAt })
+          sentActiveAt = activeAt
         }
         const usage = job.usage()
         if (metered && usage != null && usage !== sentUsage) {
@@ -177,7 +196,8 @@ export function jobServer ({ libp2p, jobs, log }: JobServerComponents) {
           if (metered) await job.finalVoucher(FINAL_VOUCHER_WAIT_MS, stop)
           break
         }
-        await job.changed(cursor, AbortSignal.any([stop, AbortSignal.timeout(JOB_HEARTBEAT_MS)]))
+        await job.changed(cursor, AbortSignal.any([stop, AbortSignal.timeout(JOB_HEARTBEAT_MS), nudge.signal]))
+        if (nudge.signal.aborted) nudge = new AbortController()
         if (Date.now() - lastSent >= JOB_HEARTBEAT_MS) await send({ type: 'heartbeat' })
       }
       await channel.close().catch(() => {})

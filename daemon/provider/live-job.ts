@@ -29,7 +29,9 @@ export interface LiveJob {
   /** keeps a workspace's pauses (home saves) and execs into it apart */
   gate: FreezeGate
   /** a workspace's newest saved home, sent to its client as `home-saved` */
-  home?: { home: CID, bytes: number, at: number }
+  home?: { home: CID, bytes: number, at: number, requested?: true }
+  /** a running workspace's "save home now" (workspace-watch.ts): null when it will be done, else why not */
+  saveHome?: () => string | null
   /** the newest signed usage statement (metered jobs), sent to its client as `usage` */
   usage?: SignedDoc
   /** the newest system samples (system-sampler.ts), sent to its client as `system` (1.3.0) */

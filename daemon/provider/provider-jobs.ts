@@ -144,6 +144,14 @@ export function providerJobs (components: ProviderJobsComponents) {
       }
       return true
     },
+    /** A client's "save home now" for its running workspace (workspace-watch.ts): null when it will be done, else why not. */
+    saveHome (jobId: string, client: string): string | null {
+      const job = clientJob(jobId, client)
+      if (job == null) return `no job ${jobId} of yours here`
+      if (job.spec.workspace == null) return 'only a workspace has a home to save'
+      if (job.saveHome == null) return `the workspace is ${job.record.state}, not running: a stopped one saved its home as its output`
+      return job.saveHome()
+    },
     /** Whether `peer` may fetch `root` from here as the client of a job (job-views.ts). */
     servesClient: (root: string, peer: string): boolean => servesClient(table.jobs.values(), root, peer),
     /** jobs this provider holds (running, or finished and kept for pickup), newest first */

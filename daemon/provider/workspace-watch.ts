@@ -2,7 +2,7 @@ import type Docker from 'dockerode'
 import type { JobSpec } from '../../protocol/jobs/spec.js'
 import { HOME_SAVED } from '../../protocol/workspaces/tunnel.js'
 import type { ImportSummary } from '../content/index.js'
-import { FreezeGate } from './freeze-gate.js'
+import { HOME_SAVE_MIN_GAP_MS } from '../../protocol/jobs/workspace-activity.js'
 import { pinReasons } from '../store/pin-reasons.js'
 import type { ImportJobFolderComponents } from './import-job-folder.js'
 import { saveWorkspace } from './workspace-save.js'
@@ -31,6 +31,19 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
   const gate = job.gate
   let saving = false
   let lastSave = Date.now()
+  /** a save asked for by the client (`save-home`, 1.3.0), done by the next tick like a periodic one */
+  let requested = false
+  let lastRequest = 0
+  job.saveHome = () => {
+    const now = Date.now()
+    if (job.cancel.signal.aborted || job.record.state !== 'running') return `the workspace is ${job.cancel.signal.aborted ? 'stopping' : job.record.state}, not running: a stopped one saved its home as its output`
+    const wait = lastRequest + HOME_SAVE_MIN_GAP_MS - now
+    // a hostile client must not keep the provider saving (each save pauses the container and walks the home)
+    if (wait > 0) return `a save was asked for ${Math.round((now - lastRequest) / 1000)} s ago; this provider saves on request at most once every ${HOME_SAVE_MIN_GAP_MS / 1000} s: try again in ${Math.ceil(wait / 1000)} s`
+    lastRequest = now
+    requested = true
+    return null
+  }
   const tick = async (): Promise<void> => {
     const now = Date.now()
     if (now - job.activeAt > spec.idleTimeoutSeconds * 1000 && !job.cancel.signal.aborted) {
@@ -40,8 +53,11 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
       job.cancel.abort(new Error(job.stopReason))
       return
     }
-    if (saving || now - lastSave < spec.snapshotSeconds * 1000) return
+    if (saving || (!requested && now - lastSave < spec.snapshotSeconds * 1000)) return
     saving = true
+    // taken before the save starts: what is written after the request is in this save
+    const onRequest = requested
+    requested = false
     try {
       // Frozen while its home is read: nothing in the container can change what is walked.
       // A terminal or port opened meanwhile waits for this (an exec into a paused container
@@ -64,14 +80,18 @@ export function watchWorkspace (components: WorkspaceWatchComponents, job: LiveJ
       await components.table.records.put(job.record)
       lastSave = Date.now()
       // the client hears it as a typed `home-saved` (1.1.0), and as this line (a 1.0.0 client)
-      job.home = { home: saved.cid, bytes: saved.bytes, at: Date.now() }
+      job.home = { home: saved.cid, bytes: saved.bytes, at: Date.now(), ...(onRequest ? { requested: true as const } : {}) }
       systemLine(job, `${HOME_SAVED} ${saved.cid.toString()} (${saved.bytes} bytes)`)
+    } catch (err) {
+      // a requested save that failed is asked for again by the next tick
+      if (onRequest) requested = true
+      throw err
     } finally {
       saving = false
     }
   }
   const timer = setInterval(() => { tick().catch((err: Error) => { log.warn({ jobId: job.record.jobId, err: err.message }, 'could not save the workspace home') }) }, WORKSPACE_TICK_MS)
-  return { stop: () => { clearInterval(timer) } }
+  return { stop: () => { clearInterval(timer); job.saveHome = undefined } }
 }
 
 export interface WorkspaceAccess {

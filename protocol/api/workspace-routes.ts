@@ -126,6 +126,13 @@ export const workspaceRoutes = {
     input: z.object({ ref: JobRef, port: z.number().int().min(1).max(65_535), local: z.number().int().min(0).max(65_535).default(0) }).strict(),
     output: Forward
   }),
+  workspaceSave: defineRoute({
+    method: 'POST',
+    path: `${PREFIX}/workspaces/save`,
+    summary: "save a running workspace's home (and /code) now, as its periodic saves do, and wait for the saved CID; its provider saves on request at most once every 10 s",
+    input: z.object({ ref: JobRef }).strict(),
+    output: z.object({ job: z.string(), home: z.string(), bytes: z.number(), savedAt: z.string() })
+  }),
   workspaceDetach: defineRoute({
     method: 'POST',
     path: `${PREFIX}/workspaces/detach`,

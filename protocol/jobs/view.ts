@@ -73,6 +73,10 @@ export const JobView = z.object({
   metrics: z.record(z.string(), MetricPoint),
   /** when `floe delete` tombstoned it (listings hide it unless --all) */
   deletedAt: z.string().nullable().optional(),
+  /** a running workspace's last terminal or port traffic, as its provider last said (1.3.0; absent: not known) */
+  lastActiveAt: z.string().optional(),
+  /** when a running workspace stops for idleness: lastActiveAt + its idle timeout (absent: not known) */
+  idleStopAt: z.string().optional(),
   /** metric lines (stdout JSON naming "metric") that could not be read, so are in no chart */
   metricsDropped: z.number().int().nonnegative().optional()
 })

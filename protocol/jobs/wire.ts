@@ -18,11 +18,15 @@ import { Bytes, CidLink, MAX_SPEC_BYTES } from './spec.js'
  *                             statement every metering interval while it runs, 1.2.0) and, for a
  *                             workspace, `home-saved` messages as they happen, `system` (1.3.0:
  *                             the container's CPU, memory, disk and GPU samples, at most one a
- *                             second, see system-metrics.ts), and `finished`
+ *                             second, see system-metrics.ts), for a workspace `activity` (1.3.0:
+ *                             its last terminal or port traffic) and `save-refused` (1.3.0: a
+ *                             `save-home` not done; see workspace-activity.ts), and `finished`
  *                             (the signed receipt) when the job has ended
  *   client → provider, after: `heartbeat`, `cancel`, `voucher` (1.2.0: the signed cumulative
  *                             promise answering each statement, and a final one answering the
- *                             receipt; see protocol/billing/metering.ts)
+ *                             receipt; see protocol/billing/metering.ts), `save-home` (1.3.0:
+ *                             a workspace's home saved now, answered by a `home-saved` with
+ *                             `requested: true` or by `save-refused`)
  *
  * A job submitted over 1.1.0 or 1.0.0 is not metered: its client does not know the messages.
  *
@@ -90,7 +94,9 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat') }).strict(),
   z.object({ type: z.literal('cancel') }).strict(),
   /** 1.2.0: the client's signed cumulative promise (protocol/billing/metering.ts) */
-  z.object({ type: z.literal('voucher'), voucher: SignedDoc }).strict()
+  z.object({ type: z.literal('voucher'), voucher: SignedDoc }).strict(),
+  /** 1.3.0: save the workspace's home now (protocol/jobs/workspace-activity.ts) */
+  z.object({ type: z.literal('save-home') }).strict()
 ])
 export type ClientMessage = z.infer<typeof ClientMessage>
 
@@ -102,12 +108,23 @@ export const ProviderMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('lines'), lines: z.array(LogLine).min(1).max(MAX_LOG_BATCH_LINES) }).strict(),
   z.object({ type: z.literal('heartbeat') }).strict(),
   /** a workspace's home, saved while it runs or as it stops (1.1.0): the client keeps it, so a restart can start from it */
-  z.object({ type: z.literal('home-saved'), home: CidLink, bytes: z.number().int().nonnegative(), at: z.number().int().nonnegative() }).strict(),
+  z.object({
+    type: z.literal('home-saved'),
+    home: CidLink,
+    bytes: z.number().int().nonnegative(),
+    at: z.number().int().nonnegative(),
+    /** 1.3.0: the save a `save-home` asked for (never sent on an older stream) */
+    requested: z.literal(true).optional()
+  }).strict(),
   z.object({ type: z.literal('finished'), receipt: SignedReceipt }).strict(),
   /** 1.2.0: a signed usage statement while the job runs (protocol/billing/metering.ts) */
   z.object({ type: z.literal('usage'), statement: SignedDoc }).strict(),
   /** 1.3.0: the job's system samples since the last message, oldest first (protocol/jobs/system-metrics.ts) */
-  z.object({ type: z.literal('system'), samples: z.array(SystemSample).min(1).max(MAX_SYSTEM_SAMPLES_PER_MESSAGE) }).strict()
+  z.object({ type: z.literal('system'), samples: z.array(SystemSample).min(1).max(MAX_SYSTEM_SAMPLES_PER_MESSAGE) }).strict(),
+  /** 1.3.0: a workspace's last terminal or port traffic, ms since the epoch, the provider's clock (protocol/jobs/workspace-activity.ts) */
+  z.object({ type: z.literal('activity'), activeAt: z.number().int().nonnegative().max(2 ** 53 - 1) }).strict(),
+  /** 1.3.0: a `save-home` not done, and why */
+  z.object({ type: z.literal('save-refused'), message: z.string().max(1024) }).strict()
 ])
 export type ProviderMessage = z.infer<typeof ProviderMessage>
 

@@ -116,6 +116,10 @@ describe('the web UI: workspaces', () => {
       const href = await link.getAttribute('href') ?? ''
       expect(href).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/$/)
       expect(await (await fetch(`${href}index.html`)).text()).toBe('served\n')
+      // the idle stop, from the provider's last terminal traffic; "Save home now" shows the new save
+      await expect.poll(async () => await page.getByTestId('idle-countdown').innerText(), { timeout: 10_000 }).toMatch(/^stops when idle in (19|20) min$/)
+      await page.getByRole('button', { name: 'Save home now' }).click()
+      await expect.poll(async () => await page.getByTestId('home-saved').innerText(), { timeout: 30_000 }).toMatch(/Saved as baf[a-z0-9]{20,} at \S/)
       await screenshot(page, 'workspace')
 
       // the list shows it with its port; stopping it saves its home
@@ -123,6 +127,7 @@ describe('the web UI: workspaces', () => {
       const row = page.locator('tr', { has: page.getByRole('link', { name: ref, exact: true }) })
       await expect.poll(async () => await row.innerText()).toContain('webdev')
       expect(await row.getByRole('link', { name: /^127\.0\.0\.2:\d+$/ }).getAttribute('href')).toBe(href)
+      expect(await row.innerText()).toMatch(/in (19|20) min/)
       await screenshot(page, 'workspaces')
       await row.getByRole('button', { name: 'Stop webdev' }).click()
       await expect.poll(async () => await row.locator('.badge').innerText(), { timeout: 30_000 }).toBe('stopped')

@@ -8,8 +8,9 @@ import { DataTable } from '../components/DataTable.js'
 import { chosenMounts, InputList, maxPriceOf, MountPicker, type Mount } from '../components/JobForm.js'
 import { Terminal } from '../components/Terminal.js'
 import { CodeSnapshot } from '../components/CodeSnapshot.js'
+import { IdleCountdown, SaveHomeButton } from '../components/WorkspaceSave.js'
 import { costSoFar } from '../job-facts.js'
-import { ago, money, shortPeer } from '../../../protocol/format.js'
+import { ago, idleCountdown, money, shortPeer } from '../../../protocol/format.js'
 import { isFinal } from '../../../protocol/jobs/job.js'
 import { notebookOf } from '../../../protocol/workspaces/notebook.js'
 
@@ -121,6 +122,7 @@ export function Workspaces (): ReactNode {
                 { key: 'state', label: 'Status', render: ws => <StatusBadge state={ws.state} />, sort: ws => ws.state },
                 { key: 'provider', label: 'Provider', render: ws => ws.provider == null ? '–' : <Mono title={ws.provider}>{shortPeer(ws.provider)}</Mono> },
                 { key: 'started', label: 'Started', render: ws => ago(ws.createdAt), sort: ws => ws.createdAt },
+                { key: 'idle', label: 'Idle stop', render: ws => idleCountdown(ws), sort: ws => ws.idleStopAt ?? '' },
                 { key: 'cost', label: 'Cost so far', render: ws => { const c = costSoFar(ws); return c == null ? '–' : money(c) }, sort: ws => costSoFar(ws) ?? 0 },
                 { key: 'home', label: 'Home', render: ws => <HomeCid ws={ws} /> },
                 { key: 'ports', label: 'Ports', render: ws => <PortLinks ports={portsOf(ws, ports)} /> },
@@ -245,13 +247,14 @@ export function Workspace (): ReactNode {
         <dt>Provider</dt><dd>{ws.provider == null ? '–' : <Mono>{ws.provider}</Mono>}{ws.pricePerHour != null && ` at ${money(ws.pricePerHour)}/h`}</dd>
         <dt>Started</dt><dd><time dateTime={ws.createdAt}>{ago(ws.createdAt)}</time></dd>
         <dt>Cost so far</dt><dd data-testid='workspace-cost'>{(() => { const c = costSoFar(ws); return c == null ? '–' : `${money(c)} credits` })()}</dd>
-        <dt>Idle timeout</dt><dd>{formatDuration(settings.idleTimeoutSeconds)} without terminal or port traffic</dd>
+        <dt>Idle timeout</dt><dd>{formatDuration(settings.idleTimeoutSeconds)} without terminal or port traffic{ws.state === 'running' && <>; <IdleCountdown ws={ws} /></>}</dd>
         <dt>Snapshots</dt><dd>the home is saved every {formatDuration(settings.snapshotSeconds)}</dd>
         <dt>Home</dt><dd><HomeCid ws={ws} /></dd>
         <dt>Restored from</dt><dd>{settings.home == null ? 'an empty home' : <Mono>{settings.home}</Mono>}</dd>
       </dl>
 
       <h2>Saved home</h2>
+      <SaveHomeButton ws={ws} onSaved={job.reload} />
       {(ws.outputCid ?? ws.homeCid) == null
         ? <p className='muted'>Not saved yet: the home is saved every {formatDuration(settings.snapshotSeconds)} while it runs, and when it stops.</p>
         : <CodeSnapshot cid={(ws.outputCid ?? ws.homeCid) as string} name={`${ws.ref.split('/').slice(-2).join('-')}-home`} what='the saved home' />}
