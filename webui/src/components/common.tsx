@@ -16,7 +16,8 @@ export function messageOf (error: Error): string {
   const [first = '', ...rest] = text.split(/;\s+/)
   text = [first.replace(/:\s*floe \S.*$/, ''), ...rest.filter(part => !CLI.test(part))].join('; ')
   text = text.replace(/,?\s*(?:or )?see its log: floe logs \S+$/, '')
-  return text.charAt(0).toUpperCase() + text.slice(1)
+  // a sentence starts with a capital; a file name, ref or command that starts it is left as written (floe.yml:2: …)
+  return /^[a-z]+[,]?(\s|$)/.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text
 }
 
 /** The API's message, in a box a screen reader announces. */
