@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 import { z } from 'zod'
 import { DATA_LINK_FILE } from '../protocol/datasets/dataset.js'
+import { parseLinkFile } from './project-link.js'
 
 /**
  * `.floedata`: what `floe data init NAME` writes in a folder (as FloydHub's `floyd data
@@ -21,14 +22,7 @@ export async function findDataLink (folder: string): Promise<{ name: string } | 
     if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') return undefined
     throw err
   }
-  let parsed: z.ZodSafeParseResult<{ name: string }>
-  try {
-    parsed = Link.safeParse(JSON.parse(text))
-  } catch {
-    parsed = { success: false } as any
-  }
-  if (!parsed.success) throw new Error(`${path} is not a dataset link; run floe data init NAME there again`)
-  return parsed.data
+  return parseLinkFile(path, text, Link, 'a dataset link; run floe data init NAME there again')
 }
 
 export async function writeDataLink (folder: string, name: string): Promise<string> {

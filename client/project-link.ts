@@ -14,6 +14,19 @@ export const LINK_FILE = '.floeproject'
 const Link = z.object({ id: z.string().min(1), name: z.string().min(1) })
 export type ProjectLink = z.infer<typeof Link>
 
+/** A link file's text as `schema` reads it; anything else (not JSON, not that shape) is `PATH is not WHAT`. */
+export function parseLinkFile<T> (path: string, text: string, schema: z.ZodType<T>, what: string): T {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    value = undefined
+  }
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) throw new Error(`${path} is not ${what}`)
+  return parsed.data
+}
+
 /** The link of `folder` or the nearest folder above it, if any. */
 export async function findProjectLink (folder: string): Promise<ProjectLink | undefined> {
   for (let dir = resolve(folder); ; dir = dirname(dir)) {
@@ -23,11 +36,7 @@ export async function findProjectLink (folder: string): Promise<ProjectLink | un
     } catch (err: any) {
       if (err?.code !== 'ENOENT' && err?.code !== 'ENOTDIR' && err?.code !== 'EACCES') throw err
     }
-    if (text != null) {
-      const parsed = Link.safeParse(JSON.parse(text))
-      if (!parsed.success) throw new Error(`${join(dir, LINK_FILE)} is not a project link; run floe init NAME there again`)
-      return parsed.data
-    }
+    if (text != null) return parseLinkFile(join(dir, LINK_FILE), text, Link, 'a project link; run floe init NAME there again')
     if (dirname(dir) === dir) return undefined
   }
 }
