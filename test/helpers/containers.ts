@@ -19,6 +19,14 @@ export async function containersOf (peers: Iterable<string>): Promise<string[]> 
  */
 export async function removeLeftContainers (peers: Iterable<string>): Promise<string[]> {
   const left = await containersOf(peers)
-  if (left.length > 0) await exec('docker', ['rm', '-f', ...left])
+  for (const id of left) {
+    // a provider killed while removing one leaves the engine finishing that removal
+    await exec('docker', ['rm', '-f', id]).catch(async (err: Error) => {
+      if (!/already in progress|No such container/.test(err.message)) throw err
+      for (let deadline = Date.now() + 30_000; Date.now() < deadline && (await exec('docker', ['ps', '-a', '-q', '--filter', `id=${id}`])).stdout.trim() !== '';) {
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+    })
+  }
   return left
 }

@@ -119,7 +119,8 @@ describe('metering and budgets between two daemons', () => {
     expect(refused.stderr).toMatch(/floe run: the job could cost up to 6\.\d+ credits \(360\.01\/h for its 60 s time limit\), but the project budget leaves 1: raise the budget, lower --timeout or --max-price, or pass --allow-partial/)
     await floeJson(['project', 'budget', 'set', '10', '--per', 'day', '--home', client.home])
     const job = await submit(client, code, ['--timeout', '60s', '--', 'true'])
-    expect((await waitState(client, job.ref, ['success', 'failed', 'stopped'])).state).toBe('success')
+    const done = await waitState(client, job.ref, ['success', 'failed', 'stopped'])
+    expect(done.state, done.reason).toBe('success')
     const status = await floe(['status', '--home', client.home])
     expect(status.stdout).toMatch(/budget: project [^ ]+\/default: [\d.]+ of 10 credits left this day/)
   })
@@ -184,7 +185,10 @@ describe('many jobs', () => {
     const jobs = []
     // submitted five at a time, as several terminals would
     for (let i = 0; i < JOBS; i += 5) jobs.push(...await Promise.all([0, 1, 2, 3, 4].map(async k => await submit(client, code, ['--', 'sh', '-c', `sleep ${(i + k) % 3}`]))))
-    for (const job of jobs) expect((await waitState(client, job.ref, ['success', 'failed', 'stopped', 'lost'], 240_000)).state).toBe('success')
+    for (const job of jobs) {
+      const done = await waitState(client, job.ref, ['success', 'failed', 'stopped', 'lost'], 240_000)
+      expect(done.state, `${done.ref}: ${done.reason}\n${provider.output().slice(-3000)}`).toBe('success')
+    }
     const agreed = await expectAgreement(client, provider)
     expect(agreed.jobs).toBe(JOBS)
     const spend = await floeJson(['billing', '--home', client.home])

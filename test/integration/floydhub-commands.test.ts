@@ -52,7 +52,7 @@ describe('FloydHub-familiar commands', () => {
     const code = await r.codeFolder({ 'train.sh': 'cat /data/train.csv; echo v1 > /output/model.txt\n' })
     await json(['init', name], code)
     const run = await floe(['--home', client.home, 'run', '--data', `${name}:1:/data`, '--json', '--follow', '--', 'sh', 'train.sh'], { cwd: code, timeoutMs: 60_000 })
-    expect(run.code, run.stderr).toBe(0)
+    expect(run.code, `${run.stderr}${run.stdout}\n${provider.output().slice(-3000)}`).toBe(0)
     const job1 = JSON.parse(run.stdout)
     expect(job1).toMatchObject({ state: 'success', provider: provider.endpoint.peerId })
 
@@ -66,7 +66,7 @@ describe('FloydHub-familiar commands', () => {
 
     await writeFile(join(code, 'train.sh'), 'echo v2 > /output/model.txt; echo restarted\n')
     const restarted = await floe(['--home', client.home, 'restart', '1', '--json', '--follow'], { cwd: code, timeoutMs: 60_000 })
-    expect(restarted.code, restarted.stderr).toBe(0)
+    expect(restarted.code, `${restarted.stderr}${restarted.stdout}\n${provider.output().slice(-3000)}`).toBe(0)
     const job2 = JSON.parse(restarted.stdout)
     expect(job2).toMatchObject({ state: 'success', number: 2, inputs: [{ ref: `${name}:1`, mount: '/data' }], spec: { command: ['sh', 'train.sh'] } })
     expect(job2.spec.code).not.toBe(job1.spec.code)
@@ -88,7 +88,8 @@ describe('FloydHub-familiar commands', () => {
     const refused = await floe(['--home', client.home, 'delete', sleeper.ref])
     expect(refused.code).toBe(1)
     expect(refused.stderr).toBe(`floe delete: job ${sleeper.ref} is running; stop it first (floe stop ${sleeper.ref}), then delete it\n`)
-    await json(['stop', sleeper.ref])
+    const stopped = await floe(['--home', client.home, 'stop', sleeper.ref, '--json'])
+    expect(stopped.code, `${stopped.stderr}${JSON.stringify(await json(['status', sleeper.ref]))}\n${provider.output().slice(-3000)}`).toBe(0)
     await json(['gc'])
     const deleted = await floe(['--home', client.home, 'delete', '1'], { cwd: code })
     expect(deleted.code, deleted.stderr).toBe(0)
