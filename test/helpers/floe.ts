@@ -4,7 +4,9 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach } from 'vitest'
 import { ApiEndpoint, homePaths } from '../../protocol/home.js'
+import { removeLeftContainers } from './containers.js'
 
 /** The built executable: tests drive floe exactly as a user does. */
 export const FLOE_BIN = resolve(import.meta.dirname, '../../dist/bin/floe.js')
@@ -137,20 +139,31 @@ export interface Resources {
 
 /**
  * Collects daemons and folders to clean up; call `cleanup()` in afterEach so a failing test
- * leaves no process or folder behind. Its `start`, `startAt` and `codeFolder` make what the
+ * leaves no process or folder behind (it registers its own afterEach, which removes a failed
+ * test's containers). Its `start`, `startAt` and `codeFolder` make what the
  * integration tests share, each registered for clean-up.
  */
 export function resources (): Resources {
   const daemons: RunningDaemon[] = []
   const folders: string[] = []
   const started = new Set<string>()
+  // A failed attempt (one that timed out under load, say) may have killed a provider mid-job,
+  // whose container runs on: removed before the retry, so the file's afterAll check counts
+  // only what passing tests left behind.
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') await removeLeftContainers(started).catch(() => {})
+  })
   const r: Resources = {
     daemon (d) { daemons.push(d); return d },
     folder (path) { folders.push(path); return path },
     async cleanup () {
       await Promise.all(daemons.splice(0).map(async d => await d.stop('SIGKILL')))
-      for (const folder of folders) await unmountUnder(folder)
-      await Promise.all(folders.splice(0).map(async f => { await rm(f, { recursive: true, force: true }) }))
+      // twice: a daemon killed while its `mount` child ran leaves that child to finish the mount after the first pass
+      for (const pass of [1, 2]) {
+        for (const folder of folders) await unmountUnder(folder)
+        await Promise.all(folders.map(async f => { await rm(f, { recursive: true, force: true }).catch(err => { if (pass === 2) throw err }) }))
+      }
+      folders.splice(0)
     },
     started,
     async start (...flags) { return await r.startAt(r.folder(await tempHome()), ...flags) },

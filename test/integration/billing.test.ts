@@ -194,5 +194,5 @@ describe('many jobs', () => {
     const spend = await floeJson(['billing', '--home', client.home])
     const receipts = (await floeJson(['status', '--home', client.home, '--all'])).reduce((sum: number, j: any) => sum + Math.round((j.receipt?.cost ?? 0) * 1e6), 0)
     expect(Math.round(spend.spent * 1e6)).toBe(receipts)
-  }, 300_000)
+  }, 480_000) // alone: 138 s; beside other files on a loaded machine: 252 s
 })

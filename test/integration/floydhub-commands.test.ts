@@ -107,7 +107,7 @@ describe('FloydHub-familiar commands', () => {
 
     // data delete is rm
     expect(await json(['data', 'delete', `${name}:1`])).toEqual([expect.objectContaining({ name, version: 1 })])
-  }, 150_000)
+  }, 300_000) // six jobs and a dozen commands (alone: 54 s; beside other files on a loaded machine: 132 s)
 
 })
 

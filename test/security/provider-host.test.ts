@@ -131,7 +131,7 @@ describe('a hostile job, sent with the stock CLI', () => {
     const root = await runFollow(await r.codeFolder({ 'run.sh': 'echo x > /etc/passwd-floe || echo refused\n' }), ['--', 'sh', 'run.sh'])
     expect(await logText(root.job.ref)).toContain('refused')
     await expectProviderUp()
-  })
+  }, 150_000) // three jobs, one writing 200 MB (58 s in a loaded CI run)
 
   it('sees none of the provider\'s host paths in its mount table', async () => {
     const run = await runFollow(await r.codeFolder({ 'run.sh': 'cat /proc/self/mountinfo\n' }), ['--', 'sh', 'run.sh'])
