@@ -14,19 +14,31 @@ export async function containersOf (peers: Iterable<string>): Promise<string[]> 
 }
 
 /**
+ * Removes containers by id (`docker rm -f`), waiting out what the engine is still finishing:
+ * a removal already under way (a provider killed while removing one), or a process the engine
+ * cannot kill yet (a zombie, seen under gVisor on a loaded machine). Up to 30 s, then throws.
+ */
+export async function removeContainers (ids: string[]): Promise<void> {
+  for (const id of ids) {
+    for (let deadline = Date.now() + 30_000; ;) {
+      try {
+        await exec('docker', ['rm', '-f', id])
+        break
+      } catch (err: any) {
+        if (/No such container/.test(err.message)) break
+        if (!/already in progress|zombie|cannot remove/.test(err.message) || Date.now() > deadline) throw err
+        await new Promise(resolve => setTimeout(resolve, 500))
+      }
+    }
+  }
+}
+
+/**
  * For a file's afterAll: the containers its daemons left behind, removed (so the next file
  * starts clean) and returned for the test to assert there were none.
  */
 export async function removeLeftContainers (peers: Iterable<string>): Promise<string[]> {
   const left = await containersOf(peers)
-  for (const id of left) {
-    // a provider killed while removing one leaves the engine finishing that removal
-    await exec('docker', ['rm', '-f', id]).catch(async (err: Error) => {
-      if (!/already in progress|No such container/.test(err.message)) throw err
-      for (let deadline = Date.now() + 30_000; Date.now() < deadline && (await exec('docker', ['ps', '-a', '-q', '--filter', `id=${id}`])).stdout.trim() !== '';) {
-        await new Promise(resolve => setTimeout(resolve, 250))
-      }
-    })
-  }
+  await removeContainers(left)
   return left
 }

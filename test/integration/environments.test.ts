@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectToProvider, floe, floeJson, resources, startDaemon, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { removeContainers } from '../helpers/containers.js'
 
 const exec = promisify(execFile)
 const r = resources()
@@ -74,7 +75,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.client=${client?.endpoint.peerId ?? 'none'}`])
   const containers = stdout.split('\n').filter(Boolean)
-  if (containers.length > 0) await exec('docker', ['rm', '-f', ...containers])
+  await removeContainers(containers)
   await r.cleanup()
   for (const id of [...new Set(images)]) await exec('docker', ['rmi', '-f', id]).catch(() => {})
   expect(containers, 'containers left behind').toEqual([])

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { removeLeftContainers } from '../helpers/containers.js'
+import { removeContainers, removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, addr, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const exec = promisify(execFile)
@@ -149,7 +149,7 @@ describe('workspace identity', () => {
     // the killed provider's container runs on until that daemon comes back; here it does not
     const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.provider=${doomed!.endpoint.peerId}`])
     const orphans = stdout.split('\n').filter(Boolean)
-    if (orphans.length > 0) await exec('docker', ['rm', '-f', ...orphans])
+    await removeContainers(orphans)
   })
 
   it('--git URL [--ref] makes /code from a git repository: a branch, a commit; unreachable and unknown refs are one-line errors', { timeout: 120_000 }, async () => {

@@ -5,7 +5,7 @@ import { connect, createServer } from 'node:net'
 import { promisify } from 'node:util'
 import WebSocket from 'ws'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { removeLeftContainers } from '../helpers/containers.js'
+import { removeContainers, removeLeftContainers } from '../helpers/containers.js'
 import { floe, floeJson, addr, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 const exec = promisify(execFile)
@@ -229,6 +229,6 @@ describe('workspaces', () => {
     const { stdout } = await exec('docker', ['ps', '-a', '-q', '--filter', `label=org.floe.provider=${doomed.endpoint.peerId}`])
     const orphans = stdout.split('\n').filter(Boolean)
     expect(orphans).toHaveLength(1)
-    await exec('docker', ['rm', '-f', ...orphans])
+    await removeContainers(orphans)
   })
 })

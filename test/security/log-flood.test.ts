@@ -89,7 +89,7 @@ describe('log flood', () => {
     }
     const report = (who: 'provider' | 'client'): string => `${who}: ${(before[who] / MiB).toFixed(0)} MiB before, ${(peak[who] / MiB).toFixed(0)} MiB at peak, ${(after[who] / MiB).toFixed(0)} MiB after`
     console.log(`log flood of ${LINES} lines of ${LINE_BYTES / 1024} KiB: ${report('provider')}; ${report('client')}`)
-    expect(job.state).toBe('success')
+    expect(job.state, job.reason).toBe('success')
     // every line arrived, whole (a 60 KiB line is under the 64 KiB a line may be)
     const last = await floe(['logs', job.ref, '--home', client.home, '--json'], { timeoutMs: 60_000 })
     const lines = JSON.parse(last.stdout).lines.filter((l: any) => l.stream === 'stdout')
