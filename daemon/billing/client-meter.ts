@@ -101,6 +101,8 @@ export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientM
           dispute: { provider: job.provider, kind: 'statement', refusal: check.refusal, message: check.message, documents: [{ kind: 'statement', ...signed }, ...(voucher != null ? [{ kind: 'voucher' as const, ...voucher }] : [])] }
         }
       }
+      // heard again after a reattach: its voucher was made (and its heard time kept) the first time
+      if (check.repeated) return { voucher: null, stop: null, refused: null, dispute: null }
       const statement = check.statement
       heardAt.set(job.jobId, now)
       const updated = await ledger.update(job.jobId, r => {

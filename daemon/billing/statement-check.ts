@@ -23,14 +23,16 @@ export interface StatementDeal {
 export type StatementRefusal = 'invalid' | 'signature' | 'job' | 'replay' | 'price' | 'time' | 'cost'
 
 export type StatementCheck =
-  | { ok: true, statement: UsageStatement }
+  /** repeated: the statement taken last, heard again (already answered: nothing to promise) */
+  | { ok: true, statement: UsageStatement, repeated: boolean }
   | { ok: false, refusal: StatementRefusal, message: string, statement: UsageStatement | null }
 
 /**
  * Whether a provider's usage statement matches the deal, so that it may be answered with a
  * voucher. In this order: it decodes (invalid); it is signed by the job's provider and names
  * it (signature); it is about this job, lease and client (job: a statement for a job this
- * client did not give that provider); its seq is past the last one taken (replay); its price
+ * client did not give that provider); its seq is past the last one taken (replay), unless it
+ * is that one again, whole (repeated: no new promise); its price
  * is the accepted one (price); its running time never decreases and runs no faster than this
  * client's own clock since the acceptance (give or take METERING_CLOCK_SLACK_MS) and since the
  * last statement (give or take that and one interval, as a statement may be heard late) (time); its cost is price × running time to the micro-credit (cost).
@@ -51,6 +53,9 @@ export async function checkStatement (signed: SignedDoc, deal: StatementDeal): P
   if (statement.client !== deal.client) other.push(`client ${statement.client}, not ${deal.client}`)
   if (other.length > 0) return refuse('job', `it is for a job this client did not give the provider: ${other.join(', ')}`)
   const previous = deal.previous
+  // A provider sends its newest statement when a client follows the job again (a stream cut
+  // under load, a restart): the one taken last, heard again, was answered already.
+  if (previous != null && statement.seq === previous.seq && statement.runningMs === previous.runningMs) return { ok: true, statement, repeated: true }
   if (previous != null && statement.seq <= previous.seq) return refuse('replay', `its seq ${statement.seq} is not past the last statement taken (${previous.seq})`)
   if (statement.pricePerHour !== deal.acceptedPricePerHour) return refuse('price', `its price ${statement.pricePerHour}/h is not the ${deal.acceptedPricePerHour}/h the provider accepted the job at`)
   const sinceAccepted = deal.now - deal.acceptedAt
@@ -70,5 +75,5 @@ export async function checkStatement (signed: SignedDoc, deal: StatementDeal): P
   if (Math.abs(statement.cost - expected) > METERING_COST_TOLERANCE_MICRO) {
     return refuse('cost', `its cost ${statement.cost} µcr is not price × time (${statement.pricePerHour}/h × ${statement.runningMs} ms = ${expected} µcr)`)
   }
-  return { ok: true, statement }
+  return { ok: true, statement, repeated: false }
 }

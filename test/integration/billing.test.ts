@@ -150,6 +150,22 @@ describe('metering and budgets between two daemons', () => {
     await expectAgreement(client, provider)
   })
 
+  it('a restarted client hears the statement it answered last again, and the job runs on', async () => {
+    // statements 30 s apart: the provider's newest, sent again when the client follows the job
+    // once more, is the one the client took before it stopped (refused as a replay, it stopped the job)
+    const { provider, client } = await pair({ metering: '30s', 'voucher-grace': '30s' })
+    const code = await r.codeFolder()
+    const job = await submit(client, code, ['--', 'sleep', '10'])
+    await waitState(client, job.ref, ['running'])
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    await client.stop('SIGKILL')
+    const again = r.daemon(await startDaemon(client.home))
+    await floeJson(['connect', await addr(provider), '--home', again.home])
+    const done = await waitState(again, job.ref, ['success', 'failed', 'stopped', 'lost'], 60_000)
+    expect(done.state, `${done.reason}\n${again.output().slice(-3000)}`).toBe('success')
+    await expectAgreement(again, provider)
+  }, 120_000)
+
   it('after kill -9 of the client, and of the provider, mid-job, both ledgers agree after restart', async () => {
     const port = await freePort()
     const { provider, client } = await pair({ 'voucher-grace': '20s' }, port)

@@ -64,7 +64,15 @@ describe('credits', () => {
 describe('usage statements are checked against the deal', () => {
   it('takes an honest statement', async () => {
     const check = await checkStatement(await signStatement(statement()), deal())
-    expect(check.ok).toBe(true)
+    expect(check).toMatchObject({ ok: true, repeated: false })
+  })
+  it('knows the statement it took last, heard again (a provider sends its newest on a reattach), as already answered', async () => {
+    // before: a follow stream cut under load and re-opened within one interval got the job stopped as a replay
+    const again = await checkStatement(await signStatement(statement({ seq: 2, runningMs: 4000, cost: costFor(PRICE, 4000) })), deal())
+    expect(again).toMatchObject({ ok: true, repeated: true })
+    // the same seq claiming more time is still a replay
+    const more = await checkStatement(await signStatement(statement({ seq: 2, runningMs: 4500, cost: costFor(PRICE, 4500) })), deal())
+    expect(more).toMatchObject({ ok: false, refusal: 'replay' })
   })
   it.each([
     ['invalid', async () => ({ payload: new Uint8Array([1, 2, 3]), signature: new Uint8Array(64) }), () => deal(), /does not decode/],
