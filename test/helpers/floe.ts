@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach } from 'vitest'
+import { afterEach, beforeEach } from 'vitest'
 import { ApiEndpoint, homePaths } from '../../protocol/home.js'
-import { removeLeftContainers } from './containers.js'
+import { containersOf, removeContainers } from './containers.js'
 
 /** The built executable: tests drive floe exactly as a user does. */
 export const FLOE_BIN = resolve(import.meta.dirname, '../../dist/bin/floe.js')
@@ -139,8 +139,8 @@ export interface Resources {
 
 /**
  * Collects daemons and folders to clean up; call `cleanup()` in afterEach so a failing test
- * leaves no process or folder behind (it registers its own afterEach, which removes a failed
- * test's containers). Its `start`, `startAt` and `codeFolder` make what the
+ * leaves no process or folder behind (it registers its own beforeEach and afterEach, which
+ * remove the containers a failed test started). Its `start`, `startAt` and `codeFolder` make what the
  * integration tests share, each registered for clean-up.
  */
 export function resources (): Resources {
@@ -148,10 +148,14 @@ export function resources (): Resources {
   const folders: string[] = []
   const started = new Set<string>()
   // A failed attempt (one that timed out under load, say) may have killed a provider mid-job,
-  // whose container runs on: removed before the retry, so the file's afterAll check counts
-  // only what passing tests left behind.
+  // whose container runs on: what it started is removed before the retry, so the file's
+  // afterAll check counts only what passing tests left behind. Containers from before the test
+  // (a workspace its file started in beforeAll) stay for the retry.
+  let before = new Set<string>()
+  beforeEach(async () => { before = new Set(await containersOf(started)) })
   afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await removeLeftContainers(started).catch(() => {})
+    if (task.result?.state !== 'fail') return
+    await removeContainers((await containersOf(started)).filter(id => !before.has(id))).catch(() => {})
   })
   const r: Resources = {
     daemon (d) { daemons.push(d); return d },
