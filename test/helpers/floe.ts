@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, beforeEach } from 'vitest'
+import { afterEach, beforeEach, expect } from 'vitest'
 import { ApiEndpoint, homePaths } from '../../protocol/home.js'
 import { containersOf, removeContainers } from './containers.js'
 
@@ -50,6 +50,18 @@ export async function floeJson<T = any> (args: string[], options: { netns?: stri
   const result = await floe([...args, '--json'], options)
   if (result.code !== 0) throw new Error(`floe ${args.join(' ')} exited ${result.code}: ${result.stderr}`)
   return JSON.parse(result.stdout) as T
+}
+
+/** `floe ARGS --json --home D`, which must succeed: its answer. */
+export async function floeAt<T = any> (d: Pick<RunningDaemon, 'home'>, ...args: string[]): Promise<T> {
+  return await floeJson<T>([...args, '--home', d.home])
+}
+
+/** `floe ARGS --home D`, which must fail: its error, trimmed. */
+export async function floeFails (d: Pick<RunningDaemon, 'home'>, ...args: string[]): Promise<string> {
+  const result = await floe([...args, '--home', d.home])
+  expect(result.code, result.stdout).not.toBe(0)
+  return result.stderr.trim()
 }
 
 export interface RunningDaemon {

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeLeftContainers } from '../helpers/containers.js'
-import { addr, floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { addr, floe, floeAt, floeFails, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 
 // Dataset names that travel: A publishes mnist twice; B, connected to A, lists, mounts and
 // gets A's versions by name; C, connected only to B, resolves them through B. (A hostile peer
@@ -15,12 +15,8 @@ let work: string
 let v1: any
 let v2: any
 
-const json = async (d: RunningDaemon, ...args: string[]) => await floeJson([...args, '--home', d.home])
-const fails = async (d: RunningDaemon, ...args: string[]) => {
-  const result = await floe([...args, '--home', d.home])
-  expect(result.code, result.stdout).not.toBe(0)
-  return result.stderr.trim()
-}
+const json = floeAt
+const fails = floeFails
 
 beforeAll(async () => {
   const homeA = r.folder(await tempHome())

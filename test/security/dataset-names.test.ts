@@ -10,7 +10,7 @@ import {
   DATASET_NAMES_PROTOCOL, MAX_NAME_MESSAGE_BYTES, nameRecordBytes, NameRequest, signedNameRecord, type NameRecord, type NameResponse
 } from '../../protocol/datasets/name-record.js'
 import { DATASET_NAME_SIGNING_DOMAIN } from '../../protocol/ids.js'
-import { addr, floe, floeJson, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
+import { addr, floeAt, floeFails, resources, tempHome, type RunningDaemon } from '../helpers/floe.js'
 import { testPeerNode } from '../helpers/test-peer.js'
 
 // Dataset names from a hostile peer: B asks about an owner that is offline, and a peer it is
@@ -24,12 +24,8 @@ let work: string
 let v1: any
 let v2: any
 
-const json = async (d: RunningDaemon, ...args: string[]) => await floeJson([...args, '--home', d.home])
-const fails = async (d: RunningDaemon, ...args: string[]) => {
-  const result = await floe([...args, '--home', d.home])
-  expect(result.code, result.stdout).not.toBe(0)
-  return result.stderr.trim()
-}
+const json = floeAt
+const fails = floeFails
 
 beforeAll(async () => {
   ;[a, b] = await Promise.all([r.start(), r.start()])
