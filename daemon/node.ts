@@ -17,7 +17,7 @@ import { installedEnvironments, withInstalled, type InstalledEnvironment } from 
 import { environmentRecords } from './environments/records.js'
 import { marketService } from './market/market-service.js'
 import { providerSettingsStore } from './market/provider-settings.js'
-import { createDockerClient, detectResources, type Resources } from './market/resources/index.js'
+import { createDockerClient, detectResources, DOCKER_TIMEOUT_MS, type Resources } from './market/resources/index.js'
 import { buildOffer, NOTHING_ALLOCATED } from './market/build-offer.js'
 import { asIdle, matchOffers } from './market/match.js'
 import { providerDiscovery } from './market/provider-discovery.js'
@@ -199,8 +199,9 @@ export async function startNode (options: NodeOptions): Promise<FloeNode> {
     const dockerClient = async (): Promise<Docker> => await (docker ??= createDockerClient())
     // environment names map only to what this node's owner installed (published, built, or tagged by hand)
     const envRecords = environmentRecords(stores.index)
-    const installed = async (): Promise<InstalledEnvironment[]> => await installedEnvironments(await dockerClient(), envRecords)
-    const detect = async (): Promise<Resources> => withInstalled(await detectResources({ home: paths.root, docker: await dockerClient() }), installed)
+    const installed = async (signal?: AbortSignal): Promise<InstalledEnvironment[]> => await installedEnvironments(await dockerClient(), envRecords, { signal })
+    // a status check: an engine that does not answer within DOCKER_TIMEOUT_MS is reported absent
+    const detect = async (): Promise<Resources> => withInstalled(await detectResources({ home: paths.root, docker: await dockerClient() }), async () => await installed(AbortSignal.timeout(DOCKER_TIMEOUT_MS)))
     const market = marketService({ libp2p: host, privateKey, settings: providerSettings, detect, allocated: () => provider?.allocated() ?? NOTHING_ALLOCATED, log: log.child({ component: 'floe:market' }) })
     await market.start()
     undo.push(async () => { await market.stop() })

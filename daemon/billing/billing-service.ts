@@ -13,7 +13,7 @@ import { statementService } from './statement-service.js'
 export interface BillingServiceComponents {
   self: string
   privateKey: PrivateKey
-  index: Pick<ClassicLevel<string, string>, 'get' | 'put' | 'del' | 'values' | 'batch'>
+  index: Pick<ClassicLevel<string, string>, 'get' | 'put' | 'del' | 'values' | 'keys' | 'batch'>
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections'>
   /** the node's budget from config.json (credits), if any */
   nodeBudget: () => { credits: number, per: BudgetPeriod } | null

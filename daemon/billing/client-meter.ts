@@ -5,7 +5,7 @@ import type { Receipt, SignedReceipt } from '../../protocol/jobs/receipt.js'
 import type { Logger } from '../log.js'
 import { signRecord } from '../p2p/signing.js'
 import type { Budgets } from './budgets.js'
-import type { BillingLedger, LedgerRow } from './ledger.js'
+import type { BillingLedger, LedgerRow, RowKey } from './ledger.js'
 import { checkStatement, type StatementCheck } from './statement-check.js'
 
 /** The job as the client meters it: its deal and where its spend is counted. */
@@ -51,8 +51,11 @@ const bytes = (base64: string): Uint8Array => new Uint8Array(Buffer.from(base64,
  * that is within one interval of the last voucher, else keeps the last and reports a dispute.
  */
 export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientMeterComponents) {
-  /** when each job's last statement was heard (this client's clock; not kept across restarts) */
+  /** when the last statement of each job's lease was heard (this client's clock; not kept across restarts) */
   const heardAt = new Map<string, number>()
+  /** the job's row: this lease with this provider (a job retried elsewhere starts a row of its own) */
+  const keyOf = (job: MeteredClientJob): RowKey => ({ jobId: job.jobId, counterparty: job.provider, leaseId: job.leaseId })
+  const heard = (job: MeteredClientJob): string => `${job.jobId}!${job.leaseId}`
 
   const open = async (job: MeteredClientJob): Promise<LedgerRow> => await ledger.open({
     jobId: job.jobId, role: 'client', counterparty: job.provider, leaseId: job.leaseId, pricePerHour: job.pricePerHour,
@@ -87,12 +90,12 @@ export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientM
         acceptedPricePerHour: job.pricePerHour,
         acceptedAt: job.acceptedAt,
         now,
-        previous: row.statementSeq === 0 ? null : { seq: row.statementSeq, runningMs: row.statementRunningMs, heardAt: heardAt.get(job.jobId) ?? null }
+        previous: row.statementSeq === 0 ? null : { seq: row.statementSeq, runningMs: row.statementRunningMs, heardAt: heardAt.get(heard(job)) ?? null }
       })
       if (!check.ok) {
         log.warn({ jobId: job.jobId, provider: job.provider, refusal: check.refusal, reason: check.message }, 'usage statement refused')
         await ledger.strike({ peer: job.provider, jobId: job.jobId, kind: 'statement', refusal: check.refusal, message: check.message, at: now })
-        await ledger.update(job.jobId, r => { r.disputed = `usage statement refused (${check.refusal}): ${check.message}` })
+        await ledger.update(keyOf(job), r => { r.disputed = `usage statement refused (${check.refusal}): ${check.message}` })
         const voucher = lastVoucher(row)
         return {
           voucher: null,
@@ -104,8 +107,8 @@ export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientM
       // heard again after a reattach: its voucher was made (and its heard time kept) the first time
       if (check.repeated) return { voucher: null, stop: null, refused: null, dispute: null }
       const statement = check.statement
-      heardAt.set(job.jobId, now)
-      const updated = await ledger.update(job.jobId, r => {
+      heardAt.set(heard(job), now)
+      const updated = await ledger.update(keyOf(job), r => {
         r.statementSeq = statement.seq
         r.statementRunningMs = statement.runningMs
         r.intervalMs = statement.intervalMs
@@ -131,7 +134,7 @@ export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientM
       const row = await open(job)
       if (row.final) return { voucher: lastVoucher(row), dispute: null }
       const cost = microOf(receipt.cost)
-      await ledger.update(job.jobId, r => { r.receiptCost = cost })
+      await ledger.update(keyOf(job), r => { r.receiptCost = cost })
       const slack = intervalSlack(job.pricePerHour, row.intervalMs ?? DEFAULT_METERING_SECONDS * 1000)
       const { cap, why } = await budgets.capFor({ projectId: job.projectId, amount: row.amount, maxCost: job.maxCost })
       const last = lastVoucher(row)
@@ -143,7 +146,7 @@ export function clientMeter ({ self, privateKey, ledger, budgets, log }: ClientM
       if (cost > row.amount + slack) {
         const message = `the receipt's cost ${formatCredits(cost)} is more than one interval (${formatCredits(slack)}) past the last voucher's ${formatCredits(row.amount)}: only the voucher counts`
         log.warn({ jobId: job.jobId, provider: job.provider, cost, promised: row.amount }, 'receipt does not match the vouchers; dispute recorded')
-        await ledger.update(job.jobId, r => { r.disputed = message })
+        await ledger.update(keyOf(job), r => { r.disputed = message })
         const voucher = await promise(job, row, row.amount, row.statementSeq, true)
         return {
           voucher,

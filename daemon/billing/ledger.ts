@@ -58,7 +58,14 @@ export interface SettlementRecord {
   signatures: { [peer: string]: string }
 }
 
-type Index = Pick<ClassicLevel<string, string>, 'get' | 'put' | 'values' | 'batch'>
+type Index = Pick<ClassicLevel<string, string>, 'get' | 'put' | 'values' | 'keys' | 'batch'>
+
+/**
+ * Which row: a job as agreed with one counterparty under one lease. A job retried on another
+ * provider (or on the same one again) is a new lease with its own statements and vouchers, so
+ * it gets a row of its own: nothing of the first provider's counts for the second.
+ */
+export type RowKey = Pick<LedgerRow, 'jobId' | 'counterparty' | 'leaseId'>
 
 const JOB = 'billing-job!'
 const STRIKE = 'billing-strike!'
@@ -67,7 +74,8 @@ const SETTLEMENT = 'billing-settlement!'
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 
 /**
- * The per-counterparty ledger, in the index: `billing-job!<jobId>` → the job's row (one put,
+ * The per-counterparty ledger, in the index: `billing-job!<jobId>!<counterparty>!<leaseId>` →
+ * the job's row for that lease (one put,
  * synced: a crash leaves the row before or after a voucher, never half of it);
  * `billing-strike!<peer>!<at>` → a refused document; `billing-settlement!<peer>!<at>` → a
  * settlement both signed. A voucher is applied only when its seq is past the row's, so the
@@ -77,21 +85,35 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
  */
 export function billingLedger (index: Index) {
   const turns = takeTurns()
-  const get = async (jobId: string): Promise<LedgerRow | undefined> => {
-    const value = await index.get(JOB + jobId)
+  const keyOf = (row: RowKey): string => `${JOB}${row.jobId}!${row.counterparty}!${row.leaseId}`
+  // Rows written before leases had rows of their own sit under `billing-job!<jobId>`: moved once, on first use.
+  let moving: Promise<void> | undefined
+  const moved = async (): Promise<void> => {
+    await (moving ??= (async () => {
+      const old: string[] = []
+      for await (const key of index.keys({ gte: JOB, lt: JOB + '\xff' })) if (!key.slice(JOB.length).includes('!')) old.push(key)
+      for (const key of old) {
+        const value = await index.get(key)
+        if (value != null) await index.batch([{ type: 'put', key: keyOf(JSON.parse(value) as LedgerRow), value }, { type: 'del', key }], { sync: true })
+      }
+    })())
+  }
+  const get = async (key: RowKey): Promise<LedgerRow | undefined> => {
+    await moved()
+    const value = await index.get(keyOf(key))
     return value == null ? undefined : JSON.parse(value) as LedgerRow
   }
   const put = async (row: LedgerRow): Promise<void> => {
     row.updatedAt = Date.now()
-    await index.put(JOB + row.jobId, JSON.stringify(row), { sync: true })
+    await index.put(keyOf(row), JSON.stringify(row), { sync: true })
   }
 
   return {
     get,
-    /** Opens the job's row unless it has one; returns the row as it is. */
+    /** Opens the row of the job's lease unless it has one; returns the row as it is. */
     async open (base: Pick<LedgerRow, 'jobId' | 'role' | 'counterparty' | 'leaseId' | 'pricePerHour'> & Partial<LedgerRow>): Promise<LedgerRow> {
       return await turns(async () => {
-        const held = await get(base.jobId)
+        const held = await get(base)
         if (held != null) return held
         const row: LedgerRow = {
           projectId: null, project: null, ref: null, startedAt: Date.now(), amount: 0, voucherSeq: 0, voucher: null, final: false,
@@ -102,9 +124,9 @@ export function billingLedger (index: Index) {
       })
     },
     /** Changes a row (statement seq, receipt cost, a dispute); not the amount, which only vouchers set. */
-    async update (jobId: string, change: (row: LedgerRow) => void): Promise<LedgerRow | undefined> {
+    async update (key: RowKey, change: (row: LedgerRow) => void): Promise<LedgerRow | undefined> {
       return await turns(async () => {
-        const row = await get(jobId)
+        const row = await get(key)
         if (row == null) return undefined
         const { amount, voucherSeq, voucher } = row
         change(row)
@@ -121,8 +143,9 @@ export function billingLedger (index: Index) {
     async applyVoucher (voucher: Voucher, signed: SignedDoc, self: string): Promise<boolean> {
       return await turns(async () => {
         const role = voucher.client === self ? 'client' : 'provider'
-        const row = await get(voucher.jobId) ?? {
-          jobId: voucher.jobId, role, counterparty: role === 'client' ? voucher.provider : voucher.client, leaseId: voucher.leaseId,
+        const counterparty = role === 'client' ? voucher.provider : voucher.client
+        const row = await get({ jobId: voucher.jobId, counterparty, leaseId: voucher.leaseId }) ?? {
+          jobId: voucher.jobId, role, counterparty, leaseId: voucher.leaseId,
           projectId: null, project: null, ref: null, pricePerHour: 0, startedAt: voucher.at, amount: 0, voucherSeq: 0, voucher: null, final: false,
           statementSeq: 0, statementRunningMs: 0, intervalMs: null, receiptCost: null, disputed: null, updatedAt: 0
         } satisfies LedgerRow
@@ -136,6 +159,7 @@ export function billingLedger (index: Index) {
       })
     },
     async * rows (): AsyncGenerator<LedgerRow> {
+      await moved()
       for await (const value of index.values({ gte: JOB, lt: JOB + '\xff' })) yield JSON.parse(value) as LedgerRow
     },
     async strike (strike: Strike): Promise<void> {

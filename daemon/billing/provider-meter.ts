@@ -3,7 +3,7 @@ import { costFor, formatCredits } from '../../protocol/billing/credits.js'
 import { encodeStatement, MAX_METERING_MS, MIN_METERING_MS, USAGE_SIGNING_DOMAIN, type SignedDoc, type UsageStatement } from '../../protocol/billing/metering.js'
 import type { Logger } from '../log.js'
 import { signRecord } from '../p2p/signing.js'
-import type { BillingLedger } from './ledger.js'
+import type { BillingLedger, RowKey } from './ledger.js'
 import { checkVoucher, type VoucherCheck } from './voucher-check.js'
 
 /** A metered job as its provider holds it (daemon/provider/metered-job.ts makes one from a live job). */
@@ -51,6 +51,11 @@ const TICK_MS = 250
  * paused, and stopped after the grace once more; the provider keeps what it was promised.
  * A voucher arriving while paused lets the job run on.
  */
+/** The job's row: this lease with this client. */
+const keyOf = (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId' | 'client'>): RowKey => ({ jobId: job.jobId, counterparty: job.client, leaseId: job.leaseId })
+/** The meter's state of a job, per lease (a job the client gives this provider again is a new lease). */
+const leaseOf = (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId'>): string => `${job.jobId}!${job.leaseId}`
+
 export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }: ProviderMeterComponents) {
   const state = new Map<string, { lastStatementAt: number, lastVoucherAt: number, paused: boolean, stopped: boolean }>()
   let timer: NodeJS.Timeout | undefined
@@ -77,7 +82,7 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
       cost: costFor(job.pricePerHour, runningMs),
       at: now
     }
-    await ledger.update(job.jobId, r => {
+    await ledger.update(keyOf(job), r => {
       r.statementSeq = statement.seq
       r.statementRunningMs = runningMs
       r.intervalMs = statement.intervalMs
@@ -93,14 +98,14 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
     const seen = new Set<string>()
     const started = async (job: MeteredProviderJob) => await job.started().catch((err: Error) => { log.debug({ jobId: job.jobId, err: err.message }, 'could not ask the engine about the container'); return null })
     for (const job of jobs()) {
-      seen.add(job.jobId)
-      let s = state.get(job.jobId)
+      seen.add(leaseOf(job))
+      let s = state.get(leaseOf(job))
       if (s == null) {
         const running = await started(job)
         if (running == null) continue
         // after a restart the grace starts again: the client could not reach a stopped provider
         s = { lastStatementAt: 0, lastVoucherAt: Math.max(running.since, now - every), paused: false, stopped: false }
-        state.set(job.jobId, s)
+        state.set(leaseOf(job), s)
       }
       if (s.stopped) continue
       if (now - s.lastStatementAt >= every && !s.paused) {
@@ -114,7 +119,7 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
       const silent = now - s.lastVoucherAt
       if (silent > every + 2 * graceMs) {
         s.stopped = true
-        const promised = (await ledger.get(job.jobId))?.amount ?? 0
+        const promised = (await ledger.get(keyOf(job)))?.amount ?? 0
         log.warn({ jobId: job.jobId, client: job.client, silentMs: silent, promised }, 'vouchers lapsed: stopping the job')
         job.stop(`stopped: the client's vouchers lapsed (none for ${Math.round(silent / 1000)} s); the ${formatCredits(promised)} credits promised are kept`)
       } else if (silent > every + graceMs && !s.paused) {
@@ -123,7 +128,7 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
         await job.pause(`paused: no voucher from the client for ${Math.round(silent / 1000)} s; stopped if none comes within ${Math.round(graceMs / 1000)} s`).catch((err: Error) => { log.warn({ jobId: job.jobId, err: err.message }, 'could not pause the job') })
       }
     }
-    for (const jobId of state.keys()) if (!seen.has(jobId)) state.delete(jobId)
+    for (const lease of state.keys()) if (!seen.has(lease)) state.delete(lease)
   }
 
   return {
@@ -133,7 +138,7 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
      * when not, with the ledger unchanged.
      */
     async voucher (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId' | 'client'> & { resume?: MeteredProviderJob['resume'] }, signed: SignedDoc): Promise<VoucherCheck> {
-      const row = await ledger.get(job.jobId)
+      const row = await ledger.get(keyOf(job))
       const check = await checkVoucher(signed, { provider: self, client: job.client, jobId: job.jobId, leaseId: job.leaseId, last: row == null || row.voucherSeq === 0 ? null : { seq: row.voucherSeq, amount: row.amount } })
       if (!check.ok) {
         log.warn({ jobId: job.jobId, client: job.client, refusal: check.refusal, reason: check.message }, 'voucher refused')
@@ -142,7 +147,7 @@ export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }
       }
       if (row == null) await ledger.open({ jobId: job.jobId, role: 'provider', counterparty: job.client, leaseId: job.leaseId, pricePerHour: 0 })
       await ledger.applyVoucher(check.voucher, signed, self)
-      const s = state.get(job.jobId)
+      const s = state.get(leaseOf(job))
       if (s != null) {
         s.lastVoucherAt = Date.now()
         if (s.paused && !s.stopped) {

@@ -78,8 +78,7 @@ export function statementService ({ libp2p, self, privateKey, ledger, log }: Sta
         const voucher = await openVoucher(line.voucher)
         const between = (voucher.client === peer && voucher.provider === self) || (voucher.client === self && voucher.provider === peer)
         if (!between || voucher.jobId !== line.jobId) throw new Error(`a voucher of job ${voucher.jobId} between ${voucher.client} and ${voucher.provider}, not between this node and ${peer}`)
-        const row = await ledger.get(voucher.jobId)
-        if (row != null && (row.counterparty !== peer || row.leaseId !== voucher.leaseId)) throw new Error(`a voucher of lease ${voucher.leaseId}, not this node's ${row.leaseId} with ${row.counterparty}`)
+        // a voucher signed by its client for a lease between the two: it counts in that lease's row (opened if missing)
         if (await ledger.applyVoucher(voucher, line.voucher, self)) log.info({ jobId: voucher.jobId, peer, seq: voucher.seq, amount: voucher.amount }, 'a voucher this ledger lacked came with a statement')
       } catch (err: any) {
         log.warn({ jobId: line.jobId, peer, err: err?.message }, 'a voucher in a statement was refused')
@@ -97,9 +96,15 @@ export function statementService ({ libp2p, self, privateKey, ledger, log }: Sta
     return signerIsSelf ? owes : -owes
   }
 
+  // what a job comes to between the two: a job given the same provider again has a line per lease
+  const byJob = (lines: LedgerStatement['jobs']): Map<string, number> => {
+    const sums = new Map<string, number>()
+    for (const line of lines) sums.set(line.jobId, (sums.get(line.jobId) ?? 0) + line.amount)
+    return sums
+  }
   const compare = (peer: string, ours: LedgerStatement, theirs: LedgerStatement): StatementComparison => {
-    const mine = new Map(ours.jobs.map(line => [line.jobId, line.amount]))
-    const other = new Map(theirs.jobs.map(line => [line.jobId, line.amount]))
+    const mine = byJob(ours.jobs)
+    const other = byJob(theirs.jobs)
     const differing: StatementComparison['differing'] = []
     for (const jobId of new Set([...mine.keys(), ...other.keys()])) {
       const a = mine.get(jobId) ?? null

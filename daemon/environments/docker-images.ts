@@ -8,7 +8,7 @@ import { ImageEngineError } from './errors.js'
 /**
  * The Docker engine calls environments make. Saves, loads and builds take minutes and may
  * be silent for a long while (docker load unpacks the whole tar before it answers), so they
- * use a client without the 5 s request timeout of daemon/market/resources/docker.ts.
+ * use a client without the request timeout of daemon/market/resources/docker.ts.
  */
 export async function createImageClient (): Promise<Docker> {
   const { default: DockerClient } = await import('dockerode')

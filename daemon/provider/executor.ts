@@ -119,6 +119,12 @@ export interface FollowOptions {
   log?: Pick<Logger, 'warn'>
   /** each usage sample's stats as the engine gave them, about once a second (system-sampler.ts) */
   onStats?: (stats: ContainerStats, at: number, startedAt: number) => void
+  /**
+   * Called once the engine has started the container (or found it started, following again),
+   * before anything is followed: a job is `running`, and a workspace takes commands, from then
+   * on, not from the start request (which a loaded engine may answer many seconds later).
+   */
+  onStarted?: () => Promise<void>
 }
 
 /** Creates (does not start) the job's container with floe's isolation; returns its id. */
@@ -192,6 +198,7 @@ export async function followJobContainer (docker: Docker, id: string, options: F
     await startContainer(container)
     info = await inspectContainer(container)
   }
+  await options.onStarted?.()
   return await supervise(container, options, dockerTimeToMs(info.State.StartedAt))
 }
 

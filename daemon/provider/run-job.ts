@@ -125,7 +125,6 @@ export function jobRunner (components: RunJobComponents) {
         times.preparingAt = job.record.states.find(s => s.state === 'preparing')?.at ?? null
         systemLine(job, 'the provider restarted; following the job again')
       }
-      if (job.record.state !== 'running') await table.setState(job, 'running')
       const watching = job.spec.workspace != null ? watchWorkspace(components, job, { home: disk.home, code: disk.code }, docker) : undefined
       const sampler = systemSampler(job, { cpus: job.spec.resources.cpus, diskMount: disk.mount, gpus: job.record.gpus, log })
       try {
@@ -136,7 +135,8 @@ export function jobRunner (components: RunJobComponents) {
           stop: signal,
           detach: life,
           log,
-          onStats: sampler.onStats
+          onStats: sampler.onStats,
+          onStarted: async () => { if (job.record.state !== 'running') await table.setState(job, 'running') }
         })
       } finally {
         watching?.stop()

@@ -80,9 +80,11 @@ describe('the job executor', { timeout: 30_000 }, () => {
 
   it('delivers lines while the job runs, through a silence longer than the Docker client\'s request timeout', async () => {
     const plan = await planFor('echo first; sleep 6; echo second')
-    const id = await createJobContainer(docker, plan)
+    // a client that gives up on a silent answer after 2 s: the log stream breaks and is opened again
+    const impatient = await createDockerClient({ timeoutMs: 2_000 })
+    const id = await createJobContainer(impatient, plan)
     const seen: Array<{ line: string, receivedAt: number }> = []
-    const outcome = await followJobContainer(docker, id, {
+    const outcome = await followJobContainer(impatient, id, {
       timeoutMs: 20_000,
       onLog: line => { seen.push({ line: line.line, receivedAt: Date.now() }) }
     })

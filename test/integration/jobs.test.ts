@@ -28,7 +28,12 @@ async function submit (d: RunningDaemon, code: string, args: string[]): Promise<
 
 async function waitState (d: RunningDaemon, ref: string, states: string[], timeout = 20_000): Promise<any> {
   let job: any
-  await expect.poll(async () => { job = await floeJson(['status', ref, '--home', d.home]); return states.includes(job.state) }, { timeout, interval: 200 }).toBe(true)
+  try {
+    await expect.poll(async () => { job = await floeJson(['status', ref, '--home', d.home]); return states.includes(job.state) }, { timeout, interval: 200 }).toBe(true)
+  } catch (err: any) {
+    // what the job did meanwhile, and what its daemon said
+    throw new Error(`${ref} not ${states.join('/')} within ${timeout / 1000} s: ${JSON.stringify({ state: job?.state, reason: job?.reason, states: job?.states, attempts: job?.attempts })}\n${d.output().slice(-4000)}`, { cause: err })
+  }
   return job
 }
 
@@ -185,7 +190,7 @@ describe('jobs between daemons', () => {
     const running = await waitState(client, job.ref, ['running'])
     expect(running.provider).toBe(first.endpoint.peerId)
     await first.stop('SIGKILL')
-    const final = await waitState(client, job.ref, ['success', 'failed', 'lost'], 40_000)
+    const final = await waitState(client, job.ref, ['success', 'failed', 'lost', 'stopped'], 40_000)
     expect(final).toMatchObject({ state: 'success', provider: second.endpoint.peerId })
     expect(final.attempts.map((a: any) => [a.provider, a.outcome])).toEqual([[first.endpoint.peerId, 'accepted'], [first.endpoint.peerId, 'lost'], [second.endpoint.peerId, 'accepted']])
     expect(final.states.map((s: any) => s.state)).toContain('matching')

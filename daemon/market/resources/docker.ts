@@ -4,7 +4,15 @@ import { handInstalled } from '../../environments/installed.js'
 
 /** The image label that marks a local image as a floe environment; its value is the environment's name. */
 export const ENVIRONMENT_LABEL = 'org.floe.environment'
+/** How long a status check waits for the engine to say it is there (`floe status`, the offer's resources). */
 export const DOCKER_TIMEOUT_MS = 5_000
+/**
+ * How long the engine may leave a request unanswered (no byte on its connection) before the
+ * call fails. Generous: on a loaded machine, starting a gVisor container or an exec took more
+ * than 5 s (the project's CI saw `could not start container …: socket hang up` when this was
+ * 5 s), and a job that failed then ran on in the engine. A hung engine still fails calls.
+ */
+export const DOCKER_REQUEST_TIMEOUT_MS = 120_000
 
 export interface Environment {
   /** the label's value, e.g. `busybox` */
@@ -27,13 +35,14 @@ export interface DockerEngine {
 }
 
 /**
- * A client on the default socket (or DOCKER_HOST), its requests bounded by DOCKER_TIMEOUT_MS.
- * dockerode is loaded on first use: it costs ~10 MiB resident, which a node that never
- * measures its resources (provider mode off) need not pay.
+ * A client on the default socket (or DOCKER_HOST), a request failing after `timeoutMs`
+ * (default DOCKER_REQUEST_TIMEOUT_MS) without a byte from the engine; a quick check passes its
+ * own `abortSignal`. dockerode is loaded on first use: it costs ~10 MiB resident, which a node
+ * that never measures its resources (provider mode off) need not pay.
  */
-export async function createDockerClient (): Promise<Docker> {
+export async function createDockerClient (options: { timeoutMs?: number } = {}): Promise<Docker> {
   const { default: DockerClient } = await import('dockerode')
-  return new DockerClient({ timeout: DOCKER_TIMEOUT_MS })
+  return new DockerClient({ timeout: options.timeoutMs ?? DOCKER_REQUEST_TIMEOUT_MS })
 }
 
 /**

@@ -7,7 +7,7 @@ import { detectGpus, type GpuDetection, type RunCommand } from './nvidia-smi.js'
 export { detectCpu, type CpuInfo } from './cpu.js'
 export { detectMemory, parseMemAvailable, type MemoryInfo } from './memory.js'
 export { detectDisk, type DiskInfo } from './disk.js'
-export { createDockerClient, detectDocker, toEnvironments, ENVIRONMENT_LABEL, DOCKER_TIMEOUT_MS, type DockerEngine, type DockerStatus, type Environment } from './docker.js'
+export { createDockerClient, detectDocker, toEnvironments, ENVIRONMENT_LABEL, DOCKER_TIMEOUT_MS, DOCKER_REQUEST_TIMEOUT_MS, type DockerEngine, type DockerStatus, type Environment } from './docker.js'
 export { detectGpus, parseNvidiaSmiCsv, parseCudaVersion, runCommand, GPU_QUERY_ARGS, NVIDIA_SMI_TIMEOUT_MS, type GpuDetection, type GpuInfo, type RunCommand } from './nvidia-smi.js'
 export { DiskStatError } from './errors.js'
 

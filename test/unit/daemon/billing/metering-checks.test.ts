@@ -5,13 +5,15 @@ import { ClassicLevel } from 'classic-level'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { costFor, formatCredits, parseCredits } from '../../../../protocol/billing/credits.js'
-import { encodeStatement, encodeVoucher, USAGE_SIGNING_DOMAIN, VOUCHER_SIGNING_DOMAIN, type UsageStatement, type Voucher } from '../../../../protocol/billing/metering.js'
+import { encodeStatement, encodeVoucher, openVoucher, USAGE_SIGNING_DOMAIN, VOUCHER_SIGNING_DOMAIN, type SignedDoc, type UsageStatement, type Voucher } from '../../../../protocol/billing/metering.js'
 import { signRecord } from '../../../../daemon/p2p/signing.js'
 import { checkStatement, type StatementDeal } from '../../../../daemon/billing/statement-check.js'
 import { checkVoucher, type VoucherDeal } from '../../../../daemon/billing/voucher-check.js'
 import { billingLedger } from '../../../../daemon/billing/ledger.js'
+import { clientMeter } from '../../../../daemon/billing/client-meter.js'
 
 let providerKey: PrivateKey
 let clientKey: PrivateKey
@@ -127,12 +129,65 @@ describe('the ledger', () => {
     // the same voucher again (a reattach, a statement exchange), or an older one: nothing changes
     expect(await ledger.applyVoucher(v3, await signVoucher(v3), provider)).toBe(false)
     expect(await ledger.applyVoucher(v2, await signVoucher(v2), provider)).toBe(false)
-    const row = await ledger.get(jobId)
+    const key = { jobId, counterparty: client, leaseId: 'lease' }
+    const row = await ledger.get(key)
     expect(row).toMatchObject({ amount: 3000, voucherSeq: 3, role: 'provider', counterparty: client })
     // update cannot change the amount: only vouchers do
-    await ledger.update(jobId, r => { r.amount = 1; r.receiptCost = 3100 })
-    expect(await ledger.get(jobId)).toMatchObject({ amount: 3000, receiptCost: 3100 })
+    await ledger.update(key, r => { r.amount = 1; r.receiptCost = 3100 })
+    expect(await ledger.get(key)).toMatchObject({ amount: 3000, receiptCost: 3100 })
     await index.close()
     await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps a row per lease: a job retried on another provider is metered afresh, and the first provider\'s promises count for neither', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floe-ledger-'))
+    const index = new ClassicLevel<string, string>(dir)
+    await index.open()
+    try {
+      const ledger = billingLedger(index)
+      const meter = clientMeter({ self: client, privateKey: clientKey, ledger, budgets: { capFor: async () => ({ cap: null, why: null }) }, log: pino({ level: 'silent' }) })
+      const acceptedAt = Date.now() - 20_000
+      const first = { jobId, leaseId: 'lease-1', provider, pricePerHour: PRICE, acceptedAt, projectId: 'p', project: 'p', ref: 'me/p/1', maxCost: null }
+      const taken = await meter.statement(first, await signStatement(statement({ leaseId: 'lease-1', seq: 1, runningMs: 8000, cost: costFor(PRICE, 8000) })))
+      expect(taken).toMatchObject({ stop: null, refused: null })
+      // the first provider went silent; the job went to another, which starts its statements at seq 1
+      const otherProvider = peerIdFromPrivateKey(otherKey).toString()
+      const second = { ...first, leaseId: 'lease-2', provider: otherProvider, acceptedAt: Date.now() - 3000 }
+      const fresh = await meter.statement(second, await signStatement(statement({ leaseId: 'lease-2', provider: otherProvider, seq: 1, runningMs: 2000, cost: costFor(PRICE, 2000) }), otherKey))
+      // before: refused as a replay of the first provider's seq 1, and the job stopped
+      expect(fresh.refused?.message).toBeUndefined()
+      expect(fresh.stop).toBeNull()
+      const promised = await openVoucher(fresh.voucher as SignedDoc)
+      // its own cost, not the first provider's 8000 µcr carried over
+      expect(promised).toMatchObject({ provider: otherProvider, leaseId: 'lease-2', seq: 1, amount: costFor(PRICE, 2000) })
+      expect(await ledger.get({ jobId, counterparty: provider, leaseId: 'lease-1' })).toMatchObject({ amount: costFor(PRICE, 8000), statementSeq: 1 })
+      expect(await ledger.get({ jobId, counterparty: otherProvider, leaseId: 'lease-2' })).toMatchObject({ amount: costFor(PRICE, 2000), statementSeq: 1 })
+      // a provider that names the first provider's lease for its own job meets its own empty row, not the first one's
+      expect(await ledger.get({ jobId, counterparty: otherProvider, leaseId: 'lease-1' })).toBeUndefined()
+    } finally {
+      await index.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('moves a row kept under the job alone (before leases had rows) to its lease, once, losing nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'floe-ledger-'))
+    let index = new ClassicLevel<string, string>(dir)
+    await index.open()
+    try {
+      const old = { jobId, role: 'client', counterparty: provider, leaseId: 'lease', projectId: 'p', project: 'p', ref: 'me/p/1', pricePerHour: PRICE, startedAt: 5, amount: 4200, voucherSeq: 2, voucher: null, final: true, statementSeq: 2, statementRunningMs: 4200, intervalMs: 1000, receiptCost: 4200, disputed: null, updatedAt: 6 }
+      await index.put(`billing-job!${jobId}`, JSON.stringify(old))
+      const rows = async (): Promise<unknown[]> => { const all = []; for await (const row of billingLedger(index).rows()) all.push(row); return all }
+      expect(await rows()).toEqual([old])
+      expect(await index.get(`billing-job!${jobId}`)).toBeUndefined()
+      await index.close()
+      index = new ClassicLevel<string, string>(dir)
+      await index.open()
+      expect(await billingLedger(index).get({ jobId, counterparty: provider, leaseId: 'lease' })).toEqual(old)
+      expect(await rows()).toEqual([old])
+    } finally {
+      await index.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
