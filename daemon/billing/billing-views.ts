@@ -20,7 +20,7 @@ const byDay = (rows: LedgerRow[]): Array<{ day: string, credits: number }> =>
 
 function jobSpend (row: LedgerRow): JobSpend {
   return {
-    jobId: row.jobId, ref: row.ref, project: row.project, peer: row.counterparty, day: dayOf(row.startedAt), credits: creditsOf(row.amount),
+    jobId: row.jobId, leaseId: row.leaseId, ref: row.ref, project: row.project, peer: row.counterparty, day: dayOf(row.startedAt), credits: creditsOf(row.amount),
     pricePerHour: row.pricePerHour, final: row.final, receiptCredits: row.receiptCost == null ? null : creditsOf(row.receiptCost), disputed: row.disputed
   }
 }

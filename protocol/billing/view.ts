@@ -17,6 +17,8 @@ export type BudgetView = z.infer<typeof BudgetView>
 
 export const JobSpend = z.object({
   jobId: z.string(),
+  /** the lease: a job retried on another provider (or the same one again) has a line per lease */
+  leaseId: z.string(),
   ref: z.string().nullable(),
   project: z.string().nullable(),
   /** the counterparty: the provider (spend) or the client (earnings) */

@@ -68,7 +68,7 @@ export function Billing (): ReactNode {
         { key: 'credits', label: 'Credits', render: p => credits(p.credits), sort: p => p.credits }
       ]} />
       <h2>Jobs</h2>
-      <DataTable<JobSpend> rows={s.jobs} rowKey={j => j.jobId} caption='spend by job' initialSort={{ key: 'day', desc: true }} columns={[
+      <DataTable<JobSpend> rows={s.jobs} rowKey={j => `${j.jobId}!${j.leaseId}`} caption='spend by job' initialSort={{ key: 'day', desc: true }} columns={[
         { key: 'job', label: 'Job', render: j => j.ref ?? j.jobId.slice(0, 12), sort: j => j.ref ?? j.jobId },
         { key: 'day', label: 'Day', render: j => j.day, sort: j => j.day },
         { key: 'credits', label: 'Credits', render: j => credits(j.credits), sort: j => j.credits },
