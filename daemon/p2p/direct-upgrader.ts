@@ -1,10 +1,15 @@
 import type { Connection, Libp2p } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 
-/** How often relayed-only peers are looked for. */
-export const UPGRADE_CHECK_MS = 15_000
-/** A peer whose punch failed is tried again after this, doubling each time up to MAX_RETRY_MS (a symmetric NAT never works). */
-const FIRST_RETRY_MS = 30_000
+/** How often relayed-only peers are looked for (a walk over the open connections). */
+export const UPGRADE_CHECK_MS = 5_000
+/**
+ * A peer whose punch failed is tried again after this, doubling each time up to MAX_RETRY_MS
+ * (a symmetric NAT never works). Short at first: a punch between two loaded machines can miss
+ * its moment, and the next one usually lands (was 30 s, checked every 15 s: a missed punch then
+ * left a peer relayed for 45 s or more).
+ */
+const FIRST_RETRY_MS = 10_000
 const MAX_RETRY_MS = 10 * 60_000
 
 /** What @libp2p/dcutr's service does, beyond its typed face: the hole punch over one relayed connection. */

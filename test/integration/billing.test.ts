@@ -193,7 +193,7 @@ describe('metering and budgets between two daemons', () => {
 })
 
 describe('many jobs', () => {
-  // 50 as the issue asks: short jobs, eight at a time
+  // 50 as the issue asks: short jobs; up to eight at a time (max-jobs), as many as the provider has cores (each asks 1 CPU)
   const JOBS = 50
   it(`after ${JOBS} jobs between two daemons both statements agree to the credit`, async () => {
     const { provider, client } = await pair()
