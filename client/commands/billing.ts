@@ -15,11 +15,11 @@ export function budgetLine (b: BudgetView): string {
   return `${b.scope === 'node' ? 'node' : `project ${b.name}`}: ${credits(b.left)} of ${credits(b.limit)} credits left ${when} (${credits(b.spent)} spent)`
 }
 
-/** Jobs as CSV, one row each (RFC 4180 quoting). */
+/** Jobs as CSV, a row per lease (a retried job has one per provider it ran on), RFC 4180 quoting. */
 function csv (jobs: JobSpend[]): string {
   const quote = (v: unknown): string => { const s = v == null ? '' : String(v); return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s }
-  const head = ['job_id', 'ref', 'project', 'peer', 'day', 'credits', 'price_per_hour', 'final', 'receipt_credits', 'disputed']
-  return [head.join(','), ...jobs.map(j => [j.jobId, j.ref, j.project, j.peer, j.day, credits(j.credits), j.pricePerHour, j.final, j.receiptCredits == null ? '' : credits(j.receiptCredits), j.disputed].map(quote).join(','))].join('\n') + '\n'
+  const head = ['job_id', 'lease_id', 'ref', 'project', 'peer', 'day', 'credits', 'price_per_hour', 'final', 'receipt_credits', 'disputed']
+  return [head.join(','), ...jobs.map(j => [j.jobId, j.leaseId, j.ref, j.project, j.peer, j.day, credits(j.credits), j.pricePerHour, j.final, j.receiptCredits == null ? '' : credits(j.receiptCredits), j.disputed].map(quote).join(','))].join('\n') + '\n'
 }
 
 /** `floe billing`: spend by project, provider, day and job; `statement PEER`, `settle PEER`. */
@@ -27,12 +27,12 @@ export function billingCommand (): Command {
   const billing = new Command('billing')
     .description('what this node spent as a client: by project, provider, day and job; budgets; balances with each peer')
     .option('--project <project>', 'only this project')
-    .addOption(new Option('--csv', 'every job as CSV'))
+    .addOption(new Option('--csv', 'every job as CSV, a row per lease'))
     .action(action(async (client, _args, opts) => {
       const summary = await client.call('billingSummary', opts.project != null ? { project: opts.project } : {})
       if (opts.json === true) return printJson(summary)
       if (opts.csv === true) { process.stdout.write(csv(summary.jobs)); return }
-      printLines([`spent ${credits(summary.spent)} credits on ${summary.jobs.length} metered job(s)`, ...summary.budgets.map(budgetLine), ''])
+      printLines([`spent ${credits(summary.spent)} credits on ${new Set(summary.jobs.map(j => j.jobId)).size} metered job(s)`, ...summary.budgets.map(budgetLine), ''])
       if (summary.byProject.length > 0) { printTable(['PROJECT', 'JOBS', 'CREDITS'], summary.byProject.map(p => [p.project, String(p.jobs), credits(p.credits)])); printLines(['']) }
       if (summary.byProvider.length > 0) { printTable(['PROVIDER', 'JOBS', 'CREDITS'], summary.byProvider.map(p => [p.peer, String(p.jobs), credits(p.credits)])); printLines(['']) }
       if (summary.byDay.length > 0) { printTable(['DAY', 'CREDITS'], summary.byDay.map(d => [d.day, credits(d.credits)])); printLines(['']) }
@@ -69,7 +69,7 @@ export function billingCommand (): Command {
 /** `floe provider earnings`: what this node earned as a provider, by client and day. */
 export function earningsCommand (): Command {
   return new Command('earnings').description('what this node earned as a provider: by client and day (from the vouchers its clients signed)')
-    .addOption(new Option('--csv', 'every job as CSV'))
+    .addOption(new Option('--csv', 'every job as CSV, a row per lease'))
     .action(action(async (client, _args, opts) => {
       const earnings = await client.call('billingEarnings', {})
       if (opts.json === true) return printJson(earnings)

@@ -83,7 +83,7 @@ describe('metering and budgets between two daemons', () => {
     expect(earnings.byClient).toMatchObject([{ peer: client.endpoint.peerId, credits: line.credits, jobs: 1 }])
     // statements went out each second: the provider's log says so, and the client counted them
     const csv = await floe(['billing', '--csv', '--home', client.home])
-    expect(csv.stdout.split('\n')[0]).toBe('job_id,ref,project,peer,day,credits,price_per_hour,final,receipt_credits,disputed')
+    expect(csv.stdout.split('\n')[0]).toBe('job_id,lease_id,ref,project,peer,day,credits,price_per_hour,final,receipt_credits,disputed')
     expect(csv.stdout).toContain(job.jobId)
     await expectAgreement(client, provider)
     // a settlement both sign: the balance is then zero
