@@ -78,12 +78,12 @@ describe('the web UI: workspaces', () => {
       expect(Number(wide.split(' ')[1])).toBeGreaterThan(100)
       await page.keyboard.type('echo "size:$(stty size)"')
       await page.keyboard.press('Enter')
-      await expect.poll(async () => await screen(page)).toContain(`size:${wide}`)
+      await expect.poll(async () => await screen(page), { timeout: 10_000 }).toContain(`size:${wide}`)
       await page.setViewportSize({ width: 390, height: 844 })
       await expect.poll(async () => Number((await size()).split(' ')[1])).toBeLessThan(60)
       await page.keyboard.type('clear; echo "size:$(stty size)"')
       await page.keyboard.press('Enter')
-      await expect.poll(async () => await screen(page)).toContain(`size:${await size()}`)
+      await expect.poll(async () => await screen(page), { timeout: 10_000 }).toContain(`size:${await size()}`)
       await screenshot(page, 'workspace-phone')
       await page.setViewportSize({ width: 1280, height: 900 })
 
@@ -98,12 +98,13 @@ describe('the web UI: workspaces', () => {
       await page.locator('.terminal-screen').click()
       await page.keyboard.type('echo served > /home/floe/index.html; httpd -p 8080 -h /home/floe; exit 3')
       await page.keyboard.press('Enter')
-      await expect.poll(async () => await status.innerText()).toBe('exited with 3')
+      await expect.poll(async () => await status.innerText(), { timeout: 15_000 }).toBe('exited with 3')
       await page.getByRole('button', { name: 'Reconnect' }).click()
-      await expect.poll(async () => await status.innerText()).toBe('Connected')
+      // a new shell is a new exec in the container: under a loaded run the engine takes seconds to start it
+      await expect.poll(async () => await status.innerText(), { timeout: 15_000 }).toBe('Connected')
       await page.keyboard.type('echo again-$((2+3))')
       await page.keyboard.press('Enter')
-      await expect.poll(async () => await screen(page)).toContain('again-5')
+      await expect.poll(async () => await screen(page), { timeout: 15_000 }).toContain('again-5')
 
       // forwarding a port where nothing listens shows the API's message; one that does, a link
       await page.getByLabel('Port inside').fill('9099')
