@@ -43,6 +43,11 @@ export interface ProviderMeterComponents {
 /** How often the meter looks at its jobs: statements go out within this of their due time. */
 const TICK_MS = 250
 
+/** The job's row: this lease with this client. */
+const keyOf = (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId' | 'client'>): RowKey => ({ jobId: job.jobId, counterparty: job.client, leaseId: job.leaseId })
+/** The meter's state of a job, per lease (a job the client gives this provider again is a new lease). */
+const leaseOf = (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId'>): string => `${job.jobId}!${job.leaseId}`
+
 /**
  * The provider's side of metering: every interval, each running metered job gets a signed
  * usage statement (its seq written to the ledger before it is sent, so a restart never
@@ -51,11 +56,6 @@ const TICK_MS = 250
  * paused, and stopped after the grace once more; the provider keeps what it was promised.
  * A voucher arriving while paused lets the job run on.
  */
-/** The job's row: this lease with this client. */
-const keyOf = (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId' | 'client'>): RowKey => ({ jobId: job.jobId, counterparty: job.client, leaseId: job.leaseId })
-/** The meter's state of a job, per lease (a job the client gives this provider again is a new lease). */
-const leaseOf = (job: Pick<MeteredProviderJob, 'jobId' | 'leaseId'>): string => `${job.jobId}!${job.leaseId}`
-
 export function providerMeter ({ self, privateKey, ledger, jobs, settings, log }: ProviderMeterComponents) {
   const state = new Map<string, { lastStatementAt: number, lastVoucherAt: number, paused: boolean, stopped: boolean }>()
   let timer: NodeJS.Timeout | undefined
